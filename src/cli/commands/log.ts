@@ -1,0 +1,58 @@
+import type { Argv } from 'yargs';
+import { lookup, sha256Hex, contentChecksumInput, type Commit } from '../../format/index.js';
+import { readHistory } from '../../repo/index.js';
+import { formatDate, openRepo, write, type GlobalArgs } from '../common.js';
+
+export const command = 'log <ref>';
+export const describe = 'Show the history of a branch';
+
+export function builder(y: Argv): Argv {
+  return y
+    .positional('ref', { type: 'string', describe: 'Ref or commit to start from' })
+    .option('raw', { type: 'boolean', describe: 'Show raw variant data (as --json here)' })
+    .option('json', { type: 'boolean', describe: 'Print a JSON document' });
+}
+
+/** One commit as `ostree log` and `ostree show` print it. */
+export function renderCommit(checksum: string, c: Commit): string {
+  const lines = [`commit ${checksum}`];
+  if (c.parent) lines.push(`Parent:  ${c.parent}`);
+  lines.push(`ContentChecksum:  ${sha256Hex(contentChecksumInput(c))}`);
+  lines.push(`Date:  ${formatDate(c.timestamp)}`);
+  const version = lookup(c.metadata, 'version', 's');
+  if (typeof version === 'string') lines.push(`Version: ${version}`);
+  lines.push('');
+  lines.push(`    ${c.subject}`);
+  if (c.body) {
+    lines.push('');
+    for (const l of c.body.split('\n')) lines.push(`    ${l}`);
+  }
+  return lines.join('\n') + '\n\n';
+}
+
+export function commitDocument(checksum: string, c: Commit): Record<string, unknown> {
+  return {
+    checksum,
+    parent: c.parent,
+    contentChecksum: sha256Hex(contentChecksumInput(c)),
+    timestamp: Number(c.timestamp),
+    date: new Date(Number(c.timestamp) * 1000).toISOString(),
+    subject: c.subject,
+    body: c.body,
+    version: lookup(c.metadata, 'version', 's') ?? null,
+    rootTree: c.rootTree,
+    rootMeta: c.rootMeta,
+    metadataKeys: c.metadata.map(([k]) => k),
+  };
+}
+
+export async function handler(argv: GlobalArgs & { ref: string; json?: boolean; raw?: boolean }): Promise<void> {
+  const repo = await openRepo(argv);
+  const { entries, truncated } = await readHistory(repo, argv.ref);
+  if (argv.json || argv.raw) {
+    write(`${JSON.stringify({ apiVersion: 'ostree-ts/v1', kind: 'CommitLog', commits: entries.map((e) => commitDocument(e.checksum, e.commit)), truncated }, null, 2)}\n`);
+    return;
+  }
+  for (const e of entries) write(renderCommit(e.checksum, e.commit));
+  if (truncated) write('<< History beyond this commit not fetched >>\n');
+}

@@ -1,0 +1,50 @@
+/** What the command modules share: opening the repository and parsing OSTree-style values. */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { Repo } from '../repo/index.js';
+import { exists, path } from '../io/index.js';
+
+export interface GlobalArgs {
+  repo?: string;
+  verbose?: boolean;
+}
+
+/** The repository named by --repo, else $OSTREE_REPO, else the current directory or /sysroot/ostree/repo. */
+export async function openRepo(args: GlobalArgs): Promise<Repo> {
+  const explicit = args.repo ?? process.env.OSTREE_REPO;
+  if (explicit) return Repo.open(explicit);
+  if (await exists(path.join(process.cwd(), 'objects'))) return Repo.open(process.cwd());
+  if (await exists('/sysroot/ostree/repo/objects')) return Repo.open('/sysroot/ostree/repo');
+  throw new OstreeTsError(Codes.REPO_NOT_FOUND, 'No repository given. Pass --repo=PATH (or set OSTREE_REPO), or run inside a repository.');
+}
+
+/** `@SECONDS` or a date string, as `--timestamp` takes it. */
+export function parseTimestamp(s: string, what = '--timestamp'): bigint {
+  if (/^@-?\d+$/.test(s)) return BigInt(s.slice(1));
+  if (/^\d+$/.test(s)) return BigInt(s);
+  const ms = Date.parse(s);
+  if (Number.isNaN(ms)) {
+    throw new OstreeTsError(Codes.USAGE, `Could not parse ${what} '${s}'. Use @SECONDS (since the epoch) or a date such as '2024-01-31 12:00:00Z'.`, { value: s });
+  }
+  return BigInt(Math.floor(ms / 1000));
+}
+
+/** Make every option value a list (yargs gives a scalar for one use). */
+export function asList(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/** The last value when an option was given more than once. */
+export function last<T>(v: T | T[] | undefined): T | undefined {
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+export function write(s: string): void {
+  process.stdout.write(s);
+}
+
+/** `YYYY-MM-DD HH:MM:SS +0000`, as ostree prints commit dates. */
+export function formatDate(ts: bigint): string {
+  const d = new Date(Number(ts) * 1000);
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} +0000`;
+}

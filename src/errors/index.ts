@@ -1,0 +1,56 @@
+/**
+ * Coded errors. Every error a user can meet carries a stable `code`, the facts
+ * (`data`) that identify the object or file concerned, and a message that says
+ * what to do next.
+ */
+
+export type ErrorData = Record<string, unknown>;
+
+export class OstreeTsError extends Error {
+  readonly code: string;
+  readonly data: ErrorData;
+
+  constructor(code: string, message: string, data: ErrorData = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OstreeTsError';
+    this.code = code;
+    this.data = data;
+  }
+
+  toJSON(): { code: string; message: string; data: ErrorData } {
+    return { code: this.code, message: this.message, data: this.data };
+  }
+}
+
+/** An impossible state: a bug in ostree-ts, not in the input. */
+export class InternalError extends OstreeTsError {
+  constructor(message: string, data: ErrorData = {}) {
+    super('E_INTERNAL', `Internal error: ${message}. This is a bug in ostree-ts; please report it with the command you ran.`, data);
+    this.name = 'InternalError';
+  }
+}
+
+export const Codes = {
+  GVARIANT_INVALID: 'E_GVARIANT_INVALID',
+  OBJECT_INVALID: 'E_OBJECT_INVALID',
+  OBJECT_CORRUPT: 'E_OBJECT_CORRUPT',
+  OBJECT_MISSING: 'E_OBJECT_MISSING',
+  INVALID_NAME: 'E_INVALID_NAME',
+  INVALID_CHECKSUM: 'E_INVALID_CHECKSUM',
+  INVALID_REF: 'E_INVALID_REF',
+  REF_NOT_FOUND: 'E_REF_NOT_FOUND',
+  REPO_NOT_FOUND: 'E_REPO_NOT_FOUND',
+  REPO_CONFIG: 'E_REPO_CONFIG',
+  REPO_EXISTS: 'E_REPO_EXISTS',
+  UNSUPPORTED_FILE_TYPE: 'E_UNSUPPORTED_FILE_TYPE',
+  UNSUPPORTED_MODE: 'E_UNSUPPORTED_MODE',
+  USAGE: 'E_USAGE',
+  EXISTS: 'E_EXISTS',
+  NOT_FOUND: 'E_NOT_FOUND',
+  FSCK_FAILED: 'E_FSCK_FAILED',
+  IO: 'E_IO',
+} as const;
+
+export function isCodedError(e: unknown): e is OstreeTsError {
+  return e instanceof OstreeTsError;
+}

@@ -1,0 +1,38 @@
+/** Ref names and refspecs, with libostree's rules. */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { isChecksum } from './checksum.js';
+
+const COMPONENT = /^[\p{L}\p{N}_][-._\p{L}\p{N}_]*$/u;
+
+export function isValidRefName(name: string): boolean {
+  if (name.length === 0 || isChecksum(name)) return false;
+  return name.split('/').every((c) => COMPONENT.test(c));
+}
+
+export function isValidRemoteName(name: string): boolean {
+  return COMPONENT.test(name);
+}
+
+export function validateRefName(name: string): void {
+  if (!isValidRefName(name)) {
+    throw new OstreeTsError(Codes.INVALID_REF, `Invalid ref name '${name}': use /-separated parts of letters, digits, '_', '-' and '.', each not starting with '-' or '.'.`, { ref: name });
+  }
+}
+
+export interface RefSpec {
+  remote: string | null;
+  ref: string;
+}
+
+export function parseRefSpec(spec: string): RefSpec {
+  const i = spec.indexOf(':');
+  if (i < 0) return { remote: null, ref: spec };
+  const remote = spec.slice(0, i);
+  const ref = spec.slice(i + 1);
+  if (!isValidRemoteName(remote)) throw new OstreeTsError(Codes.INVALID_REF, `Invalid remote name '${remote}' in '${spec}'.`, { refspec: spec });
+  return { remote, ref };
+}
+
+export function formatRefSpec(r: RefSpec): string {
+  return r.remote ? `${r.remote}:${r.ref}` : r.ref;
+}

@@ -1,0 +1,122 @@
+/** File-system primitives: the only place that touches node:fs. */
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import * as fsp from 'node:fs/promises';
+import { createReadStream, createWriteStream, constants as fsConstants, type Stats } from 'node:fs';
+import * as path from 'node:path';
+
+export { fsp, createReadStream, createWriteStream, fsConstants, path };
+export type { Stats };
+
+export function randomSuffix(n = 6): string {
+  return randomBytes(n).toString('base64url').slice(0, n);
+}
+
+export function isErrno(e: unknown, ...codes: string[]): boolean {
+  return typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
+    throw e;
+  }
+}
+
+export async function lstatOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await fsp.lstat(p);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return null;
+    throw e;
+  }
+}
+
+export interface WriteOptions {
+  fsync?: boolean;
+  mode?: number;
+}
+
+/**
+ * Replace `dest` atomically: write a temporary file in the same directory,
+ * fsync it (unless told not to), rename it over `dest`, then fsync the directory.
+ */
+export async function atomicWriteFile(dest: string, data: Uint8Array | string, opts: WriteOptions = {}): Promise<void> {
+  const dir = path.dirname(dest);
+  const tmp = path.join(dir, `.${path.basename(dest)}.tmp-${randomSuffix()}`);
+  const fh = await fsp.open(tmp, 'wx', opts.mode ?? 0o644);
+  try {
+    await fh.writeFile(data);
+    if (opts.mode !== undefined) await fh.chmod(opts.mode);
+    if (opts.fsync !== false) await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, dest);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  if (opts.fsync !== false) await fsyncDir(dir);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** syncfs(2) on the file system holding `p` (via coreutils `sync --file-system`). */
+export function syncFilesystem(p: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('sync', ['--file-system', p], (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Run `fn` over `items` with at most `limit` promises in flight; stops at the first error. */
+export async function mapLimit<T, R>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  const it = items[Symbol.iterator]();
+  let index = 0;
+  let failed: unknown = null;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      if (failed) return;
+      const n = it.next();
+      if (n.done) return;
+      const i = index++;
+      try {
+        out[i] = await fn(n.value);
+      } catch (e) {
+        failed ??= e;
+        throw e;
+      }
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let i = 0; i < limit; i++) workers.push(worker());
+  const results = await Promise.allSettled(workers);
+  if (failed) throw failed;
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  return out;
+}
+
+/** The kernel's boot ID (or $OSTREE_BOOTID), used to name staging directories as libostree does. */
+export async function readBootId(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env.OSTREE_BOOTID) return env.OSTREE_BOOTID.replace(/-/g, '');
+  try {
+    return (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim().replace(/-/g, '');
+  } catch {
+    return 'noboot';
+  }
+}

@@ -1,0 +1,3 @@
+export * from './fs.js';
+export * from './xattr.js';
+export * from './compress.js';

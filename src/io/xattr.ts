@@ -1,0 +1,63 @@
+/** Extended attributes through a native binding (never following symlinks). */
+import * as native from '@napi-rs/xattr';
+import { Codes, OstreeTsError } from '../errors/index.js';
+
+export interface RawXattr {
+  name: string;
+  value: Uint8Array;
+}
+
+function ioError(op: string, path: string, e: unknown): OstreeTsError {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new OstreeTsError(Codes.IO, `Cannot ${op} extended attributes of ${path}: ${msg}. Check that the filesystem supports xattrs (or commit with --no-xattrs).`, { path }, { cause: e });
+}
+
+/** All xattrs of `path` (the link itself for symlinks), in the order the kernel lists them. */
+export async function readXattrs(path: string): Promise<RawXattr[]> {
+  let names: string[];
+  try {
+    names = await native.listAttributes(path);
+  } catch (e) {
+    if (/not supported/i.test(String(e))) return [];
+    throw ioError('list', path, e);
+  }
+  if (names.length === 0) return [];
+  const out: RawXattr[] = [];
+  for (const name of names) {
+    try {
+      const value = await native.getAttribute(path, name);
+      if (value !== null) out.push({ name, value });
+    } catch (e) {
+      throw ioError('read', path, e);
+    }
+  }
+  return out;
+}
+
+export async function readXattr(path: string, name: string): Promise<Buffer | null> {
+  try {
+    return await native.getAttribute(path, name);
+  } catch (e) {
+    throw ioError('read', path, e);
+  }
+}
+
+export async function writeXattr(path: string, name: string, value: Uint8Array): Promise<void> {
+  try {
+    await native.setAttribute(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  } catch (e) {
+    throw ioError('write', path, e);
+  }
+}
+
+export async function writeXattrs(path: string, xattrs: RawXattr[]): Promise<void> {
+  for (const x of xattrs) await writeXattr(path, x.name, x.value);
+}
+
+export async function removeXattr(path: string, name: string): Promise<void> {
+  try {
+    await native.removeAttribute(path, name);
+  } catch (e) {
+    throw ioError('remove', path, e);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Checkout: a commit's tree onto disk. Bare repositories hardlink their
+ * objects when the object's on-disk metadata is what the checkout needs;
+ * otherwise content is copied (archive objects are inflated).
+ */
+import { pipeline } from 'node:stream/promises';
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { S_IFLNK, S_IFMT, type DirMeta, type FileHeader } from '../format/index.js';
+import { createWriteStream, fsp, isErrno, path, writeXattr } from '../io/index.js';
+import { Limiter } from './commit-writer.js';
+import type { Repo, StoredFile } from './repo.js';
+import { resolveRev } from './refs.js';
+
+export interface CheckoutOptions {
+  /** Ignore ownership and xattrs (`-U`): what an unprivileged user can check out. */
+  userMode?: boolean;
+  /** Overwrite existing files (`--union`). */
+  union?: boolean;
+  /** Only this path of the commit (`--subpath`). */
+  subpath?: string;
+  /** Fail instead of copying when a hardlink is impossible (`-H`). */
+  requireHardlinks?: boolean;
+  /** Never hardlink. */
+  forceCopy?: boolean;
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+export interface CheckoutStats {
+  files: number;
+  hardlinked: number;
+  copied: number;
+  dirs: number;
+}
+
+interface Ctx {
+  repo: Repo;
+  opts: CheckoutOptions;
+  limiter: Limiter;
+  stats: CheckoutStats;
+  canHardlink: boolean;
+}
+
+/** Check out `rev` (or its `subpath`) to `dest`, which must not exist unless `union`. */
+export async function checkout(repo: Repo, rev: string, dest: string, opts: CheckoutOptions = {}): Promise<CheckoutStats> {
+  const checksum = (await resolveRev(repo, rev)) as string;
+  if (await repo.isCommitPartial(checksum)) {
+    throw new OstreeTsError(Codes.OBJECT_MISSING, `Commit ${checksum} is only partially present (an interrupted pull). Pull it again before checking it out.`, { checksum });
+  }
+  const commit = await repo.loadCommit(checksum);
+  const ctx: Ctx = {
+    repo, opts,
+    limiter: new Limiter(opts.concurrency ?? 32),
+    stats: { files: 0, hardlinked: 0, copied: 0, dirs: 0 },
+    canHardlink: !opts.forceCopy && !repo.isArchive,
+  };
+  let tree = commit.rootTree;
+  let meta = commit.rootMeta;
+  const parts = (opts.subpath ?? '/').split('/').filter((p) => p !== '');
+  for (let i = 0; i < parts.length; i++) {
+    const t = await repo.loadDirTree(tree);
+    const d = t.dirs.find((x) => x.name === parts[i]);
+    if (d) {
+      tree = d.tree;
+      meta = d.meta;
+      continue;
+    }
+    const f = t.files.find((x) => x.name === parts[i]);
+    if (f && i === parts.length - 1) {
+      await fsp.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
+      await checkoutFile(ctx, f.checksum, path.resolve(dest), `/${parts.join('/')}`);
+      return ctx.stats;
+    }
+    throw new OstreeTsError(Codes.NOT_FOUND, `No such path ${opts.subpath} in commit ${checksum}.`, { subpath: opts.subpath, checksum });
+  }
+  await checkoutDir(ctx, tree, meta, path.resolve(dest), '/');
+  return ctx.stats;
+}
+
+async function checkoutDir(ctx: Ctx, treeCsum: string, metaCsum: string, dest: string, rel: string): Promise<void> {
+  ctx.opts.signal?.throwIfAborted();
+  const [tree, meta] = await Promise.all([ctx.repo.loadDirTree(treeCsum), ctx.repo.loadDirMeta(metaCsum)]);
+  try {
+    await fsp.mkdir(dest, { mode: 0o700 });
+  } catch (e) {
+    if (!isErrno(e, 'EEXIST') || !ctx.opts.union) {
+      if (isErrno(e, 'EEXIST')) {
+        throw new OstreeTsError(Codes.EXISTS, `Cannot check out to ${dest}: it already exists. Remove it, or pass --union to merge into it.`, { path: dest });
+      }
+      throw e;
+    }
+    const st = await fsp.lstat(dest);
+    if (!st.isDirectory()) {
+      throw new OstreeTsError(Codes.EXISTS, `Cannot check out directory ${rel} to ${dest}: a non-directory is in the way.`, { path: dest });
+    }
+  }
+  ctx.stats.dirs++;
+  await Promise.all([
+    ...tree.files.map((f) => ctx.limiter.run(() => checkoutFile(ctx, f.checksum, path.join(dest, f.name), rel === '/' ? `/${f.name}` : `${rel}/${f.name}`))),
+    ...tree.dirs.map((d) => checkoutDir(ctx, d.tree, d.meta, path.join(dest, d.name), rel === '/' ? `/${d.name}` : `${rel}/${d.name}`)),
+  ]);
+  await applyDirMeta(ctx, dest, meta);
+}
+
+async function applyDirMeta(ctx: Ctx, dest: string, meta: DirMeta): Promise<void> {
+  if (!ctx.opts.userMode) {
+    await fsp.lchown(dest, meta.uid, meta.gid);
+    for (const x of meta.xattrs) await writeXattr(dest, x.name, x.value);
+  }
+  await fsp.chmod(dest, meta.mode & 0o7777);
+}
+
+/** Does the object file in a bare repo carry exactly what this checkout wants? */
+function hardlinkable(ctx: Ctx, f: StoredFile): boolean {
+  if (!ctx.canHardlink) return false;
+  const mode = ctx.repo.mode;
+  if (mode === 'bare') return true;
+  // bare-user stores symlinks as regular files and keeps ownership in an xattr;
+  // bare-user-only stores no ownership. Both are fine for user-mode checkouts only.
+  if (mode === 'bare-user') return ctx.opts.userMode === true && (f.header.mode & S_IFMT) !== S_IFLNK;
+  return ctx.opts.userMode === true || (f.header.uid === 0 && f.header.gid === 0 && process.getuid?.() === 0);
+}
+
+async function removeForUnion(ctx: Ctx, dest: string): Promise<void> {
+  if (!ctx.opts.union) return;
+  try {
+    const st = await fsp.lstat(dest);
+    if (st.isDirectory()) {
+      throw new OstreeTsError(Codes.EXISTS, `Cannot check out a file to ${dest}: a directory is in the way.`, { path: dest });
+    }
+    await fsp.unlink(dest);
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
+  }
+}
+
+async function checkoutFile(ctx: Ctx, checksum: string, dest: string, rel: string): Promise<void> {
+  ctx.opts.signal?.throwIfAborted();
+  const f = await ctx.repo.loadFile(checksum);
+  ctx.stats.files++;
+  await removeForUnion(ctx, dest);
+  try {
+    if (hardlinkable(ctx, f)) {
+      await fsp.link(f.objectPath, dest);
+      ctx.stats.hardlinked++;
+      return;
+    }
+    if (ctx.opts.requireHardlinks) {
+      throw new OstreeTsError(Codes.USAGE, `Cannot hardlink ${rel} from a ${ctx.repo.mode} repository${ctx.opts.userMode ? '' : ' without -U'}; drop -H to copy instead.`, { path: rel });
+    }
+    await writeCopy(ctx, f, dest);
+    ctx.stats.copied++;
+  } catch (e) {
+    if (isErrno(e, 'EEXIST')) {
+      throw new OstreeTsError(Codes.EXISTS, `Cannot check out ${rel} to ${dest}: it already exists. Remove it, or pass --union.`, { path: dest });
+    }
+    throw e;
+  }
+}
+
+async function writeCopy(ctx: Ctx, f: StoredFile, dest: string): Promise<void> {
+  const h: FileHeader = f.header;
+  if ((h.mode & S_IFMT) === S_IFLNK) {
+    await fsp.symlink(h.symlinkTarget, dest);
+    if (!ctx.opts.userMode) {
+      await fsp.lchown(dest, h.uid, h.gid);
+      for (const x of h.xattrs) await writeXattr(dest, x.name, x.value);
+    }
+    return;
+  }
+  if (f.size < 1 << 20) {
+    await fsp.writeFile(dest, await f.read(), { flag: 'wx', mode: 0o600 });
+  } else {
+    await pipeline(f.open(), createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+  }
+  if (!ctx.opts.userMode) {
+    await fsp.chown(dest, h.uid, h.gid);
+    for (const x of h.xattrs) await writeXattr(dest, x.name, x.value);
+  }
+  // User mode drops setuid and setgid, as ostree does.
+  await fsp.chmod(dest, ctx.opts.userMode ? h.mode & 0o1777 : h.mode & 0o7777);
+  await fsp.utimes(dest, 0, 0);
+}

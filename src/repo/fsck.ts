@@ -1,0 +1,143 @@
+/** fsck: every object re-hashed and re-parsed; every commit's closure present. */
+import { createHash } from 'node:crypto';
+import { OstreeTsError } from '../errors/index.js';
+import {
+  decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, encodeFileHeader, sha256Hex, S_IFMT, S_IFREG, type ObjectType,
+} from '../format/index.js';
+import { fsp, path, atomicWriteFile } from '../io/index.js';
+import { Limiter } from './commit-writer.js';
+import { listRefs } from './refs.js';
+import type { Repo } from './repo.js';
+import { objectKey, splitKey, traverseCommit, type ObjectKey } from './traverse.js';
+
+export interface FsckProblem {
+  checksum: string;
+  type: ObjectType | 'ref';
+  kind: 'corrupt' | 'missing' | 'bad-ref';
+  message: string;
+  /** The ref or commit that led to it, when known. */
+  context?: string;
+}
+
+export interface FsckReport {
+  apiVersion: 'ostree-ts/v1';
+  kind: 'FsckReport';
+  repo: string;
+  objects: number;
+  commits: number;
+  partialCommits: string[];
+  problems: FsckProblem[];
+  deleted: string[];
+}
+
+export interface FsckOptions {
+  /** Remove corrupt objects and mark commits that need them as partial. */
+  delete?: boolean;
+  concurrency?: number;
+  onProgress?: (e: { phase: 'fsck'; done: number; total: number }) => void;
+  signal?: AbortSignal;
+}
+
+async function verifyObject(repo: Repo, checksum: string, type: ObjectType): Promise<string | null> {
+  try {
+    if (type === 'file') {
+      const f = await repo.loadFile(checksum);
+      const h = createHash('sha256');
+      h.update(encodeFileHeader(f.header));
+      if ((f.header.mode & S_IFMT) === S_IFREG) {
+        if (f.size < 1 << 20) h.update(await f.read());
+        else for await (const c of f.open()) h.update(c as Buffer);
+      }
+      const actual = h.digest('hex');
+      return actual === checksum ? null : `content checksum is ${actual}, not ${checksum}`;
+    }
+    const bytes = await repo.readMetadataBytes(type, checksum);
+    if (type === 'commitmeta' || type === 'tombstone-commit') {
+      decodeMetadata(bytes);
+      return null;
+    }
+    const actual = sha256Hex(bytes);
+    if (actual !== checksum) return `checksum is ${actual}, not ${checksum}`;
+    if (type === 'commit') decodeCommit(bytes, checksum);
+    else if (type === 'dirtree') decodeDirTree(bytes, checksum);
+    else if (type === 'dirmeta') decodeDirMeta(bytes, `dirmeta ${checksum}`);
+    return null;
+  } catch (e) {
+    if (e instanceof OstreeTsError) return e.message;
+    throw e;
+  }
+}
+
+export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckReport> {
+  const report: FsckReport = {
+    apiVersion: 'ostree-ts/v1', kind: 'FsckReport', repo: repo.path,
+    objects: 0, commits: 0, partialCommits: [], problems: [], deleted: [],
+  };
+  // Refs must name commits that exist.
+  let refs: Awaited<ReturnType<typeof listRefs>> = [];
+  try {
+    refs = await listRefs(repo);
+  } catch (e) {
+    if (!(e instanceof OstreeTsError)) throw e;
+    report.problems.push({ checksum: '', type: 'ref', kind: 'bad-ref', message: e.message });
+  }
+  for (const r of refs) {
+    if (!(await repo.hasObject(r.checksum, 'commit'))) {
+      report.problems.push({ checksum: r.checksum, type: 'commit', kind: 'missing', message: `ref ${r.refspec} points at commit ${r.checksum}, which is missing`, context: r.refspec });
+    }
+  }
+  const all: Array<{ checksum: string; type: ObjectType }> = [];
+  for await (const o of repo.listObjects()) all.push(o);
+  report.objects = all.length;
+  const limiter = new Limiter(opts.concurrency ?? 16);
+  const corrupt = new Set<ObjectKey>();
+  let done = 0;
+  await Promise.all(all.map((o) => limiter.run(async () => {
+    opts.signal?.throwIfAborted();
+    const problem = await verifyObject(repo, o.checksum, o.type);
+    if (problem) {
+      corrupt.add(objectKey(o.checksum, o.type));
+      report.problems.push({ checksum: o.checksum, type: o.type, kind: 'corrupt', message: `object ${o.checksum}.${o.type} is corrupt: ${problem}` });
+    }
+    done++;
+    if (opts.onProgress && (done % 512 === 0 || done === all.length)) opts.onProgress({ phase: 'fsck', done, total: all.length });
+  })));
+  // Each complete commit must have its whole tree.
+  const commits = all.filter((o) => o.type === 'commit' && !corrupt.has(objectKey(o.checksum, 'commit')));
+  report.commits = commits.length;
+  const needMarking = new Set<string>();
+  for (const c of commits) {
+    if (await repo.isCommitPartial(c.checksum)) {
+      report.partialCommits.push(c.checksum);
+      continue;
+    }
+    const reach = new Set<ObjectKey>();
+    const missing = new Set<ObjectKey>();
+    try {
+      await traverseCommit(repo, c.checksum, reach, { depth: 0, missing });
+    } catch (e) {
+      if (!(e instanceof OstreeTsError)) throw e;
+      report.problems.push({ checksum: c.checksum, type: 'commit', kind: 'corrupt', message: `commit ${c.checksum}: ${e.message}` });
+      needMarking.add(c.checksum);
+      continue;
+    }
+    for (const k of missing) {
+      const { checksum, type } = splitKey(k);
+      report.problems.push({ checksum, type, kind: 'missing', message: `object ${checksum}.${type} needed by commit ${c.checksum} is missing`, context: c.checksum });
+      needMarking.add(c.checksum);
+    }
+    for (const k of reach) if (corrupt.has(k)) needMarking.add(c.checksum);
+  }
+  if (opts.delete) {
+    for (const k of corrupt) {
+      const { checksum, type } = splitKey(k);
+      await fsp.rm(repo.objectPath(checksum, type), { force: true });
+      report.deleted.push(k);
+    }
+    for (const c of needMarking) {
+      await atomicWriteFile(path.join(repo.path, 'state', `${c}.commitpartial`), '', { fsync: repo.fsyncEnabled });
+      report.partialCommits.push(c);
+    }
+  }
+  return report;
+}

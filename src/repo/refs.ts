@@ -1,0 +1,159 @@
+/** Refs: files under refs/heads and refs/remotes holding a commit checksum. */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { isChecksum, parseRefSpec, validateRefName, isValidRemoteName } from '../format/index.js';
+import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import type { Repo } from './repo.js';
+
+export interface RefEntry {
+  /** `REF` for local refs, `REMOTE:REF` for remote-tracking refs. */
+  refspec: string;
+  remote: string | null;
+  ref: string;
+  checksum: string;
+}
+
+function refDir(repo: Repo, remote: string | null): string {
+  return remote ? path.join(repo.path, 'refs', 'remotes', remote) : path.join(repo.path, 'refs', 'heads');
+}
+
+async function readRefFile(file: string, name: string): Promise<string | null> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return null;
+    throw e;
+  }
+  const csum = text.trim();
+  if (!isChecksum(csum)) {
+    throw new OstreeTsError(Codes.INVALID_REF, `Ref '${name}' (${file}) does not hold a valid checksum. Point it at a commit with 'ostree-ts refs --create=${name} COMMIT' or delete it.`, { ref: name, file });
+  }
+  return csum;
+}
+
+async function walk(dir: string, prefix: string, out: Array<[string, string]>): Promise<void> {
+  let entries;
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return;
+    throw e;
+  }
+  for (const e of entries) {
+    const full = path.join(dir, e.name);
+    const name = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) await walk(full, name, out);
+    else if (e.isFile() || e.isSymbolicLink()) out.push([name, full]);
+  }
+}
+
+/** All refs, local first then remote, each sorted by name. */
+export async function listRefs(repo: Repo, opts: { remotes?: boolean; local?: boolean } = {}): Promise<RefEntry[]> {
+  const out: RefEntry[] = [];
+  if (opts.local !== false) {
+    const files: Array<[string, string]> = [];
+    await walk(refDir(repo, null), '', files);
+    for (const [name, file] of files.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+      const c = await readRefFile(file, name);
+      if (c) out.push({ refspec: name, remote: null, ref: name, checksum: c });
+    }
+  }
+  if (opts.remotes !== false) {
+    const files: Array<[string, string]> = [];
+    await walk(path.join(repo.path, 'refs', 'remotes'), '', files);
+    for (const [name, file] of files.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+      const slash = name.indexOf('/');
+      if (slash < 0) continue;
+      const remote = name.slice(0, slash);
+      const ref = name.slice(slash + 1);
+      const c = await readRefFile(file, name);
+      if (c) out.push({ refspec: `${remote}:${ref}`, remote, ref, checksum: c });
+    }
+  }
+  return out;
+}
+
+/** The checksum a ref names, or null. `REMOTE:REF` reads a remote-tracking ref. */
+export async function readRef(repo: Repo, refspec: string): Promise<string | null> {
+  const { remote, ref } = parseRefSpec(refspec);
+  if (remote) return readRefFile(path.join(refDir(repo, remote), ref), refspec);
+  const local = await readRefFile(path.join(refDir(repo, null), ref), ref);
+  if (local) return local;
+  // OSTree also accepts REMOTE/REF for a remote-tracking ref.
+  return readRefFile(path.join(repo.path, 'refs', 'remotes', ref), ref);
+}
+
+/** Point a ref at a commit (or delete it with null). Written atomically, last. */
+export async function writeRef(repo: Repo, refspec: string, checksum: string | null): Promise<void> {
+  const { remote, ref } = parseRefSpec(refspec);
+  validateRefName(ref);
+  if (remote && !isValidRemoteName(remote)) throw new OstreeTsError(Codes.INVALID_REF, `Invalid remote name '${remote}'.`, { remote });
+  const file = path.join(refDir(repo, remote), ref);
+  if (checksum === null) {
+    try {
+      await fsp.unlink(file);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    }
+    return;
+  }
+  if (!isChecksum(checksum)) throw new OstreeTsError(Codes.INVALID_CHECKSUM, `'${checksum}' is not a valid checksum.`, { checksum });
+  await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o775 });
+  await atomicWriteFile(file, `${checksum}\n`, { fsync: repo.fsyncEnabled });
+  const now = new Date();
+  await fsp.utimes(repo.path, now, now).catch(() => undefined);
+}
+
+/**
+ * Resolve a revision: a full checksum, a unique checksum prefix, a ref
+ * (`REF`, `REMOTE:REF`, `REMOTE/REF`), each optionally followed by `^`s.
+ */
+export async function resolveRev(repo: Repo, rev: string, opts: { allowMissing?: boolean } = {}): Promise<string | null> {
+  const m = /^(.*?)(\^*)$/.exec(rev);
+  const base = m ? m[1] : rev;
+  const ups = m ? m[2].length : 0;
+  let csum = await resolveBase(repo, base);
+  if (!csum) {
+    if (opts.allowMissing) return null;
+    throw new OstreeTsError(Codes.REF_NOT_FOUND, `Refspec '${base}' not found. List refs with 'ostree-ts refs', or give a commit checksum.`, { rev: base });
+  }
+  for (let i = 0; i < ups; i++) {
+    const c = await repo.loadCommit(csum);
+    if (!c.parent) {
+      throw new OstreeTsError(Codes.REF_NOT_FOUND, `Commit ${csum} has no parent, so '${rev}' names nothing.`, { rev, checksum: csum });
+    }
+    csum = c.parent;
+  }
+  return csum;
+}
+
+async function resolveBase(repo: Repo, base: string): Promise<string | null> {
+  if (isChecksum(base)) return base;
+  if (/^[0-9a-f]{4,63}$/.test(base)) {
+    const found = await findByPrefix(repo, base);
+    if (found) return found;
+  }
+  try {
+    return await readRef(repo, base);
+  } catch (e) {
+    if (e instanceof OstreeTsError && e.code === Codes.INVALID_REF) return null;
+    throw e;
+  }
+}
+
+async function findByPrefix(repo: Repo, prefix: string): Promise<string | null> {
+  const dir = path.join(repo.path, 'objects', prefix.slice(0, 2));
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return null;
+    throw e;
+  }
+  const rest = prefix.slice(2);
+  const hits = names.filter((n) => n.endsWith('.commit') && n.startsWith(rest));
+  if (hits.length > 1) {
+    throw new OstreeTsError(Codes.REF_NOT_FOUND, `The checksum prefix '${prefix}' is ambiguous; give more digits.`, { prefix });
+  }
+  return hits.length ? prefix.slice(0, 2) + hits[0].slice(0, 62) : null;
+}

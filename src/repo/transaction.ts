@@ -1,0 +1,277 @@
+/**
+ * A write transaction. Objects are written into a private staging directory
+ * under tmp/, made durable with one syncfs, then renamed into objects/
+ * (commits last). Refs are written by the caller after `commit()`.
+ */
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { Codes, OstreeTsError } from '../errors/index.js';
+import {
+  encodeArchiveHeader, encodeFileHeader, encodeUserMeta, objectRelPath, objectSuffix,
+  S_IFLNK, S_IFMT, S_IFREG, type FileHeader, type ObjectType, sha256Hex,
+} from '../format/index.js';
+import {
+  createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
+  syncFilesystem, writeXattr, readBootId, exists,
+} from '../io/index.js';
+import type { Repo } from './repo.js';
+
+/** Content at least this large is streamed rather than read whole. */
+export const STREAM_THRESHOLD = 4 * 1024 * 1024;
+
+export type ContentSource =
+  | { kind: 'buffer'; data: Buffer }
+  | { kind: 'file'; path: string; size: number }
+  | { kind: 'symlink' };
+
+interface Staged {
+  checksum: string;
+  type: ObjectType;
+  stagedPath: string;
+}
+
+export interface TransactionOptions {
+  /** Override core.fsync for this transaction (`--fsync=false`). */
+  fsync?: boolean;
+}
+
+export class Transaction {
+  readonly repo: Repo;
+  readonly stagingDir: string;
+  readonly fsync: boolean;
+  private readonly staged = new Map<string, Staged>();
+  private readonly inflight = new Map<string, Promise<boolean>>();
+  private done = false;
+  /** Objects written by this transaction, by type. */
+  readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
+
+  private constructor(repo: Repo, stagingDir: string, fsync: boolean) {
+    this.repo = repo;
+    this.stagingDir = stagingDir;
+    this.fsync = fsync;
+  }
+
+  static async begin(repo: Repo, opts: TransactionOptions = {}): Promise<Transaction> {
+    const bootId = await readBootId();
+    const dir = path.join(repo.path, 'tmp', `staging-${bootId}-${randomSuffix(6)}`);
+    await fsp.mkdir(dir, { recursive: true, mode: 0o775 });
+    return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled);
+  }
+
+  private key(checksum: string, type: ObjectType): string {
+    return `${checksum}.${type}`;
+  }
+
+  private stagedName(checksum: string, type: ObjectType): string {
+    return path.join(this.stagingDir, `${checksum}.${objectSuffix(type, this.repo.isArchive)}`);
+  }
+
+  /** Run `write` once per object unless the repository or this transaction already has it. */
+  private async once(checksum: string, type: ObjectType, write: (dest: string) => Promise<void>): Promise<boolean> {
+    const k = this.key(checksum, type);
+    const pending = this.inflight.get(k);
+    if (pending) return pending;
+    const p = (async () => {
+      if (this.staged.has(k) || (await this.repo.hasObject(checksum, type))) {
+        this.stats.existing++;
+        return false;
+      }
+      const dest = this.stagedName(checksum, type);
+      await write(dest);
+      this.staged.set(k, { checksum, type, stagedPath: dest });
+      this.stats.written++;
+      return true;
+    })();
+    this.inflight.set(k, p);
+    return p;
+  }
+
+  /** Write a metadata object; returns its checksum. */
+  async writeMetadata(type: ObjectType, bytes: Buffer): Promise<string> {
+    const checksum = sha256Hex(bytes);
+    await this.once(checksum, type, async (dest) => {
+      await fsp.writeFile(dest, bytes, { mode: 0o644 });
+      this.stats.bytesWritten += bytes.length;
+    });
+    return checksum;
+  }
+
+  /** Write an object whose name is not its hash (commitmeta, tombstone), replacing any previous one. */
+  async writeNamedMetadata(type: ObjectType, checksum: string, bytes: Buffer): Promise<void> {
+    const dest = this.stagedName(checksum, type);
+    await fsp.writeFile(dest, bytes, { mode: 0o644 });
+    this.staged.set(this.key(checksum, type), { checksum, type, stagedPath: dest });
+  }
+
+  /**
+   * Write a content object from its header and content; returns its checksum.
+   * Content already in the repository is hashed only, never rewritten.
+   */
+  async writeContent(header: FileHeader, source: ContentSource): Promise<string> {
+    const framed = encodeFileHeader(header);
+    if (source.kind === 'file' && source.size >= STREAM_THRESHOLD) return this.writeLargeContent(header, framed, source.path, source.size);
+    const data = source.kind === 'buffer' ? source.data : Buffer.alloc(0);
+    const checksum = sha256Hex(framed, data);
+    await this.once(checksum, 'file', (dest) => this.storeContent(dest, header, { data }));
+    return checksum;
+  }
+
+  private async writeLargeContent(header: FileHeader, framed: Buffer, src: string, size: number): Promise<string> {
+    const h = createHash('sha256');
+    h.update(framed);
+    let n = 0;
+    for await (const chunk of createReadStream(src, { highWaterMark: 1 << 20 })) {
+      h.update(chunk as Buffer);
+      n += (chunk as Buffer).length;
+    }
+    if (n !== size) throw changedWhileReading(src);
+    const checksum = h.digest('hex');
+    await this.once(checksum, 'file', (dest) => this.storeContent(dest, header, { path: src, size, framed, checksum }));
+    return checksum;
+  }
+
+  /** Write the stored form of a content object at `dest`, according to the repository mode. */
+  private async storeContent(
+    dest: string,
+    header: FileHeader,
+    content: { data: Buffer } | { path: string; size: number; framed: Buffer; checksum: string },
+  ): Promise<void> {
+    const isLink = (header.mode & S_IFMT) === S_IFLNK;
+    if ((header.mode & S_IFMT) !== S_IFREG && !isLink) {
+      throw new OstreeTsError(Codes.UNSUPPORTED_FILE_TYPE, `Cannot store mode 0${header.mode.toString(8)}: only regular files and symlinks are content objects.`);
+    }
+    const mode = this.repo.mode;
+    if (mode === 'archive') {
+      if ('data' in content) {
+        const body = isLink ? Buffer.alloc(0) : await deflateRaw(content.data, this.repo.zlibLevel);
+        const hdr = encodeArchiveHeader(header, isLink ? 0 : content.data.length);
+        await fsp.writeFile(dest, Buffer.concat([hdr, body]), { mode: 0o644 });
+        this.stats.bytesWritten += hdr.length + body.length;
+      } else {
+        await this.streamInto(dest, encodeArchiveHeader(header, content.size), content, createDeflateRaw(this.repo.zlibLevel), 0o644);
+      }
+      return;
+    }
+    if (isLink) {
+      if (mode === 'bare-user') {
+        await fsp.writeFile(dest, Buffer.concat([Buffer.from(header.symlinkTarget, 'utf8'), Buffer.from([0])]), { mode: 0o644 });
+        await writeXattr(dest, 'user.ostreemeta', encodeUserMeta(header.uid, header.gid, header.mode, header.xattrs));
+      } else {
+        await fsp.symlink(header.symlinkTarget, dest);
+        if (mode === 'bare') {
+          await fsp.lchown(dest, header.uid, header.gid);
+          for (const x of header.xattrs) await writeXattr(dest, x.name, x.value);
+        }
+      }
+      await fsp.lutimes(dest, 0, 0);
+      return;
+    }
+    let fileMode = header.mode & 0o7777;
+    if (mode === 'bare-user') fileMode = (header.mode & 0o775) | 0o400;
+    if (mode === 'bare-user-only' && (header.mode & ~(S_IFMT | 0o775)) !== 0) {
+      throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare-user-only repository cannot store mode 0${(header.mode & 0o7777).toString(8)} (setuid, setgid and sticky bits, and world-writable files, are refused). Commit with --canonical-permissions or use another mode.`, { mode: header.mode });
+    }
+    if ('data' in content) {
+      await fsp.writeFile(dest, content.data, { mode: 0o600 });
+      this.stats.bytesWritten += content.data.length;
+    } else {
+      await this.streamInto(dest, null, content, null, 0o600);
+    }
+    if (mode === 'bare') {
+      await fsp.chown(dest, header.uid, header.gid);
+      for (const x of header.xattrs) await writeXattr(dest, x.name, x.value);
+    } else if (mode === 'bare-user') {
+      await writeXattr(dest, 'user.ostreemeta', encodeUserMeta(header.uid, header.gid, header.mode, header.xattrs));
+    }
+    await fsp.chmod(dest, fileMode);
+    await fsp.utimes(dest, 0, 0);
+  }
+
+  /** Copy (optionally through a compressor) a large source into `dest`, re-checking its hash. */
+  private async streamInto(
+    dest: string,
+    prefix: Buffer | null,
+    src: { path: string; size: number; framed: Buffer; checksum: string },
+    transform: NodeJS.ReadWriteStream | null,
+    fileMode: number,
+  ): Promise<void> {
+    const h = createHash('sha256');
+    h.update(src.framed);
+    let n = 0;
+    const out = createWriteStream(dest, { mode: fileMode });
+    if (prefix) out.write(prefix);
+    const tap = new Writable({ write: (c: Buffer, _e, cb) => { h.update(c); n += c.length; cb(); } });
+    const input = createReadStream(src.path, { highWaterMark: 1 << 20 });
+    input.on('data', (c) => tap.write(c));
+    if (transform) await pipeline(input, transform, out);
+    else await pipeline(input, out);
+    if (n !== src.size || h.digest('hex') !== src.checksum) throw changedWhileReading(src.path);
+    this.stats.bytesWritten += src.size;
+  }
+
+  /** Make every staged object durable and visible; commits go last. */
+  async commit(): Promise<void> {
+    if (this.done) return;
+    await Promise.all(this.inflight.values());
+    if (this.fsync && this.staged.size > 0) await syncFilesystem(this.stagingDir);
+    const objectsDir = path.join(this.repo.path, 'objects');
+    const fanouts = new Set<string>();
+    const all = [...this.staged.values()];
+    const rank = (t: ObjectType): number => (t === 'commit' ? 2 : t === 'commitmeta' ? 1 : 0);
+    for (const r of [0, 1, 2]) {
+      const batch = all.filter((s) => rank(s.type) === r);
+      for (const s of batch) {
+        const fan = s.checksum.slice(0, 2);
+        if (!fanouts.has(fan)) {
+          await fsp.mkdir(path.join(objectsDir, fan), { recursive: true, mode: 0o775 });
+          fanouts.add(fan);
+        }
+      }
+      await Promise.all(batch.map((s) => fsp.rename(s.stagedPath, path.join(objectsDir, objectRelPath(s.checksum, s.type, this.repo.isArchive)))));
+      if (r === 0 && batch.length && this.fsync) await syncFilesystem(objectsDir);
+    }
+    if (this.fsync && all.length) await syncFilesystem(objectsDir);
+    this.done = true;
+    await fsp.rm(this.stagingDir, { recursive: true, force: true });
+  }
+
+  /** Drop everything staged. Nothing becomes visible. */
+  async abort(): Promise<void> {
+    this.done = true;
+    await Promise.allSettled(this.inflight.values());
+    await fsp.rm(this.stagingDir, { recursive: true, force: true });
+  }
+
+  get stagedCount(): number {
+    return this.staged.size;
+  }
+}
+
+function changedWhileReading(p: string): OstreeTsError {
+  return new OstreeTsError(Codes.IO, `${p} changed while it was being committed. Commit again once nothing writes to it.`, { path: p });
+}
+
+/** Remove staging directories left by transactions older than `core.tmp-expiry-secs`. */
+export async function cleanStaleStaging(repo: Repo, now = Date.now()): Promise<number> {
+  const tmp = path.join(repo.path, 'tmp');
+  const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
+  let removed = 0;
+  let names: string[];
+  try {
+    names = await fsp.readdir(tmp);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return 0;
+    throw e;
+  }
+  for (const n of names) {
+    if (!n.startsWith('staging-')) continue;
+    const p = path.join(tmp, n);
+    const st = await fsp.lstat(p).catch(() => null);
+    if (st && now - st.mtimeMs > expiry && (await exists(p))) {
+      await fsp.rm(p, { recursive: true, force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
