@@ -51,7 +51,7 @@ function findVerb(args: string[]): string | undefined {
 function globalOptions(y: Argv): Argv {
   return y
     .scriptName('ostree-ts')
-    .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false, 'duplicate-arguments-array': true })
+    .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false, 'duplicate-arguments-array': true, 'boolean-negation': false })
     .option('repo', { type: 'string', describe: 'Path to the OSTree repository (default: the current directory, or /sysroot/ostree/repo)', global: true })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'Print debug information', global: true })
     .help('help')

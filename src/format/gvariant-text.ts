@@ -82,7 +82,10 @@ function value(p: P, want: string | null): Variant {
     if (!want || want[0] !== 'm') throw fail(p.s, "'nothing' needs a maybe type, e.g. @ms nothing");
     return { type: want, value: null };
   }
-  if (c === "'" || c === '"') return { type: want ?? 's', value: str(p) };
+  if (c === "'" || c === '"') {
+    if (want && !'sog'.includes(want)) throw fail(p.s, `a string where '${want}' is expected`);
+    return { type: want ?? 's', value: str(p) };
+  }
   if (c === 'b' && (p.s[p.pos + 1] === "'" || p.s[p.pos + 1] === '"')) {
     p.pos++;
     const s = str(p);
@@ -124,6 +127,7 @@ function value(p: P, want: string | null): Variant {
     p.pos += m[0].length;
     const isFloat = /[.eE]/.test(m[0]) && !m[0].toLowerCase().includes('0x');
     const t = want ?? (isFloat ? 'd' : 'i');
+    if ('sogvb'.includes(t) || t.length > 1) throw fail(p.s, `a number where '${t}' is expected`);
     return { type: t, value: number(p.s, m[0], t) };
   }
   throw fail(p.s, `unexpected '${p.s.slice(p.pos, p.pos + 10)}'`);

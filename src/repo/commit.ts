@@ -17,7 +17,7 @@ export interface CommitOptions extends TreeWriteOptions {
   timestamp?: bigint;
   /** A checksum, or 'none'; default: the branch's current commit. */
   parent?: string;
-  /** Create the commit without writing a ref. */
+  /** No parent; without a branch, no ref either (as `ostree commit --orphan`). */
   orphan?: boolean;
   /** Metadata entries in order (strings first, as ostree writes them). */
   metadata?: VarDict;
@@ -67,7 +67,7 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
     const metadata: VarDict = [...(opts.metadata ?? [])];
     if (!opts.noBindings) {
       const bindings = new Set<string>(opts.bindRefs ?? []);
-      if (opts.branch && !opts.orphan) bindings.add(opts.branch);
+      if (opts.branch) bindings.add(opts.branch);
       const sorted = [...bindings].sort();
       metadata.push(['ostree.ref-binding', { type: 'as', value: sorted } satisfies Variant]);
     }
@@ -83,7 +83,7 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
       await txn.writeNamedMetadata('commitmeta', checksum, encodeMetadata(opts.detachedMetadata));
     }
     await txn.commit();
-    if (opts.branch && !opts.orphan) await writeRef(repo, opts.branch, checksum);
+    if (opts.branch) await writeRef(repo, opts.branch, checksum);
     return { checksum, skipped: false, written: txn.stats.written, existing: txn.stats.existing };
   } catch (e) {
     await txn.abort();

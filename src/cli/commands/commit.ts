@@ -16,7 +16,7 @@ export function builder(y: Argv): Argv {
     .option('tree', { type: 'string', array: true, describe: 'Tree source: dir=PATH or ref=REV; several layer in order' })
     .option('timestamp', { type: 'string', describe: 'Commit time: @SECONDS or a date string (default: now)' })
     .option('parent', { type: 'string', describe: "Parent commit checksum, or 'none' (default: the branch's current commit)" })
-    .option('orphan', { type: 'boolean', describe: 'Create a commit without writing a ref' })
+    .option('orphan', { type: 'boolean', describe: 'Create a commit with no parent (and, without -b, no ref)' })
     .option('add-metadata-string', { type: 'string', array: true, describe: 'Add KEY=VALUE string metadata' })
     .option('add-metadata', { type: 'string', array: true, describe: "Add KEY=VALUE metadata, VALUE in GVariant text (e.g. \"uint32 5\", \"'text'\")" })
     .option('add-detached-metadata-string', { type: 'string', array: true, describe: 'Add KEY=VALUE string detached metadata' })
@@ -46,9 +46,9 @@ interface CommitArgs extends GlobalArgs {
   addDetachedMetadataString?: string[];
   ownerUid?: number | number[];
   ownerGid?: number | number[];
-  xattrs?: boolean;
+  noXattrs?: boolean;
   canonicalPermissions?: boolean;
-  bindings?: boolean;
+  noBindings?: boolean;
   bindRef?: string[];
   skipIfUnchanged?: boolean;
   fsync?: boolean | boolean[];
@@ -104,11 +104,11 @@ export async function handler(argv: CommitArgs): Promise<void> {
     orphan: argv.orphan,
     metadata,
     detachedMetadata: detached,
-    noBindings: argv.bindings === false,
+    noBindings: argv.noBindings,
     bindRefs: asList(argv.bindRef),
     ownerUid: uid,
     ownerGid: gid,
-    noXattrs: argv.xattrs === false,
+    noXattrs: argv.noXattrs,
     canonicalPermissions: argv.canonicalPermissions,
     skipIfUnchanged: argv.skipIfUnchanged,
     fsync: last(argv.fsync),

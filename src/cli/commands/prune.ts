@@ -16,7 +16,7 @@ export function builder(y: Argv): Argv {
 }
 
 export async function handler(argv: GlobalArgs & {
-  refsOnly?: boolean; depth?: number | number[]; keepYoungerThan?: string | string[]; prune?: boolean; json?: boolean;
+  refsOnly?: boolean; depth?: number | number[]; keepYoungerThan?: string | string[]; noPrune?: boolean; json?: boolean;
 }): Promise<void> {
   const repo = await openRepo(argv);
   const kyt = last(argv.keepYoungerThan);
@@ -24,7 +24,7 @@ export async function handler(argv: GlobalArgs & {
     refsOnly: argv.refsOnly,
     depth: last(argv.depth),
     keepYoungerThan: kyt !== undefined ? parseTimestamp(kyt, '--keep-younger-than') : undefined,
-    noPrune: argv.prune === false,
+    noPrune: argv.noPrune,
   });
   if (argv.json) {
     write(`${JSON.stringify(r, null, 2)}\n`);
@@ -32,6 +32,6 @@ export async function handler(argv: GlobalArgs & {
   }
   write(`Total objects: ${r.total}\n`);
   if (r.deleted === 0) write('No unreachable objects\n');
-  else if (argv.prune === false) write(`Would delete: ${r.deleted} objects, ${r.bytesFreed} bytes\n`);
+  else if (argv.noPrune) write(`Would delete: ${r.deleted} objects, ${r.bytesFreed} bytes\n`);
   else write(`Deleted ${r.deleted} objects, ${r.bytesFreed} bytes freed\n`);
 }

@@ -27,13 +27,13 @@ function printKey(dict: VarDict | null, key: string, swap: boolean, what: string
 }
 
 export async function handler(argv: GlobalArgs & {
-  object: string; printMetadataKey?: string | string[]; printDetachedMetadataKey?: string | string[]; byteswap?: boolean; B?: boolean; json?: boolean;
+  object: string; printMetadataKey?: string | string[]; printDetachedMetadataKey?: string | string[]; noByteswap?: boolean; json?: boolean;
 }): Promise<void> {
   const repo = await openRepo(argv);
   const checksum = (await resolveRev(repo, argv.object)) as string;
   const commit = await repo.loadCommit(checksum);
   // ostree byteswaps printed values on little-endian hosts unless -B is given.
-  const swap = !(argv.B || argv.byteswap === false);
+  const swap = !argv.noByteswap;
   const key = last(argv.printMetadataKey);
   if (key !== undefined) {
     write(printKey(commit.metadata, key, swap, 'metadata'));
@@ -48,5 +48,5 @@ export async function handler(argv: GlobalArgs & {
     write(`${JSON.stringify({ apiVersion: 'ostree-ts/v1', kind: 'Commit', ...commitDocument(checksum, commit) }, null, 2)}\n`);
     return;
   }
-  write(renderCommit(checksum, commit).replace(/\n$/, ''));
+  write(renderCommit(checksum, commit));
 }

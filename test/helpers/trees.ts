@@ -1,0 +1,80 @@
+/**
+ * Fixture trees, built on demand because git cannot hold what they test
+ * (ownership, xattrs, capabilities, setuid bits). See fixtures/README.md.
+ */
+import { chmod, chown, lchown, mkdir, symlink, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { writeXattr } from '../../src/io/index.js';
+import { isRoot } from './env.js';
+
+async function file(root: string, rel: string, content: string | Buffer, mode = 0o644): Promise<string> {
+  const p = path.join(root, rel);
+  await mkdir(path.dirname(p), { recursive: true });
+  await writeFile(p, content);
+  await chmod(p, mode);
+  return p;
+}
+
+/** The spec's T2 tree: regular file, executable, symlink, nested and empty directories. */
+export async function makeBasicTree(root: string): Promise<string> {
+  await mkdir(path.join(root, 'sub', 'nested'), { recursive: true });
+  await mkdir(path.join(root, 'emptydir'));
+  await file(root, 'hello.txt', 'hello\n');
+  await file(root, 'run.sh', '#!/bin/sh\necho hi\n', 0o755);
+  await symlink('hello.txt', path.join(root, 'link'));
+  await file(root, 'sub/nested/deep.txt', 'deep\n');
+  for (const d of ['.', 'sub', 'sub/nested', 'emptydir']) await chmod(path.join(root, d), 0o755);
+  return root;
+}
+
+/** A wider tree: empty file, absolute and dangling symlinks, unusual modes, unicode names, a large file. */
+export async function makeRichTree(root: string): Promise<string> {
+  await makeBasicTree(root);
+  await file(root, 'empty', '');
+  await symlink('/etc/does-not-exist', path.join(root, 'abs-dangling'));
+  await symlink('../hello.txt', path.join(root, 'sub', 'up-link'));
+  await file(root, 'private/secret', 'top secret\n', 0o600);
+  await chmod(path.join(root, 'private'), 0o700);
+  await file(root, 'bin/suid-tool', '#!/bin/sh\n', 0o4755);
+  await file(root, 'bin/sticky-dir/x', 'x\n');
+  await chmod(path.join(root, 'bin', 'sticky-dir'), 0o1777);
+  await file(root, 'ünïcödé/日本語.txt', 'unicode\n');
+  // Bigger than the streaming threshold, with content that does not compress to nothing.
+  const big = Buffer.alloc(5 * 1024 * 1024 + 123);
+  let x = 12345;
+  for (let i = 0; i < big.length; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    big[i] = (x >>> 16) & 0xff;
+  }
+  await file(root, 'large.bin', big);
+  return root;
+}
+
+/** vfs_cap_data v2 granting cap_net_bind_service, effective. */
+export const NET_BIND_CAPABILITY = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+/** xattrs on a file and a directory (set out of order), and a file capability when root. */
+export async function makeXattrTree(root: string): Promise<string> {
+  await mkdir(path.join(root, 'xdir'), { recursive: true });
+  await chmod(root, 0o755);
+  await chmod(path.join(root, 'xdir'), 0o755);
+  const attr = await file(root, 'attr.txt', 'x\n');
+  await writeXattr(attr, 'user.zeta', Buffer.from('last'));
+  await writeXattr(attr, 'user.alpha', Buffer.from('first'));
+  await writeXattr(path.join(root, 'xdir'), 'user.dirattr', Buffer.from('d'));
+  const bin = await file(root, 'ping', '\x7fELF-not-really\n', 0o755);
+  if (isRoot) await writeXattr(bin, 'security.capability', NET_BIND_CAPABILITY);
+  await writeXattr(bin, 'user.binary', Buffer.from([0, 1, 2, 255]));
+  return root;
+}
+
+/** Files owned by 1000:1001 (only when running as root, which CI is). */
+export async function makeOwnedTree(root: string): Promise<string> {
+  await makeBasicTree(root);
+  if (!isRoot) return root;
+  for (const rel of ['hello.txt', 'run.sh', 'sub', 'sub/nested/deep.txt']) await chown(path.join(root, rel), 1000, 1001);
+  await lchown(path.join(root, 'link'), 1000, 1001);
+  await file(root, 'other/mixed', 'mixed\n');
+  await chown(path.join(root, 'other', 'mixed'), 0, 1001);
+  return root;
+}
