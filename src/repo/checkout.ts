@@ -145,7 +145,7 @@ async function checkoutFile(ctx: Ctx, checksum: string, dest: string, rel: strin
       ctx.stats.hardlinked++;
       return;
     }
-    if (ctx.opts.requireHardlinks) {
+    if (ctx.opts.requireHardlinks && (f.header.mode & S_IFMT) !== S_IFLNK) {
       throw new OstreeTsError(Codes.USAGE, `Cannot hardlink ${rel} from a ${ctx.repo.mode} repository${ctx.opts.userMode ? '' : ' without -U'}; drop -H to copy instead.`, { path: rel });
     }
     await writeCopy(ctx, f, dest);

@@ -136,7 +136,21 @@ async function diffDirs(repo: Repo, at: string, ta: string, tb: string, out: Tre
     await diffDirs(repo, join(d.name), d.tree, other.tree, out);
   }
   for (const f of B.files) if (!aFiles.has(f.name)) out.added.push(join(f.name));
-  for (const d of B.dirs) if (!aDirs.has(d.name)) out.added.push(join(d.name));
+  for (const d of B.dirs) {
+    if (aDirs.has(d.name)) continue;
+    out.added.push(join(d.name));
+    await listAdded(repo, join(d.name), d.tree, out.added);
+  }
+}
+
+/** Everything inside an added directory is added too (ostree lists it all). */
+async function listAdded(repo: Repo, at: string, tree: string, into: string[]): Promise<void> {
+  const t = await repo.loadDirTree(tree);
+  for (const f of t.files) into.push(`${at}/${f.name}`);
+  for (const d of t.dirs) {
+    into.push(`${at}/${d.name}`);
+    await listAdded(repo, `${at}/${d.name}`, d.tree, into);
+  }
 }
 
 /** The content of a regular file in a commit. */

@@ -38,12 +38,13 @@ export async function handler(argv: GlobalArgs & { prefix?: string[]; create?: s
     return;
   }
   let refs = await listRefs(repo);
-  if (args.length) {
-    refs = refs.filter((r) => args.some((p) => r.refspec === p || r.refspec.startsWith(p.endsWith('/') || p.endsWith(':') ? p : `${p}/`) || r.remote === p.replace(/:$/, '')));
-  }
+  // Like ostree: with a prefix, list the refs below it, named relative to it.
+  const prefix = args[0]?.replace(/\/$/, '');
+  const shown = (r: (typeof refs)[number]): string => (prefix && !argv.list ? r.refspec.slice(prefix.length + 1) : r.refspec);
+  if (prefix) refs = refs.filter((r) => r.refspec.startsWith(`${prefix}/`) || (r.remote !== null && r.remote === prefix.replace(/:$/, '')));
   if (argv.json) {
     write(`${JSON.stringify({ apiVersion: 'ostree-ts/v1', kind: 'RefList', refs: refs.map((r) => ({ name: r.refspec, remote: r.remote, ref: r.ref, checksum: r.checksum })) }, null, 2)}\n`);
     return;
   }
-  for (const r of refs) write(argv.list ? `${r.refspec} ${r.checksum}\n` : `${r.refspec}\n`);
+  for (const r of refs) write(argv.list ? `${r.refspec} ${r.checksum}\n` : `${shown(r)}\n`);
 }
