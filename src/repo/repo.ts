@@ -2,7 +2,7 @@
  * The repository handle: configuration, object paths, and reading objects in
  * every mode (archive, bare, bare-user, bare-user-only).
  */
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
   KeyFile, decodeArchiveHeader, decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, decodeUserMeta,
@@ -234,10 +234,26 @@ export class Repo {
       }
       return out;
     };
+    const corrupt = (why: string, cause?: unknown): OstreeTsError => new OstreeTsError(Codes.OBJECT_CORRUPT,
+      `Object ${checksum}.file is corrupt: ${why}. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file' }, { cause });
     const open = (): Readable => {
+      // Inflate, count, and turn zlib failures into a coded error naming the object.
+      let n = 0;
+      const check = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          n += chunk.length;
+          if (n > expected) cb(corrupt(`it inflates to more than the ${expected} bytes its header says`));
+          else cb(null, chunk);
+        },
+        flush(cb) {
+          cb(n === expected ? null : corrupt(`it inflates to ${n} bytes, but its header says ${expected}`));
+        },
+      });
       const inflate = createInflateRaw();
+      inflate.on('error', (e) => check.destroy(corrupt(`its compressed content cannot be inflated (${e.message})`, e)));
+      inflate.pipe(check);
       inflate.end(body);
-      return inflate;
+      return check;
     };
     return { checksum, header, size: isReg ? expected : 0, objectPath: p, read, open };
   }

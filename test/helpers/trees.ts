@@ -3,6 +3,7 @@
  * (ownership, xattrs, capabilities, setuid bits). See fixtures/README.md.
  */
 import { chmod, chown, lchown, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { writeXattr } from '../../src/io/index.js';
 import { isRoot } from './env.js';
@@ -41,11 +42,7 @@ export async function makeRichTree(root: string): Promise<string> {
   await file(root, 'ünïcödé/日本語.txt', 'unicode\n');
   // Bigger than the streaming threshold, with content that does not compress to nothing.
   const big = Buffer.alloc(5 * 1024 * 1024 + 123);
-  let x = 12345;
-  for (let i = 0; i < big.length; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    big[i] = (x >>> 16) & 0xff;
-  }
+  for (let i = 0; i < big.length; i += 32) createHash('sha256').update(`block ${i}`).digest().copy(big, i);
   await file(root, 'large.bin', big);
   return root;
 }
