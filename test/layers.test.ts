@@ -1,0 +1,61 @@
+/**
+ * The layering rule: dependencies point down only, third-party and Node
+ * imports stay in their layers (format is pure; io alone touches Node's I/O).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { ROOT } from './helpers/env.js';
+
+const ALLOWED: Record<string, string[]> = {
+  errors: [],
+  format: ['errors'],
+  io: ['errors'],
+  repo: ['errors', 'format', 'io'],
+  sign: ['errors', 'format', 'io', 'repo'],
+  transport: ['errors', 'format', 'io', 'repo', 'sign'],
+  sysroot: ['errors', 'format', 'io', 'repo'],
+  host: ['errors', 'format', 'io', 'repo', 'sign', 'transport', 'sysroot'],
+  compose: ['errors', 'format', 'io', 'repo', 'sign'],
+  cli: ['errors', 'format', 'io', 'repo', 'sign', 'transport', 'sysroot', 'host', 'compose'],
+};
+
+/** Node built-ins that mean I/O; only `io` (and the CLI shell) may import them. */
+const IO_MODULES = ['node:fs', 'node:fs/promises', 'node:child_process', 'node:net', 'node:http', 'node:https', 'node:zlib'];
+const PURE_OK = ['node:crypto'];
+
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await sources(p)));
+    else if (e.name.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+test('every import respects the layer table', async () => {
+  const src = path.join(ROOT, 'src');
+  const problems: string[] = [];
+  for (const file of await sources(src)) {
+    const layer = path.relative(src, file).split(path.sep)[0];
+    const text = await readFile(file, 'utf8');
+    for (const m of text.matchAll(/^(import type .*|.*?(?:from|import)\s*\(?\s*'([^']+)'.*)$/gm)) {
+      const spec = m[2];
+      if (!spec || m[1].startsWith('import type')) continue;
+      if (spec.startsWith('.')) {
+        const target = path.relative(src, path.resolve(path.dirname(file), spec)).split(path.sep)[0];
+        if (target !== layer && !(ALLOWED[layer] ?? []).includes(target)) problems.push(`${path.relative(ROOT, file)} imports ${target}`);
+      } else if (spec.startsWith('node:')) {
+        if (layer === 'format' && !PURE_OK.includes(spec)) problems.push(`${path.relative(ROOT, file)} (pure) imports ${spec}`);
+        if (IO_MODULES.includes(spec) && !['io', 'cli'].includes(layer)) problems.push(`${path.relative(ROOT, file)} imports ${spec}; go through src/io`);
+      } else if (layer !== 'io' && layer !== 'cli' && !spec.startsWith('yargs')) {
+        problems.push(`${path.relative(ROOT, file)} imports the package ${spec}`);
+      } else if (spec.startsWith('yargs') && layer !== 'cli') {
+        problems.push(`${path.relative(ROOT, file)} imports yargs outside cli`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});
