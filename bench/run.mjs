@@ -1,0 +1,371 @@
+#!/usr/bin/env node
+// Benchmark ostree-ts against the real `ostree` binary, side by side, on the
+// same input trees. See bench/README.md.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import {
+  ensureCommand,
+  ensureGnuTime,
+  hostInfo,
+  isTmpfs,
+  ostreeVersion,
+  resolveTools,
+  runPlain,
+  runTimed,
+} from './measure.mjs';
+import { ALL_TREES, cacheRoot, ensureTree, scanTree } from './trees.mjs';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
+const QUICK_TREES = ['1k', '10k'];
+const LARGE_TREES = new Set(['minbase', '100k']);
+
+const commitArgs = (ws) => [
+  'commit', '-b', 'bench', `--tree=dir=${ws.tree}`, '--timestamp=@1700000000', '-s', 'bench',
+];
+const checkoutArgs = (name) => (ws) => ['checkout', 'bench', path.join(ws.dir, name)];
+const fsckArgs = () => ['fsck'];
+
+/**
+ * Operations in execution order. `repo` is the repository mode the operation
+ * works on; `needs` lists operations that must have succeeded first (they are
+ * run, untimed in the report, even when not selected); `checksum` marks
+ * operations whose stdout is a commit checksum to compare between the tools.
+ */
+const OPERATIONS = [
+  { name: 'commit-archive', repo: 'archive', needs: [], args: commitArgs, checksum: true },
+  { name: 'commit-bare', repo: 'bare', needs: [], args: commitArgs, checksum: true },
+  { name: 'recommit-archive', repo: 'archive', needs: ['commit-archive'], args: commitArgs, checksum: true },
+  { name: 'checkout-bare', repo: 'bare', needs: ['commit-bare'], args: checkoutArgs('checkout-bare') },
+  { name: 'checkout-archive', repo: 'archive', needs: ['commit-archive'], args: checkoutArgs('checkout-archive') },
+  { name: 'fsck-archive', repo: 'archive', needs: ['commit-archive'], args: fsckArgs },
+  { name: 'fsck-bare', repo: 'bare', needs: ['commit-bare'], args: fsckArgs },
+];
+const OP_NAMES = OPERATIONS.map((op) => op.name);
+
+const USAGE = `usage: node bench/run.mjs [options]
+
+Times ostree-ts against the real ostree on the same trees and prints the
+ratio (ostree-ts / ostree) of wall time and peak RSS.
+
+  --trees=LIST   comma-separated subset of: ${ALL_TREES.join(', ')} (default: all)
+  --ops=LIST     comma-separated subset of:
+                 ${OP_NAMES.join(', ')}
+                 (default: all)
+  --runs=N       runs per tool; the median is reported
+                 (default: 1 for minbase and 100k, 3 otherwise)
+  --quick        shorthand for --trees=${QUICK_TREES.join(',')} --runs=1
+  --keep         keep the temporary repositories (printed) for inspection
+  -h, --help     show this help
+
+Environment:
+  OSTREE_TS_BIN          ostree-ts command (default: node dist/src/cli/main.js)
+  OSTREE_BIN             real ostree command (default: ostree)
+  OSTREE_TS_BENCH_CACHE  cache directory for trees and temporary repos
+                         (default: \${XDG_CACHE_HOME:-~/.cache}/ostree-ts-bench)
+`;
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      trees: { type: 'string' },
+      ops: { type: 'string' },
+      runs: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const trees = values.trees ? splitList(values.trees, ALL_TREES, 'tree') : values.quick ? QUICK_TREES : ALL_TREES;
+  const ops = values.ops ? splitList(values.ops, OP_NAMES, 'operation') : OP_NAMES;
+  let runs = values.quick ? 1 : null;
+  if (values.runs !== undefined) {
+    runs = Number(values.runs);
+    if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, not '${values.runs}'`);
+  }
+  return { trees, ops, runs, keep: values.keep, help: values.help };
+}
+
+function splitList(text, known, what) {
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!known.includes(item)) throw new Error(`unknown ${what} '${item}' (known: ${known.join(', ')})`);
+  }
+  return items;
+}
+
+/** Selected operations plus everything they need, in execution order. */
+function planOperations(selected) {
+  const wanted = new Set(selected);
+  for (const op of [...OPERATIONS].reverse()) {
+    if (wanted.has(op.name)) op.needs.forEach((n) => wanted.add(n));
+  }
+  return OPERATIONS.filter((op) => wanted.has(op.name));
+}
+
+// ---------------------------------------------------------------------------
+// Running
+
+/** A tool's scratch space for one run: its own fresh archive and bare repos. */
+function makeWorkspace(workRoot, tool, treeDir) {
+  const dir = fs.mkdtempSync(path.join(workRoot, `${tool.name}-`));
+  return {
+    tool,
+    dir,
+    tree: treeDir,
+    repos: { archive: path.join(dir, 'repo-archive'), bare: path.join(dir, 'repo-bare') },
+    initialized: new Set(),
+    outcome: new Map(), // operation name -> 'ok' | failure message
+  };
+}
+
+async function ensureRepo(ws, mode) {
+  if (ws.initialized.has(mode)) return null;
+  const res = await runPlain(ws.tool, ws.repos[mode], ['init', `--mode=${mode}`]);
+  if (!res.ok) return `init --mode=${mode} failed (${res.status}): ${tail(res.stderr)}`;
+  ws.initialized.add(mode);
+  return null;
+}
+
+/** Run one operation in a workspace. Resolves to a measurement or { error }. */
+async function runOperation(ws, op) {
+  const missing = op.needs.find((n) => ws.outcome.get(n) !== 'ok');
+  if (missing) return { error: `skipped, ${missing} failed: ${ws.outcome.get(missing) ?? 'not run'}` };
+  const initError = await ensureRepo(ws, op.repo);
+  if (initError) return { error: initError };
+  const res = await runTimed(ws.tool, ws.repos[op.repo], op.args(ws), ws.dir);
+  if (!res.ok) return { error: `exit ${res.status}: ${tail(res.stderr)}` };
+  const sample = { wallS: res.wallS, rssKB: res.rssKB };
+  if (op.checksum) sample.checksum = lastLine(res.stdout);
+  return sample;
+}
+
+function tail(text, lines = 3) {
+  return text.trim().split('\n').slice(-lines).join(' | ');
+}
+
+function lastLine(text) {
+  return text.trim().split('\n').pop()?.trim() ?? '';
+}
+
+/** Empty per-operation record: samples (with checksums) and failures for each tool. */
+function emptyRecord(tools) {
+  const perTool = () => ({ samples: [], failures: [] });
+  return Object.fromEntries(tools.map((t) => [t.name, perTool()]));
+}
+
+/**
+ * Benchmark one tree: `runs` rounds; in each, every operation is run by both
+ * tools back to back, alternating which tool goes first from round to round.
+ */
+async function benchTree({ treeName, treeDir, tools, plan, selected, runs, workRoot, keep, log }) {
+  const records = new Map(plan.map((op) => [op.name, emptyRecord(tools)]));
+  const mismatches = [];
+  for (let round = 0; round < runs; round++) {
+    const order = round % 2 === 0 ? tools : [...tools].reverse();
+    const spaces = order.map((tool) => makeWorkspace(workRoot, tool, treeDir));
+    try {
+      for (const op of plan) {
+        const results = await runRound(spaces, op, records.get(op.name));
+        logRound(log, treeName, op, round, results);
+        const mismatch = op.checksum && selected.includes(op.name) && checksumMismatch(treeName, op, results);
+        if (mismatch) addMismatch(mismatches, mismatch, round + 1);
+      }
+    } finally {
+      if (keep) log(`kept ${spaces.map((ws) => ws.dir).join(' and ')}`);
+      else spaces.forEach((ws) => fs.rmSync(ws.dir, { recursive: true, force: true }));
+    }
+  }
+  const operations = plan
+    .filter((op) => selected.includes(op.name))
+    .map((op) => summarize(op.name, records.get(op.name), tools));
+  return { operations, mismatches };
+}
+
+/** Run `op` in each workspace in turn; returns { toolName: sample-or-error }. */
+async function runRound(spaces, op, record) {
+  const results = {};
+  for (const ws of spaces) {
+    const result = await runOperation(ws, op);
+    const name = ws.tool.name;
+    ws.outcome.set(op.name, result.error ? result.error : 'ok');
+    if (result.error) record[name].failures.push(result.error);
+    else record[name].samples.push(result);
+    results[name] = result;
+  }
+  return results;
+}
+
+function logRound(log, treeName, op, round, results) {
+  const parts = Object.entries(results).map(([name, r]) =>
+    r.error ? `${name} FAILED (${r.error})` : `${name} ${r.wallS.toFixed(3)} s ${mb(r.rssKB)} MB`,
+  );
+  log(`${treeName} ${op.name} #${round + 1}: ${parts.join(', ')}`);
+}
+
+/** Record a mismatch once per distinct pair of checksums, listing the runs it occurred in. */
+function addMismatch(mismatches, mismatch, run) {
+  const same = mismatches.find(
+    (m) => m.operation === mismatch.operation && m.ostree === mismatch.ostree && m['ostree-ts'] === mismatch['ostree-ts'],
+  );
+  if (same) same.runs.push(run);
+  else mismatches.push({ ...mismatch, runs: [run] });
+}
+
+function checksumMismatch(treeName, op, results) {
+  const [a, b] = Object.entries(results);
+  if (a[1].error || b[1].error) return null;
+  if (a[1].checksum === b[1].checksum && /^[0-9a-f]{64}$/.test(a[1].checksum)) return null;
+  return { tree: treeName, operation: op.name, [a[0]]: a[1].checksum, [b[0]]: b[1].checksum };
+}
+
+// ---------------------------------------------------------------------------
+// Summaries and output
+
+function median(values) {
+  const v = values.filter((x) => typeof x === 'number').sort((x, y) => x - y);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+function ratio(ours, theirs) {
+  return ours == null || theirs == null || theirs === 0 ? null : ours / theirs;
+}
+
+function summarize(name, record, tools) {
+  const [theirs, ours] = tools.map((t) => {
+    const r = record[t.name];
+    return {
+      tool: t.name,
+      wallS: median(r.samples.map((s) => s.wallS)),
+      rssKB: median(r.samples.map((s) => s.rssKB)),
+      samples: r.samples,
+      failures: r.failures,
+    };
+  });
+  return {
+    name,
+    ostree: theirs,
+    ostreeTs: ours,
+    wallRatio: ratio(ours.wallS, theirs.wallS),
+    rssRatio: ratio(ours.rssKB, theirs.rssKB),
+  };
+}
+
+function mb(kb) {
+  return kb == null ? '?' : (kb / 1024).toFixed(1);
+}
+
+function formatTable(trees) {
+  const header = ['tree', 'operation', 'ostree s', 'ostree-ts s', 'ratio', 'ostree MB', 'ostree-ts MB', 'ratio'];
+  const fmt = (x, digits) => (x == null ? 'FAIL' : x.toFixed(digits));
+  const rows = trees.flatMap((t) =>
+    t.operations.map((op) => [
+      t.name,
+      op.name,
+      fmt(op.ostree.wallS, 3),
+      fmt(op.ostreeTs.wallS, 3),
+      fmt(op.wallRatio, 2),
+      op.ostree.rssKB == null ? 'FAIL' : mb(op.ostree.rssKB),
+      op.ostreeTs.rssKB == null ? 'FAIL' : mb(op.ostreeTs.rssKB),
+      fmt(op.rssRatio, 2),
+    ]),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function formatStats(name, stats) {
+  const mib = (stats.bytes / 2 ** 20).toFixed(0);
+  return `${name}: ${stats.files} files, ${stats.dirs} dirs, ${stats.symlinks} symlinks, ${mib} MiB`;
+}
+
+function writeResults(report) {
+  fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+  fs.writeFileSync(RESULTS_FILE, JSON.stringify(report, null, 2) + '\n');
+}
+
+function failureLines(trees) {
+  return trees.flatMap((t) =>
+    t.operations.flatMap((op) =>
+      [op.ostree, op.ostreeTs].flatMap((r) =>
+        [...new Set(r.failures)].map((f) => `FAILED ${t.name} ${op.name} ${r.tool}: ${f}`),
+      ),
+    ),
+  );
+}
+
+function mismatchLine(m) {
+  const runs = m.runs.length > 1 ? `runs ${m.runs.join(',')}` : `run ${m.runs[0]}`;
+  return `MISMATCH ${m.tree} ${m.operation} (${runs}): ostree=${m.ostree} ostree-ts=${m['ostree-ts']}`;
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+
+  ensureGnuTime(log);
+  if (opts.trees.includes('minbase')) ensureCommand('mmdebstrap', 'mmdebstrap', log);
+  const tools = resolveTools(REPO_ROOT);
+  const root = cacheRoot();
+  const workRoot = path.join(root, 'work');
+  fs.mkdirSync(workRoot, { recursive: true });
+  if (isTmpfs(workRoot)) {
+    log(`warning: ${workRoot} is on tmpfs; set OSTREE_TS_BENCH_CACHE to a disk-backed directory`);
+  }
+  const plan = planOperations(opts.ops);
+
+  const trees = [];
+  const mismatches = [];
+  for (const name of opts.trees) {
+    const dir = ensureTree(root, name, REPO_ROOT, log);
+    const stats = scanTree(dir); // also warms the page cache for both tools
+    log(formatStats(name, stats));
+    const runs = opts.runs ?? (LARGE_TREES.has(name) ? 1 : 3);
+    const result = await benchTree({
+      treeName: name, treeDir: dir, tools, plan, selected: opts.ops, runs, workRoot, keep: opts.keep, log,
+    });
+    trees.push({ name, dir, stats, runs, operations: result.operations });
+    mismatches.push(...result.mismatches);
+  }
+
+  const failures = failureLines(trees);
+  console.log();
+  console.log(formatTable(trees));
+  for (const m of mismatches) console.log(mismatchLine(m));
+  for (const f of failures) console.log(f);
+  console.log(`\n(ratio = ostree-ts / ostree; median of the runs; results in ${path.relative(process.cwd(), RESULTS_FILE)})`);
+
+  writeResults({
+    generatedAt: new Date().toISOString(),
+    host: hostInfo(),
+    tools: {
+      ostree: { command: tools[0].argv.join(' '), version: ostreeVersion(tools[0]) },
+      ostreeTs: { command: tools[1].argv.join(' ') },
+    },
+    cacheRoot: root,
+    options: { trees: opts.trees, ops: opts.ops, runs: opts.runs },
+    trees,
+    mismatches,
+    failures,
+  });
+  if (mismatches.length || failures.length) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err.message}\n`);
+  process.exitCode = 2;
+});
