@@ -120,3 +120,20 @@ export async function readBootId(env: NodeJS.ProcessEnv = process.env): Promise<
     return 'noboot';
   }
 }
+
+/** Read up to `length` bytes of a file into `buf` (open, one read, close); returns the bytes read. */
+export async function readInto(p: string, buf: Buffer, length: number): Promise<number> {
+  if (length === 0) return 0;
+  const fh = await fsp.open(p, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(buf, done, length - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return done;
+  } finally {
+    await fh.close();
+  }
+}

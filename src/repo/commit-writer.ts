@@ -8,7 +8,7 @@ import {
   canonicalXattrs, encodeCommit, encodeDirMeta, encodeDirTree, sortByName, validateFilename,
   S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Commit, type DirTree, type FileHeader, type VarDict, type Xattr,
 } from '../format/index.js';
-import { fsp, path, readXattrs } from '../io/index.js';
+import { fsp, path, readInto, readXattrs } from '../io/index.js';
 import type { Transaction } from './transaction.js';
 import { STREAM_THRESHOLD } from './transaction.js';
 
@@ -57,19 +57,17 @@ export async function writeDirectory(txn: Transaction, root: string, opts: TreeW
   if (!st.isDirectory()) throw new OstreeTsError(Codes.USAGE, `${root} is not a directory; --tree=dir= needs a directory.`, { path: root });
   const ctx: WalkContext = {
     txn, opts,
-    limiter: new Limiter(opts.concurrency ?? 32),
     noXattrs: opts.noXattrs === true || txn.repo.mode === 'bare-user-only',
     canonical: opts.canonicalPermissions === true || txn.repo.mode === 'bare-user-only',
     filesDone: 0,
     bytesDone: 0,
   };
-  return writeDir(ctx, root, '/', st);
+  return walkTree(ctx, root, st);
 }
 
 interface WalkContext {
   txn: Transaction;
   opts: TreeWriteOptions;
-  limiter: Limiter;
   noXattrs: boolean;
   canonical: boolean;
   filesDone: number;
@@ -94,44 +92,136 @@ function fileTypeName(st: Stats): string {
   return 'an unsupported file type';
 }
 
-async function writeDir(ctx: WalkContext, dirPath: string, rel: string, st: Stats): Promise<RootChecksums> {
-  ctx.opts.signal?.throwIfAborted();
-  const { uid, gid } = owner(ctx, st);
-  const mode = ctx.canonical ? (st.mode & (S_IFDIR | 0o755)) : st.mode & (S_IFMT | 0o7777);
-  const metaBytes = encodeDirMeta({ uid, gid, mode, xattrs: await xattrsOf(ctx, dirPath) });
-  const metaPromise = ctx.txn.writeMetadata('dirmeta', metaBytes);
-
-  const rawNames = await ctx.limiter.run(() => fsp.readdir(dirPath, { encoding: 'buffer' }));
-  const tree: DirTree = { files: [], dirs: [] };
-  await Promise.all(rawNames.map(async (raw) => {
-    let name: string;
-    try {
-      name = utf8.decode(raw);
-    } catch {
-      throw new OstreeTsError(Codes.INVALID_NAME, `Cannot commit ${path.join(dirPath, raw.toString('latin1'))}: its name is not valid UTF-8. Rename it.`, { path: rel });
-    }
-    const why = validateFilename(name);
-    if (why) throw new OstreeTsError(Codes.INVALID_NAME, `Cannot commit ${rel}: it contains ${why}.`, { path: rel });
-    const full = path.join(dirPath, name);
-    const childRel = rel === '/' ? `/${name}` : `${rel}/${name}`;
-    const cst = await ctx.limiter.run(() => fsp.lstat(full));
-    if (cst.isDirectory()) {
-      const sub = await writeDir(ctx, full, childRel, cst);
-      tree.dirs.push({ name, tree: sub.tree, meta: sub.meta });
-    } else if (cst.isFile() || cst.isSymbolicLink()) {
-      const checksum = await ctx.limiter.run(() => writeFileEntry(ctx, full, childRel, cst));
-      tree.files.push({ name, checksum });
-    } else {
-      throw new OstreeTsError(Codes.UNSUPPORTED_FILE_TYPE, `Cannot commit ${childRel}: it is ${fileTypeName(cst)}. OSTree trees hold only regular files, symlinks and directories; remove it or exclude it from the tree.`, { path: childRel });
-    }
-  }));
-  sortByName(tree.files);
-  sortByName(tree.dirs);
-  const treeChecksum = await ctx.txn.writeMetadata('dirtree', encodeDirTree(tree));
-  return { tree: treeChecksum, meta: await metaPromise };
+/** A directory being committed: done when it is listed and all its children are written. */
+interface DirNode {
+  path: string;
+  rel: string;
+  name: string;
+  parent: DirNode | null;
+  st: Stats | null;
+  tree: DirTree;
+  pending: number;
+  listed: boolean;
+  finished?: boolean;
+  result?: RootChecksums;
 }
 
-async function writeFileEntry(ctx: WalkContext, full: string, rel: string, st: Stats): Promise<string> {
+interface FileJob {
+  dir: DirNode;
+  name: string;
+}
+
+/**
+ * Walk depth-first, handing files to a fixed number of workers. Only the
+ * directories on the walk's frontier are held in memory, so memory does not
+ * grow with the size of the tree; a directory's dirtree is written as soon as
+ * its last child is.
+ */
+async function walkTree(ctx: WalkContext, rootPath: string, rootSt: Stats): Promise<RootChecksums> {
+  const root: DirNode = { path: rootPath, rel: '/', name: '', parent: null, st: rootSt, tree: { files: [], dirs: [] }, pending: 0, listed: false };
+  const stack: DirNode[] = [root];
+  const finishing: Promise<void>[] = [];
+  let failure: { error: unknown } | null = null;
+
+  const finish = (dir: DirNode): void => {
+    if (!dir.listed || dir.pending !== 0 || dir.finished) return;
+    dir.finished = true;
+    finishing.push((async () => {
+      const st = dir.st ?? (await fsp.lstat(dir.path));
+      const { uid, gid } = owner(ctx, st);
+      const mode = ctx.canonical ? (st.mode & (S_IFDIR | 0o755)) : st.mode & (S_IFMT | 0o7777);
+      const [meta, tree] = await Promise.all([
+        xattrsOf(ctx, dir.path).then((xattrs) => ctx.txn.writeMetadata('dirmeta', encodeDirMeta({ uid, gid, mode, xattrs }))),
+        ctx.txn.writeMetadata('dirtree', encodeDirTree({ files: sortByName(dir.tree.files), dirs: sortByName(dir.tree.dirs) })),
+      ]);
+      dir.result = { tree, meta };
+      dir.tree = { files: [], dirs: [] };
+      if (dir.parent) {
+        dir.parent.tree.dirs.push({ name: dir.name, tree, meta });
+        dir.parent.pending--;
+        finish(dir.parent);
+      }
+    })().catch((error) => {
+      failure ??= { error };
+    }));
+  };
+
+  async function* jobs(): AsyncGenerator<FileJob> {
+    while (stack.length) {
+      ctx.opts.signal?.throwIfAborted();
+      const dir = stack.pop() as DirNode;
+      const entries = await fsp.readdir(dir.path, { withFileTypes: true, encoding: 'buffer' });
+      const subdirs: DirNode[] = [];
+      const files: FileJob[] = [];
+      for (const e of entries) {
+        const name = checkName(dir, e.name as unknown as Buffer);
+        if (e.isDirectory()) {
+          subdirs.push({ path: path.join(dir.path, name), rel: join(dir.rel, name), name, parent: dir, st: null, tree: { files: [], dirs: [] }, pending: 0, listed: false });
+        } else {
+          files.push({ dir, name });
+        }
+      }
+      dir.pending += subdirs.length + files.length;
+      dir.listed = true;
+      // Deeper directories first: the walk stays narrow.
+      for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]);
+      yield* files;
+      finish(dir);
+    }
+  }
+
+  const gen = jobs();
+  const worker = async (): Promise<void> => {
+    // Each worker reads small files into its own buffer: no garbage per file.
+    const scratch = Buffer.allocUnsafe(STREAM_THRESHOLD);
+    for (;;) {
+      const n = await gen.next();
+      if (n.done) return;
+      const { dir, name } = n.value;
+      const full = path.join(dir.path, name);
+      const rel = join(dir.rel, name);
+      const st = await fsp.lstat(full);
+      if (!st.isFile() && !st.isSymbolicLink()) {
+        throw new OstreeTsError(Codes.UNSUPPORTED_FILE_TYPE, `Cannot commit ${rel}: it is ${fileTypeName(st)}. OSTree trees hold only regular files, symlinks and directories; remove it or exclude it from the tree.`, { path: rel });
+      }
+      const checksum = await writeFileEntry(ctx, full, rel, st, scratch);
+      dir.tree.files.push({ name, checksum });
+      dir.pending--;
+      finish(dir);
+    }
+  };
+  const workers = Array.from({ length: ctx.opts.concurrency ?? 16 }, () => worker());
+  try {
+    await Promise.all(workers);
+  } catch (e) {
+    await gen.return(undefined);
+    await Promise.allSettled(workers);
+    throw e;
+  }
+  // Finishing one directory may finish its parent: wait until no more appear.
+  for (let i = 0; i < finishing.length; i++) await finishing[i];
+  if (failure) throw (failure as { error: unknown }).error;
+  if (!root.result) throw new OstreeTsError(Codes.IO, `The walk of ${rootPath} did not complete.`, { path: rootPath });
+  return root.result;
+}
+
+function join(rel: string, name: string): string {
+  return rel === '/' ? `/${name}` : `${rel}/${name}`;
+}
+
+function checkName(dir: DirNode, raw: Buffer): string {
+  let name: string;
+  try {
+    name = utf8.decode(raw);
+  } catch {
+    throw new OstreeTsError(Codes.INVALID_NAME, `Cannot commit ${join(dir.rel, raw.toString('latin1'))}: its name is not valid UTF-8. Rename it.`, { path: dir.rel });
+  }
+  const why = validateFilename(name);
+  if (why) throw new OstreeTsError(Codes.INVALID_NAME, `Cannot commit in ${dir.rel}: it contains ${why}.`, { path: dir.rel });
+  return name;
+}
+
+async function writeFileEntry(ctx: WalkContext, full: string, rel: string, st: Stats, scratch: Buffer): Promise<string> {
   ctx.opts.signal?.throwIfAborted();
   const { uid, gid } = owner(ctx, st);
   const isLink = st.isSymbolicLink();
@@ -152,8 +242,9 @@ async function writeFileEntry(ctx: WalkContext, full: string, rel: string, st: S
   if (st.size >= STREAM_THRESHOLD) {
     checksum = await ctx.txn.writeContent(header, { kind: 'file', path: full, size: st.size });
   } else {
-    const data = await fsp.readFile(full);
-    if (data.length !== st.size) {
+    const n = await readInto(full, scratch, st.size);
+    const data = scratch.subarray(0, n);
+    if (n !== st.size) {
       throw new OstreeTsError(Codes.IO, `${rel} changed size while it was being committed. Commit again once nothing writes to it.`, { path: rel });
     }
     checksum = await ctx.txn.writeContent(header, { kind: 'buffer', data });

@@ -18,7 +18,7 @@ import {
 import type { Repo } from './repo.js';
 
 /** Content at least this large is streamed rather than read whole. */
-export const STREAM_THRESHOLD = 4 * 1024 * 1024;
+export const STREAM_THRESHOLD = 512 * 1024;
 
 export type ContentSource =
   | { kind: 'buffer'; data: Buffer }
@@ -121,7 +121,7 @@ export class Transaction {
     const h = createHash('sha256');
     h.update(framed);
     let n = 0;
-    for await (const chunk of createReadStream(src, { highWaterMark: 1 << 20 })) {
+    for await (const chunk of createReadStream(src, { highWaterMark: 256 * 1024 })) {
       h.update(chunk as Buffer);
       n += (chunk as Buffer).length;
     }
@@ -202,7 +202,7 @@ export class Transaction {
     const out = createWriteStream(dest, { mode: fileMode });
     if (prefix) out.write(prefix);
     const tap = new Writable({ write: (c: Buffer, _e, cb) => { h.update(c); n += c.length; cb(); } });
-    const input = createReadStream(src.path, { highWaterMark: 1 << 20 });
+    const input = createReadStream(src.path, { highWaterMark: 256 * 1024 });
     input.on('data', (c) => tap.write(c));
     if (transform) await pipeline(input, transform, out);
     else await pipeline(input, out);
