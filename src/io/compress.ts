@@ -1,23 +1,26 @@
-/** zlib raw deflate as OSTree's archive mode stores it. */
-import { promisify } from 'node:util';
-import * as zlib from 'node:zlib';
+/** zlib raw deflate as OSTree's archive mode stores it (zlib is loaded on first use). */
 import type { Transform } from 'node:stream';
+import { createRequire } from 'node:module';
 
-const deflateRawAsync = promisify(zlib.deflateRaw);
-const inflateRawAsync = promisify(zlib.inflateRaw);
+const requireHere = createRequire(import.meta.url);
+
+function zlib(): typeof import('node:zlib') {
+  return requireHere('node:zlib') as typeof import('node:zlib');
+}
 
 export function deflateRaw(data: Uint8Array, level: number): Promise<Buffer> {
-  return deflateRawAsync(data, { level });
+  return new Promise((resolve, reject) => zlib().deflateRaw(data, { level }, (e, out) => (e ? reject(e) : resolve(out))));
 }
 
 export function inflateRaw(data: Uint8Array, maxOutputLength?: number): Promise<Buffer> {
-  return inflateRawAsync(data, maxOutputLength ? { maxOutputLength } : {});
+  const opts = maxOutputLength ? { maxOutputLength } : {};
+  return new Promise((resolve, reject) => zlib().inflateRaw(data, opts, (e, out) => (e ? reject(e) : resolve(out))));
 }
 
 export function createDeflateRaw(level: number): Transform {
-  return zlib.createDeflateRaw({ level });
+  return zlib().createDeflateRaw({ level });
 }
 
 export function createInflateRaw(): Transform {
-  return zlib.createInflateRaw();
+  return zlib().createInflateRaw();
 }

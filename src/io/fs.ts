@@ -1,6 +1,6 @@
 /** File-system primitives: the only place that touches node:fs. */
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import * as fsp from 'node:fs/promises';
 import { createReadStream, createWriteStream, constants as fsConstants, type Stats } from 'node:fs';
 import * as path from 'node:path';
@@ -77,7 +77,10 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** syncfs(2) on the file system holding `p` (via coreutils `sync --file-system`). */
+const requireHere = createRequire(import.meta.url);
+
 export function syncFilesystem(p: string): Promise<void> {
+  const { execFile } = requireHere('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
     execFile('sync', ['--file-system', p], (err) => (err ? reject(err) : resolve()));
   });

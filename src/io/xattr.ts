@@ -1,6 +1,15 @@
 /** Extended attributes through a native binding (never following symlinks). */
-import * as native from '@napi-rs/xattr';
+import { createRequire } from 'node:module';
 import { Codes, OstreeTsError } from '../errors/index.js';
+
+type Binding = typeof import('@napi-rs/xattr');
+
+const requireHere = createRequire(import.meta.url);
+
+/** The native binding, loaded on first use: commands that never touch xattrs start faster. */
+function binding(): Binding {
+  return requireHere('@napi-rs/xattr') as Binding;
+}
 
 export interface RawXattr {
   name: string;
@@ -16,7 +25,7 @@ function ioError(op: string, path: string, e: unknown): OstreeTsError {
 export async function readXattrs(path: string): Promise<RawXattr[]> {
   let names: string[];
   try {
-    names = await native.listAttributes(path);
+    names = await binding().listAttributes(path);
   } catch (e) {
     if (/not supported/i.test(String(e))) return [];
     throw ioError('list', path, e);
@@ -25,7 +34,7 @@ export async function readXattrs(path: string): Promise<RawXattr[]> {
   const out: RawXattr[] = [];
   for (const name of names) {
     try {
-      const value = await native.getAttribute(path, name);
+      const value = await binding().getAttribute(path, name);
       if (value !== null) out.push({ name, value });
     } catch (e) {
       throw ioError('read', path, e);
@@ -36,7 +45,7 @@ export async function readXattrs(path: string): Promise<RawXattr[]> {
 
 export async function readXattr(path: string, name: string): Promise<Buffer | null> {
   try {
-    return await native.getAttribute(path, name);
+    return await binding().getAttribute(path, name);
   } catch (e) {
     throw ioError('read', path, e);
   }
@@ -44,7 +53,7 @@ export async function readXattr(path: string, name: string): Promise<Buffer | nu
 
 export async function writeXattr(path: string, name: string, value: Uint8Array): Promise<void> {
   try {
-    await native.setAttribute(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    await binding().setAttribute(path, name, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   } catch (e) {
     throw ioError('write', path, e);
   }
@@ -56,7 +65,7 @@ export async function writeXattrs(path: string, xattrs: RawXattr[]): Promise<voi
 
 export async function removeXattr(path: string, name: string): Promise<void> {
   try {
-    await native.removeAttribute(path, name);
+    await binding().removeAttribute(path, name);
   } catch (e) {
     throw ioError('remove', path, e);
   }

@@ -4,8 +4,7 @@ import { OstreeTsError } from '../errors/index.js';
 import {
   decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, encodeFileHeader, sha256Hex, S_IFMT, S_IFREG, type ObjectType,
 } from '../format/index.js';
-import { fsp, path, atomicWriteFile } from '../io/index.js';
-import { Limiter } from './commit-writer.js';
+import { fsp, path, atomicWriteFile, readInto } from '../io/index.js';
 import { listRefs } from './refs.js';
 import type { Repo } from './repo.js';
 import { objectKey, splitKey, traverseCommit, type ObjectKey } from './traverse.js';
@@ -38,15 +37,21 @@ export interface FsckOptions {
   signal?: AbortSignal;
 }
 
-async function verifyObject(repo: Repo, checksum: string, type: ObjectType): Promise<string | null> {
+async function verifyObject(repo: Repo, checksum: string, type: ObjectType, scratch: Buffer): Promise<string | null> {
   try {
     if (type === 'file') {
       const f = await repo.loadFile(checksum);
       const h = createHash('sha256');
       h.update(encodeFileHeader(f.header));
       if ((f.header.mode & S_IFMT) === S_IFREG) {
-        if (f.size < 1 << 20) h.update(await f.read());
-        else for await (const c of f.open()) h.update(c as Buffer);
+        if (!repo.isArchive && f.size <= scratch.length) {
+          const n = await readInto(f.objectPath, scratch, f.size);
+          h.update(scratch.subarray(0, n));
+        } else if (f.size < 1 << 20) {
+          h.update(await f.read());
+        } else {
+          for await (const c of f.open()) h.update(c as Buffer);
+        }
       }
       const actual = h.digest('hex');
       return actual === checksum ? null : `content checksum is ${actual}, not ${checksum}`;
@@ -89,19 +94,24 @@ export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckRepo
   const all: Array<{ checksum: string; type: ObjectType }> = [];
   for await (const o of repo.listObjects()) all.push(o);
   report.objects = all.length;
-  const limiter = new Limiter(opts.concurrency ?? 16);
   const corrupt = new Set<ObjectKey>();
   let done = 0;
-  await Promise.all(all.map((o) => limiter.run(async () => {
-    opts.signal?.throwIfAborted();
-    const problem = await verifyObject(repo, o.checksum, o.type);
-    if (problem) {
-      corrupt.add(objectKey(o.checksum, o.type));
-      report.problems.push({ checksum: o.checksum, type: o.type, kind: 'corrupt', message: `object ${o.checksum}.${o.type} is corrupt: ${problem}` });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    const scratch = Buffer.allocUnsafe(512 * 1024);
+    while (next < all.length) {
+      const o = all[next++];
+      opts.signal?.throwIfAborted();
+      const problem = await verifyObject(repo, o.checksum, o.type, scratch);
+      if (problem) {
+        corrupt.add(objectKey(o.checksum, o.type));
+        report.problems.push({ checksum: o.checksum, type: o.type, kind: 'corrupt', message: `object ${o.checksum}.${o.type} is corrupt: ${problem}` });
+      }
+      done++;
+      if (opts.onProgress && (done % 512 === 0 || done === all.length)) opts.onProgress({ phase: 'fsck', done, total: all.length });
     }
-    done++;
-    if (opts.onProgress && (done % 512 === 0 || done === all.length)) opts.onProgress({ phase: 'fsck', done, total: all.length });
-  })));
+  };
+  await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
   // Each complete commit must have its whole tree.
   const commits = all.filter((o) => o.type === 'commit' && !corrupt.has(objectKey(o.checksum, 'commit')));
   report.commits = commits.length;
