@@ -54,6 +54,8 @@ export class Transaction {
 
   static async begin(repo: Repo, opts: TransactionOptions = {}): Promise<Transaction> {
     const bootId = await readBootId();
+    // Staging directories of transactions killed more than core.tmp-expiry-secs ago go first.
+    await cleanStaleStaging(repo);
     const dir = path.join(repo.path, 'tmp', `staging-${bootId}-${randomSuffix(6)}`);
     await fsp.mkdir(dir, { recursive: true, mode: 0o775 });
     return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled);

@@ -3,6 +3,7 @@ import { Codes, OstreeTsError } from '../../errors/index.js';
 import { parseVariantText, type VarDict } from '../../format/index.js';
 import { commitTree, type TreeSource } from '../../repo/index.js';
 import { asList, last, openRepo, parseTimestamp, write, type GlobalArgs } from '../common.js';
+import { formatBytes, progressLine } from '../progress.js';
 
 export const command = 'commit [path]';
 export const describe = 'Commit a new revision';
@@ -13,7 +14,7 @@ export function builder(y: Argv): Argv {
     .option('branch', { alias: 'b', type: 'string', describe: 'Branch (ref) to commit to' })
     .option('subject', { alias: 's', type: 'string', describe: 'One-line subject' })
     .option('body', { alias: 'm', type: 'string', describe: 'Full description' })
-    .option('tree', { type: 'string', array: true, describe: 'Tree source: dir=PATH or ref=REV; several layer in order' })
+    .option('tree', { type: 'string', array: true, describe: 'Tree source: dir=PATH (a directory) or ref=REV (an existing commit'\''s tree)' })
     .option('timestamp', { type: 'string', describe: 'Commit time: @SECONDS or a date string (default: now)' })
     .option('parent', { type: 'string', describe: "Parent commit checksum, or 'none' (default: the branch's current commit)" })
     .option('orphan', { type: 'boolean', describe: 'Create a commit with no parent (and, without -b, no ref)' })
@@ -94,7 +95,9 @@ export async function handler(argv: CommitArgs): Promise<void> {
   const ts = last(argv.timestamp);
   const uid = last(argv.ownerUid);
   const gid = last(argv.ownerGid);
+  const progress = progressLine();
   const result = await commitTree(repo, {
+    onProgress: (e) => progress.update(`Committing: ${e.filesDone} files, ${formatBytes(e.bytesDone)}`),
     tree: treeSources(argv)[0],
     branch: last(argv.branch),
     subject: last(argv.subject),
@@ -113,5 +116,6 @@ export async function handler(argv: CommitArgs): Promise<void> {
     skipIfUnchanged: argv.skipIfUnchanged,
     fsync: last(argv.fsync),
   });
+  progress.done();
   write(`${result.checksum}\n`);
 }

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { fsck } from '../../repo/index.js';
 import { openRepo, write, type GlobalArgs } from '../common.js';
+import { progressLine } from '../progress.js';
 
 export const command = 'fsck';
 export const describe = 'Check the repository for consistency: every object re-hashed, every commit complete';
@@ -14,12 +15,12 @@ export function builder(y: Argv): Argv {
 
 export async function handler(argv: GlobalArgs & { delete?: boolean; quiet?: boolean; json?: boolean }): Promise<void> {
   const repo = await openRepo(argv);
-  const tty = process.stderr.isTTY && !argv.quiet && !argv.json;
+  const progress = progressLine(process.stderr, process.stderr.isTTY === true && !argv.quiet && !argv.json);
   const report = await fsck(repo, {
     delete: argv.delete,
-    onProgress: tty ? (e) => process.stderr.write(`\rfsck objects (${e.done}/${e.total}) ${Math.floor((e.done * 100) / Math.max(1, e.total))}%`) : undefined,
+    onProgress: (e) => progress.update(`fsck objects (${e.done}/${e.total}) ${Math.floor((e.done * 100) / Math.max(1, e.total))}%`),
   });
-  if (tty) process.stderr.write('\n');
+  progress.done();
   if (argv.json) {
     write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
