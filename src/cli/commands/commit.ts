@@ -14,7 +14,7 @@ export function builder(y: Argv): Argv {
     .option('branch', { alias: 'b', type: 'string', describe: 'Branch (ref) to commit to' })
     .option('subject', { alias: 's', type: 'string', describe: 'One-line subject' })
     .option('body', { alias: 'm', type: 'string', describe: 'Full description' })
-    .option('tree', { type: 'string', array: true, describe: 'Tree source: dir=PATH (a directory) or ref=REV (an existing commit'\''s tree)' })
+    .option('tree', { type: 'string', array: true, describe: "Tree source: dir=PATH (a directory) or ref=REV (an existing commit's tree)" })
     .option('timestamp', { type: 'string', describe: 'Commit time: @SECONDS or a date string (default: now)' })
     .option('parent', { type: 'string', describe: "Parent commit checksum, or 'none' (default: the branch's current commit)" })
     .option('orphan', { type: 'boolean', describe: 'Create a commit with no parent (and, without -b, no ref)' })
