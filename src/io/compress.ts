@@ -12,8 +12,18 @@ export function deflateRaw(data: Uint8Array, level: number): Promise<Buffer> {
   return new Promise((resolve, reject) => zlib().deflateRaw(data, { level }, (e, out) => (e ? reject(e) : resolve(out))));
 }
 
+/** Below this many compressed bytes, inflating in place costs less than a trip to the thread pool. */
+const INLINE_INFLATE_LIMIT = 64 * 1024;
+
 export function inflateRaw(data: Uint8Array, maxOutputLength?: number): Promise<Buffer> {
   const opts = maxOutputLength ? { maxOutputLength } : {};
+  if (data.length <= INLINE_INFLATE_LIMIT && (maxOutputLength ?? Infinity) <= 16 * INLINE_INFLATE_LIMIT) {
+    try {
+      return Promise.resolve(zlib().inflateRawSync(data, opts));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
   return new Promise((resolve, reject) => zlib().inflateRaw(data, opts, (e, out) => (e ? reject(e) : resolve(out))));
 }
 

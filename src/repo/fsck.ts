@@ -113,6 +113,7 @@ export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckRepo
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
   // Each complete commit must have its whole tree.
+  const present = new Set<ObjectKey>(all.filter((o) => !corrupt.has(objectKey(o.checksum, o.type)) || opts.delete !== true).map((o) => objectKey(o.checksum, o.type)));
   const commits = all.filter((o) => o.type === 'commit' && !corrupt.has(objectKey(o.checksum, 'commit')));
   report.commits = commits.length;
   const needMarking = new Set<string>();
@@ -124,7 +125,7 @@ export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckRepo
     const reach = new Set<ObjectKey>();
     const missing = new Set<ObjectKey>();
     try {
-      await traverseCommit(repo, c.checksum, reach, { depth: 0, missing });
+      await traverseCommit(repo, c.checksum, reach, { depth: 0, missing, present });
     } catch (e) {
       if (!(e instanceof OstreeTsError)) throw e;
       report.problems.push({ checksum: c.checksum, type: 'commit', kind: 'corrupt', message: `commit ${c.checksum}: ${e.message}` });

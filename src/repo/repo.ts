@@ -10,7 +10,7 @@ import {
   type Commit, type DirMeta, type DirTree, type FileHeader, type ObjectType, type VarDict,
 } from '../format/index.js';
 import {
-  fsp, path, createReadStream, createInflateRaw, inflateRaw, readXattrs, readXattr, isErrno, atomicWriteFile, exists,
+  fsp, path, createReadStream, createInflateRaw, inflateRaw, readXattrs, readXattr, isErrno, atomicWriteFile, exists, readSmallFile,
 } from '../io/index.js';
 
 export type RepoMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
@@ -142,7 +142,11 @@ export class Repo {
       if (st.size > MAX_METADATA_SIZE) {
         throw new OstreeTsError(Codes.OBJECT_INVALID, `Object ${checksum}.${type} is ${st.size} bytes, over the ${MAX_METADATA_SIZE}-byte limit for metadata.`, { checksum, type });
       }
-      return await fsp.readFile(p);
+      const data = await readSmallFile(p);
+      if (data.length > MAX_METADATA_SIZE) {
+        throw new OstreeTsError(Codes.OBJECT_INVALID, `Object ${checksum}.${type} is ${data.length} bytes, over the ${MAX_METADATA_SIZE}-byte limit for metadata.`, { checksum, type });
+      }
+      return data;
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw this.missing(checksum, type, e);
       throw e;
@@ -216,7 +220,7 @@ export class Repo {
   }
 
   private async loadArchiveFile(checksum: string, p: string): Promise<StoredFile> {
-    const data = await fsp.readFile(p);
+    const data = await readSmallFile(p);
     const { header, size, length } = decodeArchiveHeader(data, `file ${checksum}`);
     const body = data.subarray(length);
     const isReg = (header.mode & S_IFMT) === S_IFREG;

@@ -19,6 +19,8 @@ export interface TraverseOptions {
   depth?: number;
   /** Record missing objects instead of throwing. */
   missing?: Set<ObjectKey>;
+  /** Every object known to be present (skips a file-system check per object). */
+  present?: Set<ObjectKey>;
 }
 
 /** Add to `into` every object reachable from commit `checksum`. */
@@ -42,7 +44,10 @@ export async function traverseCommit(repo: Repo, checksum: string, into: Set<Obj
     if (await repo.hasObject(current, 'commitmeta')) into.add(objectKey(current, 'commitmeta'));
     if (!seenCommit) {
       const partial = await repo.isCommitPartial(current);
-      await traverseDir(repo, commit.rootTree, commit.rootMeta, into, partial ? new Set() : opts.missing, partial);
+      const has = opts.present
+        ? (c: string, t: ObjectType): Promise<boolean> => Promise.resolve((opts.present as Set<ObjectKey>).has(objectKey(c, t)))
+        : (c: string, t: ObjectType): Promise<boolean> => repo.hasObject(c, t);
+      await traverseDir(repo, commit.rootTree, commit.rootMeta, into, partial ? new Set() : opts.missing, partial, has);
     }
     if (depth === 0) return;
     if (depth > 0) depth--;
@@ -52,6 +57,7 @@ export async function traverseCommit(repo: Repo, checksum: string, into: Set<Obj
 
 async function traverseDir(
   repo: Repo, tree: string, meta: string, into: Set<ObjectKey>, missing: Set<ObjectKey> | undefined, tolerant: boolean,
+  has: (checksum: string, type: ObjectType) => Promise<boolean>,
 ): Promise<void> {
   const metaKey = objectKey(meta, 'dirmeta');
   into.add(metaKey);
@@ -59,8 +65,8 @@ async function traverseDir(
   if (into.has(treeKey)) return;
   into.add(treeKey);
   if (missing || tolerant) {
-    if (!(await repo.hasObject(meta, 'dirmeta'))) missing?.add(metaKey);
-    if (!(await repo.hasObject(tree, 'dirtree'))) {
+    if (!(await has(meta, 'dirmeta'))) missing?.add(metaKey);
+    if (!(await has(tree, 'dirtree'))) {
       missing?.add(treeKey);
       return;
     }
@@ -70,7 +76,7 @@ async function traverseDir(
     const k = objectKey(f.checksum, 'file');
     if (into.has(k)) continue;
     into.add(k);
-    if (missing && !(await repo.hasObject(f.checksum, 'file'))) missing.add(k);
+    if (missing && !(await has(f.checksum, 'file'))) missing.add(k);
   }
-  for (const d of t.dirs) await traverseDir(repo, d.tree, d.meta, into, missing, tolerant);
+  for (const d of t.dirs) await traverseDir(repo, d.tree, d.meta, into, missing, tolerant, has);
 }
