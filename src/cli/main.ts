@@ -7,9 +7,6 @@ import { createRequire } from 'node:module';
 import type { Argv, CommandModule } from 'yargs';
 import { isCodedError } from '../errors/index.js';
 
-// Commit, checkout and fsck keep many files in flight; give libuv room.
-process.env.UV_THREADPOOL_SIZE ??= '16';
-
 type Loader = () => Promise<CommandModule>;
 
 /** Command modules type their own argv; yargs sees them as plain modules. */

@@ -2,7 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as fsp from 'node:fs/promises';
-import { createReadStream, createWriteStream, readFile as readFileCb, constants as fsConstants, type Stats } from 'node:fs';
+import {
+  createReadStream, createWriteStream, readFile as readFileCb, writeFile as writeFileCb, rename as renameCb, open as openCb, read as readCb, close as closeCb, lstat as lstatCb,
+  constants as fsConstants, type Stats,
+} from 'node:fs';
 import * as path from 'node:path';
 
 export { fsp, createReadStream, createWriteStream, fsConstants, path };
@@ -18,7 +21,7 @@ export function isErrno(e: unknown, ...codes: string[]): boolean {
 
 export async function exists(p: string): Promise<boolean> {
   try {
-    await fsp.lstat(p);
+    await lstatQuick(p);
     return true;
   } catch (e) {
     if (isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
@@ -124,21 +127,33 @@ export async function readBootId(env: NodeJS.ProcessEnv = process.env): Promise<
   }
 }
 
-/** Read up to `length` bytes of a file into `buf` (open, one read, close); returns the bytes read. */
-export async function readInto(p: string, buf: Buffer, length: number): Promise<number> {
-  if (length === 0) return 0;
-  const fh = await fsp.open(p, 'r');
-  try {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await fh.read(buf, done, length - done, done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    return done;
-  } finally {
-    await fh.close();
-  }
+/**
+ * Read up to `length` bytes of a file into `buf` (open, read, close); returns
+ * the bytes read. Callbacks, not fs/promises: this runs once per file of a tree.
+ */
+export function readInto(p: string, buf: Buffer, length: number): Promise<number> {
+  if (length === 0) return Promise.resolve(0);
+  return new Promise((resolve, reject) => {
+    openCb(p, 'r', (err, fd) => {
+      if (err) return reject(err);
+      let done = 0;
+      const finish = (e: Error | null): void => closeCb(fd, (ce) => (e ?? ce ? reject(e ?? ce) : resolve(done)));
+      const step = (): void => {
+        readCb(fd, buf, done, length - done, done, (re, n) => {
+          if (re) return finish(re);
+          done += n;
+          if (n === 0 || done >= length) return finish(null);
+          step();
+        });
+      };
+      step();
+    });
+  });
+}
+
+/** lstat(2) with the callback API (cheaper per call than fs/promises). */
+export function lstatQuick(p: string): Promise<Stats> {
+  return new Promise((resolve, reject) => lstatCb(p, (e, st) => (e ? reject(e) : resolve(st))));
 }
 
 /**
@@ -147,4 +162,14 @@ export async function readInto(p: string, buf: Buffer, length: number): Promise<
  */
 export function readSmallFile(p: string): Promise<Buffer> {
   return new Promise((resolve, reject) => readFileCb(p, (e, data) => (e ? reject(e) : resolve(data))));
+}
+
+/** Create a new file holding `data` (fails if it exists); the callback API, for per-object use. */
+export function writeNewFile(p: string, data: Uint8Array, mode: number): Promise<void> {
+  return new Promise((resolve, reject) => writeFileCb(p, data, { mode, flag: 'wx' }, (e) => (e ? reject(e) : resolve())));
+}
+
+/** rename(2) with the callback API. */
+export function renameQuick(from: string, to: string): Promise<void> {
+  return new Promise((resolve, reject) => renameCb(from, to, (e) => (e ? reject(e) : resolve())));
 }

@@ -8,7 +8,7 @@ import {
   canonicalXattrs, encodeCommit, encodeDirMeta, encodeDirTree, sortByName, validateFilename,
   S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Commit, type DirTree, type FileHeader, type VarDict, type Xattr,
 } from '../format/index.js';
-import { fsp, path, readInto, readXattrs } from '../io/index.js';
+import { fsp, lstatQuick, path, readInto, readXattrs } from '../io/index.js';
 import type { Transaction } from './transaction.js';
 import { STREAM_THRESHOLD } from './transaction.js';
 
@@ -180,7 +180,7 @@ async function walkTree(ctx: WalkContext, rootPath: string, rootSt: Stats): Prom
       const { dir, name } = n.value;
       const full = path.join(dir.path, name);
       const rel = join(dir.rel, name);
-      const st = await fsp.lstat(full);
+      const st = await lstatQuick(full);
       if (!st.isFile() && !st.isSymbolicLink()) {
         throw new OstreeTsError(Codes.UNSUPPORTED_FILE_TYPE, `Cannot commit ${rel}: it is ${fileTypeName(st)}. OSTree trees hold only regular files, symlinks and directories; remove it or exclude it from the tree.`, { path: rel });
       }
@@ -190,7 +190,7 @@ async function walkTree(ctx: WalkContext, rootPath: string, rootSt: Stats): Prom
       finish(dir);
     }
   };
-  const workers = Array.from({ length: ctx.opts.concurrency ?? 16 }, () => worker());
+  const workers = Array.from({ length: ctx.opts.concurrency ?? 8 }, () => worker());
   try {
     await Promise.all(workers);
   } catch (e) {

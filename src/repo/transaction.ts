@@ -13,7 +13,7 @@ import {
 } from '../format/index.js';
 import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
-  syncFilesystem, writeXattr, readBootId, exists,
+  syncFilesystem, writeXattr, readBootId, exists, writeNewFile, renameQuick,
 } from '../io/index.js';
 import type { Repo } from './repo.js';
 
@@ -93,7 +93,7 @@ export class Transaction {
   async writeMetadata(type: ObjectType, bytes: Buffer): Promise<string> {
     const checksum = sha256Hex(bytes);
     await this.once(checksum, type, async (dest) => {
-      await fsp.writeFile(dest, bytes, { mode: 0o644 });
+      await writeNewFile(dest, bytes, 0o644);
       this.stats.bytesWritten += bytes.length;
     });
     return checksum;
@@ -148,7 +148,7 @@ export class Transaction {
       if ('data' in content) {
         const body = isLink ? Buffer.alloc(0) : await deflateRaw(content.data, this.repo.zlibLevel);
         const hdr = encodeArchiveHeader(header, isLink ? 0 : content.data.length);
-        await fsp.writeFile(dest, Buffer.concat([hdr, body]), { mode: 0o644 });
+        await writeNewFile(dest, Buffer.concat([hdr, body]), 0o644);
         this.stats.bytesWritten += hdr.length + body.length;
       } else {
         await this.streamInto(dest, encodeArchiveHeader(header, content.size), content, createDeflateRaw(this.repo.zlibLevel), 0o644);
@@ -175,7 +175,7 @@ export class Transaction {
       throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare-user-only repository cannot store mode 0${(header.mode & 0o7777).toString(8)} (setuid, setgid and sticky bits, and world-writable files, are refused). Commit with --canonical-permissions or use another mode.`, { mode: header.mode });
     }
     if ('data' in content) {
-      await fsp.writeFile(dest, content.data, { mode: 0o600 });
+      await writeNewFile(dest, content.data, 0o600);
       this.stats.bytesWritten += content.data.length;
     } else {
       await this.streamInto(dest, null, content, null, 0o600);
@@ -230,7 +230,7 @@ export class Transaction {
           fanouts.add(fan);
         }
       }
-      await Promise.all(batch.map((s) => fsp.rename(s.stagedPath, path.join(objectsDir, objectRelPath(s.checksum, s.type, this.repo.isArchive)))));
+      await Promise.all(batch.map((s) => renameQuick(s.stagedPath, path.join(objectsDir, objectRelPath(s.checksum, s.type, this.repo.isArchive)))));
       if (r === 0 && batch.length && this.fsync) await syncFilesystem(objectsDir);
     }
     if (this.fsync && all.length) await syncFilesystem(objectsDir);
