@@ -46,10 +46,14 @@ export class Transaction {
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
 
-  private constructor(repo: Repo, stagingDir: string, fsync: boolean) {
+  /** Who owns a file this transaction creates, when that is known. */
+  private readonly newFileOwner: { uid: number; gid: number } | null;
+
+  private constructor(repo: Repo, stagingDir: string, fsync: boolean, newFileOwner: { uid: number; gid: number } | null) {
     this.repo = repo;
     this.stagingDir = stagingDir;
     this.fsync = fsync;
+    this.newFileOwner = newFileOwner;
   }
 
   static async begin(repo: Repo, opts: TransactionOptions = {}): Promise<Transaction> {
@@ -58,7 +62,12 @@ export class Transaction {
     await cleanStaleStaging(repo);
     const dir = path.join(repo.path, 'tmp', `staging-${bootId}-${randomSuffix(6)}`);
     await fsp.mkdir(dir, { recursive: true, mode: 0o775 });
-    return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled);
+    const st = await fsp.stat(dir);
+    // A setgid directory gives new files its own group; otherwise they get ours.
+    const owner = process.geteuid && process.getegid
+      ? { uid: process.geteuid(), gid: (st.mode & 0o2000) !== 0 ? st.gid : process.getegid() }
+      : null;
+    return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner);
   }
 
   private key(checksum: string, type: ObjectType): string {
@@ -181,7 +190,9 @@ export class Transaction {
       await this.streamInto(dest, null, content, null, 0o600);
     }
     if (mode === 'bare') {
-      await fsp.chown(dest, header.uid, header.gid);
+      // A new file already belongs to us: change the owner only when it must differ.
+      const o = this.newFileOwner;
+      if (!o || header.uid !== o.uid || header.gid !== o.gid) await fsp.chown(dest, header.uid, header.gid);
       for (const x of header.xattrs) await writeXattr(dest, x.name, x.value);
     } else if (mode === 'bare-user') {
       await writeXattr(dest, 'user.ostreemeta', encodeUserMeta(header.uid, header.gid, header.mode, header.xattrs));
