@@ -8,7 +8,17 @@ function zlib(): typeof import('node:zlib') {
   return requireHere('node:zlib') as typeof import('node:zlib');
 }
 
+/** Below this many bytes, compressing in place costs less than a trip to the thread pool. */
+const INLINE_DEFLATE_LIMIT = 16 * 1024;
+
 export function deflateRaw(data: Uint8Array, level: number): Promise<Buffer> {
+  if (data.length <= INLINE_DEFLATE_LIMIT) {
+    try {
+      return Promise.resolve(zlib().deflateRawSync(data, { level }));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
   return new Promise((resolve, reject) => zlib().deflateRaw(data, { level }, (e, out) => (e ? reject(e) : resolve(out))));
 }
 

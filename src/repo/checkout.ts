@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT, type DirMeta, type FileHeader } from '../format/index.js';
 import { createWriteStream, fsp, isErrno, path, writeXattr } from '../io/index.js';
-import { Limiter } from './commit-writer.js';
+import { walkTree } from './tree-walk.js';
 import type { Repo, StoredFile } from './repo.js';
 import { resolveRev } from './refs.js';
 
@@ -36,7 +36,6 @@ export interface CheckoutStats {
 interface Ctx {
   repo: Repo;
   opts: CheckoutOptions;
-  limiter: Limiter;
   stats: CheckoutStats;
   canHardlink: boolean;
 }
@@ -50,7 +49,6 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
   const commit = await repo.loadCommit(checksum);
   const ctx: Ctx = {
     repo, opts,
-    limiter: new Limiter(opts.concurrency ?? 32),
     stats: { files: 0, hardlinked: 0, copied: 0, dirs: 0 },
     canHardlink: !opts.forceCopy && !repo.isArchive,
   };
@@ -77,29 +75,45 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
   return ctx.stats;
 }
 
+interface DirJob {
+  tree: string;
+  meta: string;
+  dest: string;
+  rel: string;
+}
+
+/** Depth-first with a fixed pool of workers; each directory gets its metadata after its contents. */
 async function checkoutDir(ctx: Ctx, treeCsum: string, metaCsum: string, dest: string, rel: string): Promise<void> {
-  ctx.opts.signal?.throwIfAborted();
-  const [tree, meta] = await Promise.all([ctx.repo.loadDirTree(treeCsum), ctx.repo.loadDirMeta(metaCsum)]);
+  const join = (r: string, n: string): string => (r === '/' ? `/${n}` : `${r}/${n}`);
+  await walkTree<DirJob, { checksum: string; name: string }>({ tree: treeCsum, meta: metaCsum, dest, rel }, {
+    list: async (dir) => {
+      ctx.opts.signal?.throwIfAborted();
+      const tree = await ctx.repo.loadDirTree(dir.tree);
+      await makeDir(ctx, dir);
+      return {
+        files: tree.files,
+        dirs: tree.dirs.map((d) => ({ tree: d.tree, meta: d.meta, dest: path.join(dir.dest, d.name), rel: join(dir.rel, d.name) })),
+      };
+    },
+    file: (f, dir) => checkoutFile(ctx, f.checksum, path.join(dir.dest, f.name), join(dir.rel, f.name)),
+    finish: async (dir) => applyDirMeta(ctx, dir.dest, await ctx.repo.loadDirMeta(dir.meta)),
+  }, { workers: ctx.opts.concurrency ?? 8, signal: ctx.opts.signal });
+}
+
+async function makeDir(ctx: Ctx, dir: DirJob): Promise<void> {
   try {
-    await fsp.mkdir(dest, { mode: 0o700 });
+    await fsp.mkdir(dir.dest, { mode: 0o700 });
   } catch (e) {
-    if (!isErrno(e, 'EEXIST') || !ctx.opts.union) {
-      if (isErrno(e, 'EEXIST')) {
-        throw new OstreeTsError(Codes.EXISTS, `Cannot check out to ${dest}: it already exists. Remove it, or pass --union to merge into it.`, { path: dest });
-      }
-      throw e;
+    if (!isErrno(e, 'EEXIST')) throw e;
+    if (!ctx.opts.union) {
+      throw new OstreeTsError(Codes.EXISTS, `Cannot check out to ${dir.dest}: it already exists. Remove it, or pass --union to merge into it.`, { path: dir.dest });
     }
-    const st = await fsp.lstat(dest);
+    const st = await fsp.lstat(dir.dest);
     if (!st.isDirectory()) {
-      throw new OstreeTsError(Codes.EXISTS, `Cannot check out directory ${rel} to ${dest}: a non-directory is in the way.`, { path: dest });
+      throw new OstreeTsError(Codes.EXISTS, `Cannot check out directory ${dir.rel} to ${dir.dest}: a non-directory is in the way.`, { path: dir.dest });
     }
   }
   ctx.stats.dirs++;
-  await Promise.all([
-    ...tree.files.map((f) => ctx.limiter.run(() => checkoutFile(ctx, f.checksum, path.join(dest, f.name), rel === '/' ? `/${f.name}` : `${rel}/${f.name}`))),
-    ...tree.dirs.map((d) => checkoutDir(ctx, d.tree, d.meta, path.join(dest, d.name), rel === '/' ? `/${d.name}` : `${rel}/${d.name}`)),
-  ]);
-  await applyDirMeta(ctx, dest, meta);
 }
 
 async function applyDirMeta(ctx: Ctx, dest: string, meta: DirMeta): Promise<void> {

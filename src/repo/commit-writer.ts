@@ -10,6 +10,7 @@ import {
 } from '../format/index.js';
 import { fsp, lstatQuick, path, readInto, readXattrs } from '../io/index.js';
 import type { Transaction } from './transaction.js';
+import { walkTree } from './tree-walk.js';
 import { STREAM_THRESHOLD } from './transaction.js';
 
 export interface TreeWriteOptions {
@@ -30,23 +31,6 @@ export interface RootChecksums {
   meta: string;
 }
 
-/** A counting semaphore: at most `limit` tasks run at once. */
-export class Limiter {
-  private active = 0;
-  private readonly queue: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.queue.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.queue.shift()?.();
-    }
-  }
-}
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Write the directory `root` (recursively) into the transaction. */
@@ -62,7 +46,7 @@ export async function writeDirectory(txn: Transaction, root: string, opts: TreeW
     filesDone: 0,
     bytesDone: 0,
   };
-  return walkTree(ctx, root, st);
+  return walkDirectory(ctx, root, st);
 }
 
 interface WalkContext {
@@ -92,41 +76,52 @@ function fileTypeName(st: Stats): string {
   return 'an unsupported file type';
 }
 
-/** A directory being committed: done when it is listed and all its children are written. */
+/** A directory being committed. */
 interface DirNode {
   path: string;
   rel: string;
   name: string;
-  parent: DirNode | null;
   st: Stats | null;
   tree: DirTree;
-  pending: number;
-  listed: boolean;
-  finished?: boolean;
   result?: RootChecksums;
 }
 
-interface FileJob {
-  dir: DirNode;
-  name: string;
-}
-
 /**
- * Walk depth-first, handing files to a fixed number of workers. Only the
- * directories on the walk's frontier are held in memory, so memory does not
- * grow with the size of the tree; a directory's dirtree is written as soon as
- * its last child is.
+ * Walk depth-first with a fixed pool of workers (see tree-walk.ts); a
+ * directory's dirtree and dirmeta are written as soon as its last child is.
  */
-async function walkTree(ctx: WalkContext, rootPath: string, rootSt: Stats): Promise<RootChecksums> {
-  const root: DirNode = { path: rootPath, rel: '/', name: '', parent: null, st: rootSt, tree: { files: [], dirs: [] }, pending: 0, listed: false };
-  const stack: DirNode[] = [root];
-  const finishing: Promise<void>[] = [];
-  let failure: { error: unknown } | null = null;
-
-  const finish = (dir: DirNode): void => {
-    if (!dir.listed || dir.pending !== 0 || dir.finished) return;
-    dir.finished = true;
-    finishing.push((async () => {
+async function walkDirectory(ctx: WalkContext, rootPath: string, rootSt: Stats): Promise<RootChecksums> {
+  const root: DirNode = { path: rootPath, rel: '/', name: '', st: rootSt, tree: { files: [], dirs: [] } };
+  // Small files are read into reusable buffers, one per file in flight: no garbage per file.
+  const buffers: Buffer[] = [];
+  await walkTree<DirNode, string>(root, {
+    list: async (dir) => {
+      ctx.opts.signal?.throwIfAborted();
+      const entries = await fsp.readdir(dir.path, { withFileTypes: true, encoding: 'buffer' });
+      const files: string[] = [];
+      const dirs: DirNode[] = [];
+      for (const e of entries) {
+        const name = checkName(dir, e.name as unknown as Buffer);
+        if (e.isDirectory()) dirs.push({ path: path.join(dir.path, name), rel: join(dir.rel, name), name, st: null, tree: { files: [], dirs: [] } });
+        else files.push(name);
+      }
+      return { files, dirs };
+    },
+    file: async (name, dir) => {
+      const full = path.join(dir.path, name);
+      const rel = join(dir.rel, name);
+      const st = await lstatQuick(full);
+      if (!st.isFile() && !st.isSymbolicLink()) {
+        throw new OstreeTsError(Codes.UNSUPPORTED_FILE_TYPE, `Cannot commit ${rel}: it is ${fileTypeName(st)}. OSTree trees hold only regular files, symlinks and directories; remove it or exclude it from the tree.`, { path: rel });
+      }
+      const scratch = buffers.pop() ?? Buffer.allocUnsafe(STREAM_THRESHOLD);
+      try {
+        dir.tree.files.push({ name, checksum: await writeFileEntry(ctx, full, rel, st, scratch) });
+      } finally {
+        buffers.push(scratch);
+      }
+    },
+    finish: async (dir, parent) => {
       const st = dir.st ?? (await fsp.lstat(dir.path));
       const { uid, gid } = owner(ctx, st);
       const mode = ctx.canonical ? (st.mode & (S_IFDIR | 0o755)) : st.mode & (S_IFMT | 0o7777);
@@ -136,71 +131,9 @@ async function walkTree(ctx: WalkContext, rootPath: string, rootSt: Stats): Prom
       ]);
       dir.result = { tree, meta };
       dir.tree = { files: [], dirs: [] };
-      if (dir.parent) {
-        dir.parent.tree.dirs.push({ name: dir.name, tree, meta });
-        dir.parent.pending--;
-        finish(dir.parent);
-      }
-    })().catch((error) => {
-      failure ??= { error };
-    }));
-  };
-
-  async function* jobs(): AsyncGenerator<FileJob> {
-    while (stack.length) {
-      ctx.opts.signal?.throwIfAborted();
-      const dir = stack.pop() as DirNode;
-      const entries = await fsp.readdir(dir.path, { withFileTypes: true, encoding: 'buffer' });
-      const subdirs: DirNode[] = [];
-      const files: FileJob[] = [];
-      for (const e of entries) {
-        const name = checkName(dir, e.name as unknown as Buffer);
-        if (e.isDirectory()) {
-          subdirs.push({ path: path.join(dir.path, name), rel: join(dir.rel, name), name, parent: dir, st: null, tree: { files: [], dirs: [] }, pending: 0, listed: false });
-        } else {
-          files.push({ dir, name });
-        }
-      }
-      dir.pending += subdirs.length + files.length;
-      dir.listed = true;
-      // Deeper directories first: the walk stays narrow.
-      for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]);
-      yield* files;
-      finish(dir);
-    }
-  }
-
-  const gen = jobs();
-  const worker = async (): Promise<void> => {
-    // Each worker reads small files into its own buffer: no garbage per file.
-    const scratch = Buffer.allocUnsafe(STREAM_THRESHOLD);
-    for (;;) {
-      const n = await gen.next();
-      if (n.done) return;
-      const { dir, name } = n.value;
-      const full = path.join(dir.path, name);
-      const rel = join(dir.rel, name);
-      const st = await lstatQuick(full);
-      if (!st.isFile() && !st.isSymbolicLink()) {
-        throw new OstreeTsError(Codes.UNSUPPORTED_FILE_TYPE, `Cannot commit ${rel}: it is ${fileTypeName(st)}. OSTree trees hold only regular files, symlinks and directories; remove it or exclude it from the tree.`, { path: rel });
-      }
-      const checksum = await writeFileEntry(ctx, full, rel, st, scratch);
-      dir.tree.files.push({ name, checksum });
-      dir.pending--;
-      finish(dir);
-    }
-  };
-  const workers = Array.from({ length: ctx.opts.concurrency ?? 8 }, () => worker());
-  try {
-    await Promise.all(workers);
-  } catch (e) {
-    await gen.return(undefined);
-    await Promise.allSettled(workers);
-    throw e;
-  }
-  // Finishing one directory may finish its parent: wait until no more appear.
-  for (let i = 0; i < finishing.length; i++) await finishing[i];
-  if (failure) throw (failure as { error: unknown }).error;
+      parent?.tree.dirs.push({ name: dir.name, tree, meta });
+    },
+  }, { workers: ctx.opts.concurrency ?? 8, signal: ctx.opts.signal });
   if (!root.result) throw new OstreeTsError(Codes.IO, `The walk of ${rootPath} did not complete.`, { path: rootPath });
   return root.result;
 }
@@ -209,7 +142,7 @@ function join(rel: string, name: string): string {
   return rel === '/' ? `/${name}` : `${rel}/${name}`;
 }
 
-function checkName(dir: DirNode, raw: Buffer): string {
+function checkName(dir: { rel: string }, raw: Buffer): string {
   let name: string;
   try {
     name = utf8.decode(raw);

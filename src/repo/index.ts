@@ -8,3 +8,4 @@ export * from './traverse.js';
 export * from './fsck.js';
 export * from './prune.js';
 export * from './inspect.js';
+export * from './tree-walk.js';

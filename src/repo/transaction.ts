@@ -13,9 +13,10 @@ import {
 } from '../format/index.js';
 import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
-  syncFilesystem, writeXattr, readBootId, exists, writeNewFile, renameQuick,
+  syncFilesystem, writeXattr, readBootId, exists, writeNewFile, renameQuick, mapLimit,
 } from '../io/index.js';
 import type { Repo } from './repo.js';
+import { splitKey } from './traverse.js';
 
 /** Content at least this large is streamed rather than read whole. */
 export const STREAM_THRESHOLD = 512 * 1024;
@@ -24,12 +25,6 @@ export type ContentSource =
   | { kind: 'buffer'; data: Buffer }
   | { kind: 'file'; path: string; size: number }
   | { kind: 'symlink' };
-
-interface Staged {
-  checksum: string;
-  type: ObjectType;
-  stagedPath: string;
-}
 
 export interface TransactionOptions {
   /** Override core.fsync for this transaction (`--fsync=false`). */
@@ -40,20 +35,26 @@ export class Transaction {
   readonly repo: Repo;
   readonly stagingDir: string;
   readonly fsync: boolean;
-  private readonly staged = new Map<string, Staged>();
+  /** Keys (`CHECKSUM.TYPE`) of the objects written into the staging directory. */
+  private readonly staged = new Set<string>();
   private readonly inflight = new Map<string, Promise<boolean>>();
+  /** Names in each objects/XX directory, listed once: one readdir instead of an lstat per object. */
+  private readonly fanoutNames = new Map<string, Promise<Set<string>>>();
   private done = false;
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
 
   /** Who owns a file this transaction creates, when that is known. */
   private readonly newFileOwner: { uid: number; gid: number } | null;
+  /** The process umask, as seen on the staging directory: modes it leaves alone need no chmod. */
+  private readonly umask: number;
 
-  private constructor(repo: Repo, stagingDir: string, fsync: boolean, newFileOwner: { uid: number; gid: number } | null) {
+  private constructor(repo: Repo, stagingDir: string, fsync: boolean, newFileOwner: { uid: number; gid: number } | null, umask: number) {
     this.repo = repo;
     this.stagingDir = stagingDir;
     this.fsync = fsync;
     this.newFileOwner = newFileOwner;
+    this.umask = umask;
   }
 
   static async begin(repo: Repo, opts: TransactionOptions = {}): Promise<Transaction> {
@@ -61,13 +62,15 @@ export class Transaction {
     // Staging directories of transactions killed more than core.tmp-expiry-secs ago go first.
     await cleanStaleStaging(repo);
     const dir = path.join(repo.path, 'tmp', `staging-${bootId}-${randomSuffix(6)}`);
-    await fsp.mkdir(dir, { recursive: true, mode: 0o775 });
+    await fsp.mkdir(dir, { recursive: true, mode: 0o777 });
     const st = await fsp.stat(dir);
+    const umask = 0o777 & ~(st.mode & 0o777);
+    await fsp.chmod(dir, 0o775 & ~umask);
     // A setgid directory gives new files its own group; otherwise they get ours.
     const owner = process.geteuid && process.getegid
       ? { uid: process.geteuid(), gid: (st.mode & 0o2000) !== 0 ? st.gid : process.getegid() }
       : null;
-    return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner);
+    return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner, umask);
   }
 
   private key(checksum: string, type: ObjectType): string {
@@ -83,19 +86,44 @@ export class Transaction {
     const k = this.key(checksum, type);
     const pending = this.inflight.get(k);
     if (pending) return pending;
+    if (this.staged.has(k)) {
+      this.stats.existing++;
+      return false;
+    }
     const p = (async () => {
-      if (this.staged.has(k) || (await this.repo.hasObject(checksum, type))) {
-        this.stats.existing++;
-        return false;
+      try {
+        if (await this.repoHas(checksum, type)) {
+          this.stats.existing++;
+          return false;
+        }
+        await write(this.stagedName(checksum, type));
+        this.staged.add(k);
+        this.stats.written++;
+        return true;
+      } finally {
+        // Only what is still being written stays here; the rest is remembered by `staged`.
+        this.inflight.delete(k);
       }
-      const dest = this.stagedName(checksum, type);
-      await write(dest);
-      this.staged.set(k, { checksum, type, stagedPath: dest });
-      this.stats.written++;
-      return true;
     })();
     this.inflight.set(k, p);
     return p;
+  }
+
+  /** Does the repository already hold this object (as of when its fan-out directory was listed)? */
+  private async repoHas(checksum: string, type: ObjectType): Promise<boolean> {
+    const fan = checksum.slice(0, 2);
+    let names = this.fanoutNames.get(fan);
+    if (!names) {
+      names = fsp.readdir(path.join(this.repo.path, 'objects', fan)).then(
+        (list) => new Set(list),
+        (e: unknown) => {
+          if (isErrno(e, 'ENOENT')) return new Set<string>();
+          throw e;
+        },
+      );
+      this.fanoutNames.set(fan, names);
+    }
+    return (await names).has(`${checksum.slice(2)}.${objectSuffix(type, this.repo.isArchive)}`);
   }
 
   /** Write a metadata object; returns its checksum. */
@@ -112,7 +140,7 @@ export class Transaction {
   async writeNamedMetadata(type: ObjectType, checksum: string, bytes: Buffer): Promise<void> {
     const dest = this.stagedName(checksum, type);
     await fsp.writeFile(dest, bytes, { mode: 0o644 });
-    this.staged.set(this.key(checksum, type), { checksum, type, stagedPath: dest });
+    this.staged.add(this.key(checksum, type));
   }
 
   /**
@@ -183,21 +211,26 @@ export class Transaction {
     if (mode === 'bare-user-only' && (header.mode & ~(S_IFMT | 0o775)) !== 0) {
       throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare-user-only repository cannot store mode 0${(header.mode & 0o7777).toString(8)} (setuid, setgid and sticky bits, and world-writable files, are refused). Commit with --canonical-permissions or use another mode.`, { mode: header.mode });
     }
+    // A new file already belongs to us: change the owner only when it must differ.
+    const o = this.newFileOwner;
+    const chown = mode === 'bare' && (!o || header.uid !== o.uid || header.gid !== o.gid);
+    // Create the file with its final mode when nothing would undo it (umask, chown
+    // clearing setuid bits) and we can still write the xattrs; otherwise chmod last.
+    const direct = !chown && (fileMode & 0o7000) === 0 && (fileMode & this.umask) === 0 && (fileMode & 0o200) !== 0;
+    const createMode = direct ? fileMode : 0o600;
     if ('data' in content) {
-      await writeNewFile(dest, content.data, 0o600);
+      await writeNewFile(dest, content.data, createMode);
       this.stats.bytesWritten += content.data.length;
     } else {
-      await this.streamInto(dest, null, content, null, 0o600);
+      await this.streamInto(dest, null, content, null, createMode);
     }
     if (mode === 'bare') {
-      // A new file already belongs to us: change the owner only when it must differ.
-      const o = this.newFileOwner;
-      if (!o || header.uid !== o.uid || header.gid !== o.gid) await fsp.chown(dest, header.uid, header.gid);
+      if (chown) await chownForBare(dest, header);
       for (const x of header.xattrs) await writeXattr(dest, x.name, x.value);
     } else if (mode === 'bare-user') {
       await writeXattr(dest, 'user.ostreemeta', encodeUserMeta(header.uid, header.gid, header.mode, header.xattrs));
     }
-    await fsp.chmod(dest, fileMode);
+    if (!direct) await fsp.chmod(dest, fileMode);
     await fsp.utimes(dest, 0, 0);
   }
 
@@ -230,21 +263,24 @@ export class Transaction {
     if (this.fsync && this.staged.size > 0) await syncFilesystem(this.stagingDir);
     const objectsDir = path.join(this.repo.path, 'objects');
     const fanouts = new Set<string>();
-    const all = [...this.staged.values()];
-    const rank = (t: ObjectType): number => (t === 'commit' ? 2 : t === 'commitmeta' ? 1 : 0);
+    const rank = (key: string): number => (key.endsWith('.commit') ? 2 : key.endsWith('.commitmeta') ? 1 : 0);
     for (const r of [0, 1, 2]) {
-      const batch = all.filter((s) => rank(s.type) === r);
-      for (const s of batch) {
-        const fan = s.checksum.slice(0, 2);
+      const batch = [...this.staged].filter((k) => rank(k) === r);
+      for (const k of batch) {
+        const fan = k.slice(0, 2);
         if (!fanouts.has(fan)) {
           await fsp.mkdir(path.join(objectsDir, fan), { recursive: true, mode: 0o775 });
           fanouts.add(fan);
         }
       }
-      await Promise.all(batch.map((s) => renameQuick(s.stagedPath, path.join(objectsDir, objectRelPath(s.checksum, s.type, this.repo.isArchive)))));
+      // A bounded number of renames in flight: memory stays flat however many objects there are.
+      await mapLimit(batch, 16, (k) => {
+        const { checksum, type } = splitKey(k);
+        return renameQuick(this.stagedName(checksum, type), path.join(objectsDir, objectRelPath(checksum, type, this.repo.isArchive)));
+      });
       if (r === 0 && batch.length && this.fsync) await syncFilesystem(objectsDir);
     }
-    if (this.fsync && all.length) await syncFilesystem(objectsDir);
+    if (this.fsync && this.staged.size) await syncFilesystem(objectsDir);
     this.done = true;
     await fsp.rm(this.stagingDir, { recursive: true, force: true });
   }
@@ -258,6 +294,17 @@ export class Transaction {
 
   get stagedCount(): number {
     return this.staged.size;
+  }
+}
+
+async function chownForBare(dest: string, header: FileHeader): Promise<void> {
+  try {
+    await fsp.chown(dest, header.uid, header.gid);
+  } catch (e) {
+    if (isErrno(e, 'EPERM')) {
+      throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare repository stores real owners (here ${header.uid}:${header.gid}), which needs root. Run as root, or use a bare-user repository (ostree-ts init --mode=bare-user).`, { uid: header.uid, gid: header.gid }, { cause: e });
+    }
+    throw e;
   }
 }
 
