@@ -91,8 +91,9 @@ export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckRepo
       report.problems.push({ checksum: r.checksum, type: 'commit', kind: 'missing', message: `ref ${r.refspec} points at commit ${r.checksum}, which is missing`, context: r.refspec });
     }
   }
-  const all: Array<{ checksum: string; type: ObjectType }> = [];
-  for await (const o of repo.listObjects()) all.push(o);
+  // Objects are held as their keys only (CHECKSUM.TYPE): a few dozen bytes each.
+  const all: ObjectKey[] = [];
+  for await (const o of repo.listObjects()) all.push(objectKey(o.checksum, o.type));
   report.objects = all.length;
   const corrupt = new Set<ObjectKey>();
   let done = 0;
@@ -100,7 +101,7 @@ export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckRepo
   const worker = async (): Promise<void> => {
     const scratch = Buffer.allocUnsafe(512 * 1024);
     while (next < all.length) {
-      const o = all[next++];
+      const o = splitKey(all[next++]);
       opts.signal?.throwIfAborted();
       const problem = await verifyObject(repo, o.checksum, o.type, scratch);
       if (problem) {
@@ -113,8 +114,9 @@ export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckRepo
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
   // Each complete commit must have its whole tree.
-  const present = new Set<ObjectKey>(all.filter((o) => !corrupt.has(objectKey(o.checksum, o.type)) || opts.delete !== true).map((o) => objectKey(o.checksum, o.type)));
-  const commits = all.filter((o) => o.type === 'commit' && !corrupt.has(objectKey(o.checksum, 'commit')));
+  const present = new Set<ObjectKey>(opts.delete ? all.filter((k) => !corrupt.has(k)) : all);
+  const commits = all.filter((k) => k.endsWith('.commit') && !corrupt.has(k)).map(splitKey);
+  all.length = 0;
   report.commits = commits.length;
   const needMarking = new Set<string>();
   for (const c of commits) {
