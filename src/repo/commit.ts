@@ -70,6 +70,8 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
       if (opts.branch) bindings.add(opts.branch);
       const sorted = [...bindings].sort();
       metadata.push(['ostree.ref-binding', { type: 'as', value: sorted } satisfies Variant]);
+      const collectionId = repo.config.get('core', 'collection-id');
+      if (collectionId) metadata.push(['ostree.collection-binding', { type: 's', value: collectionId } satisfies Variant]);
     }
     const { checksum } = await writeCommitObject(txn, {
       root,

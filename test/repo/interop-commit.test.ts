@@ -85,3 +85,17 @@ test('a second commit on a branch takes the first as parent, as ostree does', as
   assert.equal(skipped, await ok(ots(`--repo=${a}`, 'rev-parse', 'main')), 'skip-if-unchanged writes nothing new');
   assert.equal(await ok(ots(`--repo=${a}`, 'rev-parse', 'main^')), await ok(ostree(`--repo=${b}`, 'rev-parse', 'main^')));
 });
+
+test('a repository with a collection ID binds commits to it, as ostree does', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const dir = await tempDir(t);
+  const tree = await makeBasicTree(path.join(dir, 'tree'));
+  const sums: string[] = [];
+  for (const [name, run] of [['ots', ots], ['ostree', ostree]] as const) {
+    const repo = path.join(dir, name);
+    await ok(run('init', `--repo=${repo}`, '--mode=archive', '--collection-id=org.example.Os'));
+    sums.push(await ok(run(`--repo=${repo}`, 'commit', '-b', 'main', `--tree=dir=${tree}`, '--timestamp=@1700000000')));
+    assert.equal(await ok(ostree(`--repo=${repo}`, 'config', 'get', 'core.collection-id')), 'org.example.Os');
+  }
+  assert.equal(sums[0], sums[1]);
+});
