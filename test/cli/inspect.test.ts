@@ -104,7 +104,10 @@ test('refs --create and --delete, and config get/set, match ostree', async (t) =
   const missing = await ots(`--repo=${repo}`, 'config', 'get', 'core.nope');
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /does not have key “nope” in group “core”/);
-  // A commit with zlib level 3 is still readable by ostree.
+  // A commit with zlib level 3 is still readable by ostree; without a subject, log and show agree too.
   await ok(ots(`--repo=${repo}`, 'commit', '-b', 'z', `--tree=dir=${tree}`));
+  for (const q of [['log', 'z'], ['show', 'z']]) {
+    assert.equal((await ots(`--repo=${repo}`, ...q)).stdout, (await ostree(`--repo=${repo}`, ...q)).stdout, q.join(' '));
+  }
   assert.equal((await ostree('fsck', `--repo=${repo}`)).code, 0);
 });

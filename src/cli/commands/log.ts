@@ -21,8 +21,12 @@ export function renderCommit(checksum: string, c: Commit): string {
   lines.push(`Date:  ${formatDate(c.timestamp)}`);
   const version = lookup(c.metadata, 'version', 's');
   if (typeof version === 'string') lines.push(`Version: ${version}`);
-  lines.push('');
-  lines.push(`    ${c.subject}`);
+  if (c.subject) {
+    lines.push('');
+    for (const l of c.subject.split('\n')) lines.push(`    ${l}`);
+  } else {
+    lines.push('(no subject)');
+  }
   if (c.body) {
     lines.push('');
     for (const l of c.body.split('\n')) lines.push(`    ${l}`);
