@@ -5,7 +5,7 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFLNK, S_IFMT, type DirMeta, type FileHeader } from '../format/index.js';
+import { S_IFLNK, S_IFMT, type DirMeta, type DirTree, type FileHeader } from '../format/index.js';
 import { createWriteStream, fsp, isErrno, path, writeXattr } from '../io/index.js';
 import { walkTree } from './tree-walk.js';
 import type { Repo, StoredFile } from './repo.js';
@@ -80,6 +80,15 @@ interface DirJob {
   meta: string;
   dest: string;
   rel: string;
+  /** The dirtree, loading ahead of its turn (started when the parent was listed). */
+  loading?: Promise<DirTree>;
+}
+
+/** Start loading a dirtree now; a failure is reported when it is awaited. */
+function prefetch(ctx: Ctx, tree: string): Promise<DirTree> {
+  const p = ctx.repo.loadDirTree(tree);
+  p.catch(() => undefined);
+  return p;
 }
 
 /** Depth-first with a fixed pool of workers; each directory gets its metadata after its contents. */
@@ -88,16 +97,17 @@ async function checkoutDir(ctx: Ctx, treeCsum: string, metaCsum: string, dest: s
   await walkTree<DirJob, { checksum: string; name: string }>({ tree: treeCsum, meta: metaCsum, dest, rel }, {
     list: async (dir) => {
       ctx.opts.signal?.throwIfAborted();
-      const tree = await ctx.repo.loadDirTree(dir.tree);
+      const tree = await (dir.loading ?? ctx.repo.loadDirTree(dir.tree));
       await makeDir(ctx, dir);
       return {
         files: tree.files,
-        dirs: tree.dirs.map((d) => ({ tree: d.tree, meta: d.meta, dest: path.join(dir.dest, d.name), rel: join(dir.rel, d.name) })),
+        dirs: tree.dirs.map((d) => ({ tree: d.tree, meta: d.meta, dest: path.join(dir.dest, d.name), rel: join(dir.rel, d.name), loading: prefetch(ctx, d.tree) })),
       };
     },
     file: (f, dir) => checkoutFile(ctx, f.checksum, path.join(dir.dest, f.name), join(dir.rel, f.name)),
     finish: async (dir) => applyDirMeta(ctx, dir.dest, await ctx.repo.loadDirMeta(dir.meta)),
-  }, { workers: ctx.opts.concurrency ?? 8, signal: ctx.opts.signal });
+  // Checking out a file is usually one link(2): many in flight keep the thread pool busy.
+  }, { workers: ctx.opts.concurrency ?? 32, signal: ctx.opts.signal });
 }
 
 async function makeDir(ctx: Ctx, dir: DirJob): Promise<void> {
