@@ -319,8 +319,22 @@ export class Repo {
   async *listObjects(): AsyncGenerator<{ checksum: string; type: ObjectType; path: string }> {
     const objects = path.join(this.path, 'objects');
     const fanouts = (await fsp.readdir(objects)).filter((d) => /^[0-9a-f]{2}$/.test(d)).sort();
-    for (const dir of fanouts) {
-      const names = (await fsp.readdir(path.join(objects, dir))).sort();
+    // Keep a window of directory listings in flight; yield them in order.
+    const WINDOW = 16;
+    const listings: Array<Promise<string[]>> = [];
+    const list = (i: number): void => {
+      if (i < fanouts.length) {
+        const p = fsp.readdir(path.join(objects, fanouts[i]));
+        p.catch(() => undefined);
+        listings[i] = p;
+      }
+    };
+    for (let i = 0; i < WINDOW; i++) list(i);
+    for (let f = 0; f < fanouts.length; f++) {
+      const dir = fanouts[f];
+      const names = (await listings[f]).sort();
+      delete listings[f];
+      list(f + WINDOW);
       for (const name of names) {
         const dot = name.indexOf('.');
         if (dot < 0) continue;
