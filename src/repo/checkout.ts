@@ -6,7 +6,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT, type DirMeta, type DirTree, type FileHeader } from '../format/index.js';
-import { createWriteStream, fsp, isErrno, path, writeXattr } from '../io/index.js';
+import { createWriteStream, fsp, isErrno, path, writeNewFile, writeXattr } from '../io/index.js';
 import { walkTree } from './tree-walk.js';
 import type { Repo, StoredFile } from './repo.js';
 import { resolveRev } from './refs.js';
@@ -38,6 +38,12 @@ interface Ctx {
   opts: CheckoutOptions;
   stats: CheckoutStats;
   canHardlink: boolean;
+  /**
+   * Who owns the files we create and which mode bits the umask clears, once
+   * known from the first directory we made: copies then need no chown or
+   * chmod when those already come out right.
+   */
+  created?: { uid: number; gid: number; umask: number };
 }
 
 /** Check out `rev` (or its `subpath`) to `dest`, which must not exist unless `union`. */
@@ -112,7 +118,15 @@ async function checkoutDir(ctx: Ctx, treeCsum: string, metaCsum: string, dest: s
 
 async function makeDir(ctx: Ctx, dir: DirJob): Promise<void> {
   try {
-    await fsp.mkdir(dir.dest, { mode: 0o700 });
+    if (!ctx.created && !ctx.opts.union) {
+      // The first directory tells the umask and the owner of what we create.
+      await fsp.mkdir(dir.dest, { mode: 0o777 });
+      const st = await fsp.stat(dir.dest);
+      await fsp.chmod(dir.dest, 0o700);
+      ctx.created = { uid: st.uid, gid: st.gid, umask: 0o777 & ~(st.mode & 0o777) };
+    } else {
+      await fsp.mkdir(dir.dest, { mode: 0o700 });
+    }
   } catch (e) {
     if (!isErrno(e, 'EEXIST')) throw e;
     if (!ctx.opts.union) {
@@ -217,16 +231,21 @@ async function writeCopy(ctx: Ctx, f: StoredFile, dest: string): Promise<void> {
     }
     return;
   }
+  // User mode drops setuid and setgid, as ostree does.
+  const mode = ctx.opts.userMode ? h.mode & 0o1777 : h.mode & 0o7777;
+  const c = ctx.created;
+  const chown = !ctx.opts.userMode && !(c && c.uid === h.uid && c.gid === h.gid);
+  // Create with the final mode when nothing would change it afterwards.
+  const direct = c !== undefined && !chown && (mode & 0o7000) === 0 && (mode & c.umask) === 0 && (mode & 0o200) !== 0;
+  const createMode = direct ? mode : 0o600;
   if (f.size < 1 << 20) {
-    await fsp.writeFile(dest, await f.read(), { flag: 'wx', mode: 0o600 });
+    await writeNewFile(dest, await f.read(), createMode);
   } else {
-    await pipeline(f.open(), createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+    await pipeline(f.open(), createWriteStream(dest, { flags: 'wx', mode: createMode }));
   }
   if (!ctx.opts.userMode) {
-    await fsp.chown(dest, h.uid, h.gid);
+    if (chown) await fsp.chown(dest, h.uid, h.gid);
     for (const x of h.xattrs) await writeXattr(dest, x.name, x.value);
   }
-  // User mode drops setuid and setgid, as ostree does.
-  await fsp.chmod(dest, ctx.opts.userMode ? h.mode & 0o1777 : h.mode & 0o7777);
-  await fsp.utimes(dest, 0, 0);
+  if (!direct) await fsp.chmod(dest, mode);
 }
