@@ -52,16 +52,6 @@ export function parseType(str: string): GType {
   return t;
 }
 
-/** True when `str` is exactly one valid type string. */
-export function isValidType(str: string): boolean {
-  try {
-    parseType(str);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function parseTypeAt(s: string, pos: number, depth: number): [GType, number] {
   if (depth > MAX_DEPTH) throw invalid(`GVariant type '${s}' nests deeper than ${MAX_DEPTH}.`, { type: s });
   const c = s[pos];

@@ -62,12 +62,6 @@ export class KeyFile {
     throw new OstreeTsError(Codes.REPO_CONFIG, `The value of ${group}.${key} is '${v}', not a boolean. Set it to true or false.`, { group, key, value: v });
   }
 
-  getList(group: string, key: string): string[] | undefined {
-    const v = this.get(group, key);
-    if (v === undefined) return undefined;
-    return v.split(';').filter((x) => x !== '');
-  }
-
   set(group: string, key: string, value: string): void {
     let g = this.group(group);
     if (!g) {

@@ -9,13 +9,6 @@ import { bytesToHex, hexToBytes, isChecksum } from './checksum.js';
 
 export type ObjectType = 'file' | 'dirtree' | 'dirmeta' | 'commit' | 'tombstone-commit' | 'commitmeta';
 
-export const OBJECT_TYPES: readonly ObjectType[] = ['file', 'dirtree', 'dirmeta', 'commit', 'tombstone-commit', 'commitmeta'];
-
-/** libostree's numeric object types (used on the wire in deltas and sizes). */
-export const OBJECT_TYPE_NUMBER: Record<ObjectType, number> = {
-  file: 1, dirtree: 2, dirmeta: 3, commit: 4, 'tombstone-commit': 5, commitmeta: 6,
-};
-
 export const COMMIT_TYPE = parseType('(a{sv}aya(say)sstayay)');
 export const DIRTREE_TYPE = parseType('(a(say)a(sayay))');
 export const DIRMETA_TYPE = parseType('(uuua(ayay))');
@@ -129,10 +122,6 @@ function xattrsFromGv(v: unknown, what: string): Xattr[] {
 
 export function encodeXattrs(xattrs: Xattr[]): Buffer {
   return serialize(XATTRS_TYPE, xattrsToGv(xattrs));
-}
-
-export function decodeXattrs(data: Uint8Array): Xattr[] {
-  return xattrsFromGv(parse(XATTRS_TYPE, data), 'xattr list');
 }
 
 // --------------------------------------------------------------------------

@@ -32,7 +32,3 @@ export function parseRefSpec(spec: string): RefSpec {
   if (!isValidRemoteName(remote)) throw new OstreeTsError(Codes.INVALID_REF, `Invalid remote name '${remote}' in '${spec}'.`, { refspec: spec });
   return { remote, ref };
 }
-
-export function formatRefSpec(r: RefSpec): string {
-  return r.remote ? `${r.remote}:${r.ref}` : r.ref;
-}

@@ -4,11 +4,11 @@ import { createRequire } from 'node:module';
 import * as fsp from 'node:fs/promises';
 import {
   createReadStream, createWriteStream, readFile as readFileCb, writeFile as writeFileCb, rename as renameCb, open as openCb, read as readCb, close as closeCb, lstat as lstatCb,
-  constants as fsConstants, type Stats,
+  type Stats,
 } from 'node:fs';
 import * as path from 'node:path';
 
-export { fsp, createReadStream, createWriteStream, fsConstants, path };
+export { fsp, createReadStream, createWriteStream, path };
 export type { Stats };
 
 export function randomSuffix(n = 6): string {
@@ -25,15 +25,6 @@ export async function exists(p: string): Promise<boolean> {
     return true;
   } catch (e) {
     if (isErrno(e, 'ENOENT', 'ENOTDIR')) return false;
-    throw e;
-  }
-}
-
-export async function lstatOrNull(p: string): Promise<Stats | null> {
-  try {
-    return await fsp.lstat(p);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return null;
     throw e;
   }
 }

@@ -291,10 +291,6 @@ export class Transaction {
     await Promise.allSettled(this.inflight.values());
     await fsp.rm(this.stagingDir, { recursive: true, force: true });
   }
-
-  get stagedCount(): number {
-    return this.staged.size;
-  }
 }
 
 async function chownForBare(dest: string, header: FileHeader): Promise<void> {
