@@ -42,7 +42,6 @@ for (const mode of MODES) {
     const ourFsck = await ots('fsck', `--repo=${theirRepo}`);
     assert.equal(ourFsck.code, 0, `ostree-ts fsck on ostree's ${mode} repo:\n${ourFsck.stderr}`);
 
-    const userMode = mode === 'bare-user' || mode === 'bare-user-only' ? [] : [];
     const facts = expectFacts(mode);
     const outs: Record<string, string> = {
       reference: path.join(dir, 'co-reference'),
@@ -50,10 +49,10 @@ for (const mode of MODES) {
       theirsOfOurs: path.join(dir, 'co-theirs-of-ours'),
       oursOfOurs: path.join(dir, 'co-ours-of-ours'),
     };
-    await ok(ostree(`--repo=${theirRepo}`, 'checkout', ...userMode, 'main', outs.reference));
-    await ok(ots(`--repo=${theirRepo}`, 'checkout', ...userMode, 'main', outs.oursOfTheirs));
-    await ok(ostree(`--repo=${ourRepo}`, 'checkout', ...userMode, 'main', outs.theirsOfOurs));
-    await ok(ots(`--repo=${ourRepo}`, 'checkout', ...userMode, 'main', outs.oursOfOurs));
+    await ok(ostree(`--repo=${theirRepo}`, 'checkout', 'main', outs.reference));
+    await ok(ots(`--repo=${theirRepo}`, 'checkout', 'main', outs.oursOfTheirs));
+    await ok(ostree(`--repo=${ourRepo}`, 'checkout', 'main', outs.theirsOfOurs));
+    await ok(ots(`--repo=${ourRepo}`, 'checkout', 'main', outs.oursOfOurs));
     const reference = await snapshotTree(outs.reference, facts);
     assert.ok(reference.length > 30, 'the checkout holds the fixture tree');
     for (const [name, out] of Object.entries(outs)) {
