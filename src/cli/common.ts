@@ -48,3 +48,11 @@ export function formatDate(ts: bigint): string {
   const d = new Date(Number(ts) * 1000);
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} +0000`;
 }
+
+/** A size in bytes, with an optional K, M, G or T suffix (powers of 1024). */
+export function parseSize(s: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
+  if (!m) throw new OstreeTsError(Codes.USAGE, `Could not parse ${what} '${s}'. Use a number of bytes, optionally with K, M, G or T.`, { value: s });
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * mult);
+}

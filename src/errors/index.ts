@@ -49,6 +49,11 @@ export const Codes = {
   NOT_FOUND: 'E_NOT_FOUND',
   FSCK_FAILED: 'E_FSCK_FAILED',
   IO: 'E_IO',
+  ARCHIVE_INVALID: 'E_ARCHIVE_INVALID',
+  ARCHIVE_UNSAFE: 'E_ARCHIVE_UNSAFE',
+  ARCHIVE_TOO_LARGE: 'E_ARCHIVE_TOO_LARGE',
+  TREE_CONFLICT: 'E_TREE_CONFLICT',
+  GIT: 'E_GIT',
 } as const;
 
 export function isCodedError(e: unknown): e is OstreeTsError {

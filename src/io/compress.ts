@@ -1,6 +1,7 @@
 /** zlib raw deflate as OSTree's archive mode stores it (zlib is loaded on first use). */
 import type { Transform } from 'node:stream';
 import { createRequire } from 'node:module';
+import { Codes, OstreeTsError } from '../errors/index.js';
 
 const requireHere = createRequire(import.meta.url);
 
@@ -43,4 +44,106 @@ export function createDeflateRaw(level: number): Transform {
 
 export function createInflateRaw(): Transform {
   return zlib().createInflateRaw();
+}
+
+export type Compression = 'none' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
+
+/** What a stream's first bytes say it is compressed with. */
+export function detectCompression(head: Uint8Array): Compression {
+  const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
+  if (b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (b.length >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (b.length >= 3 && b.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
+  return 'none';
+}
+
+/** Compression chosen by a file name's ending, for writing. */
+export function compressionForName(name: string): Compression {
+  if (/\.(tar\.gz|tgz)$/.test(name)) return 'gzip';
+  if (/\.(tar\.zst|tzst)$/.test(name)) return 'zstd';
+  return 'none';
+}
+
+type ZstdModule = typeof import('zstd-napi');
+
+function zstd(): ZstdModule {
+  return requireHere('zstd-napi') as ZstdModule;
+}
+
+export function createZstdCompress(level = 3): Transform {
+  return new (zstd().CompressStream)({ compressionLevel: level });
+}
+
+export function createZstdDecompress(): Transform {
+  return new (zstd().DecompressStream)();
+}
+
+export function createGzip(level = 6): Transform {
+  return zlib().createGzip({ level });
+}
+
+export function createGunzip(): Transform {
+  return zlib().createGunzip();
+}
+
+/** A compressor for `kind`, or null for none. */
+export function createCompressor(kind: Compression, level?: number): Transform | null {
+  if (kind === 'gzip') return createGzip(level);
+  if (kind === 'zstd') return createZstdCompress(level);
+  if (kind === 'none') return null;
+  throw new Error(`writing ${kind} is not supported`);
+}
+
+export interface DecompressOptions {
+  /** Stop with E_ARCHIVE_TOO_LARGE once the decompressed data passes this many bytes. */
+  maxBytes?: number;
+  /** For messages. */
+  name?: string;
+}
+
+/**
+ * The decompressed bytes of `source`, whose compression (none, gzip, zstd) is
+ * detected from its first bytes. Output beyond `maxBytes` is refused, so a
+ * small hostile input cannot expand without bound.
+ */
+export async function* decompressAuto(source: AsyncIterable<Buffer>, opts: DecompressOptions = {}): AsyncGenerator<Buffer> {
+  const name = opts.name ?? 'input';
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const head = first.value;
+  const rest = (async function* () {
+    yield head;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  })();
+  const kind = detectCompression(head);
+  let out: AsyncIterable<Buffer>;
+  if (kind === 'none') out = rest;
+  else if (kind === 'gzip' || kind === 'zstd') {
+    const dec = kind === 'gzip' ? createGunzip() : createZstdDecompress();
+    const { Readable, pipeline } = requireHere('node:stream') as typeof import('node:stream');
+    pipeline(Readable.from(rest, { objectMode: false }), dec, () => { /* errors surface through dec */ });
+    out = dec as AsyncIterable<Buffer>;
+  } else {
+    throw new OstreeTsError(Codes.ARCHIVE_INVALID, `${name} is ${kind}-compressed, which is not supported. Recompress it with gzip or zstd (for example: ${kind === 'xz' ? 'xz -dc' : 'bzip2 -dc'} ${name} | zstd -o ${name.replace(/\.(xz|bz2)$/, '')}.zst).`, { archive: name, compression: kind });
+  }
+  const max = opts.maxBytes ?? Infinity;
+  let total = 0;
+  try {
+    for await (const c of out) {
+      total += c.length;
+      if (total > max) {
+        throw new OstreeTsError(Codes.ARCHIVE_TOO_LARGE, `${name} expands to more than ${max} bytes (the limit for decompressed input); it may be a decompression bomb. If it is genuine, raise the limit (--tar-max-size).`, { archive: name, limit: max });
+      }
+      yield c;
+    }
+  } catch (e) {
+    if (e instanceof OstreeTsError || kind === 'none') throw e;
+    throw new OstreeTsError(Codes.ARCHIVE_INVALID, `${name}: the ${kind} stream is corrupt or truncated (${(e as Error).message}). Fetch or build it again.`, { archive: name, compression: kind }, { cause: e });
+  }
 }

@@ -1,3 +1,5 @@
 export * from './fs.js';
 export * from './xattr.js';
 export * from './compress.js';
+export * from './tar.js';
+export * from './git.js';

@@ -9,6 +9,7 @@ import {
   S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Commit, type DirTree, type FileHeader, type VarDict, type Xattr,
 } from '../format/index.js';
 import { fsp, lstatQuick, path, readInto, readXattrs } from '../io/index.js';
+import { CommitModifier } from './commit-filter.js';
 import type { Transaction } from './transaction.js';
 import { walkTree } from './tree-walk.js';
 import { STREAM_THRESHOLD } from './transaction.js';
@@ -20,6 +21,8 @@ export interface TreeWriteOptions {
   noXattrs?: boolean;
   /** Files 0644/0755, directories 0755, owner 0:0 (forced in bare-user-only repositories). */
   canonicalPermissions?: boolean;
+  /** Owners, permissions, statoverride and skip-list (built from the fields above when absent). */
+  modifier?: CommitModifier;
   /** How many files are read and written at once. */
   concurrency?: number;
   signal?: AbortSignal;
@@ -42,7 +45,7 @@ export async function writeDirectory(txn: Transaction, root: string, opts: TreeW
   const ctx: WalkContext = {
     txn, opts,
     noXattrs: opts.noXattrs === true || txn.repo.mode === 'bare-user-only',
-    canonical: opts.canonicalPermissions === true || txn.repo.mode === 'bare-user-only',
+    mod: opts.modifier ?? new CommitModifier(opts, txn.repo.mode === 'bare-user-only'),
     filesDone: 0,
     bytesDone: 0,
   };
@@ -53,14 +56,15 @@ interface WalkContext {
   txn: Transaction;
   opts: TreeWriteOptions;
   noXattrs: boolean;
-  canonical: boolean;
+  mod: CommitModifier;
   filesDone: number;
   bytesDone: number;
 }
 
-function owner(ctx: WalkContext, st: Stats): { uid: number; gid: number } {
-  if (ctx.canonical) return { uid: 0, gid: 0 };
-  return { uid: ctx.opts.ownerUid ?? st.uid, gid: ctx.opts.ownerGid ?? st.gid };
+/** Owner and mode as committed: the modifier's changes applied to what lstat says. */
+function committedStat(ctx: WalkContext, rel: string, st: Stats): { mode: number; uid: number; gid: number } {
+  const base = { mode: st.mode & (S_IFMT | 0o7777), uid: st.uid, gid: st.gid };
+  return ctx.mod.isIdentity ? base : (ctx.mod.apply(rel, base) ?? base);
 }
 
 async function xattrsOf(ctx: WalkContext, p: string): Promise<Xattr[]> {
@@ -102,6 +106,7 @@ async function walkDirectory(ctx: WalkContext, rootPath: string, rootSt: Stats):
       const dirs: DirNode[] = [];
       for (const e of entries) {
         const name = checkName(dir, e.name as unknown as Buffer);
+        if (!ctx.mod.isIdentity && ctx.mod.skips(join(dir.rel, name))) continue;
         if (e.isDirectory()) dirs.push({ path: path.join(dir.path, name), rel: join(dir.rel, name), name, st: null, tree: { files: [], dirs: [] } });
         else files.push(name);
       }
@@ -123,8 +128,7 @@ async function walkDirectory(ctx: WalkContext, rootPath: string, rootSt: Stats):
     },
     finish: async (dir, parent) => {
       const st = dir.st ?? (await fsp.lstat(dir.path));
-      const { uid, gid } = owner(ctx, st);
-      const mode = ctx.canonical ? (st.mode & (S_IFDIR | 0o755)) : st.mode & (S_IFMT | 0o7777);
+      const { uid, gid, mode } = committedStat(ctx, dir.rel, st);
       const [meta, tree] = await Promise.all([
         xattrsOf(ctx, dir.path).then((xattrs) => ctx.txn.writeMetadata('dirmeta', encodeDirMeta({ uid, gid, mode, xattrs }))),
         ctx.txn.writeMetadata('dirtree', encodeDirTree({ files: sortByName(dir.tree.files), dirs: sortByName(dir.tree.dirs) })),
@@ -156,10 +160,8 @@ function checkName(dir: { rel: string }, raw: Buffer): string {
 
 async function writeFileEntry(ctx: WalkContext, full: string, rel: string, st: Stats, scratch: Buffer): Promise<string> {
   ctx.opts.signal?.throwIfAborted();
-  const { uid, gid } = owner(ctx, st);
+  const { uid, gid, mode } = committedStat(ctx, rel, st);
   const isLink = st.isSymbolicLink();
-  let mode = st.mode & (S_IFMT | 0o7777);
-  if (ctx.canonical && !isLink) mode = st.mode & (S_IFREG | 0o755);
   const header: FileHeader = {
     uid, gid, mode, rdev: 0,
     symlinkTarget: isLink ? await fsp.readlink(full) : '',

@@ -1,15 +1,39 @@
-/** `commit`: a tree on disk (or an existing commit's tree) into a new commit, then the ref. */
+/**
+ * `commit`: one or more tree sources (directories, tar archives, git trees,
+ * existing commits), layered in order, into a new commit, then the ref.
+ */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { validateRefName, encodeMetadata, type VarDict, type Variant } from '../format/index.js';
+import { createReadStream, fsp } from '../io/index.js';
+import { CommitModifier } from './commit-filter.js';
 import { writeDirectory, writeCommitObject, type RootChecksums, type TreeWriteOptions } from './commit-writer.js';
+import { importGitTree, type GitSourceSpec } from './import-git.js';
+import { importTar } from './import-tar.js';
+import { MDir } from './mtree.js';
 import { readRef, resolveRev, writeRef } from './refs.js';
 import type { Repo } from './repo.js';
 import { Transaction } from './transaction.js';
 
-export type TreeSource = { kind: 'dir'; path: string } | { kind: 'ref'; rev: string };
+export type TreeSource =
+  | { kind: 'dir'; path: string }
+  | { kind: 'ref'; rev: string }
+  /** A tar file (plain, gzip or zstd, told apart by content), or a stream of one. */
+  | { kind: 'tar'; path: string; stream?: AsyncIterable<Buffer> }
+  | ({ kind: 'git' } & GitSourceSpec);
 
 export interface CommitOptions extends TreeWriteOptions {
-  tree: TreeSource;
+  /** Layered in order: later sources replace files and merge directories. */
+  trees: TreeSource[];
+  /** Start from this commit's tree (no modifiers apply to it), as `--base`. */
+  base?: string;
+  /** `--statoverride` file contents. */
+  statOverride?: string;
+  /** `--skip-list` file contents. */
+  skipList?: string;
+  tarAutocreateParents?: boolean;
+  tarPathnameFilter?: { regex: RegExp; replacement: string };
+  /** Refuse archives that decompress to more than this many bytes. */
+  tarMaxBytes?: number;
   branch?: string;
   subject?: string;
   body?: string;
@@ -50,13 +74,7 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
   }
   const txn = await Transaction.begin(repo, { fsync: opts.fsync });
   try {
-    let root: RootChecksums;
-    if (opts.tree.kind === 'dir') {
-      root = await writeDirectory(txn, opts.tree.path, opts);
-    } else {
-      const c = await repo.loadCommit(await resolveRev(repo, opts.tree.rev) as string);
-      root = { tree: c.rootTree, meta: c.rootMeta };
-    }
+    const { root, provenance } = await writeLayers(repo, txn, opts);
     if (opts.skipIfUnchanged && parent) {
       const p = await repo.loadCommit(parent);
       if (p.rootTree === root.tree && p.rootMeta === root.meta) {
@@ -64,7 +82,7 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
         return { checksum: parent, skipped: true, written: 0, existing: txn.stats.existing };
       }
     }
-    const metadata: VarDict = [...(opts.metadata ?? [])];
+    const metadata: VarDict = [...(opts.metadata ?? []), ...provenance];
     if (!opts.noBindings) {
       const bindings = new Set<string>(opts.bindRefs ?? []);
       if (opts.branch) bindings.add(opts.branch);
@@ -91,4 +109,55 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
     await txn.abort();
     throw e;
   }
+}
+
+/** Write every tree source and layer them; returns the root and provenance metadata. */
+async function writeLayers(repo: Repo, txn: Transaction, opts: CommitOptions): Promise<{ root: RootChecksums; provenance: VarDict }> {
+  if (opts.trees.length === 0 && !opts.base) throw new OstreeTsError(Codes.USAGE, 'Nothing to commit: give at least one tree source.');
+  const modifier = opts.modifier ?? new CommitModifier(opts, repo.mode === 'bare-user-only');
+  const treeOpts: TreeWriteOptions = { ...opts, modifier };
+  const provenance: VarDict = [];
+  const mtree = new MDir();
+  if (opts.base) {
+    const c = await repo.loadCommit(await resolveRev(repo, opts.base) as string);
+    await mtree.mergeTree(txn, c.rootTree, c.rootMeta, '/');
+  }
+  for (const t of opts.trees) {
+    let layer: RootChecksums | null = null;
+    if (t.kind === 'dir') layer = await writeDirectory(txn, t.path, treeOpts);
+    else if (t.kind === 'ref') {
+      const c = await repo.loadCommit(await resolveRev(repo, t.rev) as string);
+      layer = { tree: c.rootTree, meta: c.rootMeta };
+    } else if (t.kind === 'git') {
+      const g = await importGitTree(txn, t, modifier, { signal: opts.signal });
+      layer = g.root;
+      for (const i of [0, 1]) {
+        const k = i === 0 ? 'ostree-ts.source.git' : 'ostree-ts.source.git-commit';
+        const at = provenance.findIndex(([key]) => key === k);
+        if (at >= 0) provenance.splice(at, 1);
+      }
+      provenance.push(['ostree-ts.source.git', { type: 's', value: g.source }]);
+      provenance.push(['ostree-ts.source.git-commit', { type: 's', value: g.commit }]);
+    } else {
+      if (!t.stream) {
+        const st = await fsp.stat(t.path).catch((e: NodeJS.ErrnoException) => {
+          throw new OstreeTsError(Codes.NOT_FOUND, `Cannot read the archive ${t.path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}.`, { path: t.path }, { cause: e });
+        });
+        if (!st.isFile()) throw new OstreeTsError(Codes.USAGE, `${t.path} is not a file; --tree=tar= needs a tar archive.`, { path: t.path });
+      }
+      const source = t.stream ?? createReadStream(t.path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>;
+      await importTar(txn, mtree, source, t.path, {
+        autocreateParents: opts.tarAutocreateParents,
+        pathnameFilter: opts.tarPathnameFilter,
+        maxBytes: opts.tarMaxBytes,
+        modifier,
+        noXattrs: opts.noXattrs === true || repo.mode === 'bare-user-only',
+        signal: opts.signal,
+        onProgress: opts.onProgress,
+      });
+    }
+    if (layer) await mtree.mergeTree(txn, layer.tree, layer.meta, '/');
+  }
+  modifier.checkAllUsed();
+  return { root: await mtree.write(txn), provenance };
 }

@@ -9,3 +9,7 @@ export * from './fsck.js';
 export * from './prune.js';
 export * from './inspect.js';
 export * from './tree-walk.js';
+export * from './commit-filter.js';
+export * from './mtree.js';
+export * from './import-tar.js';
+export * from './import-git.js';

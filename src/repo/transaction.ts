@@ -8,8 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
-  encodeArchiveHeader, encodeFileHeader, encodeUserMeta, objectRelPath, objectSuffix,
-  S_IFLNK, S_IFMT, S_IFREG, type FileHeader, type ObjectType, sha256Hex,
+  decodeDirTree, encodeArchiveHeader, encodeFileHeader, encodeUserMeta, objectRelPath, objectSuffix,
+  S_IFLNK, S_IFMT, S_IFREG, type DirTree, type FileHeader, type ObjectType, sha256Hex,
 } from '../format/index.js';
 import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
@@ -170,6 +170,59 @@ export class Transaction {
     return checksum;
   }
 
+  /**
+   * Write a regular file's content as it streams by (from an archive, say):
+   * hashed and stored in one pass into a spool file, which becomes the object
+   * unless the repository already has it. `size` must be the exact length.
+   */
+  async writeContentStream(header: FileHeader, size: number, body: AsyncIterable<Buffer>, what: string): Promise<string> {
+    const framed = encodeFileHeader(header);
+    const h = createHash('sha256');
+    h.update(framed);
+    const spool = path.join(this.stagingDir, `spool-${randomSuffix(10)}`);
+    const out = createWriteStream(spool, { mode: 0o600 });
+    const archive = this.repo.isArchive;
+    const deflate = archive ? createDeflateRaw(this.repo.zlibLevel) : null;
+    const done = deflate ? pipeline(deflate, out) : new Promise<void>((resolve, reject) => { out.on('close', resolve); out.on('error', reject); });
+    done.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+    const sink: NodeJS.WritableStream = deflate ?? out;
+    let n = 0;
+    let used = false;
+    try {
+      if (archive) out.write(encodeArchiveHeader(header, size));
+      for await (const c of body) {
+        h.update(c);
+        n += c.length;
+        if (!sink.write(c)) await new Promise<void>((resolve, reject) => { (sink as Writable).once('drain', resolve); (sink as Writable).once('error', reject); });
+      }
+      sink.end();
+      await done;
+      if (n !== size) throw new OstreeTsError(Codes.IO, `${what}: expected ${size} bytes of content, got ${n}.`, { path: what });
+      const checksum = h.digest('hex');
+      await this.once(checksum, 'file', async (dest) => {
+        used = true;
+        if (!archive) await this.finishBareFile(spool, header, false);
+        await renameQuick(spool, dest);
+        this.stats.bytesWritten += size;
+      });
+      return checksum;
+    } catch (e) {
+      (sink as Writable).destroy();
+      out.destroy();
+      throw e;
+    } finally {
+      if (!used) await fsp.rm(spool, { force: true });
+    }
+  }
+
+  /** A dirtree written by this transaction or already in the repository. */
+  async loadDirTree(checksum: string): Promise<DirTree> {
+    if (this.staged.has(this.key(checksum, 'dirtree'))) {
+      return decodeDirTree(await fsp.readFile(this.stagedName(checksum, 'dirtree')), checksum);
+    }
+    return this.repo.loadDirTree(checksum);
+  }
+
   /** Write the stored form of a content object at `dest`, according to the repository mode. */
   private async storeContent(
     dest: string,
@@ -206,14 +259,9 @@ export class Transaction {
       await fsp.lutimes(dest, 0, 0);
       return;
     }
-    let fileMode = header.mode & 0o7777;
-    if (mode === 'bare-user') fileMode = (header.mode & 0o775) | 0o400;
-    if (mode === 'bare-user-only' && (header.mode & ~(S_IFMT | 0o775)) !== 0) {
-      throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare-user-only repository cannot store mode 0${(header.mode & 0o7777).toString(8)} (setuid, setgid and sticky bits, and world-writable files, are refused). Commit with --canonical-permissions or use another mode.`, { mode: header.mode });
-    }
+    const fileMode = this.storedFileMode(header);
     // A new file already belongs to us: change the owner only when it must differ.
-    const o = this.newFileOwner;
-    const chown = mode === 'bare' && (!o || header.uid !== o.uid || header.gid !== o.gid);
+    const chown = this.needsChown(header);
     // Create the file with its final mode when nothing would undo it (umask, chown
     // clearing setuid bits) and we can still write the xattrs; otherwise chmod last.
     const direct = !chown && (fileMode & 0o7000) === 0 && (fileMode & this.umask) === 0 && (fileMode & 0o200) !== 0;
@@ -224,8 +272,30 @@ export class Transaction {
     } else {
       await this.streamInto(dest, null, content, null, createMode);
     }
+    await this.finishBareFile(dest, header, direct);
+  }
+
+  /** A regular file's mode bits as this repository mode stores them. */
+  private storedFileMode(header: FileHeader): number {
+    const mode = this.repo.mode;
+    if (mode === 'bare-user') return (header.mode & 0o775) | 0o400;
+    if (mode === 'bare-user-only' && (header.mode & ~(S_IFMT | 0o775)) !== 0) {
+      throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare-user-only repository cannot store mode 0${(header.mode & 0o7777).toString(8)} (setuid, setgid and sticky bits, and world-writable files, are refused). Commit with --canonical-permissions or use another mode.`, { mode: header.mode });
+    }
+    return header.mode & 0o7777;
+  }
+
+  private needsChown(header: FileHeader): boolean {
+    const o = this.newFileOwner;
+    return this.repo.mode === 'bare' && (!o || header.uid !== o.uid || header.gid !== o.gid);
+  }
+
+  /** Owner, xattrs, mode and mtime of a regular file just written for a bare-family repository. */
+  private async finishBareFile(dest: string, header: FileHeader, direct: boolean): Promise<void> {
+    const mode = this.repo.mode;
+    const fileMode = this.storedFileMode(header);
     if (mode === 'bare') {
-      if (chown) await chownForBare(dest, header);
+      if (this.needsChown(header)) await chownForBare(dest, header);
       for (const x of header.xattrs) await writeXattr(dest, x.name, x.value);
     } else if (mode === 'bare-user') {
       await writeXattr(dest, 'user.ostreemeta', encodeUserMeta(header.uid, header.gid, header.mode, header.xattrs));
