@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, { describe: string; load: Loader }> = {
   'rev-parse': { describe: 'Output the target of a rev', load: () => load(import('./commands/rev-parse.js')) },
   log: { describe: 'Show the history of a branch', load: () => load(import('./commands/log.js')) },
   show: { describe: 'Output a metadata object', load: () => load(import('./commands/show.js')) },
+  export: { describe: 'Write a commit as a tar archive (tar, tar.gz or tar.zst)', load: () => load(import('./commands/export.js')) },
   ls: { describe: 'List files in a commit', load: () => load(import('./commands/ls.js')) },
   cat: { describe: 'Concatenate contents of files in a commit', load: () => load(import('./commands/cat.js')) },
   diff: { describe: 'Compare the trees of two commits', load: () => load(import('./commands/diff.js')) },

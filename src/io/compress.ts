@@ -147,3 +147,59 @@ export async function* decompressAuto(source: AsyncIterable<Buffer>, opts: Decom
     throw new OstreeTsError(Codes.ARCHIVE_INVALID, `${name}: the ${kind} stream is corrupt or truncated (${(e as Error).message}). Fetch or build it again.`, { archive: name, compression: kind }, { cause: e });
   }
 }
+
+/** A byte sink into a file (written beside it, renamed into place by `finish`) or stdout. */
+export interface OutputSink {
+  write(chunk: Buffer): Promise<void>;
+  /** Flush, sync and move the file into place. */
+  finish(): Promise<void>;
+  /** Drop a partly written file. */
+  abort(): Promise<void>;
+}
+
+export async function openOutput(dest: string | null, compression: Compression, level?: number): Promise<OutputSink> {
+  const fs = requireHere('node:fs') as typeof import('node:fs');
+  const fsp = requireHere('node:fs/promises') as typeof import('node:fs/promises');
+  const { pipeline } = requireHere('node:stream/promises') as typeof import('node:stream/promises');
+  const tmp = dest ? `${dest}.tmp-${process.pid}-${Date.now().toString(36)}` : null;
+  const out = tmp ? fs.createWriteStream(tmp, { mode: 0o644 }) : process.stdout;
+  const comp = createCompressor(compression, level);
+  const head: NodeJS.WritableStream = comp ?? out;
+  const done = comp ? pipeline(comp, out) : null;
+  done?.catch(() => undefined);
+  let failed: Error | null = null;
+  (head as import('node:stream').Writable).on('error', (e: Error) => { failed = e; });
+  return {
+    async write(chunk) {
+      if (failed) throw failed;
+      if (!head.write(chunk)) await drained(head as import('node:stream').Writable);
+    },
+    async finish() {
+      if (comp) {
+        comp.end();
+        await done;
+      } else if (tmp) {
+        await new Promise<void>((resolve, reject) => (out as import('node:fs').WriteStream).end((e?: Error | null) => (e ? reject(e) : resolve())));
+      }
+      if (tmp && dest) {
+        const fh = await fsp.open(tmp, 'r');
+        try { await fh.sync(); } finally { await fh.close(); }
+        await fsp.rename(tmp, dest);
+      }
+    },
+    async abort() {
+      (head as import('node:stream').Writable).destroy();
+      if (tmp) await fsp.rm(tmp, { force: true });
+    },
+  };
+}
+
+/** Wait for a stream's 'drain' (or its failure), leaving no listener behind. */
+export function drained(w: import('node:stream').Writable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const ok = (): void => { w.off('error', bad); resolve(); };
+    const bad = (e: Error): void => { w.off('drain', ok); reject(e); };
+    w.once('drain', ok);
+    w.once('error', bad);
+  });
+}

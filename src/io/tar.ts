@@ -14,7 +14,7 @@ export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'directory' | 'char
 
 export interface TarXattr {
   name: string;
-  value: Buffer;
+  value: Uint8Array;
 }
 
 export interface TarEntry {
@@ -306,7 +306,7 @@ export interface TarWriteEntry {
 
 const WRITE_TYPES = { file: 'File', directory: 'Directory', symlink: 'SymbolicLink', hardlink: 'Link' } as const;
 
-function paxRecord(key: string, value: Buffer): Buffer {
+function paxRecord(key: string, value: Uint8Array): Buffer {
   const body = Buffer.concat([Buffer.from(` ${key}=`, 'utf8'), value, Buffer.from('\n')]);
   // The length prefix counts itself.
   let len = body.length + 1;

@@ -13,3 +13,4 @@ export * from './commit-filter.js';
 export * from './mtree.js';
 export * from './import-tar.js';
 export * from './import-git.js';
+export * from './export.js';

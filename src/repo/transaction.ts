@@ -13,7 +13,7 @@ import {
 } from '../format/index.js';
 import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
-  syncFilesystem, writeXattr, readBootId, exists, writeNewFile, renameQuick, mapLimit,
+  syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit,
 } from '../io/index.js';
 import type { Repo } from './repo.js';
 import { splitKey } from './traverse.js';
@@ -193,7 +193,7 @@ export class Transaction {
       for await (const c of body) {
         h.update(c);
         n += c.length;
-        if (!sink.write(c)) await new Promise<void>((resolve, reject) => { (sink as Writable).once('drain', resolve); (sink as Writable).once('error', reject); });
+        if (!sink.write(c)) await drained(sink as Writable);
       }
       sink.end();
       await done;
