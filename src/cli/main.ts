@@ -60,6 +60,11 @@ function globalOptions(y: Argv): Argv {
 }
 
 export async function main(args: string[]): Promise<number> {
+  // A reader that stops early (`| head`) is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const require = createRequire(import.meta.url);
   const yargs = require('yargs/yargs') as (a: string[]) => Argv;
   const verb = findVerb(args);

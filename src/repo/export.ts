@@ -42,7 +42,9 @@ export async function exportTree(repo: Repo, rev: string, sink: ByteSink, opts: 
   const node = await lookupPath(repo, commit, opts.subpath ?? '/');
   const prefix = opts.prefix ?? '';
   const stats: ExportStats = { checksum, files: 0, directories: 0, bytes: 0 };
-  const xattrsOf = (x: Xattr[]): Xattr[] => (opts.noXattrs ? [] : x);
+  // Written last-first, as libarchive writes them for OSTree: an import (ours or
+  // OSTree's) reverses the archive order again, so the tree comes back identical.
+  const xattrsOf = (x: Xattr[]): Xattr[] => (opts.noXattrs ? [] : [...x].reverse());
   const name = (rel: string): string => (prefix + rel) || '.';
 
   const putFile = async (rel: string, f: StoredFile): Promise<void> => {

@@ -166,9 +166,13 @@ class ArchiveImport {
     return dir;
   }
 
+  /**
+   * In reverse archive order: libarchive, which OSTree reads archives with,
+   * prepends each attribute to its list, and the order is part of the checksum.
+   */
   private xattrs(e: TarEntry): Xattr[] {
     if (this.opts.noXattrs) return [];
-    return e.xattrs.map((x) => ({ name: x.name, value: x.value }));
+    return e.xattrs.map((x) => ({ name: x.name, value: x.value })).reverse();
   }
 
   /** Keep a content write going while the archive streams on, a bounded number at a time. */
