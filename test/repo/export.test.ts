@@ -45,7 +45,9 @@ test('export then re-import round-trips to the identical checksum, xattrs includ
     // 2022.7's export drops xattrs, so its own round trip changes the tree.)
     const theirExport = path.join(dir, `ostree-export-${mode}.tar`);
     await ok(ostree(`--repo=${theirs}`, 'export', 'os/x', `--output=${theirExport}`));
-    const reimported = await ok(ostree(`--repo=${theirs}`, ...COMMIT, `--tree=tar=${theirExport}`));
+    const theirs2 = path.join(dir, `ostree2-${mode}`);
+    await ok(ostree('init', `--repo=${theirs2}`, `--mode=${mode}`));
+    const reimported = await ok(ostree(`--repo=${theirs2}`, ...COMMIT, `--tree=tar=${theirExport}`));
     const ours = path.join(dir, `from-ostree-${mode}`);
     await ok(ots('init', `--repo=${ours}`, `--mode=${mode}`));
     assert.equal(await ok(ots(`--repo=${ours}`, ...COMMIT, `--tree=tar=${theirExport}`)), reimported, `we import ostree's ${mode} export as ostree does`);
