@@ -51,8 +51,26 @@ export class GitRepo {
     return { fs, ...this.loc, cache: this.cache };
   }
 
-  /** The commit a revision names: a branch, tag (peeled), HEAD, or a full or abbreviated commit id. */
-  async resolveCommit(rev: string): Promise<string> {
+  /**
+   * The commit a revision names: a branch, tag (peeled), HEAD, or a full or
+   * abbreviated commit id, optionally followed by ~N and ^ (first parents).
+   */
+  async resolveCommit(spec: string): Promise<string> {
+    const m = /^(.*?)((?:~\d*|\^1?)*)$/.exec(spec) as RegExpExecArray;
+    let oid = await this.resolveBase(m[1] || spec, spec);
+    for (const step of m[2].match(/~\d*|\^1?/g) ?? []) {
+      const n = step.startsWith('~') ? (step.length > 1 ? Number(step.slice(1)) : 1) : 1;
+      for (let i = 0; i < n; i++) {
+        const c = await this.git.readCommit({ ...this.args(), oid });
+        const parent = c.commit.parent[0];
+        if (!parent) throw new OstreeTsError(Codes.GIT, `${this.location}: "${spec}" goes back past the first commit.`, { repo: this.location, rev: spec });
+        oid = parent;
+      }
+    }
+    return oid;
+  }
+
+  private async resolveBase(rev: string, spec: string): Promise<string> {
     let oid: string | null = null;
     try {
       oid = await this.git.resolveRef({ ...this.args(), ref: rev });
@@ -63,7 +81,7 @@ export class GitRepo {
         } catch { /* not found below */ }
       }
     }
-    if (!oid) throw new OstreeTsError(Codes.GIT, `${this.location}: no revision "${rev}" (not a branch, tag or commit id). List them with git -C ${this.location} show-ref.`, { repo: this.location, rev });
+    if (!oid) throw new OstreeTsError(Codes.GIT, `${this.location}: no revision "${spec}" (not a branch, tag or commit id). List them with git -C ${this.location} show-ref.`, { repo: this.location, rev: spec });
     for (let depth = 0; depth < 16; depth++) {
       const o = await this.git.readObject({ ...this.args(), oid, format: 'parsed' });
       if (o.type === 'commit') return oid;
