@@ -52,6 +52,19 @@ export function ensureCommand(command, pkg, log) {
   }
 }
 
+/** Make sure `command` exists (without installing anything); otherwise explain what to install. */
+export function requireCommand(command, pkg) {
+  if (!commandExists(command)) {
+    throw new Error(`${command} is missing; install the Debian package '${pkg}' (apt-get install ${pkg})`);
+  }
+  if (command === 'tar') {
+    const res = spawnSync('tar', ['--version'], { encoding: 'utf8' });
+    if (!/GNU tar/.test(res.stdout || '')) {
+      throw new Error("tar is not GNU tar; the tarballs need GNU tar (Debian package 'tar')");
+    }
+  }
+}
+
 function commandExists(command) {
   if (command.includes('/')) return isExecutable(command);
   return (process.env.PATH || '')

@@ -13,11 +13,20 @@ import {
   hostInfo,
   isTmpfs,
   ostreeVersion,
+  requireCommand,
   resolveTools,
   runPlain,
   runTimed,
 } from './measure.mjs';
-import { ALL_TREES, cacheRoot, ensureTree, scanTree } from './trees.mjs';
+import {
+  ALL_TREES,
+  cacheRoot,
+  ensureTarballs,
+  ensureTree,
+  scanTree,
+  tarballCommands,
+  warmFiles,
+} from './trees.mjs';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
@@ -29,12 +38,39 @@ const commitArgs = (ws) => [
 ];
 const checkoutArgs = (name) => (ws) => ['checkout', 'bench', path.join(ws.dir, name)];
 const fsckArgs = () => ['fsck'];
+/** The tarball this tool commits from is op.tarballs[tool name] (a kind: tar, tar.gz, tar.zst). */
+const commitTarArgs = (ws, op) => [
+  'commit', '-b', 'bench', `--tree=tar=${ws.tars[op.tarballs[ws.tool.name]]}`, '--timestamp=@1700000000', '-s', 'bench',
+];
+/** Uncompressed tar from both: ostree's export cannot compress. */
+const exportOutput = (name) => (ws) => path.join(ws.dir, `${name}.tar`);
+const exportArgs = (name) => (ws) =>
+  ws.tool.name === 'ostree'
+    ? ['export', 'bench', `--output=${exportOutput(name)(ws)}`]
+    : ['export', 'bench', '-o', exportOutput(name)(ws)];
 
 /**
- * Operations in execution order. `repo` is the repository mode the operation
- * works on; `needs` lists operations that must have succeeded first (they are
- * run, untimed in the report, even when not selected); `checksum` marks
- * operations whose stdout is a commit checksum to compare between the tools.
+ * Repositories of a workspace and their modes. Each is created on first use;
+ * the tar commits get their own so that they, too, start from an empty repo.
+ */
+const REPO_MODES = {
+  archive: 'archive',
+  bare: 'bare',
+  'tar-archive': 'archive',
+  'tar-bare': 'bare',
+  'tar-plain-archive': 'archive',
+};
+
+/**
+ * Operations in execution order. `repo` is the repository (see REPO_MODES)
+ * the operation works on; `needs` lists operations that must have succeeded
+ * first (they are run, untimed in the report, even when not selected);
+ * `checksum` marks operations whose stdout is a commit checksum to compare
+ * between the tools. `args(ws, op)` builds the arguments after `--repo=R`;
+ * `ws.tool.name` tells which tool runs. `tarballs` maps each tool to the
+ * tarball it reads (see ensureTarballs); `output(ws)` is a file the operation
+ * writes, whose size is recorded; `versus` names the directory commit a tar
+ * commit is compared with, per tool.
  */
 const OPERATIONS = [
   { name: 'commit-archive', repo: 'archive', needs: [], args: commitArgs, checksum: true },
@@ -44,8 +80,35 @@ const OPERATIONS = [
   { name: 'checkout-archive', repo: 'archive', needs: ['commit-archive'], args: checkoutArgs('checkout-archive') },
   { name: 'fsck-archive', repo: 'archive', needs: ['commit-archive'], args: fsckArgs },
   { name: 'fsck-bare', repo: 'bare', needs: ['commit-bare'], args: fsckArgs },
+  {
+    name: 'commit-tar-archive', repo: 'tar-archive', needs: [], args: commitTarArgs, checksum: true,
+    tarballs: { ostree: 'tar.gz', 'ostree-ts': 'tar.zst' }, versus: 'commit-archive',
+  },
+  {
+    name: 'commit-tar-bare', repo: 'tar-bare', needs: [], args: commitTarArgs, checksum: true,
+    tarballs: { ostree: 'tar.gz', 'ostree-ts': 'tar.zst' }, versus: 'commit-bare',
+  },
+  {
+    name: 'commit-tar-plain-archive', repo: 'tar-plain-archive', needs: [], args: commitTarArgs, checksum: true,
+    tarballs: { ostree: 'tar', 'ostree-ts': 'tar' }, versus: 'commit-archive',
+  },
+  {
+    name: 'export-archive', repo: 'archive', needs: ['commit-archive'],
+    args: exportArgs('export-archive'), output: exportOutput('export-archive'),
+  },
 ];
 const OP_NAMES = OPERATIONS.map((op) => op.name);
+
+/** Break `text` at spaces into lines of at most `width` characters. */
+function wrap(text, width) {
+  const lines = [];
+  for (const word of text.split(' ')) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + word.length <= width) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines;
+}
 
 const USAGE = `usage: node bench/run.mjs [options]
 
@@ -54,7 +117,7 @@ ratio (ostree-ts / ostree) of wall time and peak RSS.
 
   --trees=LIST   comma-separated subset of: ${ALL_TREES.join(', ')} (default: all)
   --ops=LIST     comma-separated subset of:
-                 ${OP_NAMES.join(', ')}
+                 ${wrap(OP_NAMES.join(', '), 62).join('\n                 ')}
                  (default: all)
   --runs=N       runs per tool; the median is reported
                  (default: 1 for minbase and 100k, 3 otherwise)
@@ -111,24 +174,29 @@ function planOperations(selected) {
 // ---------------------------------------------------------------------------
 // Running
 
-/** A tool's scratch space for one run: its own fresh archive and bare repos. */
-function makeWorkspace(workRoot, tool, treeDir) {
+/**
+ * A tool's scratch space for one run: its own fresh repositories (see
+ * REPO_MODES). `tree` is the input directory, `tars` the tarballs of it by kind.
+ */
+function makeWorkspace(workRoot, tool, inputs) {
   const dir = fs.mkdtempSync(path.join(workRoot, `${tool.name}-`));
   return {
     tool,
     dir,
-    tree: treeDir,
-    repos: { archive: path.join(dir, 'repo-archive'), bare: path.join(dir, 'repo-bare') },
+    tree: inputs.tree,
+    tars: inputs.tars,
+    repos: Object.fromEntries(Object.keys(REPO_MODES).map((key) => [key, path.join(dir, `repo-${key}`)])),
     initialized: new Set(),
     outcome: new Map(), // operation name -> 'ok' | failure message
   };
 }
 
-async function ensureRepo(ws, mode) {
-  if (ws.initialized.has(mode)) return null;
-  const res = await runPlain(ws.tool, ws.repos[mode], ['init', `--mode=${mode}`]);
+async function ensureRepo(ws, key) {
+  if (ws.initialized.has(key)) return null;
+  const mode = REPO_MODES[key];
+  const res = await runPlain(ws.tool, ws.repos[key], ['init', `--mode=${mode}`]);
   if (!res.ok) return `init --mode=${mode} failed (${res.status}): ${tail(res.stderr)}`;
-  ws.initialized.add(mode);
+  ws.initialized.add(key);
   return null;
 }
 
@@ -138,11 +206,24 @@ async function runOperation(ws, op) {
   if (missing) return { error: `skipped, ${missing} failed: ${ws.outcome.get(missing) ?? 'not run'}` };
   const initError = await ensureRepo(ws, op.repo);
   if (initError) return { error: initError };
-  const res = await runTimed(ws.tool, ws.repos[op.repo], op.args(ws), ws.dir);
+  const res = await runTimed(ws.tool, ws.repos[op.repo], op.args(ws, op), ws.dir);
   if (!res.ok) return { error: `exit ${res.status}: ${tail(res.stderr)}` };
   const sample = { wallS: res.wallS, rssKB: res.rssKB };
   if (op.checksum) sample.checksum = lastLine(res.stdout);
+  if (op.output) {
+    const size = fileSize(op.output(ws));
+    if (!size) return { error: `exit 0 but ${path.basename(op.output(ws))} is ${size === null ? 'missing' : 'empty'}` };
+    sample.outputBytes = size;
+  }
   return sample;
+}
+
+function fileSize(file) {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return null;
+  }
 }
 
 function tail(text, lines = 3) {
@@ -163,12 +244,12 @@ function emptyRecord(tools) {
  * Benchmark one tree: `runs` rounds; in each, every operation is run by both
  * tools back to back, alternating which tool goes first from round to round.
  */
-async function benchTree({ treeName, treeDir, tools, plan, selected, runs, workRoot, keep, log }) {
+async function benchTree({ treeName, inputs, tools, plan, selected, runs, workRoot, keep, log }) {
   const records = new Map(plan.map((op) => [op.name, emptyRecord(tools)]));
   const mismatches = [];
   for (let round = 0; round < runs; round++) {
     const order = round % 2 === 0 ? tools : [...tools].reverse();
-    const spaces = order.map((tool) => makeWorkspace(workRoot, tool, treeDir));
+    const spaces = order.map((tool) => makeWorkspace(workRoot, tool, inputs));
     try {
       for (const op of plan) {
         const results = await runRound(spaces, op, records.get(op.name));
@@ -184,6 +265,7 @@ async function benchTree({ treeName, treeDir, tools, plan, selected, runs, workR
   const operations = plan
     .filter((op) => selected.includes(op.name))
     .map((op) => summarize(op.name, records.get(op.name), tools));
+  addVersus(operations);
   return { operations, mismatches };
 }
 
@@ -203,7 +285,10 @@ async function runRound(spaces, op, record) {
 
 function logRound(log, treeName, op, round, results) {
   const parts = Object.entries(results).map(([name, r]) =>
-    r.error ? `${name} FAILED (${r.error})` : `${name} ${r.wallS.toFixed(3)} s ${mb(r.rssKB)} MB`,
+    r.error
+      ? `${name} FAILED (${r.error})`
+      : `${name} ${r.wallS.toFixed(3)} s ${mb(r.rssKB)} MB` +
+        (r.outputBytes === undefined ? '' : ` (wrote ${(r.outputBytes / 2 ** 20).toFixed(1)} MiB)`),
   );
   log(`${treeName} ${op.name} #${round + 1}: ${parts.join(', ')}`);
 }
@@ -256,6 +341,33 @@ function summarize(name, record, tools) {
     wallRatio: ratio(ours.wallS, theirs.wallS),
     rssRatio: ratio(ours.rssKB, theirs.rssKB),
   };
+}
+
+/**
+ * For tar commits whose directory commit (`versus`) was also measured: the
+ * ratio tar / directory of each tool's median wall time.
+ */
+function addVersus(operations) {
+  const byName = new Map(operations.map((op) => [op.name, op]));
+  for (const op of operations) {
+    const dirOp = byName.get(OPERATIONS.find((o) => o.name === op.name).versus);
+    if (!dirOp) continue;
+    op.versus = {
+      operation: dirOp.name,
+      ostree: ratio(op.ostree.wallS, dirOp.ostree.wallS),
+      ostreeTs: ratio(op.ostreeTs.wallS, dirOp.ostreeTs.wallS),
+    };
+  }
+}
+
+function formatVersus(trees) {
+  const fmt = (x) => (x == null ? 'FAIL' : x.toFixed(2));
+  const lines = trees.flatMap((t) =>
+    t.operations
+      .filter((op) => op.versus)
+      .map((op) => `${t.name} ${op.name} / ${op.versus.operation}: ostree ${fmt(op.versus.ostree)}, ostree-ts ${fmt(op.versus.ostreeTs)}`),
+  );
+  return lines.length ? ['', 'tar / directory (wall time, same tool):', ...lines.map((l) => `  ${l}`)].join('\n') : '';
 }
 
 function mb(kb) {
@@ -327,6 +439,8 @@ async function main() {
     log(`warning: ${workRoot} is on tmpfs; set OSTREE_TS_BENCH_CACHE to a disk-backed directory`);
   }
   const plan = planOperations(opts.ops);
+  const tarKinds = plan.flatMap((op) => Object.values(op.tarballs ?? {}));
+  if (tarKinds.length) tarballCommands(tarKinds).forEach(({ command, pkg }) => requireCommand(command, pkg));
 
   const trees = [];
   const mismatches = [];
@@ -334,17 +448,21 @@ async function main() {
     const dir = ensureTree(root, name, REPO_ROOT, log);
     const stats = scanTree(dir); // also warms the page cache for both tools
     log(formatStats(name, stats));
+    const tars = tarKinds.length ? ensureTarballs(root, dir, tarKinds, stats.changedMs, log) : {};
+    warmFiles(Object.values(tars));
     const runs = opts.runs ?? (LARGE_TREES.has(name) ? 1 : 3);
     const result = await benchTree({
-      treeName: name, treeDir: dir, tools, plan, selected: opts.ops, runs, workRoot, keep: opts.keep, log,
+      treeName: name, inputs: { tree: dir, tars }, tools, plan, selected: opts.ops, runs, workRoot, keep: opts.keep, log,
     });
-    trees.push({ name, dir, stats, runs, operations: result.operations });
+    trees.push({ name, dir, tars, stats, runs, operations: result.operations });
     mismatches.push(...result.mismatches);
   }
 
   const failures = failureLines(trees);
   console.log();
   console.log(formatTable(trees));
+  const versus = formatVersus(trees);
+  if (versus) console.log(versus);
   for (const m of mismatches) console.log(mismatchLine(m));
   for (const f of failures) console.log(f);
   console.log(`\n(ratio = ostree-ts / ostree; median of the runs; results in ${path.relative(process.cwd(), RESULTS_FILE)})`);

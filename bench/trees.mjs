@@ -190,17 +190,23 @@ function binaryContent(size, rand) {
  * warms the page cache so neither tool pays the first cold read.
  */
 export function scanTree(dir) {
-  const stats = { files: 0, dirs: 0, symlinks: 0, bytes: 0 };
+  const stats = { files: 0, dirs: 0, symlinks: 0, bytes: 0, changedMs: 0 };
   const buf = Buffer.alloc(1024 * 1024);
+  const seen = (st) => {
+    stats.changedMs = Math.max(stats.changedMs, st.mtimeMs, st.ctimeMs);
+  };
   const walk = (d) => {
     stats.dirs++;
+    seen(fs.lstatSync(d));
     for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, ent.name);
       if (ent.isDirectory()) walk(p);
-      else if (ent.isSymbolicLink()) stats.symlinks++;
-      else if (ent.isFile()) {
+      else if (ent.isSymbolicLink()) {
+        stats.symlinks++;
+        seen(fs.lstatSync(p));
+      } else if (ent.isFile()) {
         stats.files++;
-        stats.bytes += readAll(p, buf);
+        stats.bytes += readAll(p, buf, seen);
       }
     }
   };
@@ -208,18 +214,128 @@ export function scanTree(dir) {
   return stats;
 }
 
-function readAll(file, buf) {
+/** Read each file once so that its first timed read does not hit the disk. */
+export function warmFiles(files) {
+  const buf = Buffer.alloc(1024 * 1024);
+  for (const file of files) readAll(file, buf);
+}
+
+/** Read `file` to the end; returns its size. `onStat` receives its stat. */
+function readAll(file, buf, onStat = () => {}) {
   let fd;
   try {
     fd = fs.openSync(file, 'r');
   } catch {
-    return fs.lstatSync(file).size; // unreadable (e.g. mode 000): count only
+    const st = fs.lstatSync(file); // unreadable (e.g. mode 000): count only
+    onStat(st);
+    return st.size;
   }
   try {
+    onStat(fs.fstatSync(fd));
     let total = 0;
     for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) total += n;
     return total;
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Tarballs of the trees
+
+/** Compressors for the cached tarballs, by file suffix; `tar` is uncompressed. */
+const COMPRESSORS = {
+  'tar.gz': { command: 'gzip', args: ['-6'], pkg: 'gzip' },
+  'tar.zst': { command: 'zstd', args: ['-3', '-T1', '-q'], pkg: 'zstd' },
+};
+export const TARBALL_KINDS = ['tar', ...Object.keys(COMPRESSORS)];
+
+/** Commands (with their Debian packages) that making tarballs of `kinds` requires. */
+export function tarballCommands(kinds) {
+  const commands = [{ command: 'tar', pkg: 'tar' }];
+  for (const kind of new Set(kinds)) {
+    if (COMPRESSORS[kind]) commands.push({ command: COMPRESSORS[kind].command, pkg: COMPRESSORS[kind].pkg });
+  }
+  return commands;
+}
+
+/**
+ * Return { kind: file } for the tarballs of `treeDir` in each of `kinds`
+ * ('tar', 'tar.gz', 'tar.zst'), kept in <root>/tars/ and named after the
+ * tree's directory. The plain tar is made with GNU tar; the compressed ones
+ * are that tar fed through the compressor on stdin, the same bytes as piping
+ * tar into it. A tarball is rebuilt when it is missing or older than what it
+ * is made from: `treeChangedMs` (newest mtime or ctime in the tree, from
+ * scanTree) for the tar, the tar for the compressed ones.
+ */
+export function ensureTarballs(root, treeDir, kinds, treeChangedMs, log) {
+  const tarsDir = path.join(root, 'tars');
+  fs.mkdirSync(tarsDir, { recursive: true });
+  const base = path.join(tarsDir, path.basename(treeDir));
+  const plain = `${base}.tar`;
+  if (isOlder(plain, treeChangedMs)) {
+    writeAtomically(plain, log, (fd) => runTo(fd, 'ignore', 'tar', [
+      '--xattrs', '--xattrs-include=*', '--numeric-owner', '--format=pax', '-C', treeDir, '-cf', '-', '.',
+    ]));
+  }
+  const files = {};
+  for (const kind of new Set(kinds)) {
+    if (kind === 'tar') {
+      files[kind] = plain;
+      continue;
+    }
+    const compressor = COMPRESSORS[kind];
+    if (!compressor) throw new Error(`unknown tarball kind '${kind}' (known: ${TARBALL_KINDS.join(', ')})`);
+    const file = `${base}.${kind}`;
+    if (isOlder(file, fs.statSync(plain).mtimeMs)) {
+      writeAtomically(file, log, (fd) => {
+        const input = fs.openSync(plain, 'r');
+        try {
+          runTo(fd, input, compressor.command, compressor.args);
+        } finally {
+          fs.closeSync(input);
+        }
+      });
+    }
+    files[kind] = file;
+  }
+  return files;
+}
+
+function isOlder(file, thanMs) {
+  try {
+    return fs.statSync(file).mtimeMs < thanMs;
+  } catch {
+    return true; // missing
+  }
+}
+
+/** Make `file` by `write(fd)` into a temporary file beside it, then rename. */
+function writeAtomically(file, log, write) {
+  log(`making ${path.basename(file)} in ${path.dirname(file)}`);
+  const started = performance.now();
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      write(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  const mib = (fs.statSync(file).size / 2 ** 20).toFixed(1);
+  log(`made ${path.basename(file)} (${mib} MiB) in ${seconds(started)} s`);
+}
+
+/** Run `command args` with stdin from `input` and stdout into file descriptor `fd`. */
+function runTo(fd, input, command, args) {
+  const res = spawnSync(command, args, { stdio: [input, fd, 'inherit'] });
+  if (res.error) throw new Error(`${command}: ${res.error.message}`);
+  if (res.status !== 0) {
+    throw new Error(`${command} ${args.join(' ')} failed with ${res.status ?? `signal ${res.signal}`}`);
   }
 }

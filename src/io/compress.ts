@@ -162,19 +162,34 @@ export async function openOutput(dest: string | null, compression: Compression, 
   const fsp = requireHere('node:fs/promises') as typeof import('node:fs/promises');
   const { pipeline } = requireHere('node:stream/promises') as typeof import('node:stream/promises');
   const tmp = dest ? `${dest}.tmp-${process.pid}-${Date.now().toString(36)}` : null;
-  const out = tmp ? fs.createWriteStream(tmp, { mode: 0o644 }) : process.stdout;
+  const out = tmp ? fs.createWriteStream(tmp, { mode: 0o644, highWaterMark: 4 * 1024 * 1024 }) : process.stdout;
   const comp = createCompressor(compression, level);
   const head: NodeJS.WritableStream = comp ?? out;
   const done = comp ? pipeline(comp, out) : null;
   done?.catch(() => undefined);
   let failed: Error | null = null;
   (head as import('node:stream').Writable).on('error', (e: Error) => { failed = e; });
+  // Small pieces (tar headers, small files) are gathered into larger writes.
+  const GATHER = 256 * 1024;
+  let parts: Buffer[] = [];
+  let gathered = 0;
+  const flush = async (): Promise<void> => {
+    if (failed) throw failed;
+    if (!gathered) return;
+    const chunk = parts.length === 1 ? parts[0] : Buffer.concat(parts, gathered);
+    parts = [];
+    gathered = 0;
+    if (!head.write(chunk)) await drained(head as import('node:stream').Writable);
+  };
   return {
     async write(chunk) {
       if (failed) throw failed;
-      if (!head.write(chunk)) await drained(head as import('node:stream').Writable);
+      parts.push(chunk);
+      gathered += chunk.length;
+      if (gathered >= GATHER) await flush();
     },
     async finish() {
+      await flush();
       if (comp) {
         comp.end();
         await done;

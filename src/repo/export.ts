@@ -4,7 +4,7 @@
  * `SCHILY.xattr.*` records). Importing the result gives the same tree.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFLNK, S_IFMT, type Xattr } from '../format/index.js';
+import { S_IFLNK, S_IFMT, type DirMeta, type Xattr } from '../format/index.js';
 import { encodeTarHeader, tarPadding, tarTrailer, type TarWriteEntry } from '../io/index.js';
 import { lookupPath } from './inspect.js';
 import { resolveRev } from './refs.js';
@@ -32,8 +32,11 @@ export interface ExportStats {
   bytes: number;
 }
 
+/** Files up to this size are read whole rather than streamed. */
+const WHOLE_READ_LIMIT = 1024 * 1024;
+
 /** How many content objects are opened ahead of the one being written. */
-const LOOKAHEAD = 16;
+const LOOKAHEAD = 32;
 
 export async function exportTree(repo: Repo, rev: string, sink: ByteSink, opts: ExportOptions = {}): Promise<ExportStats> {
   const checksum = await resolveRev(repo, rev) as string;
@@ -47,7 +50,7 @@ export async function exportTree(repo: Repo, rev: string, sink: ByteSink, opts: 
   const xattrsOf = (x: Xattr[]): Xattr[] => (opts.noXattrs ? [] : [...x].reverse());
   const name = (rel: string): string => (prefix + rel) || '.';
 
-  const putFile = async (rel: string, f: StoredFile): Promise<void> => {
+  const putFile = async (rel: string, f: StoredFile, whole: Buffer | null): Promise<void> => {
     const isLink = (f.header.mode & S_IFMT) === S_IFLNK;
     const entry: TarWriteEntry = {
       path: name(rel),
@@ -63,9 +66,14 @@ export async function exportTree(repo: Repo, rev: string, sink: ByteSink, opts: 
     await sink.write(encodeTarHeader(entry));
     if (!isLink) {
       let n = 0;
-      for await (const c of f.open()) {
-        n += (c as Buffer).length;
-        await sink.write(c as Buffer);
+      if (whole) {
+        n = whole.length;
+        await sink.write(whole);
+      } else {
+        for await (const c of f.open()) {
+          n += (c as Buffer).length;
+          await sink.write(c as Buffer);
+        }
       }
       if (n !== f.size) {
         throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${f.checksum}.file gave ${n} bytes, but its size is ${f.size}. Run 'ostree-ts fsck'.`, { checksum: f.checksum });
@@ -77,29 +85,54 @@ export async function exportTree(repo: Repo, rev: string, sink: ByteSink, opts: 
     if (opts.onProgress && stats.files % 256 === 0) opts.onProgress({ phase: 'export', filesDone: stats.files, bytesDone: stats.bytes });
   };
 
-  const walk = async (tree: string, meta: string, rel: string): Promise<void> => {
+  // Entries in archive order, each already being read: small files are loaded
+  // (and inflated) whole while earlier entries are still being written.
+  type Item = { kind: 'dir'; rel: string; meta: DirMeta } | { kind: 'file'; rel: string; file: StoredFile; whole: Buffer | null };
+  const loadItem = async (rel: string, checksum: string): Promise<Item> => {
+    const file = await repo.loadFile(checksum);
+    const isReg = (file.header.mode & S_IFMT) !== S_IFLNK;
+    return { kind: 'file', rel, file, whole: isReg && file.size <= WHOLE_READ_LIMIT ? await file.read() : null };
+  };
+  // Wrapped: an async generator would otherwise wait for each promise it yields.
+  type Pending = { item: Promise<Item> };
+  async function* items(tree: string, meta: string, rel: string): AsyncGenerator<Pending> {
     opts.signal?.throwIfAborted();
     const [t, m] = await Promise.all([repo.loadDirTree(tree), repo.loadDirMeta(meta)]);
-    await sink.write(encodeTarHeader({ path: name(rel), type: 'directory', mode: m.mode, uid: m.uid, gid: m.gid, mtime, xattrs: xattrsOf(m.xattrs) }));
-    stats.directories++;
+    yield { item: Promise.resolve({ kind: 'dir', rel, meta: m } as Item) };
     const base = rel === '' ? '' : `${rel}/`;
-    // Open a few objects ahead: reads overlap with writing the archive.
-    const loads: (Promise<StoredFile> | undefined)[] = [];
-    for (let i = 0; i < t.files.length; i++) {
-      while (loads.length < i + LOOKAHEAD && loads.length < t.files.length) {
-        const p = repo.loadFile(t.files[loads.length].checksum);
-        p.catch(() => undefined); // awaited in turn below
-        loads.push(p);
-      }
-      const f = await (loads[i] as Promise<StoredFile>);
-      loads[i] = undefined;
-      await putFile(base + t.files[i].name, f);
+    for (const f of t.files) {
+      const p = loadItem(base + f.name, f.checksum);
+      p.catch(() => undefined); // awaited in order by the writer
+      yield { item: p };
     }
-    for (const d of t.dirs) await walk(d.tree, d.meta, base + d.name);
-  };
+    for (const d of t.dirs) yield* items(d.tree, d.meta, base + d.name);
+  }
 
-  if (node.kind === 'dir') await walk(node.tree, node.meta, '');
-  else await putFile(node.path.split('/').pop() as string, await repo.loadFile(node.checksum));
+  if (node.kind === 'dir') {
+    const gen = items(node.tree, node.meta, '');
+    const window: Promise<IteratorResult<Pending>>[] = [];
+    try {
+      for (let i = 0; i < LOOKAHEAD; i++) window.push(gen.next());
+      for (;;) {
+        const r = await (window.shift() as Promise<IteratorResult<Pending>>);
+        if (r.done) break;
+        window.push(gen.next());
+        const item = await r.value.item;
+        if (item.kind === 'dir') {
+          const m = item.meta;
+          await sink.write(encodeTarHeader({ path: name(item.rel), type: 'directory', mode: m.mode, uid: m.uid, gid: m.gid, mtime, xattrs: xattrsOf(m.xattrs) }));
+          stats.directories++;
+        } else {
+          await putFile(item.rel, item.file, item.whole);
+        }
+      }
+    } finally {
+      await Promise.allSettled(window);
+      await gen.return(undefined);
+    }
+  } else {
+    await putFile(node.path.split('/').pop() as string, await repo.loadFile(node.checksum), null);
+  }
   await sink.write(tarTrailer());
   return stats;
 }
