@@ -114,11 +114,15 @@ export async function* decompressAuto(source: AsyncIterable<Buffer>, opts: Decom
   if (first.done) return;
   const head = first.value;
   const rest = (async function* () {
-    yield head;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
+    try {
+      yield head;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      await it.return?.(); // close the source when the reader stops early
     }
   })();
   const kind = detectCompression(head);

@@ -55,11 +55,13 @@ export class CommitModifier {
 
   /** Does the skip list name `path`? (Consumes the entry, as OSTree does.) */
   skips(path: string): boolean {
-    return this.skip.delete(path);
+    if (!this.skip.delete(path)) return false;
+    this.modeAdds.delete(path); // OSTree applies (and so consumes) a statoverride before it skips
+    return true;
   }
 
-  /** The stat as committed, or null when the path is skipped. `mode` includes the file type bits. */
-  apply(path: string, st: StatInfo): StatInfo | null {
+  /** The stat as committed (ask `skips` first). `mode` includes the file type bits. */
+  apply(path: string, st: StatInfo): StatInfo {
     let { mode, uid, gid } = st;
     if (this.ownerUid !== undefined) uid = this.ownerUid;
     if (this.ownerGid !== undefined) gid = this.ownerGid;
@@ -71,7 +73,6 @@ export class CommitModifier {
       const set = this.modeSets.get(path);
       if (set !== undefined) mode = (mode & S_IFMT) | set;
     }
-    if (this.skips(path)) return null;
     if (this.canonical) {
       const fmt = mode & S_IFMT;
       if (fmt === S_IFREG) mode = mode & (S_IFREG | 0o755);

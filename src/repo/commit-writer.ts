@@ -64,7 +64,7 @@ interface WalkContext {
 /** Owner and mode as committed: the modifier's changes applied to what lstat says. */
 function committedStat(ctx: WalkContext, rel: string, st: Stats): { mode: number; uid: number; gid: number } {
   const base = { mode: st.mode & (S_IFMT | 0o7777), uid: st.uid, gid: st.gid };
-  return ctx.mod.isIdentity ? base : (ctx.mod.apply(rel, base) ?? base);
+  return ctx.mod.isIdentity ? base : ctx.mod.apply(rel, base);
 }
 
 async function xattrsOf(ctx: WalkContext, p: string): Promise<Xattr[]> {

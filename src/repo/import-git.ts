@@ -48,7 +48,7 @@ export async function importGitTree(
   const memo = modifier.isIdentity ? new Map<string, Promise<RootChecksums>>() : null;
 
   const dirMeta = async (rel: string): Promise<string> => {
-    const st = modifier.apply(rel, { mode: S_IFDIR | 0o755, uid: 0, gid: 0 }) ?? { mode: S_IFDIR | 0o755, uid: 0, gid: 0 };
+    const st = modifier.apply(rel, { mode: S_IFDIR | 0o755, uid: 0, gid: 0 });
     return txn.writeMetadata('dirmeta', encodeDirMeta({ uid: st.uid, gid: st.gid, mode: st.mode, xattrs: [] }));
   };
 
@@ -75,7 +75,7 @@ export async function importGitTree(
         } else {
           const isLink = e.mode === '120000';
           const base = isLink ? S_IFLNK | 0o777 : S_IFREG | (e.mode === '100755' ? 0o755 : 0o644);
-          const st = modifier.apply(p, { mode: base, uid: 0, gid: 0 }) ?? { mode: base, uid: 0, gid: 0 };
+          const st = modifier.apply(p, { mode: base, uid: 0, gid: 0 });
           const data = await git.readBlob(e.oid);
           const header = { uid: st.uid, gid: st.gid, mode: st.mode, rdev: 0, symlinkTarget: isLink ? data.toString('utf8') : '', xattrs: [] };
           const checksum = await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data });

@@ -212,7 +212,7 @@ class ArchiveImport {
     const abs = `/${rel}`;
     const mod = this.opts.modifier;
     if (mod.skips(abs)) return;
-    const st: StatInfo = mod.apply(abs, { mode: typeBits | e.mode, uid: e.uid, gid: e.gid }) ?? { mode: typeBits | e.mode, uid: e.uid, gid: e.gid };
+    const st: StatInfo = mod.apply(abs, { mode: typeBits | e.mode, uid: e.uid, gid: e.gid });
     const parent = await this.parentOf(parts, entry, e);
     const name = parts[parts.length - 1] ?? '';
     const where = '/' + parts.slice(0, -1).join('/');
@@ -277,7 +277,7 @@ class ArchiveImport {
 
   async finishRoot(): Promise<void> {
     if (!this.opts.autocreateParents || this.root.meta !== null) return;
-    const st = this.opts.modifier.apply('/', { mode: DEFAULT_DIRMODE, uid: 0, gid: 0 }) ?? { mode: DEFAULT_DIRMODE, uid: 0, gid: 0 };
+    const st = this.opts.modifier.apply('/', { mode: DEFAULT_DIRMODE, uid: 0, gid: 0 });
     this.root.meta = await this.txn.writeMetadata('dirmeta', encodeDirMeta({ uid: st.uid, gid: st.gid, mode: (st.mode & ~S_IFMT) | S_IFDIR, xattrs: [] }));
   }
 }
