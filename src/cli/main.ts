@@ -28,6 +28,11 @@ export const COMMANDS: Record<string, { describe: string; load: Loader }> = {
   diff: { describe: 'Compare the trees of two commits', load: () => load(import('./commands/diff.js')) },
   fsck: { describe: 'Check the repository for consistency', load: () => load(import('./commands/fsck.js')) },
   prune: { describe: 'Delete unreachable objects', load: () => load(import('./commands/prune.js')) },
+  summary: { describe: 'Regenerate, sign or show the repository summary', load: () => load(import('./commands/summary.js')) },
+  sign: { describe: 'Sign a commit (ed25519), verify its signatures, or generate a key pair', load: () => load(import('./commands/sign.js')) },
+  'gpg-sign': { describe: 'Sign a commit with OpenPGP keys', load: () => load(import('./commands/gpg-sign.js')) },
+  verify: { describe: "Check a commit's or the summary's signatures against a policy", load: () => load(import('./commands/verify.js')) },
+  remote: { describe: 'Add, delete, list or show remotes', load: () => load(import('./commands/remote.js')) },
   config: { describe: 'Get or set repository configuration', load: () => load(import('./commands/config.js')) },
 };
 

@@ -54,6 +54,8 @@ export const Codes = {
   ARCHIVE_TOO_LARGE: 'E_ARCHIVE_TOO_LARGE',
   TREE_CONFLICT: 'E_TREE_CONFLICT',
   GIT: 'E_GIT',
+  SIGNATURE: 'E_SIGNATURE',
+  KEY: 'E_KEY',
 } as const;
 
 export function isCodedError(e: unknown): e is OstreeTsError {

@@ -4,3 +4,4 @@ export * from './objects.js';
 export * from './keyfile.js';
 export * from './refs.js';
 export * from './gvariant-text.js';
+export * from './ghash.js';

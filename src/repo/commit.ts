@@ -3,7 +3,7 @@
  * existing commits), layered in order, into a new commit, then the ref.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { validateRefName, encodeMetadata, type VarDict, type Variant } from '../format/index.js';
+import { validateRefName, encodeCommit, encodeMetadata, type VarDict, type Variant } from '../format/index.js';
 import { createReadStream, fsp } from '../io/index.js';
 import { CommitModifier } from './commit-filter.js';
 import { writeDirectory, writeCommitObject, type RootChecksums, type TreeWriteOptions } from './commit-writer.js';
@@ -46,6 +46,12 @@ export interface CommitOptions extends TreeWriteOptions {
   /** Metadata entries in order (strings first, as ostree writes them). */
   metadata?: VarDict;
   detachedMetadata?: VarDict;
+  /**
+   * Sign the new commit inside the same transaction: given the commit
+   * object's bytes and the detached metadata so far, return the detached
+   * metadata with signatures added. The ref moves only once both are stored.
+   */
+  sign?: (commitBytes: Buffer, detached: VarDict) => Promise<VarDict>;
   /** Leave out ostree.ref-binding. */
   noBindings?: boolean;
   bindRefs?: string[];
@@ -91,7 +97,7 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
       const collectionId = repo.config.get('core', 'collection-id');
       if (collectionId) metadata.push(['ostree.collection-binding', { type: 's', value: collectionId } satisfies Variant]);
     }
-    const { checksum } = await writeCommitObject(txn, {
+    const { checksum, commit } = await writeCommitObject(txn, {
       root,
       parent,
       subject: opts.subject ?? '',
@@ -99,8 +105,10 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
       timestamp: opts.timestamp ?? BigInt(Math.floor(Date.now() / 1000)),
       metadata,
     });
-    if (opts.detachedMetadata && opts.detachedMetadata.length) {
-      await txn.writeNamedMetadata('commitmeta', checksum, encodeMetadata(opts.detachedMetadata));
+    let detached: VarDict = [...(opts.detachedMetadata ?? [])];
+    if (opts.sign) detached = await opts.sign(encodeCommit(commit), detached);
+    if (detached.length) {
+      await txn.writeNamedMetadata('commitmeta', checksum, encodeMetadata(detached));
     }
     await txn.commit();
     if (opts.branch) await writeRef(repo, opts.branch, checksum);

@@ -14,3 +14,4 @@ export * from './mtree.js';
 export * from './import-tar.js';
 export * from './import-git.js';
 export * from './export.js';
+export * from './summary.js';

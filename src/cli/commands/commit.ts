@@ -5,6 +5,7 @@ import { fsp } from '../../io/index.js';
 import { commitTree, parseGitSpec, parsePathnameFilter, type TreeSource } from '../../repo/index.js';
 import { asList, last, openRepo, parseSize, parseTimestamp, write, type GlobalArgs } from '../common.js';
 import { formatBytes, progressLine } from '../progress.js';
+import { SIGNING_OPTIONS, signersFrom, type SigningArgs } from '../signing.js';
 
 export const command = 'commit [path]';
 export const describe = 'Commit a new revision';
@@ -15,26 +16,27 @@ export function builder(y: Argv): Argv {
     .option('branch', { alias: 'b', type: 'string', describe: 'Branch (ref) to commit to' })
     .option('subject', { alias: 's', type: 'string', describe: 'One-line subject' })
     .option('body', { alias: 'm', type: 'string', describe: 'Full description' })
-    .option('tree', { type: 'string', array: true, describe: 'Tree source, repeatable; later ones are layered on top: dir=PATH, tar=FILE (tar, tar.gz or tar.zst; - for stdin), git=REPO:REV[:SUBDIR], ref=REV' })
+    .option('tree', { type: 'string', describe: 'Tree source, repeatable; later ones are layered on top: dir=PATH, tar=FILE (tar, tar.gz or tar.zst; - for stdin), git=REPO:REV[:SUBDIR], ref=REV' })
     .option('base', { type: 'string', describe: "Start from this commit's tree (no modifiers apply to it)" })
     .option('tar-autocreate-parents', { type: 'boolean', describe: 'Create directories missing from a tar archive (0755, owned like the entry)' })
     .option('tar-pathname-filter', { type: 'string', describe: 'REGEX,REPLACEMENT applied to each tar entry name (\\1 or $1 for groups)' })
     .option('tar-max-size', { type: 'string', describe: 'Refuse archives that decompress to more than SIZE (bytes, or K/M/G/T; default 64G)' })
     .option('statoverride', { type: 'string', describe: 'File of "MODE PATH" lines (add mode bits) or "=MODE PATH" (set them); MODE in decimal, PATH like /usr/bin/foo' })
     .option('skip-list', { type: 'string', describe: 'File of paths (like /usr/share/doc) to leave out of the commit' })
+    .options(SIGNING_OPTIONS)
     .option('selinux-policy', { type: 'string', describe: 'Not supported: label the tree before committing, or commit from a tree that carries security.selinux xattrs' })
     .option('timestamp', { type: 'string', describe: 'Commit time: @SECONDS or a date string (default: now)' })
     .option('parent', { type: 'string', describe: "Parent commit checksum, or 'none' (default: the branch's current commit)" })
     .option('orphan', { type: 'boolean', describe: 'Create a commit with no parent (and, without -b, no ref)' })
-    .option('add-metadata-string', { type: 'string', array: true, describe: 'Add KEY=VALUE string metadata' })
-    .option('add-metadata', { type: 'string', array: true, describe: "Add KEY=VALUE metadata, VALUE in GVariant text (e.g. \"uint32 5\", \"'text'\")" })
-    .option('add-detached-metadata-string', { type: 'string', array: true, describe: 'Add KEY=VALUE string detached metadata' })
+    .option('add-metadata-string', { type: 'string', describe: 'Add KEY=VALUE string metadata' })
+    .option('add-metadata', { type: 'string', describe: "Add KEY=VALUE metadata, VALUE in GVariant text (e.g. \"uint32 5\", \"'text'\")" })
+    .option('add-detached-metadata-string', { type: 'string', describe: 'Add KEY=VALUE string detached metadata' })
     .option('owner-uid', { type: 'number', describe: 'Set the uid of every file and directory' })
     .option('owner-gid', { type: 'number', describe: 'Set the gid of every file and directory' })
     .option('no-xattrs', { type: 'boolean', describe: 'Do not import extended attributes' })
     .option('canonical-permissions', { type: 'boolean', describe: 'Files 0644/0755, directories 0755, owner 0:0' })
     .option('no-bindings', { type: 'boolean', describe: 'Do not add the ostree.ref-binding metadata' })
-    .option('bind-ref', { type: 'string', array: true, describe: 'Add a ref to the ref-binding metadata' })
+    .option('bind-ref', { type: 'string', describe: 'Add a ref to the ref-binding metadata' })
     .option('skip-if-unchanged', { type: 'boolean', describe: 'Write nothing if the tree equals the parent commit\'s' })
     .option('fsync', { type: 'boolean', describe: 'Sync written data to disk (default: core.fsync, true)' })
     .example('$0 --repo=repo commit -b os/x86_64 -s "v1" --tree=dir=rootfs', 'Commit a directory')
@@ -42,7 +44,7 @@ export function builder(y: Argv): Argv {
     .example('$0 --repo=repo commit -b os --tree=tar=rootfs.tar.zst --tree=git=config.git:main:etc-overlay', 'A rootfs tarball with files from git layered on top');
 }
 
-interface CommitArgs extends GlobalArgs {
+interface CommitArgs extends GlobalArgs, SigningArgs {
   path?: string;
   branch?: string | string[];
   subject?: string | string[];
@@ -123,6 +125,8 @@ export async function handler(argv: CommitArgs): Promise<void> {
     throw new OstreeTsError(Codes.USAGE, '--selinux-policy is not supported: label the tree (setfiles) before committing; security.selinux xattrs are committed as they are.');
   }
   const trees = treeSources(argv);
+  // Keys are loaded (and checked) before anything is written.
+  const signers = await signersFrom(argv);
   const filter = last(argv.tarPathnameFilter);
   const maxSize = last(argv.tarMaxSize);
   const progress = progressLine();
@@ -150,6 +154,15 @@ export async function handler(argv: CommitArgs): Promise<void> {
     noXattrs: argv.noXattrs,
     canonicalPermissions: argv.canonicalPermissions,
     skipIfUnchanged: argv.skipIfUnchanged,
+    sign: signers.length ? async (data, detached) => {
+      const { makeSignatures, withSignatures } = await import('../../sign/index.js');
+      let out = detached;
+      for (const s of signers) {
+        const { key, sigs } = await makeSignatures(s, data);
+        out = withSignatures(out, key, sigs);
+      }
+      return out;
+    } : undefined,
     fsync: last(argv.fsync),
   });
   progress.done();

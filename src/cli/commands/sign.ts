@@ -1,0 +1,98 @@
+import type { Argv } from 'yargs';
+import { Codes, OstreeTsError } from '../../errors/index.js';
+import { fsp, path, writeNewFile } from '../../io/index.js';
+import { resolveRev } from '../../repo/index.js';
+import {
+  ED25519_METADATA_KEY, deleteCommitSignatures, ed25519KeysFrom, encodePublicKey, encodeSecretKey, generateSecretKey,
+  parsePublicKey, parsePublicKeyList, signCommit, verifyCommit, verifyEd25519,
+} from '../../sign/index.js';
+import { asList, last, openRepo, write, type GlobalArgs } from '../common.js';
+import { checkSignType, ed25519Keys, type SigningArgs } from '../signing.js';
+
+export const command = 'sign <commit> [keys..]';
+export const describe = 'Sign a commit (ed25519), verify its signatures, or generate a key pair';
+
+export function builder(y: Argv): Argv {
+  return y
+    .positional('commit', { type: 'string', describe: "Ref or checksum; or 'generate' to make a key pair" })
+    .positional('keys', { type: 'string', describe: 'Secret keys (base64) to sign with; public keys with --verify' })
+    .option('sign-type', { alias: 's', type: 'string', describe: 'Signature type (only ed25519)' })
+    .option('keys-file', { type: 'string', describe: 'File of keys, base64, one per line (secret to sign, public to verify)' })
+    .option('keys-dir', { type: 'string', describe: 'With --verify: directory holding trusted.ed25519 and trusted.ed25519.d/' })
+    .option('verify', { type: 'boolean', describe: 'Verify the commit\'s signatures instead of signing' })
+    .option('delete', { alias: 'd', type: 'boolean', describe: 'Remove the signatures the given public keys verify' })
+    .option('out', { type: 'string', describe: "With 'generate': directory for secret.ed25519 (mode 0600) and public.ed25519" })
+    .example('$0 sign generate --sign-type=ed25519 --out=keys', 'Make a key pair')
+    .example('$0 --repo=repo sign os/x86_64 --keys-file=keys/secret.ed25519', 'Sign a commit')
+    .example('$0 --repo=repo sign --verify os/x86_64 --keys-file=keys/public.ed25519', 'Check a commit');
+}
+
+interface SignArgs extends GlobalArgs, SigningArgs {
+  commit: string;
+  keys?: string[];
+  keysDir?: string | string[];
+  verify?: boolean;
+  delete?: boolean;
+  out?: string | string[];
+}
+
+async function generate(argv: SignArgs): Promise<void> {
+  checkSignType(argv);
+  const out = last(argv.out);
+  if (!out) throw new OstreeTsError(Codes.USAGE, "sign generate needs --out=DIR (where secret.ed25519 and public.ed25519 go).");
+  await fsp.mkdir(out, { recursive: true, mode: 0o700 });
+  const key = generateSecretKey();
+  const secretPath = path.join(out, 'secret.ed25519');
+  const publicPath = path.join(out, 'public.ed25519');
+  try {
+    await writeNewFile(secretPath, Buffer.from(`${encodeSecretKey(key)}\n`), 0o600);
+  } catch (e) {
+    throw new OstreeTsError(Codes.EXISTS, `${secretPath} already exists; it was left alone. Choose another --out directory.`, { path: secretPath }, { cause: e });
+  }
+  await fsp.chmod(secretPath, 0o600);
+  await fsp.writeFile(publicPath, `${encodePublicKey(key.publicKey)}\n`, { mode: 0o644 });
+  write(`${encodePublicKey(key.publicKey)}\n`);
+  process.stderr.write(`Wrote ${secretPath} (mode 0600: keep it secret) and ${publicPath}\n`);
+}
+
+async function publicKeys(argv: SignArgs): Promise<Buffer[]> {
+  const keys: Buffer[] = [];
+  for (const k of asList(argv.keys)) {
+    const pub = parsePublicKey(k);
+    if (!pub) throw new OstreeTsError(Codes.KEY, `'${k}' is not a base64 ed25519 public key (32 bytes).`, { key: k });
+    keys.push(pub);
+  }
+  const file = last(argv.keysFile);
+  if (file) keys.push(...parsePublicKeyList(await fsp.readFile(file, 'utf8')));
+  const dir = last(argv.keysDir);
+  if (dir) keys.push(...(await ed25519KeysFrom(path.join(dir, 'trusted.ed25519'))));
+  return keys;
+}
+
+export async function handler(argv: SignArgs): Promise<void> {
+  if (argv.commit === 'generate' && !argv.verify && !argv.delete) return generate(argv);
+  checkSignType(argv);
+  const repo = await openRepo(argv);
+  if (argv.verify) {
+    const checksum = await resolveRev(repo, argv.commit) as string;
+    const keys = await publicKeys(argv);
+    if (!keys.length) throw new OstreeTsError(Codes.USAGE, 'No public keys to verify with: give them as arguments, --keys-file or --keys-dir.');
+    const r = await verifyCommit(repo, checksum, {
+      source: 'sign --verify', gpgVerify: false, gpgVerifySummary: false, gpgKeys: [],
+      signVerify: ['ed25519'], signVerifySummary: [], ed25519Keys: keys,
+    });
+    write(`Signature verified successfully with key '${r.ed25519}'\n`);
+    return;
+  }
+  if (argv.delete) {
+    const keys = await publicKeys(argv);
+    const repoData = await repo.readMetadataBytes('commit', await resolveRev(repo, argv.commit) as string);
+    const n = await deleteCommitSignatures(repo, argv.commit, ED25519_METADATA_KEY, (sig) => verifyEd25519(repoData, [sig], keys) === null);
+    write(`Deleted ${n} signature(s)\n`);
+    return;
+  }
+  const keys = await ed25519Keys({ ...argv, sign: argv.keys });
+  if (!keys.length) throw new OstreeTsError(Codes.USAGE, 'No key to sign with: give a base64 secret key, or --keys-file=FILE.');
+  const checksum = await signCommit(repo, argv.commit, [{ type: 'ed25519', keys }]);
+  if (argv.verbose) write(`Signed ${checksum}\n`);
+}

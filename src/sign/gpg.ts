@@ -1,0 +1,137 @@
+/**
+ * OpenPGP signatures as OSTree stores them: binary (not armored) detached
+ * signature packets over the exact bytes of a commit object or summary, as
+ * `aay` under `ostree.gpgsigs`. The cryptography is OpenPGP.js, loaded only
+ * when a GPG signature is made or checked. Keys come from exported key files
+ * (armored or binary); a GnuPG home directory counts when it holds such files.
+ */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { fsp, path } from '../io/index.js';
+
+export const GPG_METADATA_KEY = 'ostree.gpgsigs';
+
+type OpenPGP = typeof import('openpgp');
+let loaded: Promise<OpenPGP> | null = null;
+function openpgp(): Promise<OpenPGP> {
+  loaded ??= import('openpgp');
+  return loaded;
+}
+
+/** Key files in a directory: what an exported keyring is usually called. */
+const KEY_FILE = /\.(asc|gpg|pgp|key|pub|sec)$/i;
+
+export interface GpgKeyInfo {
+  /** Long key ID (16 hex digits) of the key or subkey that signed. */
+  keyId: string;
+  /** Fingerprint of the primary key. */
+  fingerprint: string;
+  userIds: string[];
+}
+
+async function keyFilesIn(locations: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const loc of locations) {
+    const st = await fsp.stat(loc).catch(() => null);
+    if (!st) throw new OstreeTsError(Codes.KEY, `GPG key file or directory ${loc} does not exist.`, { path: loc });
+    if (st.isDirectory()) {
+      for (const name of (await fsp.readdir(loc)).sort()) {
+        if (KEY_FILE.test(name) || name === 'pubring.gpg' || name === 'secring.gpg') files.push(path.join(loc, name));
+      }
+    } else files.push(loc);
+  }
+  return files;
+}
+
+async function readKeyBlobs(pgp: OpenPGP, file: string, secret: boolean): Promise<import('openpgp').Key[]> {
+  const data = await fsp.readFile(file);
+  const text = data.toString('latin1');
+  try {
+    if (text.includes('-----BEGIN PGP')) {
+      return secret
+        ? await pgp.readPrivateKeys({ armoredKeys: data.toString('utf8') })
+        : await pgp.readKeys({ armoredKeys: data.toString('utf8') });
+    }
+    return secret ? await pgp.readPrivateKeys({ binaryKeys: data }) : await pgp.readKeys({ binaryKeys: data });
+  } catch (e) {
+    throw new OstreeTsError(Codes.KEY, `${file} holds no usable OpenPGP ${secret ? 'secret' : 'public'} key (${(e as Error).message}). Export one with gpg --export${secret ? '-secret-keys' : ''} --armor KEY-ID > ${path.basename(file)}.`, { path: file }, { cause: e });
+  }
+}
+
+/** Public keys (for verification) from files and directories of exported keys; secret keys count too. */
+export async function loadPublicKeys(locations: string[]): Promise<import('openpgp').Key[]> {
+  const pgp = await openpgp();
+  const keys: import('openpgp').Key[] = [];
+  for (const f of await keyFilesIn(locations)) keys.push(...(await readKeyBlobs(pgp, f, false)));
+  return keys;
+}
+
+function matches(key: import('openpgp').Key, keyId: string): boolean {
+  const want = keyId.replace(/^0x/i, '').replace(/\s+/g, '').toLowerCase();
+  const ids = [key, ...key.getSubkeys()].flatMap((k) => [k.getFingerprint().toLowerCase(), k.getKeyID().toHex().toLowerCase()]);
+  if (ids.some((id) => id === want || (want.length >= 8 && id.endsWith(want)))) return true;
+  return key.getUserIDs().some((u) => u.toLowerCase().includes(keyId.toLowerCase()));
+}
+
+/** The secret key KEY-ID (fingerprint, long or short ID, or part of a user ID) from exported key files. */
+export async function loadSigningKey(keyId: string, locations: string[]): Promise<import('openpgp').PrivateKey> {
+  const pgp = await openpgp();
+  const files = await keyFilesIn(locations);
+  for (const f of files) {
+    const text = (await fsp.readFile(f)).toString('latin1');
+    if (text.includes('-----BEGIN PGP PUBLIC KEY')) continue;
+    let keys: import('openpgp').PrivateKey[];
+    try {
+      keys = (await readKeyBlobs(pgp, f, true)) as import('openpgp').PrivateKey[];
+    } catch {
+      continue; // a public keyring next to the secret one
+    }
+    const key = keys.find((k) => matches(k, keyId));
+    if (!key) continue;
+    if (!key.isDecrypted()) {
+      throw new OstreeTsError(Codes.KEY, `The secret key ${keyId} in ${f} is protected by a passphrase. Export it without one for signing (gpg --pinentry-mode loopback --passphrase '' --export-secret-keys), and keep that file private (mode 0600).`, { keyId, path: f });
+    }
+    return key;
+  }
+  throw new OstreeTsError(Codes.KEY, `No secret key ${keyId} in ${locations.join(', ') || '(no key files given)'}. Pass --gpg-key-file=FILE with an exported secret key (gpg --export-secret-keys --armor ${keyId}).`, { keyId });
+}
+
+/** A binary detached signature over `data`. */
+export async function signGpg(data: Uint8Array, key: import('openpgp').PrivateKey): Promise<Uint8Array> {
+  const pgp = await openpgp();
+  const message = await pgp.createMessage({ binary: data });
+  return pgp.sign({ message, signingKeys: key, detached: true, format: 'binary' }) as Promise<Uint8Array>;
+}
+
+function describeKey(keys: import('openpgp').Key[], keyId: string): GpgKeyInfo {
+  const key = keys.find((k) => [k, ...k.getSubkeys()].some((s) => s.getKeyID().toHex() === keyId));
+  return { keyId, fingerprint: key?.getFingerprint() ?? '', userIds: key?.getUserIDs() ?? [] };
+}
+
+/**
+ * The key that made the first valid signature among `signatures` over
+ * `data`, from `trusted`; null when none verifies. Each signature is one
+ * binary OpenPGP signature packet (sequence).
+ */
+export async function verifyGpg(data: Uint8Array, signatures: Uint8Array[], trusted: import('openpgp').Key[]): Promise<GpgKeyInfo | null> {
+  if (!trusted.length) return null;
+  const pgp = await openpgp();
+  const message = await pgp.createMessage({ binary: data });
+  for (const raw of signatures) {
+    let signature: import('openpgp').Signature;
+    try {
+      signature = await pgp.readSignature({ binarySignature: raw });
+    } catch {
+      continue; // not a signature packet: it verifies nothing
+    }
+    const result = await pgp.verify({ message, signature, verificationKeys: trusted, format: 'binary' });
+    for (const s of result.signatures) {
+      try {
+        await s.verified;
+        return describeKey(trusted, s.keyID.toHex());
+      } catch {
+        // invalid, expired, or from an unknown key: try the next one
+      }
+    }
+  }
+  return null;
+}
