@@ -44,9 +44,14 @@ test('every import respects the layer table', async () => {
   for (const file of await sources(src)) {
     const layer = path.relative(src, file).split(path.sep)[0];
     const text = await readFile(file, 'utf8');
-    for (const m of text.matchAll(/^(import type .*|.*?(?:from|import)\s*\(?\s*'([^']+)'.*)$/gm)) {
-      const spec = m[2];
-      if (!spec || m[1].startsWith('import type')) continue;
+    // Static imports and re-exports (`import ... from '...'`, `export ... from '...'`, `import '...'`),
+    // and dynamic `import('...')` anywhere; type-only imports do not count.
+    const specs = [
+      ...[...text.matchAll(/^\s*(?:import|export)(?!\s+type\b)[^;'"]*?\bfrom\s+'([^']+)'/gm)].map((m) => m[1]),
+      ...[...text.matchAll(/^\s*import\s+'([^']+)'/gm)].map((m) => m[1]),
+      ...[...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]),
+    ];
+    for (const spec of specs) {
       if (spec.startsWith('.')) {
         const target = path.relative(src, path.resolve(path.dirname(file), spec)).split(path.sep)[0];
         if (target !== layer && !(ALLOWED[layer] ?? []).includes(target)) problems.push(`${path.relative(ROOT, file)} imports ${target}`);
