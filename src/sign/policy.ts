@@ -36,7 +36,7 @@ export interface VerifyResult {
   checked: string[];
 }
 
-const SYSTEM_ED25519 = ['/etc/ostree/trusted.ed25519', '/usr/share/ostree/trusted.ed25519'];
+const SYSTEM_DIRS = ['/etc/ostree', '/usr/share/ostree'];
 
 function bool(v: string | undefined, dflt: boolean, key: string, source: string): boolean {
   if (v === undefined) return dflt;
@@ -99,8 +99,12 @@ export async function remotePolicy(repo: Repo, remote: string): Promise<VerifyPo
   const signVerify = signers(get('sign-verify'), 'sign-verify', source);
   const signVerifySummary = signers(get('sign-verify-summary'), 'sign-verify-summary', source);
   if (!inline && !file && (signVerify.length || signVerifySummary.length)) {
-    for (const f of SYSTEM_ED25519) ed25519Keys.push(...(await ed25519KeysFrom(f)));
+    for (const d of SYSTEM_DIRS) ed25519Keys.push(...(await ed25519KeysFrom(path.join(d, 'trusted.ed25519'))));
   }
+  // Keys revoked system-wide never verify, however they were configured.
+  const revoked = new Set<string>();
+  for (const d of SYSTEM_DIRS) for (const k of await ed25519KeysFrom(path.join(d, 'revoked.ed25519'))) revoked.add(k.toString('hex'));
+  const trusted = ed25519Keys.filter((k) => !revoked.has(k.toString('hex')));
   return {
     source,
     gpgVerify: bool(get('gpg-verify'), true, 'gpg-verify', source),
@@ -108,7 +112,7 @@ export async function remotePolicy(repo: Repo, remote: string): Promise<VerifyPo
     gpgKeys,
     signVerify,
     signVerifySummary,
-    ed25519Keys,
+    ed25519Keys: trusted,
   };
 }
 

@@ -139,6 +139,15 @@ test('ed25519: round trip, and each bad signature is refused naming the commit a
   const warned = await ots(`--repo=${repo}`, 'sign', 'plain', '--keys-file', loose);
   assert.equal(warned.code, 0);
   assert.match(warned.stderr, /warning: the secret key file .*loose\.ed25519 can be read by others \(mode 0644\)/);
+  // --sign takes the base64 secret key itself (the spec's vector key here).
+  const vectorSecret = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8DoQe/884Qvh1w3RjnS8CZZ+TWMJulDV8d3IZkElUxuA==';
+  const bySign = await ok(ots(`--repo=${repo}`, 'commit', '-b', 'vector', `--tree=dir=${src}`, `--sign=${vectorSecret}`, '--sign-type=ed25519', '-s', 'v5'));
+  assert.match(await ok(ots(`--repo=${repo}`, 'verify', bySign, '--ed25519-key=A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=')), /good ed25519 signature/);
+  // A remote added without --no-gpg-verify requires GPG signatures, as in OSTree.
+  await ok(ots(`--repo=${repo}`, 'remote', 'add', 'strict', 'https://updates.example.org/repo'));
+  const strict = await ots(`--repo=${repo}`, 'verify', '--remote=strict', signed);
+  assert.equal(strict.code, 1);
+  assert.match(strict.stderr, new RegExp(`Commit ${signed} has no GPG signature.*remote 'strict'.*gpg-verify`));
   // --delete removes the signatures a public key verifies.
   assert.match(await ok(ots(`--repo=${repo}`, 'sign', '--delete', 'later', pub)), /Deleted 1 signature/);
   await refuse(resigned, /has no ed25519 signature/, 'after --delete');
