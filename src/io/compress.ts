@@ -110,9 +110,17 @@ export interface DecompressOptions {
 export async function* decompressAuto(source: AsyncIterable<Buffer>, opts: DecompressOptions = {}): AsyncGenerator<Buffer> {
   const name = opts.name ?? 'input';
   const it = source[Symbol.asyncIterator]();
-  const first = await it.next();
-  if (first.done) return;
-  const head = first.value;
+  // Enough bytes to recognise every supported magic number, however the input is chunked.
+  const firstChunks: Buffer[] = [];
+  let firstLen = 0;
+  while (firstLen < 6) {
+    const r = await it.next();
+    if (r.done) break;
+    firstChunks.push(r.value);
+    firstLen += r.value.length;
+  }
+  if (!firstLen) return;
+  const head = firstChunks.length === 1 ? firstChunks[0] : Buffer.concat(firstChunks);
   const rest = (async function* () {
     try {
       yield head;
@@ -134,6 +142,7 @@ export async function* decompressAuto(source: AsyncIterable<Buffer>, opts: Decom
     pipeline(Readable.from(rest, { objectMode: false }), dec, () => { /* errors surface through dec */ });
     out = dec as AsyncIterable<Buffer>;
   } else {
+    await it.return?.(); // close the source: nothing more will be read
     throw new OstreeTsError(Codes.ARCHIVE_INVALID, `${name} is ${kind}-compressed, which is not supported. Recompress it with gzip or zstd (for example: ${kind === 'xz' ? 'xz -dc' : 'bzip2 -dc'} ${name} | zstd -o ${name.replace(/\.(xz|bz2)$/, '')}.zst).`, { archive: name, compression: kind });
   }
   const max = opts.maxBytes ?? Infinity;
@@ -216,9 +225,15 @@ export async function openOutput(dest: string | null, compression: Compression, 
 /** Wait for a stream's 'drain' (or its failure), leaving no listener behind. */
 export function drained(w: import('node:stream').Writable): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const ok = (): void => { w.off('error', bad); resolve(); };
-    const bad = (e: Error): void => { w.off('drain', ok); reject(e); };
+    // A stream that already failed emits nothing more: say so now rather than wait forever.
+    if (w.errored) return reject(w.errored);
+    if (w.destroyed || w.writableEnded) return reject(new Error('the output stream closed before everything was written'));
+    const done = (): void => { w.off('drain', ok); w.off('error', bad); w.off('close', closed); };
+    const ok = (): void => { done(); resolve(); };
+    const bad = (e: Error): void => { done(); reject(e); };
+    const closed = (): void => { done(); reject(w.errored ?? new Error('the output stream closed before everything was written')); };
     w.once('drain', ok);
     w.once('error', bad);
+    w.once('close', closed);
   });
 }

@@ -136,6 +136,10 @@ interface Pending {
   gid?: number;
   xattrs: TarXattr[];
   libarchiveXattrs: TarXattr[];
+  /** GNU sparse-file records: the data is a map of holes, not the file. */
+  sparse?: boolean;
+  /** Bytes of extended headers gathered for the next entry. */
+  metaBytes: number;
 }
 
 /** Parse PAX records (`LEN KEY=VALUE\n`) into `into`, keeping values as bytes. */
@@ -157,16 +161,22 @@ function parsePax(data: Buffer, into: Pending, where: string): void {
     if (key === 'path') into.path = value.toString('utf8');
     else if (key === 'linkpath') into.linkpath = value.toString('utf8');
     else if (key === 'size' || key === 'uid' || key === 'gid') {
-      const n = Number(value.toString('latin1'));
-      if (!Number.isSafeInteger(n) || n < 0) throw new OstreeTsError(Codes.ARCHIVE_INVALID, `${where}: PAX ${key} is not a number: ${value.toString('latin1')}.`, {});
+      const text = value.toString('latin1');
+      const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(n)) throw new OstreeTsError(Codes.ARCHIVE_INVALID, `${where}: PAX ${key} is not a decimal number: ${JSON.stringify(text)}.`, {});
       into[key] = n;
     } else if (key.startsWith('SCHILY.xattr.')) {
       into.xattrs.push({ name: key.slice('SCHILY.xattr.'.length), value: Buffer.from(value) });
     } else if (key.startsWith('LIBARCHIVE.xattr.')) {
-      into.libarchiveXattrs.push({
-        name: decodeURIComponent(key.slice('LIBARCHIVE.xattr.'.length)),
-        value: Buffer.from(value.toString('latin1'), 'base64'),
-      });
+      let name: string;
+      try {
+        name = decodeURIComponent(key.slice('LIBARCHIVE.xattr.'.length));
+      } catch {
+        throw new OstreeTsError(Codes.ARCHIVE_INVALID, `${where}: the xattr name in PAX key ${JSON.stringify(key)} is not valid URL encoding.`, {});
+      }
+      into.libarchiveXattrs.push({ name, value: Buffer.from(value.toString('latin1'), 'base64') });
+    } else if (key.startsWith('GNU.sparse.')) {
+      into.sparse = true;
     }
   }
 }
@@ -194,7 +204,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, opts: TarReadOptio
   const name = opts.name ?? 'archive';
   const maxMeta = opts.maxMetaSize ?? 1024 * 1024;
   const r = new ByteReader(source);
-  let pending: Pending = { xattrs: [], libarchiveXattrs: [] };
+  let pending: Pending = { xattrs: [], libarchiveXattrs: [], metaBytes: 0 };
   let first = true;
   try {
     for (;;) {
@@ -225,7 +235,9 @@ export async function* readTar(source: AsyncIterable<Buffer>, opts: TarReadOptio
       if (typeName === 'ExtendedHeader' || typeName === 'OldExtendedHeader' || typeName === 'GlobalExtendedHeader'
         || typeName === 'NextFileHasLongPath' || typeName === 'OldGnuLongPath' || typeName === 'NextFileHasLongLinkpath') {
         const metaSize = h.size ?? 0;
-        if (metaSize > maxMeta) throw invalid(name, `${where}: an extended header of ${metaSize} bytes (limit ${maxMeta}).`, { offset });
+        pending.metaBytes += metaSize;
+        // The limit holds for all extended headers before one entry together, not each alone.
+        if (pending.metaBytes > maxMeta) throw invalid(name, `${where}: extended headers of ${pending.metaBytes} bytes for one entry (limit ${maxMeta}).`, { offset });
         let data: Buffer;
         try {
           data = (await r.exact(metaSize + padding(metaSize))) ?? EMPTY;
@@ -244,24 +256,25 @@ export async function* readTar(source: AsyncIterable<Buffer>, opts: TarReadOptio
         }
         continue;
       }
-      const type = TYPE_NAMES[typeName] ?? 'other';
+      const type = pending.sparse ? 'other' : (TYPE_NAMES[typeName] ?? 'other');
       const path = pending.path ?? h.path ?? '';
       const entry: TarEntry = {
         path,
         type,
-        typeName,
+        typeName: pending.sparse ? 'GNU sparse file' : typeName,
         mode: (h.mode ?? 0) & 0o7777,
         uid: pending.uid ?? h.uid ?? 0,
         gid: pending.gid ?? h.gid ?? 0,
-        // Links, directories and devices carry no data whatever the header says (except GNU dump dirs).
-        size: type === 'file' || type === 'other' ? size : 0,
+        // Directories, symlinks and devices carry no data whatever the header says. A hard link
+        // carries data only when a PAX header gives its size (libarchive reads it then too).
+        size: type === 'file' || type === 'other' || (type === 'hardlink' && pending.size !== undefined) ? size : 0,
         linkpath: pending.linkpath ?? h.linkpath ?? '',
         xattrs: mergeXattrs(pending),
         offset,
         body: async function* () { /* replaced below */ },
       };
-      pending = { xattrs: [], libarchiveXattrs: [] };
-      const dataSize = type === 'file' || type === 'other' ? size : 0;
+      pending = { xattrs: [], libarchiveXattrs: [], metaBytes: 0 };
+      const dataSize = entry.size;
       let consumed = false;
       entry.body = async function* () {
         if (consumed) throw new Error('tar entry body read twice');

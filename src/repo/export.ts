@@ -112,11 +112,17 @@ export async function exportTree(repo: Repo, rev: string, sink: ByteSink, opts: 
     const gen = items(node.tree, node.meta, '');
     const window: Promise<IteratorResult<Pending>>[] = [];
     try {
-      for (let i = 0; i < LOOKAHEAD; i++) window.push(gen.next());
+      // Each read-ahead is awaited in turn; until then a failure must not count as unhandled.
+      const ahead = (): Promise<IteratorResult<Pending>> => {
+        const p = gen.next();
+        p.catch(() => undefined);
+        return p;
+      };
+      for (let i = 0; i < LOOKAHEAD; i++) window.push(ahead());
       for (;;) {
         const r = await (window.shift() as Promise<IteratorResult<Pending>>);
         if (r.done) break;
-        window.push(gen.next());
+        window.push(ahead());
         const item = await r.value.item;
         if (item.kind === 'dir') {
           const m = item.meta;

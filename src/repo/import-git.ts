@@ -6,7 +6,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { encodeDirMeta, encodeDirTree, sortByName, validateFilename, S_IFDIR, S_IFLNK, S_IFREG, type DirTree } from '../format/index.js';
-import { GitRepo, mapLimit, type GitTreeEntry } from '../io/index.js';
+import { GitRepo, type GitTreeEntry } from '../io/index.js';
 import type { CommitModifier } from './commit-filter.js';
 import type { RootChecksums } from './commit-writer.js';
 import { joinPath } from './mtree.js';
@@ -44,6 +44,7 @@ export async function importGitTree(
   const git = await GitRepo.open(spec.repo);
   const commit = await git.resolveCommit(spec.rev);
   const tree = await git.treeOf(commit, spec.subdir);
+  const limit = limiter(8);
   // Identical git subtrees give identical OSTree trees, unless a path-dependent modifier is at work.
   const memo = modifier.isIdentity ? new Map<string, Promise<RootChecksums>>() : null;
 
@@ -59,7 +60,7 @@ export async function importGitTree(
       opts.signal?.throwIfAborted();
       const entries = await git.readTree(oid);
       const out: DirTree = { files: [], dirs: [] };
-      await mapLimit(entries, 8, async (e: GitTreeEntry) => {
+      await Promise.all(entries.map(async (e: GitTreeEntry) => {
         const why = validateFilename(e.path);
         if (why) throw new OstreeTsError(Codes.INVALID_NAME, `${git.location}: the tree at ${rel} contains ${why}.`, { path: rel });
         const p = joinPath(rel, e.path);
@@ -76,12 +77,15 @@ export async function importGitTree(
           const isLink = e.mode === '120000';
           const base = isLink ? S_IFLNK | 0o777 : S_IFREG | (e.mode === '100755' ? 0o755 : 0o644);
           const st = modifier.apply(p, { mode: base, uid: 0, gid: 0 });
-          const data = await git.readBlob(e.oid);
-          const header = { uid: st.uid, gid: st.gid, mode: st.mode, rdev: 0, symlinkTarget: isLink ? data.toString('utf8') : '', xattrs: [] };
-          const checksum = await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data });
+          // Blobs are read whole: a limit shared by every level keeps few in memory at once.
+          const checksum = await limit(async () => {
+            const data = await git.readBlob(e.oid);
+            const header = { uid: st.uid, gid: st.gid, mode: st.mode, rdev: 0, symlinkTarget: isLink ? data.toString('utf8') : '', xattrs: [] };
+            return txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data });
+          });
           out.files.push({ name: e.path, checksum });
         }
-      });
+      }));
       const [treeSum, meta] = await Promise.all([
         txn.writeMetadata('dirtree', encodeDirTree({ files: sortByName(out.files), dirs: sortByName(out.dirs) })),
         dirMeta(rel),
@@ -94,4 +98,22 @@ export async function importGitTree(
 
   const root = await writeTree(tree, '/');
   return { root, source: await git.sourceName(), commit };
+}
+
+/** Run at most `n` tasks at once, across every caller. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    // A finishing task hands its slot straight to the next waiter.
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
 }

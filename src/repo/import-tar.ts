@@ -42,6 +42,8 @@ interface Deferred {
   name: string;
   entry: string;
   target: string;
+  /** The link entry carried the content itself. */
+  payload: boolean;
 }
 
 /** Parse `--tar-pathname-filter=REGEX,REPLACEMENT` (GLib-style \N back-references become $N). */
@@ -202,16 +204,17 @@ class ArchiveImport {
   async entry(e: TarEntry): Promise<void> {
     this.opts.signal?.throwIfAborted();
     const entry = e.path;
-    if (e.type === 'chardev' || e.type === 'blockdev' || e.type === 'fifo' || e.type === 'other') {
-      const what = { chardev: 'a character device', blockdev: 'a block device', fifo: 'a FIFO', other: `of the unsupported type ${e.typeName}` }[e.type];
-      throw this.unsafe(entry, `is ${what}`, 'OSTree trees hold only regular files, symlinks and directories; leave it out of the archive (devices belong in /dev at run time).');
-    }
     const { rel, parts } = this.components(e.path, entry);
-    const typeBits = e.type === 'directory' ? S_IFDIR : e.type === 'symlink' ? S_IFLNK : S_IFREG;
-    if (parts.length === 0 && e.type !== 'directory') throw this.invalid(entry, 'the root of the tree must be a directory');
     const abs = `/${rel}`;
     const mod = this.opts.modifier;
+    // As OSTree does: the skip list is consulted before the type, so it can leave out device nodes.
     if (mod.skips(abs)) return;
+    if (e.type === 'chardev' || e.type === 'blockdev' || e.type === 'fifo' || e.type === 'other') {
+      const what = { chardev: 'a character device', blockdev: 'a block device', fifo: 'a FIFO', other: `of the unsupported type ${e.typeName}` }[e.type];
+      throw this.unsafe(entry, `is ${what}`, 'OSTree trees hold only regular files, symlinks and directories; leave it out of the archive (--skip-list, or devices in /dev at run time).');
+    }
+    const typeBits = e.type === 'directory' ? S_IFDIR : e.type === 'symlink' ? S_IFLNK : S_IFREG;
+    if (parts.length === 0 && e.type !== 'directory') throw this.invalid(entry, 'the root of the tree must be a directory');
     const st: StatInfo = mod.apply(abs, { mode: typeBits | e.mode, uid: e.uid, gid: e.gid });
     const parent = await this.parentOf(parts, entry, e);
     const name = parts[parts.length - 1] ?? '';
@@ -225,8 +228,10 @@ class ArchiveImport {
     if (e.type === 'hardlink') {
       const { parts: targetParts } = this.components(e.linkpath, `${entry} (hard link target ${e.linkpath})`);
       if (targetParts.length === 0) throw this.invalid(entry, 'a hard link to the root directory');
-      this.deferred.push({ parent, name, entry, target: targetParts.join('/') });
-      return;
+      this.deferred.push({ parent, name, entry, target: targetParts.join('/'), payload: e.size > 0 });
+      // A hard link without data gets its target's content at the end; one with data (as
+      // libarchive reads some archives) is imported now and becomes the content of them all.
+      if (e.size === 0) return;
     }
     const header: FileHeader = {
       uid: st.uid, gid: st.gid, mode: st.mode, rdev: 0,
@@ -252,8 +257,18 @@ class ArchiveImport {
     this.progress(e.size);
   }
 
-  /** Hard links take their target's content as it stands at the end of the archive. */
+  /**
+   * Hard links take their target's content as it stands at the end of the
+   * archive; where a link carried data, that data becomes the target's (and
+   * every other link's) content, as OSTree does.
+   */
   async finishHardlinks(): Promise<void> {
+    const payloads = new Map<string, FileSlot>();
+    for (const d of this.deferred) {
+      if (!d.payload || payloads.has(d.target)) continue;
+      const slot = d.parent.files.get(d.name);
+      if (slot) payloads.set(d.target, slot);
+    }
     for (const d of this.deferred) {
       const parts = d.target.split('/');
       let dir = this.root;
@@ -267,6 +282,11 @@ class ArchiveImport {
       }
       await dir.expand(this.txn);
       const last = parts[parts.length - 1];
+      const payload = payloads.get(d.target);
+      if (payload) {
+        if (dir.dirs.has(last)) throw this.invalid(d.entry, `its hard link target /${d.target} is a directory`);
+        dir.putFile(last, payload, where);
+      }
       const slot = dir.files.get(last);
       if (!slot) {
         throw this.invalid(d.entry, dir.dirs.has(last) ? `its hard link target /${d.target} is a directory` : `its hard link target /${d.target} is not in the archive`);

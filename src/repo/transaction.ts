@@ -83,6 +83,7 @@ export class Transaction {
 
   /** Run `write` once per object unless the repository or this transaction already has it. */
   private async once(checksum: string, type: ObjectType, write: (dest: string) => Promise<void>): Promise<boolean> {
+    if (this.done) throw new OstreeTsError(Codes.IO, `The transaction in ${this.stagingDir} is already finished; ${checksum}.${type} was not written.`, { checksum, type });
     const k = this.key(checksum, type);
     const pending = this.inflight.get(k);
     if (pending) return pending;
@@ -176,6 +177,7 @@ export class Transaction {
    * unless the repository already has it. `size` must be the exact length.
    */
   async writeContentStream(header: FileHeader, size: number, body: AsyncIterable<Buffer>, what: string): Promise<string> {
+    if (this.done) throw new OstreeTsError(Codes.IO, `The transaction in ${this.stagingDir} is already finished; ${what} was not written.`, { path: what });
     const framed = encodeFileHeader(header);
     const h = createHash('sha256');
     h.update(framed);
@@ -193,7 +195,9 @@ export class Transaction {
       for await (const c of body) {
         h.update(c);
         n += c.length;
-        if (!sink.write(c)) await drained(sink as Writable);
+        const w = sink as Writable;
+        if (w.errored) throw w.errored;
+        if (!w.write(c)) await drained(w);
       }
       sink.end();
       await done;

@@ -73,3 +73,20 @@ test('export --subpath, --prefix and --no-xattrs; GNU tar reads the result', asy
   assert.equal(bad.code, 1);
   assert.equal((await run('sh', ['-c', `ls ${dir} | grep -c bad || true`])).stdout.trim(), '0');
 });
+
+test('export of a commit with a missing object fails cleanly: the object named, no partial file', async (t) => {
+  const dir = await tempDir(t);
+  const src = await makeRichTree(path.join(dir, 'src'));
+  const repo = path.join(dir, 'repo');
+  await ok(ots('init', `--repo=${repo}`, '--mode=archive'));
+  await ok(ots(`--repo=${repo}`, ...COMMIT, `--tree=dir=${src}`));
+  const ls = (await ok(ots(`--repo=${repo}`, 'ls', '-R', '--json', 'os/x'))).split('\n').map((l) => JSON.parse(l) as { path: string; checksum: string });
+  const nested = ls.find((e) => e.path === '/sub/nested');
+  assert.ok(nested);
+  await run('rm', ['-f', path.join(repo, 'objects', nested.checksum.slice(0, 2), `${nested.checksum.slice(2)}.dirtree`)]);
+  const r = await ots(`--repo=${repo}`, 'export', 'os/x', '-o', path.join(dir, 'out.tar.gz'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(nested.checksum));
+  assert.doesNotMatch(r.stderr, /unexpected failure/);
+  assert.equal((await run('sh', ['-c', `ls -A ${dir} | grep -c out || true`])).stdout.trim(), '0', 'no partial output left');
+});

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
-import { ok, ots, ostree, requireOstree, requireTool, run, tempDir } from '../helpers/env.js';
+import { ROOT, ok, ots, ostree, requireOstree, requireTool, run, tempDir } from '../helpers/env.js';
 import { gnuTar, pythonTar, zstdFile } from '../helpers/archives.js';
 import { makeRichTree } from '../helpers/trees.js';
 
@@ -113,4 +113,52 @@ test('a hostile layer after good ones leaves the repository as it was (fsck clea
   assert.equal(f.code, 0, f.stderr);
   // An honest commit afterwards works.
   await ok(ots(`--repo=${repo}`, 'commit', '-b', 'good', `--tree=tar=${good}`));
+});
+
+test('extended headers piling up before one entry, GNU sparse files, and a slow first chunk', async (t) => {
+  if (!(await requireTool(t, 'zstd', 'zstd'))) return;
+  const { encodeTarHeader, tarPadding, tarTrailer } = await import('../../src/io/index.js');
+  const dir = await tempDir(t);
+  const repo = path.join(dir, 'repo');
+  await ok(ots('init', `--repo=${repo}`, '--mode=archive'));
+  // Three extended headers of 900 KB each (each under the limit), then the entry they all describe.
+  const big = { path: 'f', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, size: 1, mtime: 0, xattrs: [{ name: 'user.pad', value: Buffer.alloc(900 * 1024, 0x61) }] };
+  const one = encodeTarHeader(big);
+  const paxOnly = one.subarray(0, one.length - 512);
+  const root = encodeTarHeader({ path: './', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0 });
+  const piled = path.join(dir, 'piled.tar');
+  await writeFile(piled, Buffer.concat([root, paxOnly, paxOnly, one, Buffer.from('x'), tarPadding(1), tarTrailer()]));
+  await refused({ name: 'piled PAX' }, repo, [`--tree=tar=${piled}`], /extended headers of \d+ bytes for one entry/);
+  // A GNU sparse file is refused rather than committed as its hole map.
+  const tree = path.join(dir, 'sparse');
+  await ok(run('mkdir', ['-p', tree]));
+  await ok(run('sh', ['-c', 'truncate -s 4M "$1/hole" && printf x >> "$1/hole"', 'sh', tree]));
+  const sparse = path.join(dir, 'sparse.tar');
+  await ok(run('tar', ['--sparse', '--format=posix', '-C', tree, '-cf', sparse, '.']));
+  await refused({ name: 'sparse' }, repo, [`--tree=tar=${sparse}`], /GNU sparse file/);
+  // A gzip stream whose first read is a single byte is still recognised.
+  const basic = path.join(dir, 'basic');
+  await ok(run('mkdir', ['-p', basic]));
+  await writeFile(path.join(basic, 'f'), 'f\n');
+  const gz = path.join(dir, 'basic.tar.gz');
+  await ok(run('tar', ['-C', basic, '-czf', gz, '.']));
+  const expected = await ok(ots(`--repo=${repo}`, 'commit', '-b', 'whole', '--no-bindings', '--timestamp=@1', `--tree=tar=${gz}`));
+  const cli = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+  const slow = await ok(run('sh', ['-c', '(head -c1 "$1"; sleep 0.3; tail -c +2 "$1") | node "$2" --repo="$3" commit -b slow --no-bindings --timestamp=@1 --tree=tar=-', 'sh', gz, cli, repo]));
+  assert.equal(slow, expected);
+});
+
+test('--skip-list can leave device nodes out of an archive, as in ostree', async (t) => {
+  if (!(await requireOstree(t))) return;
+  if (!(await requireTool(t, 'python3', 'python3'))) return;
+  const dir = await tempDir(t);
+  const tar = await pythonTar(path.join(dir, 'dev.tar'), [{ name: './', type: 'dir' }, { name: 'dev', type: 'dir' }, { name: 'dev/null', type: 'chardev' }, { name: 'etc', type: 'dir' }, { name: 'etc/motd', type: 'file', data: 'hi\n' }]);
+  const skip = path.join(dir, 'skip');
+  await writeFile(skip, '/dev/null\n');
+  const ours = path.join(dir, 'ours');
+  const theirs = path.join(dir, 'theirs');
+  await ok(ots('init', `--repo=${ours}`, '--mode=archive'));
+  await ok(ostree('init', `--repo=${theirs}`, '--mode=archive'));
+  const args = ['commit', '-b', 'x', '--timestamp=@1', `--tree=tar=${tar}`, `--skip-list=${skip}`];
+  assert.equal(await ok(ots(`--repo=${ours}`, ...args)), await ok(ostree(`--repo=${theirs}`, ...args)));
 });

@@ -148,6 +148,11 @@ test('ed25519: round trip, and each bad signature is refused naming the commit a
   const strict = await ots(`--repo=${repo}`, 'verify', '--remote=strict', signed);
   assert.equal(strict.code, 1);
   assert.match(strict.stderr, new RegExp(`Commit ${signed} has no GPG signature.*remote 'strict'.*gpg-verify`));
+  // A remote that requires nothing verifies nothing, and says so with a failure.
+  await ok(ots(`--repo=${repo}`, 'remote', 'add', '--no-gpg-verify', 'lax', 'https://updates.example.org/repo'));
+  const lax = await ots(`--repo=${repo}`, 'verify', '--remote=lax', signed);
+  assert.equal(lax.code, 1);
+  assert.match(lax.stderr, /nothing was verified/);
   // --delete removes the signatures a public key verifies.
   assert.match(await ok(ots(`--repo=${repo}`, 'sign', '--delete', 'later', pub)), /Deleted 1 signature/);
   await refuse(resigned, /has no ed25519 signature/, 'after --delete');

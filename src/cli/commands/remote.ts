@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
+import { isValidRemoteName } from '../../format/index.js';
 import { atomicWriteFile, fsp, path } from '../../io/index.js';
 import { loadPublicKeys } from '../../sign/index.js';
 import { asList, openRepo, write, type GlobalArgs } from '../common.js';
@@ -38,6 +39,7 @@ export async function handler(argv: RemoteArgs): Promise<void> {
   }
   const name = argv.name;
   if (!name) throw new OstreeTsError(Codes.USAGE, `remote ${argv.action} needs a NAME.`);
+  if (!isValidRemoteName(name)) throw new OstreeTsError(Codes.USAGE, `Invalid remote name '${name}': use letters, digits, '-', '_' and '.', not starting with '.' or '-'.`, { remote: name });
   if (argv.action === 'show-url') {
     const url = repo.config.get(section(name), 'url');
     if (!url) throw new OstreeTsError(Codes.NOT_FOUND, `No remote '${name}'.`, { remote: name });

@@ -65,7 +65,11 @@ async function publicKeys(argv: SignArgs): Promise<Buffer[]> {
   const file = last(argv.keysFile);
   if (file) keys.push(...parsePublicKeyList(await fsp.readFile(file, 'utf8')));
   const dir = last(argv.keysDir);
-  if (dir) keys.push(...(await ed25519KeysFrom(path.join(dir, 'trusted.ed25519'))));
+  if (dir) {
+    keys.push(...(await ed25519KeysFrom(path.join(dir, 'trusted.ed25519'))));
+    const revoked = new Set((await ed25519KeysFrom(path.join(dir, 'revoked.ed25519'))).map((k) => k.toString('hex')));
+    return keys.filter((k) => !revoked.has(k.toString('hex')));
+  }
   return keys;
 }
 

@@ -24,6 +24,9 @@ export async function handler(argv: GlobalArgs & {
   const repo = await openRepo(argv);
   const remote = last(argv.remote);
   let policy: VerifyPolicy;
+  if (remote && (asList(argv.gpgKeyFile).length || asList(argv.ed25519Key).length)) {
+    throw new OstreeTsError(Codes.USAGE, "--remote uses the remote's own keys; leave out --gpg-key-file and --ed25519-key, or leave out --remote.");
+  }
   if (remote) policy = await remotePolicy(repo, remote);
   else {
     const { parsePublicKey } = await import('../../sign/index.js');
@@ -51,7 +54,10 @@ export async function handler(argv: GlobalArgs & {
     write(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
-  if (!result.checked.length) write(`${result.subject}: ${policy.source} requires no signature\n`);
+  if (!result.checked.length) {
+    // Nothing was checked: say so, and do not let `verify && deploy` go ahead on it.
+    throw new OstreeTsError(Codes.SIGNATURE, `${result.subject}: nothing was verified: ${policy.source} requires no signature (gpg-verify, sign-verify and their summary forms are off).`, { subject: result.subject, policy: policy.source });
+  }
   if (result.gpg) write(`${result.subject}: good GPG signature from ${result.gpg.userIds[0] ?? '(no user ID)'} (key ${result.gpg.keyId}, fingerprint ${result.gpg.fingerprint})\n`);
   if (result.ed25519) write(`${result.subject}: good ed25519 signature from key ${result.ed25519}\n`);
 }
