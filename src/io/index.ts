@@ -3,3 +3,4 @@ export * from './xattr.js';
 export * from './compress.js';
 export * from './tar.js';
 export * from './git.js';
+export * from './http-server.js';

@@ -1,0 +1,71 @@
+/**
+ * Issue 5 (first part): `ostree-ts serve` publishes an archive repository
+ * over HTTP on loopback; the real ostree pulls from it and its fsck is clean.
+ * Byte ranges work; nothing outside the repository is served.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { CLI, ok, ostree, ots, requireOstree, tempDir } from '../helpers/env.js';
+import { makeRichTree, makeXattrTree } from '../helpers/trees.js';
+
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitForFile(p: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const text = await readFile(p, 'utf8').catch(() => '');
+    if (text.trim()) return text.trim();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${p} never appeared`);
+}
+
+test('the real ostree pulls from ostree-ts serve; ranges work; paths cannot leave the repository', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const dir = await tempDir(t);
+  const src = path.join(dir, 'tree');
+  await makeRichTree(src);
+  await makeXattrTree(path.join(src, 'x'));
+  const repo = path.join(dir, 'repo');
+  await ok(ots('init', `--repo=${repo}`, '--mode=archive'));
+  const checksum = await ok(ots(`--repo=${repo}`, 'commit', '-b', 'os/stable', `--tree=dir=${src}`, '--add-metadata-string=version=1'));
+  await ok(ots(`--repo=${repo}`, 'summary', '-u'));
+  const portFile = path.join(dir, 'port');
+  const log = path.join(dir, 'access.log');
+  const server = spawn(process.execPath, [CLI, `--repo=${repo}`, 'serve', `--port-file=${portFile}`, `--log-file=${log}`], { stdio: 'ignore' });
+  t.after(() => { server.kill('SIGTERM'); });
+  const base = `http://127.0.0.1:${await waitForFile(portFile)}/`;
+  const config = await get(`${base}config`);
+  assert.equal(config.status, 200);
+  assert.equal(config.body.toString(), await readFile(path.join(repo, 'config'), 'utf8'));
+  const part = await get(`${base}config`, { Range: 'bytes=2-5' });
+  assert.equal(part.status, 206);
+  assert.equal(part.body.toString(), (await readFile(path.join(repo, 'config'), 'utf8')).slice(2, 6));
+  assert.equal((await get(`${base}config`, { Range: 'bytes=9999-' })).status, 416);
+  assert.equal((await get(`${base}nope`)).status, 404);
+  assert.equal((await get(`${base}%2e%2e/%2e%2e/etc/passwd`)).status, 404);
+  assert.equal((await get(`${base}objects/`)).status, 404, 'no directory listings');
+  for (const mode of ['bare-user', 'archive'] as const) {
+    const theirs = path.join(dir, `theirs-${mode}`);
+    await ok(ostree('init', `--repo=${theirs}`, `--mode=${mode}`));
+    await ok(ostree(`--repo=${theirs}`, 'remote', 'add', '--no-gpg-verify', 'origin', base));
+    await ok(ostree(`--repo=${theirs}`, 'pull', 'origin', 'os/stable'), `ostree pull into ${mode}`);
+    assert.equal(await ok(ostree(`--repo=${theirs}`, 'rev-parse', 'origin:os/stable')), checksum);
+    const f = await ostree('fsck', `--repo=${theirs}`);
+    assert.equal(f.code, 0, f.stderr);
+  }
+  assert.match(await readFile(log, 'utf8'), /GET \/summary 200/);
+});
