@@ -4,3 +4,4 @@ export * from './compress.js';
 export * from './tar.js';
 export * from './git.js';
 export * from './http-server.js';
+export * from './http-client.js';

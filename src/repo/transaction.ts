@@ -219,6 +219,11 @@ export class Transaction {
     }
   }
 
+  /** The checksum a content object with this header and content has. */
+  contentChecksum(header: FileHeader, data: Uint8Array): string {
+    return sha256Hex(encodeFileHeader(header), data);
+  }
+
   /** A dirtree written by this transaction or already in the repository. */
   async loadDirTree(checksum: string): Promise<DirTree> {
     if (this.staged.has(this.key(checksum, 'dirtree'))) {
