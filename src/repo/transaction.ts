@@ -145,6 +145,18 @@ export class Transaction {
   }
 
   /**
+   * Store an archive-mode `.filez` exactly as received, for an archive
+   * repository; the caller has already checked that it hashes to `checksum`.
+   */
+  async writeArchivedContent(checksum: string, filez: Buffer): Promise<void> {
+    if (!this.repo.isArchive) throw new OstreeTsError(Codes.USAGE, 'Only an archive repository stores .filez objects as they are.');
+    await this.once(checksum, 'file', async (dest) => {
+      await writeNewFile(dest, filez, 0o644);
+      this.stats.bytesWritten += filez.length;
+    });
+  }
+
+  /**
    * Write a content object from its header and content; returns its checksum.
    * Content already in the repository is hashed only, never rewritten.
    */

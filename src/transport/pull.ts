@@ -231,9 +231,11 @@ async function storeFetched(txn: Transaction, checksum: string, type: 'dirtree' 
     }
     if (content.length !== Number(size)) throw badObject(checksum, 'file', `it inflates to ${content.length} bytes, not ${size}`);
   }
-  const expected = await txn.contentChecksum(header, content);
+  const expected = txn.contentChecksum(header, content);
   if (expected !== checksum) throw badObject(checksum, 'file', 'its content does not match its name');
-  await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
+  // An archive repository keeps the compressed object as served: no second compression.
+  if (txn.repo.isArchive) await txn.writeArchivedContent(checksum, data);
+  else await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
 }
 
 /** The commit a remote ref points at locally, if pulled. */
