@@ -11,13 +11,16 @@ export function builder(y: Argv): Argv {
     .positional('remote', { type: 'string', describe: 'Remote name (ostree-ts remote add)' })
     .positional('refs', { type: 'string', describe: "Refs to pull (default: the remote's branches)" })
     .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
+    .option('object-batch', { type: 'number', describe: 'Objects made durable at a time (default 2000): what an interrupted pull keeps' })
     .example('$0 --repo=repo pull origin os/x86_64/stable', 'Fetch and verify the latest commit of a branch');
 }
 
-export async function handler(argv: GlobalArgs & { remote: string; refs?: string[]; json?: boolean }): Promise<void> {
+export async function handler(argv: GlobalArgs & { remote: string; refs?: string[]; json?: boolean; objectBatch?: number | number[] }): Promise<void> {
   const repo = await openRepo(argv);
   const progress = progressLine();
+  const batch = asList(argv.objectBatch).pop();
   const result = await pull(repo, argv.remote, asList(argv.refs), {
+    batch: batch === undefined ? undefined : Number(batch),
     onProgress: (e) => progress.update(`Receiving objects: ${e.fetched}/${e.needed} ${formatBytes(e.bytes)}`),
   });
   progress.done();
