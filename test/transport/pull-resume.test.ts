@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { CLI, ok, ostree, ots, requireOstree, run, tempDir } from '../helpers/env.js';
+import { serveRepo } from '../helpers/serve.js';
 
 async function storedObjects(repo: string): Promise<Set<string>> {
   const out = new Set<string>();
@@ -31,15 +32,8 @@ test('a pull killed at 20 random points resumes and never fetches a stored objec
   await ok(ots('init', `--repo=${upstream}`, '--mode=archive'));
   const checksum = await ok(ots(`--repo=${upstream}`, 'commit', '-b', 'os', `--tree=dir=${tree}`));
   await ok(ots(`--repo=${upstream}`, 'summary', '-u'));
-  const portFile = path.join(dir, 'port');
   const logFile = path.join(dir, 'access.log');
-  const server = spawn(process.execPath, [CLI, `--repo=${upstream}`, 'serve', `--port-file=${portFile}`, `--log-file=${logFile}`], { stdio: 'ignore' });
-  t.after(() => { server.kill('SIGTERM'); });
-  let port = '';
-  for (let i = 0; i < 100 && !port; i++) {
-    port = (await readFile(portFile, 'utf8').catch(() => '')).trim();
-    if (!port) await new Promise((r) => setTimeout(r, 100));
-  }
+  const { port } = await serveRepo(t, upstream, dir, logFile);
   const local = path.join(dir, 'local');
   await ok(ots('init', `--repo=${local}`, '--mode=bare-user'));
   await ok(ots(`--repo=${local}`, 'remote', 'add', '--no-gpg-verify', 'origin', `http://127.0.0.1:${port}/`));

@@ -8,21 +8,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { readFile, writeFile, copyFile } from 'node:fs/promises';
-import { CLI, ok, ostree, ots, requireOstree, run, tempDir } from '../helpers/env.js';
+import { ok, ostree, ots, requireOstree, run, tempDir } from '../helpers/env.js';
+import { serveRepo } from '../helpers/serve.js';
 import { makeRichTree, makeXattrTree } from '../helpers/trees.js';
 
 async function serve(t: { after: (fn: () => void) => void }, repo: string, dir: string): Promise<string> {
-  const portFile = path.join(dir, `port-${path.basename(repo)}`);
-  const server = spawn(process.execPath, [CLI, `--repo=${repo}`, 'serve', `--port-file=${portFile}`], { stdio: 'ignore' });
-  t.after(() => { server.kill('SIGTERM'); });
-  for (let i = 0; i < 100; i++) {
-    const text = await readFile(portFile, 'utf8').catch(() => '');
-    if (text.trim()) return `http://127.0.0.1:${text.trim()}/`;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('serve did not start');
+  return (await serveRepo(t, repo, dir)).url;
 }
 
 test('ostree-ts pulls what the real ostree wrote; corrupt objects stop the pull cleanly', async (t) => {

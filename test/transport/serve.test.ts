@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { CLI, ok, ostree, ots, requireOstree, tempDir } from '../helpers/env.js';
+import { ok, ostree, ots, requireOstree, tempDir } from '../helpers/env.js';
+import { serveRepo } from '../helpers/serve.js';
 import { makeRichTree, makeXattrTree } from '../helpers/trees.js';
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }> {
@@ -24,15 +24,6 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   });
 }
 
-async function waitForFile(p: string): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    const text = await readFile(p, 'utf8').catch(() => '');
-    if (text.trim()) return text.trim();
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${p} never appeared`);
-}
-
 test('the real ostree pulls from ostree-ts serve; ranges work; paths cannot leave the repository', async (t) => {
   if (!(await requireOstree(t))) return;
   const dir = await tempDir(t);
@@ -43,11 +34,8 @@ test('the real ostree pulls from ostree-ts serve; ranges work; paths cannot leav
   await ok(ots('init', `--repo=${repo}`, '--mode=archive'));
   const checksum = await ok(ots(`--repo=${repo}`, 'commit', '-b', 'os/stable', `--tree=dir=${src}`, '--add-metadata-string=version=1'));
   await ok(ots(`--repo=${repo}`, 'summary', '-u'));
-  const portFile = path.join(dir, 'port');
   const log = path.join(dir, 'access.log');
-  const server = spawn(process.execPath, [CLI, `--repo=${repo}`, 'serve', `--port-file=${portFile}`, `--log-file=${log}`], { stdio: 'ignore' });
-  t.after(() => { server.kill('SIGTERM'); });
-  const base = `http://127.0.0.1:${await waitForFile(portFile)}/`;
+  const { url: base } = await serveRepo(t, repo, dir, log);
   const config = await get(`${base}config`);
   assert.equal(config.status, 200);
   assert.equal(config.body.toString(), await readFile(path.join(repo, 'config'), 'utf8'));
