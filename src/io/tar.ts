@@ -107,7 +107,8 @@ class ByteReader {
     }
   }
 
-  async skip(n: number): Promise<void> {
+  /** Read past n bytes: the unread rest of an entry's data, and its padding. */
+  async discard(n: number): Promise<void> {
     for await (const _ of this.chunks(n)) { /* discard */ }
   }
 
@@ -292,8 +293,8 @@ export async function* readTar(source: AsyncIterable<Buffer>, opts: TarReadOptio
       yield entry;
       const read = r.position - before;
       try {
-        if (read < dataSize) await r.skip(dataSize - read);
-        await r.skip(padding(dataSize));
+        if (read < dataSize) await r.discard(dataSize - read);
+        await r.discard(padding(dataSize));
       } catch (e) {
         if (e instanceof ShortRead) throw invalid(name, `truncated: entry "${path}" declares ${dataSize} bytes, but the stream ends first. The file is incomplete; fetch or build it again.`, { path, offset });
         throw e;

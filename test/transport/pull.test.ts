@@ -13,10 +13,6 @@ import { ok, ostree, ots, requireOstree, run, tempDir } from '../helpers/env.js'
 import { serveRepo } from '../helpers/serve.js';
 import { makeRichTree, makeXattrTree } from '../helpers/trees.js';
 
-async function serve(t: { after: (fn: () => void) => void }, repo: string, dir: string): Promise<string> {
-  return (await serveRepo(t, repo, dir)).url;
-}
-
 test('ostree-ts pulls what the real ostree wrote; corrupt objects stop the pull cleanly', async (t) => {
   if (!(await requireOstree(t))) return;
   const dir = await tempDir(t);
@@ -27,7 +23,7 @@ test('ostree-ts pulls what the real ostree wrote; corrupt objects stop the pull 
   await ok(ostree('init', `--repo=${upstream}`, '--mode=archive'));
   const checksum = await ok(ostree(`--repo=${upstream}`, 'commit', '-b', 'os/stable', `--tree=dir=${src}`));
   await ok(ostree(`--repo=${upstream}`, 'summary', '-u'));
-  const url = await serve(t, upstream, dir);
+  const { url } = await serveRepo(t, upstream, dir);
   for (const mode of ['bare-user', 'archive'] as const) {
     const local = path.join(dir, `local-${mode}`);
     await ok(ots('init', `--repo=${local}`, `--mode=${mode}`));
@@ -53,7 +49,7 @@ test('ostree-ts pulls what the real ostree wrote; corrupt objects stop the pull 
   const bytes = await readFile(obj);
   bytes[bytes.length - 3] ^= 0x40;
   await writeFile(obj, bytes);
-  const hostileUrl = await serve(t, hostile, dir);
+  const { url: hostileUrl } = await serveRepo(t, hostile, dir);
   const victim = path.join(dir, 'victim');
   await ok(ots('init', `--repo=${victim}`, '--mode=bare-user'));
   await ok(ots(`--repo=${victim}`, 'remote', 'add', '--no-gpg-verify', 'evil', hostileUrl));
