@@ -56,6 +56,7 @@ export const Codes = {
   GIT: 'E_GIT',
   SIGNATURE: 'E_SIGNATURE',
   KEY: 'E_KEY',
+  DELTA_INVALID: 'E_DELTA_INVALID',
 } as const;
 
 export function isCodedError(e: unknown): e is OstreeTsError {

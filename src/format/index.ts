@@ -5,3 +5,4 @@ export * from './keyfile.js';
 export * from './refs.js';
 export * from './gvariant-text.js';
 export * from './ghash.js';
+export * from './delta.js';

@@ -77,18 +77,22 @@ export function swap64(n: bigint): bigint {
 // --------------------------------------------------------------------------
 // Names
 
-/** libostree's filename rule plus ours: no empty names, no '/', no NUL, not '.' or '..'. */
+/**
+ * libostree's filename rule (ot_util_filename_validate) plus ours: no empty
+ * names, no '/', no NUL, not '.' or '..'. Returns what is wrong, as a phrase.
+ */
 export function validateFilename(name: string): string | null {
   if (name.length === 0) return 'an empty name';
-  if (name === '.' || name === '..') return `the name '${name}'`;
+  if (name === '.') return "the name '.' (a self-reference)";
+  if (name === '..') return "the name '..' (a path uplink)";
   if (name.includes('/')) return `a name containing '/' (${JSON.stringify(name)})`;
   if (name.includes('\0')) return `a name containing a NUL byte (${JSON.stringify(name)})`;
   return null;
 }
 
-function checkFilename(name: string, data: Record<string, unknown>): void {
+function checkFilename(name: string, what: string, entry: string, data: Record<string, unknown>): void {
   const why = validateFilename(name);
-  if (why) throw bad('dirtree', `it names ${why}.`, { ...data, name });
+  if (why) throw bad(what, `its ${entry} has ${why}.`, { ...data, name });
 }
 
 // --------------------------------------------------------------------------
@@ -107,11 +111,11 @@ export function canonicalXattrs(xattrs: Xattr[]): Xattr[] {
     .sort((a, b) => compareBytes(enc.encode(a.name), enc.encode(b.name)));
 }
 
-function xattrsToGv(xattrs: Xattr[]): Array<[Uint8Array, Uint8Array]> {
+export function xattrsToGv(xattrs: Xattr[]): Array<[Uint8Array, Uint8Array]> {
   return xattrs.map((x) => [Buffer.concat([Buffer.from(x.name, 'utf8'), Buffer.from([0])]), x.value]);
 }
 
-function xattrsFromGv(v: unknown, what: string): Xattr[] {
+export function xattrsFromGv(v: unknown, what: string): Xattr[] {
   return (v as Array<[Uint8Array, Uint8Array]>).map(([n, value]) => {
     if (n.length === 0 || n[n.length - 1] !== 0 || n.subarray(0, n.length - 1).includes(0)) {
       throw bad(what, 'an extended attribute name is not a NUL-terminated byte string.');
@@ -160,8 +164,8 @@ export function decodeDirTree(data: Uint8Array, checksum = ''): DirTree {
   const data2 = { checksum };
   const [files, dirs] = parseNormal(DIRTREE_TYPE, data) as [Array<[string, Uint8Array]>, Array<[string, Uint8Array, Uint8Array]>];
   const t: DirTree = {
-    files: files.map(([name, c]) => { checkFilename(name, data2); return { name, checksum: checkCsum(c, what, name) }; }),
-    dirs: dirs.map(([name, tr, me]) => { checkFilename(name, data2); return { name, tree: checkCsum(tr, what, name), meta: checkCsum(me, what, name) }; }),
+    files: files.map(([name, c], i) => { checkFilename(name, what, `file entry ${i}`, data2); return { name, checksum: checkCsum(c, what, name) }; }),
+    dirs: dirs.map(([name, tr, me], i) => { checkFilename(name, what, `directory entry ${i}`, data2); return { name, tree: checkCsum(tr, what, name), meta: checkCsum(me, what, name) }; }),
   };
   const seen = new Set<string>();
   for (const list of [t.files, t.dirs]) {

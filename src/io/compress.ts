@@ -237,3 +237,43 @@ export function drained(w: import('node:stream').Writable): Promise<void> {
     w.once('close', closed);
   });
 }
+
+/** zstd-compress a whole buffer (libzstd's own worker threads when `workers` > 0). */
+export function zstdCompressBuffer(data: Uint8Array, level = 19, workers = 0): Promise<Buffer> {
+  try {
+    return Promise.resolve(zstd().compress(data, { compressionLevel: level, ...(workers > 0 ? { nbWorkers: workers } : {}) }));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** Decompress a whole zstd buffer, refusing output larger than `maxBytes`. */
+export function zstdDecompressBuffer(data: Uint8Array, maxBytes: number, what = 'zstd data'): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const stream = createZstdDecompress();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let failed = false;
+    stream.on('data', (b: Buffer) => {
+      if (failed) return;
+      total += b.length;
+      if (total > maxBytes) {
+        failed = true;
+        stream.destroy();
+        reject(new OstreeTsError(Codes.ARCHIVE_TOO_LARGE, `${what} decompresses to more than ${maxBytes} bytes; refusing it.`, { maxBytes }));
+        return;
+      }
+      chunks.push(b);
+    });
+    stream.on('error', (e: Error) => {
+      if (!failed) {
+        failed = true;
+        reject(new OstreeTsError(Codes.ARCHIVE_INVALID, `${what} is not valid zstd data: ${e.message}.`));
+      }
+    });
+    stream.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks, total));
+    });
+    stream.end(data);
+  });
+}

@@ -5,3 +5,4 @@ export * from './tar.js';
 export * from './git.js';
 export * from './http-server.js';
 export * from './http-client.js';
+export * from './xz.js';

@@ -15,3 +15,6 @@ export * from './import-tar.js';
 export * from './import-git.js';
 export * from './export.js';
 export * from './summary.js';
+export * from './delta.js';
+export * from './delta-generate.js';
+export * from './delta-apply.js';

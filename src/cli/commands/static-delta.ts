@@ -1,0 +1,160 @@
+import type { Argv } from 'yargs';
+import { Codes, OstreeTsError } from '../../errors/index.js';
+import { deltaName } from '../../format/index.js';
+import {
+  applyOffline, deleteDelta, findDelta, generateDelta, listDeltas, loadSuperblock, resolveRev, type DeltaCompression,
+} from '../../repo/index.js';
+import { last, openRepo, write, type GlobalArgs } from '../common.js';
+import { formatBytes, progressLine } from '../progress.js';
+
+export const command = 'static-delta <action> [args..]';
+export const describe = 'Generate, list, show, delete or apply static deltas';
+
+export function builder(y: Argv): Argv {
+  return y
+    .positional('action', { type: 'string', choices: ['list', 'show', 'delete', 'generate', 'apply-offline'], describe: 'What to do' })
+    .positional('args', { type: 'string', describe: 'show/delete: a delta name (FROM-TO or TO); apply-offline: a delta directory or superblock file' })
+    .option('from', { type: 'string', describe: 'generate: the commit clients have (default: the parent of --to)' })
+    .option('to', { type: 'string', describe: 'generate: the commit clients want' })
+    .option('empty', { type: 'boolean', describe: 'generate: a from-scratch delta (clients have nothing)' })
+    .option('inline', { type: 'boolean', describe: 'generate: put the parts inside the superblock' })
+    .option('if-not-exists', { alias: 'n', type: 'boolean', describe: 'generate: do nothing if the delta exists' })
+    .option('min-fallback-size', { type: 'number', describe: 'generate: files larger than this many MB are fetched as plain objects (default 4; 0 never)' })
+    .option('max-chunk-size', { type: 'number', describe: 'generate: cut parts at this many MB (default 32)' })
+    .option('disable-bsdiff', { type: 'boolean', describe: 'generate: accepted for ostree compatibility (ostree-ts writes no bsdiff)' })
+    .option('disable-copies', { type: 'boolean', describe: 'generate: write modified files whole, not as copies from the old version' })
+    .option('compression', { type: 'string', choices: ['xz', 'none', 'zstd'], describe: "generate: part compression; xz is what ostree reads, zstd only ostree-ts reads (default xz)" })
+    .option('level', { type: 'number', describe: 'generate: xz preset (0-9, default 8) or zstd level (default 19)' })
+    .option('jobs', { type: 'number', describe: 'generate: parts compressed at once (default 2)' })
+    .option('json', { type: 'boolean', describe: 'list/show/generate: print JSON' })
+    .example('$0 --repo=repo static-delta generate --from=os/v1 --to=os/v2', 'A delta that updates clients from v1 to v2 (then run summary -u)')
+    .example('$0 --repo=repo static-delta generate --empty --to=os/v2', 'A from-scratch delta: a first install in a few requests')
+    .example('$0 --repo=repo static-delta apply-offline /media/usb/deltas/XX/YYYY', 'Apply a delta carried on removable media');
+}
+
+interface DeltaArgs extends GlobalArgs {
+  action: string;
+  args?: string[];
+  from?: string | string[];
+  to?: string | string[];
+  empty?: boolean;
+  inline?: boolean;
+  ifNotExists?: boolean;
+  minFallbackSize?: number | number[];
+  maxChunkSize?: number | number[];
+  disableCopies?: boolean;
+  compression?: string | string[];
+  level?: number | number[];
+  jobs?: number | number[];
+  json?: boolean;
+}
+
+async function rev(repo: Parameters<typeof resolveRev>[0], r: string): Promise<string> {
+  return (await resolveRev(repo, r)) as string;
+}
+
+export async function handler(argv: DeltaArgs): Promise<void> {
+  const repo = await openRepo(argv);
+  const args = argv.args ?? [];
+  switch (argv.action) {
+    case 'list': {
+      const deltas = await listDeltas(repo);
+      if (argv.json) write(`${JSON.stringify(deltas.map((d) => d.name), null, 2)}\n`);
+      else if (!deltas.length) write('(No static deltas)\n');
+      else for (const d of deltas) write(`${d.name}\n`);
+      return;
+    }
+    case 'show': {
+      if (!args[0]) throw new OstreeTsError(Codes.USAGE, 'Which delta? ostree-ts static-delta show FROM-TO (see static-delta list).');
+      const d = await findDelta(repo, args[0]);
+      const { superblock: sb, signatures, digest } = await loadSuperblock(repo, d.from, d.to);
+      const partSize = sb.parts.reduce((n, p) => n + p.size, 0n);
+      const partUsize = sb.parts.reduce((n, p) => n + p.uncompressedSize, 0n);
+      const fbSize = sb.fallbacks.reduce((n, f) => n + f.compressedSize, 0n);
+      const fbUsize = sb.fallbacks.reduce((n, f) => n + f.uncompressedSize, 0n);
+      if (argv.json) {
+        write(`${JSON.stringify({
+          name: d.name, signed: signatures !== null, from: sb.from, to: sb.to, timestamp: Number(sb.timestamp), digest,
+          parts: sb.parts.map((p) => ({ checksum: p.checksum, size: Number(p.size), uncompressedSize: Number(p.uncompressedSize), objects: p.objects.length })),
+          fallbacks: sb.fallbacks.map((f) => ({ type: f.type, checksum: f.checksum, size: Number(f.compressedSize), uncompressedSize: Number(f.uncompressedSize) })),
+        }, null, 2)}\n`);
+        return;
+      }
+      const lines = [
+        `Delta: ${d.name}`,
+        `Signed: ${signatures ? 'yes' : 'no'}`,
+        sb.from ? `From: ${sb.from}` : 'From <scratch>',
+        `To: ${sb.to}`,
+        'Endianness: little',
+        `Timestamp: ${sb.timestamp}`,
+        'Number of parents: 0',
+        `Number of fallback entries: ${sb.fallbacks.length}`,
+        ...sb.fallbacks.map((f) => `  ${f.checksum}`),
+        `Total Fallback Size: ${fbSize} (${formatBytes(Number(fbSize))})`,
+        `Total Fallback Uncompressed Size: ${fbUsize} (${formatBytes(Number(fbUsize))})`,
+        `Number of parts: ${sb.parts.length}`,
+        ...sb.parts.map((p, i) => `PartMeta${i}: nobjects=${p.objects.length} size=${p.size} usize=${p.uncompressedSize}`),
+        `Total Part Size: ${partSize} (${formatBytes(Number(partSize))})`,
+        `Total Part Uncompressed Size: ${partUsize} (${formatBytes(Number(partUsize))})`,
+        `Total Size: ${partSize + fbSize} (${formatBytes(Number(partSize + fbSize))})`,
+        `Total Uncompressed Size: ${partUsize + fbUsize} (${formatBytes(Number(partUsize + fbUsize))})`,
+      ];
+      write(`${lines.join('\n')}\n`);
+      return;
+    }
+    case 'delete': {
+      if (!args[0]) throw new OstreeTsError(Codes.USAGE, 'Which delta? ostree-ts static-delta delete FROM-TO (see static-delta list).');
+      const d = await findDelta(repo, args[0]);
+      await deleteDelta(repo, d.from, d.to);
+      return;
+    }
+    case 'generate': {
+      const toRev = last(argv.to);
+      if (!toRev) throw new OstreeTsError(Codes.USAGE, 'generate needs --to=REV (and --from=REV or --empty).');
+      const to = await rev(repo, toRev);
+      let from: string | null = null;
+      const fromRev = last(argv.from);
+      if (argv.empty && fromRev) throw new OstreeTsError(Codes.USAGE, 'Give --from=REV or --empty, not both.');
+      if (!argv.empty) {
+        from = fromRev ? await rev(repo, fromRev) : (await repo.loadCommit(to)).parent;
+        if (!from) throw new OstreeTsError(Codes.USAGE, `Commit ${to} has no parent; give --from=REV, or --empty for a from-scratch delta.`);
+      }
+      if (argv.ifNotExists && (await listDeltas(repo)).some((d) => d.name === deltaName(from, to))) {
+        write(`Delta ${deltaName(from, to)} already exists.\n`);
+        return;
+      }
+      if (!argv.json) write(`Generating static delta:\n  From: ${from ?? 'empty'}\n  To:   ${to}\n`);
+      const mb = (v: number | number[] | undefined): number | undefined => {
+        const n = last(v);
+        return n === undefined ? undefined : Number(n) * 1000 * 1000;
+      };
+      const progress = progressLine();
+      const result = await generateDelta(repo, {
+        from, to,
+        maxChunkSize: mb(argv.maxChunkSize),
+        minFallbackSize: mb(argv.minFallbackSize),
+        inline: argv.inline,
+        copies: !argv.disableCopies,
+        compression: (last(argv.compression) ?? 'xz') as DeltaCompression,
+        level: last(argv.level) === undefined ? undefined : Number(last(argv.level)),
+        jobs: last(argv.jobs) === undefined ? undefined : Number(last(argv.jobs)),
+        onProgress: (e) => progress.update(e.phase === 'scan' ? `Reading objects: ${e.done}/${e.total}` : `Compressing parts: ${e.done}/${e.total}`),
+      });
+      progress.done();
+      if (argv.json) {
+        write(`${JSON.stringify({ name: result.name, parts: result.parts.length, fallbacks: result.fallbacks.length, objects: result.objects, copied: result.copied, bytes: result.bytes }, null, 2)}\n`);
+      }
+      return;
+    }
+    case 'apply-offline': {
+      if (!args[0]) throw new OstreeTsError(Codes.USAGE, 'apply-offline needs a delta directory or superblock file.');
+      const progress = progressLine();
+      const r = await applyOffline(repo, args[0], { onPart: (i, n) => progress.update(`Applying part ${i + 1}/${n}`) });
+      progress.done();
+      if (argv.json) write(`${JSON.stringify({ from: r.from, to: r.to, written: r.stats.written, existing: r.stats.existing }, null, 2)}\n`);
+      return;
+    }
+    default:
+      throw new OstreeTsError(Codes.USAGE, `Unknown static-delta action '${argv.action}'.`);
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * Applying static deltas: check a part against its header, decompress it,
+ * read its operations into a plan (every offset checked first), then build
+ * each object, hash it, and store it only if it is what the part says.
+ */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import {
+  COMPRESSION_NONE, COMPRESSION_XZ, COMPRESSION_ZSTD, bspatch, decodeDirMeta, decodePayload, decodeDirTree, decodeMetadata, decodeSuperblock, deltaName,
+  inlinePart, planPart, sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock,
+  type FileHeader, type PlannedObject,
+} from '../format/index.js';
+import { fsp, path, xzDecompress, zstdDecompressBuffer, atomicWriteFile } from '../io/index.js';
+import type { Repo } from './repo.js';
+import { Transaction } from './transaction.js';
+
+/** A part decompresses to at most this much (libostree's parts are 32 MB by default). */
+export const MAX_PART_PAYLOAD = 1024 * 1024 * 1024;
+
+function partError(what: string, message: string, data: Record<string, unknown> = {}): OstreeTsError {
+  return new OstreeTsError(Codes.DELTA_INVALID, `${what}: ${message}`, data);
+}
+
+/** Do we already have every object this part would create? */
+export async function partIsRedundant(repo: Repo, header: DeltaPartHeader): Promise<boolean> {
+  for (const o of header.objects) if (!(await repo.hasObject(o.checksum, o.type))) return false;
+  return true;
+}
+
+/** Verify a part file against its header and return its decompressed payload. */
+export async function openPart(part: Uint8Array, header: DeltaPartHeader | null, what: string): Promise<Uint8Array> {
+  if (header) {
+    if (BigInt(part.length) !== header.size) throw partError(what, `it is ${part.length} bytes, but the superblock says ${header.size}. Nothing from it was stored.`);
+    const actual = sha256Hex(part);
+    if (actual !== header.checksum) throw partError(what, `its checksum is ${actual}, but the superblock says ${header.checksum}. Nothing from it was stored.`, { checksum: header.checksum });
+  }
+  if (part.length === 0) throw partError(what, 'it is empty.');
+  const body = part.subarray(1);
+  switch (part[0]) {
+    case COMPRESSION_NONE:
+      return body;
+    case COMPRESSION_XZ:
+      return xzDecompress(body, MAX_PART_PAYLOAD, what);
+    case COMPRESSION_ZSTD:
+      return zstdDecompressBuffer(body, MAX_PART_PAYLOAD, what);
+    default:
+      throw partError(what, `compression type 0x${part[0].toString(16)} is unknown (expected 0 for none, 'x' for xz or 'z' for zstd).`);
+  }
+}
+
+export interface ApplyStats {
+  written: number;
+  existing: number;
+}
+
+/**
+ * Build and store every object of one part. Source objects (for copy and
+ * bspatch operations) are read from the repository. Throws, storing nothing
+ * more, at the first object that does not hash to its name.
+ */
+export async function applyPart(txn: Transaction, part: Uint8Array, header: DeltaPartHeader, what: string, stats: ApplyStats = { written: 0, existing: 0 }): Promise<ApplyStats> {
+  const payload = await openPart(part, header, what);
+  const plan = planPart(decodePayload(payload, what), header.objects, what);
+  const repo = txn.repo;
+  let sourceCache: { checksum: string; data: Buffer } | null = null;
+  const readSource = async (checksum: string, forObject: string): Promise<Buffer> => {
+    if (sourceCache?.checksum === checksum) return sourceCache.data;
+    let data: Buffer;
+    try {
+      const f = await repo.loadFile(checksum);
+      data = await f.read();
+    } catch (e) {
+      throw partError(what, `object ${forObject} is built from ${checksum}, which this repository does not have (${(e as Error).message}).`, { checksum });
+    }
+    sourceCache = { checksum, data };
+    return data;
+  };
+  for (const obj of plan) {
+    if (await repo.hasObject(obj.checksum, obj.kind === 'metadata' ? obj.type : 'file')) {
+      stats.existing++;
+      continue;
+    }
+    if (obj.kind === 'metadata') await storeMetadata(txn, obj, what);
+    else await storeContent(txn, obj, what, readSource);
+    stats.written++;
+  }
+  return stats;
+}
+
+async function storeMetadata(txn: Transaction, obj: Extract<PlannedObject, { kind: 'metadata' }>, what: string): Promise<void> {
+  const data = Buffer.from(obj.data);
+  if (sha256Hex(data) !== obj.checksum) throw partError(what, `the ${obj.type} object it builds as ${obj.checksum} does not hash to that name. Nothing from it was stored.`, { checksum: obj.checksum, type: obj.type });
+  try {
+    if (obj.type === 'dirtree') decodeDirTree(data, obj.checksum);
+    else if (obj.type === 'dirmeta') decodeDirMeta(data, `dirmeta ${obj.checksum}`);
+    else throw new Error(`a delta part may not create a ${obj.type} object`);
+  } catch (e) {
+    throw partError(what, `${obj.type} ${obj.checksum} is invalid: ${(e as Error).message}`, { checksum: obj.checksum, type: obj.type });
+  }
+  await txn.writeMetadata(obj.type, data);
+}
+
+async function storeContent(
+  txn: Transaction, obj: Extract<PlannedObject, { kind: 'content' }>, what: string, readSource: (c: string, forObject: string) => Promise<Buffer>,
+): Promise<void> {
+  const isLink = (obj.mode & 0o170000) === 0o120000;
+  let data: Buffer;
+  if (obj.pieces.length === 1 && obj.pieces[0].kind === 'blob') {
+    data = Buffer.from(obj.pieces[0].data.buffer, obj.pieces[0].data.byteOffset, obj.pieces[0].data.byteLength);
+  } else {
+    data = Buffer.alloc(obj.size);
+    let at = 0;
+    for (const p of obj.pieces) {
+      if (p.kind === 'blob') {
+        data.set(p.data, at);
+        at += p.data.length;
+      } else if (p.kind === 'source') {
+        const src = await readSource(p.source, obj.checksum);
+        if (p.offset + p.length > src.length) throw partError(what, `object ${obj.checksum} copies bytes ${p.offset}..${p.offset + p.length} of ${p.source}, which has ${src.length}.`, { checksum: obj.checksum });
+        src.copy(data, at, p.offset, p.offset + p.length);
+        at += p.length;
+      } else {
+        const src = await readSource(p.source, obj.checksum);
+        data = bspatch(src, p.patch, obj.size, `${what}, object ${obj.checksum}`);
+        at = obj.size;
+      }
+    }
+  }
+  const header: FileHeader = {
+    uid: obj.uid, gid: obj.gid, mode: obj.mode, rdev: 0, symlinkTarget: isLink ? data.toString('utf8') : '', xattrs: obj.xattrs,
+  };
+  const content = isLink ? Buffer.alloc(0) : data;
+  if (isLink && (data.length === 0 || data.includes(0))) throw partError(what, `symlink ${obj.checksum} has an empty or NUL-containing target.`, { checksum: obj.checksum });
+  const actual = txn.contentChecksum(header, content);
+  if (actual !== obj.checksum) throw partError(what, `the content object it builds as ${obj.checksum} hashes to ${actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' });
+  await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
+}
+
+/** Read a delta directory's (or superblock file's) superblock and where its parts are. */
+export async function readDeltaAt(location: string): Promise<{ dir: string; bytes: Buffer; superblock: DeltaSuperblock }> {
+  let dir = location;
+  let file = path.join(location, 'superblock');
+  const st = await fsp.stat(location).catch(() => null);
+  if (!st) throw new OstreeTsError(Codes.NOT_FOUND, `No delta at ${location}.`, { path: location });
+  if (!st.isDirectory()) {
+    file = location;
+    dir = path.dirname(location);
+  }
+  const bytes = await fsp.readFile(file);
+  const { superblock } = unwrapSignedSuperblock(bytes);
+  return { dir, bytes, superblock: decodeSuperblock(superblock, `the delta superblock ${file}`) };
+}
+
+/**
+ * `static-delta apply-offline`: apply a delta from a directory into the
+ * repository. TO's commit is stored last, after every object it needs, so an
+ * interrupted apply leaves no commit that looks complete.
+ */
+export async function applyOffline(repo: Repo, location: string, opts: { onPart?: (i: number, n: number) => void } = {}): Promise<{ to: string; from: string | null; stats: ApplyStats }> {
+  const { dir, superblock: sb } = await readDeltaAt(location);
+  const name = deltaName(sb.from, sb.to);
+  if (sb.from && !(await repo.hasObject(sb.from, 'commit'))) {
+    throw new OstreeTsError(Codes.OBJECT_MISSING, `Delta ${name} starts from commit ${sb.from}, which ${repo.path} does not have. Pull that commit first, or use a from-scratch delta.`, { checksum: sb.from });
+  }
+  for (const f of sb.fallbacks) {
+    if (!(await repo.hasObject(f.checksum, f.type))) {
+      throw new OstreeTsError(Codes.OBJECT_MISSING, `Delta ${name} leaves ${f.type} ${f.checksum} to be fetched over the network, so it cannot be applied offline. Pull the commit instead.`, { checksum: f.checksum });
+    }
+  }
+  const stats: ApplyStats = { written: 0, existing: 0 };
+  const partial = path.join(repo.path, 'state', `${sb.to}.commitpartial`);
+  await fsp.mkdir(path.dirname(partial), { recursive: true });
+  const hadCommit = await repo.hasObject(sb.to, 'commit');
+  if (!hadCommit) await atomicWriteFile(partial, '', { fsync: false });
+  for (let i = 0; i < sb.parts.length; i++) {
+    const header = sb.parts[i];
+    opts.onPart?.(i, sb.parts.length);
+    if (await partIsRedundant(repo, header)) continue;
+    const what = `part ${i} of delta ${name}`;
+    const bytes = inlinePart(sb, i) ?? await fsp.readFile(path.join(dir, String(i))).catch((e) => {
+      throw new OstreeTsError(Codes.NOT_FOUND, `${what} is missing (${(e as Error).message}).`, { part: i });
+    });
+    const txn = await Transaction.begin(repo);
+    try {
+      await applyPart(txn, bytes, header, what, stats);
+      await txn.commit();
+    } catch (e) {
+      await txn.abort();
+      throw e;
+    }
+  }
+  const txn = await Transaction.begin(repo);
+  try {
+    await txn.writeMetadata('commit', sb.commit);
+    const meta = superblockCommitMeta(sb);
+    if (meta) {
+      decodeMetadata(meta);
+      await txn.writeNamedMetadata('commitmeta', sb.to, meta);
+    }
+    await txn.commit();
+  } catch (e) {
+    await txn.abort();
+    throw e;
+  }
+  const missing = await firstMissing(repo, sb.to);
+  if (missing) {
+    throw new OstreeTsError(Codes.OBJECT_MISSING, `Delta ${name} was applied, but commit ${sb.to} still lacks ${missing}; the commit stays marked partial. The delta is incomplete: pull the commit instead.`, { checksum: sb.to });
+  }
+  await fsp.rm(partial, { force: true });
+  return { to: sb.to, from: sb.from, stats };
+}
+
+/** The first object commit `checksum` needs that the repository lacks, as "TYPE CHECKSUM", or null. */
+export async function firstMissing(repo: Repo, checksum: string): Promise<string | null> {
+  const commit = await repo.loadCommit(checksum);
+  const seen = new Set<string>();
+  const stack: Array<[string, string]> = [[commit.rootTree, commit.rootMeta]];
+  if (!(await repo.hasObject(commit.rootMeta, 'dirmeta'))) return `dirmeta ${commit.rootMeta}`;
+  while (stack.length) {
+    const [tree] = stack.pop() as [string, string];
+    if (seen.has(tree)) continue;
+    seen.add(tree);
+    if (!(await repo.hasObject(tree, 'dirtree'))) return `dirtree ${tree}`;
+    const t = await repo.loadDirTree(tree);
+    for (const f of t.files) {
+      if (seen.has(`f${f.checksum}`)) continue;
+      seen.add(`f${f.checksum}`);
+      if (!(await repo.hasObject(f.checksum, 'file'))) return `file ${f.checksum} (${f.name})`;
+    }
+    for (const d of t.dirs) {
+      if (!seen.has(`m${d.meta}`)) {
+        seen.add(`m${d.meta}`);
+        if (!(await repo.hasObject(d.meta, 'dirmeta'))) return `dirmeta ${d.meta}`;
+      }
+      stack.push([d.tree, d.meta]);
+    }
+  }
+  return null;
+}

@@ -1,0 +1,259 @@
+/**
+ * `static-delta generate`: write a delta FROM → TO (or from scratch) in
+ * libostree's format, readable by the real ostree.
+ *
+ * What goes in: every object TO reaches that FROM does not, except TO's commit
+ * (it is embedded in the superblock). Metadata first, then content, ordered so
+ * that similar files sit side by side (by extension, then name), which is what
+ * a solid compressor needs. A regular file that replaces one at the same path
+ * in FROM is written as copies from the old object plus the new bytes, when
+ * that saves enough. Files larger than `minFallbackSize` are left as loose
+ * objects for the client to fetch. Parts are cut at `maxChunkSize` and
+ * compressed while the next one is being built, several at once.
+ */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import {
+  COMPRESSION_NONE, COMPRESSION_XZ, COMPRESSION_ZSTD, PartBuilder, S_IFMT, S_IFREG, decodeMetadata, deltaDir, deltaName, encodeSuperblock, findCopies,
+  partHeader, type DeltaFallback, type DeltaPartHeader, type VarDict,
+} from '../format/index.js';
+import { atomicWriteFile, fsp, path, xzCompress, zstdCompressBuffer } from '../io/index.js';
+import { deleteDelta, deltaPath } from './delta.js';
+import type { Repo, StoredFile } from './repo.js';
+import { splitKey, traverseCommit, type ObjectKey } from './traverse.js';
+
+export type DeltaCompression = 'xz' | 'none' | 'zstd';
+
+export interface GenerateDeltaOptions {
+  /** Commit to start from; null for a from-scratch delta. */
+  from: string | null;
+  to: string;
+  /** Cut parts at this many payload bytes (libostree's default: 32 MB). */
+  maxChunkSize?: number;
+  /** Content objects larger than this are fetched as loose objects (default 4 MB); 0 = never. */
+  minFallbackSize?: number;
+  /** Part compression: xz (what libostree reads and writes), none, or zstd (read by ostree-ts only). */
+  compression?: DeltaCompression;
+  /** xz preset (0–9) or zstd level. */
+  level?: number;
+  /** Parts compressed at once. */
+  jobs?: number;
+  /** Carry the parts inside the superblock. */
+  inline?: boolean;
+  /** Write copy operations for modified files (libostree's rollsum idea). */
+  copies?: boolean;
+  /** Seconds since the epoch for the superblock; default now. */
+  timestamp?: bigint;
+  /** Extra superblock metadata (placed first). */
+  metadata?: VarDict;
+  onProgress?: (e: { phase: 'scan' | 'parts'; done: number; total: number }) => void;
+}
+
+export interface GenerateDeltaResult {
+  name: string;
+  dir: string;
+  parts: DeltaPartHeader[];
+  fallbacks: DeltaFallback[];
+  /** Bytes of the superblock and part files written. */
+  bytes: number;
+  objects: number;
+  copied: number;
+}
+
+/** Each new content object, with where it lives in TO (first path seen). */
+interface NewContent {
+  checksum: string;
+  path: string;
+}
+
+async function walkPaths(repo: Repo, tree: string, prefix: string, visit: (p: string, checksum: string) => void, seenDirs: Set<string>): Promise<void> {
+  const t = await repo.loadDirTree(tree);
+  for (const f of t.files) visit(`${prefix}/${f.name}`, f.checksum);
+  for (const d of t.dirs) {
+    // A directory reached twice has the same files: their first paths are already known.
+    if (seenDirs.has(d.tree)) continue;
+    seenDirs.add(d.tree);
+    await walkPaths(repo, d.tree, `${prefix}/${d.name}`, visit, seenDirs);
+  }
+}
+
+function sortKey(p: string): string {
+  const base = p.slice(p.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  const ext = dot > 0 ? base.slice(dot + 1) : '';
+  return `${ext}\0${base}\0${p}`;
+}
+
+export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Promise<GenerateDeltaResult> {
+  const { from, to } = opts;
+  const maxChunk = opts.maxChunkSize ?? 32 * 1000 * 1000;
+  const minFallback = opts.minFallbackSize ?? 4 * 1000 * 1000;
+  const compression = opts.compression ?? 'xz';
+  const jobs = Math.max(1, opts.jobs ?? 2);
+  const name = deltaName(from, to);
+  for (const c of from ? [from, to] : [to]) {
+    if (!(await repo.hasObject(c, 'commit'))) throw new OstreeTsError(Codes.OBJECT_MISSING, `Commit ${c} is not in ${repo.path}; a delta needs both ends. Pull or commit it first.`, { checksum: c });
+    if (await repo.isCommitPartial(c)) throw new OstreeTsError(Codes.OBJECT_MISSING, `Commit ${c} is only partly in ${repo.path}; pull it completely before generating a delta.`, { checksum: c });
+  }
+
+  // What TO needs that FROM does not.
+  const toObjects = new Set<ObjectKey>();
+  await traverseCommit(repo, to, toObjects);
+  const fromObjects = new Set<ObjectKey>();
+  if (from) await traverseCommit(repo, from, fromObjects);
+  const metadata: Array<{ type: 'dirtree' | 'dirmeta'; checksum: string }> = [];
+  const content = new Set<string>();
+  for (const key of toObjects) {
+    if (fromObjects.has(key)) continue;
+    const { checksum, type } = splitKey(key);
+    if (type === 'dirtree' || type === 'dirmeta') metadata.push({ type, checksum });
+    else if (type === 'file') content.add(checksum);
+  }
+  metadata.sort((a, b) => (a.type === b.type ? (a.checksum < b.checksum ? -1 : 1) : a.type === 'dirtree' ? -1 : 1));
+
+  // Paths: TO's for ordering; FROM's to find the file a new one replaces.
+  const toCommit = await repo.loadCommit(to);
+  const newContent: NewContent[] = [];
+  const placed = new Set<string>();
+  const pathsInTo = new Map<string, string>();
+  await walkPaths(repo, toCommit.rootTree, '', (p, c) => {
+    if (content.has(c) && !placed.has(c)) {
+      placed.add(c);
+      newContent.push({ checksum: c, path: p });
+    }
+    pathsInTo.set(p, c);
+  }, new Set());
+  const replaced = new Map<string, string>(); // new checksum → old checksum at the same path
+  if (from && opts.copies !== false) {
+    const fromCommit = await repo.loadCommit(from);
+    await walkPaths(repo, fromCommit.rootTree, '', (p, c) => {
+      const now = pathsInTo.get(p);
+      if (now && now !== c && content.has(now) && !replaced.has(now)) replaced.set(now, c);
+    }, new Set());
+  }
+  pathsInTo.clear();
+  newContent.sort((a, b) => {
+    const ka = sortKey(a.path);
+    const kb = sortKey(b.path);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+
+  const dir = deltaPath(repo, from, to);
+  await deleteDelta(repo, from, to);
+  await fsp.mkdir(dir, { recursive: true });
+
+  const parts: DeltaPartHeader[] = [];
+  const inlineParts: Buffer[] = [];
+  const fallbacks: DeltaFallback[] = [];
+  let bytes = 0;
+  let objects = 0;
+  let copied = 0;
+  const compressing: Array<Promise<void>> = [];
+  let current = new PartBuilder();
+
+  const compress = async (payload: Buffer): Promise<Buffer> => {
+    if (compression === 'none') return Buffer.concat([Buffer.from([COMPRESSION_NONE]), payload]);
+    if (compression === 'zstd') return Buffer.concat([Buffer.from([COMPRESSION_ZSTD]), await zstdCompressBuffer(payload, opts.level ?? 19)]);
+    return Buffer.concat([Buffer.from([COMPRESSION_XZ]), await xzCompress(payload, { preset: opts.level ?? 8 })]);
+  };
+  const finishPart = async (): Promise<void> => {
+    const builder = current;
+    current = new PartBuilder();
+    if (builder.objects.length === 0 && parts.length > 0) return;
+    const index = parts.length;
+    parts.push(null as unknown as DeltaPartHeader); // placeholder, keeps the order
+    const job = (async () => {
+      const payload = builder.payload();
+      const part = await compress(payload);
+      parts[index] = partHeader(part, builder);
+      if (opts.inline) inlineParts[index] = part;
+      else await atomicWriteFile(path.join(dir, String(index)), part);
+      bytes += opts.inline ? 0 : part.length;
+      opts.onProgress?.({ phase: 'parts', done: parts.filter(Boolean).length, total: parts.length });
+    })();
+    compressing.push(job);
+    // Bound the parts held in memory.
+    if (compressing.length >= jobs) await compressing.shift();
+  };
+
+  for (const m of metadata) {
+    const data = await repo.readMetadataBytes(m.type, m.checksum);
+    if (current.objects.length > 0 && current.size + data.length > maxChunk) await finishPart();
+    current.addMetadata(m.type, m.checksum, data);
+    objects++;
+  }
+
+  // Content, a window at a time: read ahead in parallel, add in order.
+  const WINDOW = 64;
+  for (let i = 0; i < newContent.length; i += WINDOW) {
+    const batch = newContent.slice(i, i + WINDOW);
+    const loaded = await Promise.all(batch.map(async (n) => {
+      const file = await repo.loadFile(n.checksum);
+      const isReg = (file.header.mode & S_IFMT) === S_IFREG;
+      if (isReg && minFallback > 0 && file.size > minFallback) return { n, file, data: null as Buffer | null, fallback: true };
+      const data = isReg ? await file.read() : Buffer.from(file.header.symlinkTarget, 'utf8');
+      return { n, file, data, fallback: false };
+    }));
+    for (const { n, file, data, fallback } of loaded) {
+      if (fallback || !data) {
+        const st = await fsp.stat(file.objectPath);
+        fallbacks.push({ type: 'file', checksum: n.checksum, compressedSize: BigInt(st.size), uncompressedSize: BigInt(file.size) });
+        continue;
+      }
+      if (current.objects.length > 0 && current.size + data.length > maxChunk) await finishPart();
+      const h = file.header;
+      const old = replaced.get(n.checksum);
+      let done = false;
+      if (old && (h.mode & S_IFMT) === S_IFREG && data.length >= 256) {
+        done = await tryCopies(repo, current, n.checksum, h, data, old);
+        if (done) copied++;
+      }
+      if (!done) current.addContent(n.checksum, h, data);
+      objects++;
+    }
+    opts.onProgress?.({ phase: 'scan', done: Math.min(i + WINDOW, newContent.length), total: newContent.length });
+  }
+  await finishPart();
+  await Promise.all(compressing);
+
+  const detached = await fsp.readFile(repo.objectPath(to, 'commitmeta')).catch(() => null);
+  const md: VarDict = [...(opts.metadata ?? [])];
+  if (opts.inline) {
+    inlineParts.forEach((p, i) => md.push([`${deltaDir(from, to)}/${i}`, { type: '(yay)', value: [p[0], p.subarray(1)] }]));
+  }
+  if (detached) {
+    md.push([`${deltaDir(from, to)}/commitmeta`, { type: 'a{sv}', value: decodeMetadata(detached) }]);
+  }
+  const superblock = encodeSuperblock({
+    metadata: md,
+    timestamp: opts.timestamp ?? BigInt(Math.floor(Date.now() / 1000)),
+    from,
+    to,
+    commit: await repo.readMetadataBytes('commit', to),
+    parts,
+    fallbacks,
+  });
+  // The superblock last: a delta exists for readers only once it is complete.
+  await atomicWriteFile(path.join(dir, 'superblock'), superblock);
+  bytes += superblock.length;
+  return { name, dir, parts, fallbacks, bytes, objects, copied };
+}
+
+async function tryCopies(repo: Repo, part: PartBuilder, checksum: string, h: StoredFile['header'], data: Buffer, old: string): Promise<boolean> {
+  let oldFile: StoredFile;
+  try {
+    oldFile = await repo.loadFile(old);
+  } catch {
+    return false;
+  }
+  if ((oldFile.header.mode & S_IFMT) !== S_IFREG || oldFile.size === 0) return false;
+  // Sizes too different: little to share (libostree's threshold is 30%).
+  const ratio = oldFile.size / data.length;
+  if (ratio < 0.5 || ratio > 2) return false;
+  const oldData = await oldFile.read();
+  const copies = findCopies(oldData, data);
+  const shared = copies.reduce((n, c) => n + c[2], 0);
+  if (shared < data.length / 4) return false;
+  part.addCopied(checksum, h, data, old, copies);
+  return true;
+}
+
