@@ -5,8 +5,9 @@
  * GHashTable order, timestamps big-endian, sizes little-endian).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { ghashOrder, hexToBytes, parseNormal, serialize, swap64, type VarDict, type Variant } from '../format/index.js';
+import { DELTA_INDEX_KEY, ghashOrder, hexToBytes, parseNormal, serialize, swap64, type VarDict, type Variant } from '../format/index.js';
 import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import { deltaDigests, reindexDeltas } from './delta.js';
 import { listRefs } from './refs.js';
 import type { Repo } from './repo.js';
 
@@ -95,3 +96,9 @@ export async function loadSummary(repo: Repo): Promise<Summary | null> {
     throw new OstreeTsError(Codes.OBJECT_CORRUPT, `${repo.path}/summary is not a valid summary: ${(e as Error).message} Regenerate it with 'ostree-ts summary -u'.`, { path: repo.path }, { cause: e });
   }
 }
+  // Static deltas: their indexes are rewritten, and they are listed unless core.no-deltas-in-summary.
+  await reindexDeltas(repo, ghashDict);
+  const deltas = await deltaDigests(repo);
+  if (deltas.length && !repo.config.getBool('core', 'no-deltas-in-summary', false)) {
+    meta.push([DELTA_INDEX_KEY, { type: 'a{sv}', value: ghashDict(deltas.map(([n, d]) => [n, { type: 'ay', value: hexToBytes(d) }])) }]);
+  }
