@@ -244,7 +244,7 @@ export function encodeDeltaIndex(deltas: Array<[string, string]>, order: (d: Var
 }
 
 /** name → superblock digest, from a delta index or a summary's metadata value. */
-export function deltaDigests(value: unknown): Map<string, string> {
+export function parseDeltaDigests(value: unknown): Map<string, string> {
   const out = new Map<string, string>();
   if (!Array.isArray(value)) return out;
   for (const [name, v] of value as VarDict) {

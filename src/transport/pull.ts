@@ -12,13 +12,17 @@
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
   S_IFLNK, S_IFMT, decodeArchiveHeader, decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, objectRelPath,
-  sha256Hex, type ObjectType,
+  deltaName, sha256Hex, type ObjectType, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, inflateRaw, path, type Fetcher } from '../io/index.js';
 import { Transaction, decodeSummary, readRef, writeRef, type Repo } from '../repo/index.js';
-import { remotePolicy, verifySignatures, type VerifyResult } from '../sign/index.js';
+import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
+import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
 
 export interface PullOptions {
+  /** Static deltas: used when the remote lists one (auto), never, or required. */
+  staticDeltas?: StaticDeltaMode;
+  onDeltaProgress?: (e: DeltaPullProgress) => void;
   /** Objects fetched at once. */
   concurrency?: number;
   /** Objects stored per batch before they are made durable (and survive an interruption). */
@@ -38,6 +42,8 @@ export interface PullProgress {
 
 export interface PullResult {
   refs: Array<{ ref: string; checksum: string; verified: VerifyResult }>;
+  /** Static deltas applied (FROM-TO or TO). */
+  deltas: string[];
   fetched: number;
   bytes: number;
 }
@@ -70,7 +76,7 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
     const summary = summaryBytes ? decodeSummary(summaryBytes) : null;
     const wanted = refs.length ? refs : (repo.config.get(section, 'branches') ?? '').split(';').filter(Boolean);
     if (!wanted.length) throw new OstreeTsError(Codes.USAGE, `Which refs? Name them (ostree-ts pull ${remote} REF), or set branches for the remote.`, { remote });
-    const result: PullResult = { refs: [], fetched: 0, bytes: 0 };
+    const result: PullResult = { refs: [], deltas: [], fetched: 0, bytes: 0 };
     for (const ref of wanted) {
       let checksum = summary?.refs.find((r) => r.name === ref)?.checksum;
       if (!checksum && !summary) {
@@ -82,7 +88,9 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
       }
       progress.phase = 'commit';
       report();
+      const deltaUsed = await maybePullDelta(repo, base, remote, ref, checksum, summary?.metadata ?? null, policy, fetcher, opts);
       const verified = await pullCommit(repo, base, checksum, policy, fetcher, opts, progress, report);
+      if (deltaUsed) result.deltas.push(deltaUsed);
       await writeRef(repo, `${remote}:${ref}`, checksum);
       result.refs.push({ ref, checksum, verified });
     }
@@ -236,6 +244,34 @@ async function storeFetched(txn: Transaction, checksum: string, type: 'dirtree' 
   // An archive repository keeps the compressed object as served: no second compression.
   if (txn.repo.isArchive) await txn.writeArchivedContent(checksum, data);
   else await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
+}
+
+/**
+ * Use a static delta for `checksum` when the remote offers one and this
+ * repository can take it (libostree's rules: not into archive repositories,
+ * not from file:// remotes, unless required). Returns the delta's name, or
+ * null when objects are to be fetched instead.
+ */
+async function maybePullDelta(
+  repo: Repo, base: string, remote: string, ref: string, checksum: string, summaryMeta: VarDict | null, policy: VerifyPolicy, fetcher: Fetcher, opts: PullOptions,
+): Promise<string | null> {
+  const mode = opts.staticDeltas ?? 'auto';
+  if (mode === 'disable') return null;
+  const required = mode === 'require';
+  if (repo.isArchive || base.startsWith('file:')) {
+    if (required && repo.isArchive) throw new OstreeTsError(Codes.USAGE, `Static deltas cannot be used to pull into an archive repository (${repo.path}), as in OSTree; pull without --require-static-deltas.`, { remote });
+    if (!required) return null;
+  }
+  // Already complete here: nothing to fetch.
+  if ((await repo.hasObject(checksum, 'commit')) && !(await repo.isCommitPartial(checksum))) return null;
+  const current = await readRef(repo, `${remote}:${ref}`);
+  const choice = await chooseDelta(repo, base, fetcher, summaryMeta, checksum, current);
+  if (!choice) {
+    if (required) throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no static delta to ${checksum} (${ref}) that this repository can use, and --require-static-deltas was given.`, { remote, ref, checksum });
+    return null;
+  }
+  await applyDeltaFromRemote(repo, base, fetcher, policy, choice, { signal: opts.signal, onProgress: opts.onDeltaProgress });
+  return deltaName(choice.from, choice.to);
 }
 
 /** The commit a remote ref points at locally, if pulled. */

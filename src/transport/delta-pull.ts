@@ -1,0 +1,162 @@
+/**
+ * Pulling a commit through a static delta: choose a delta from the summary
+ * (or the per-target index), fetch its superblock and check it against the
+ * digest published for it, check TO's signatures on the commit the superblock
+ * carries, then fetch, verify and apply each part the repository still needs,
+ * making each durable as it lands. Objects the delta leaves out (fallbacks)
+ * are then fetched by the ordinary object pull, which also proves the commit
+ * complete before it stops being partial.
+ */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import {
+  DELTA_INDEX_KEY, decodeMetadata, decodeSuperblock, parseDeltaDigests, deltaDir, deltaIndexPath, deltaName, inlinePart, lookup, parseDeltaName,
+  sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaSuperblock, type VarDict,
+} from '../format/index.js';
+import { atomicWriteFile, fsp, path, type Fetcher } from '../io/index.js';
+import { Transaction, applyPart, partIsRedundant, type ApplyStats, type Repo } from '../repo/index.js';
+import { verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
+
+export type StaticDeltaMode = 'auto' | 'disable' | 'require';
+
+export interface DeltaChoice {
+  from: string | null;
+  to: string;
+  /** SHA-256 of the superblock file, as published. */
+  digest: string;
+}
+
+export interface DeltaPullProgress {
+  phase: 'delta';
+  partsDone: number;
+  partsTotal: number;
+  /** Bytes of parts fetched so far, and of all parts still needed. */
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+/**
+ * Which delta to use to reach `to`: one from a commit we have completely (the
+ * newest such), else a from-scratch one when we have no earlier version of the
+ * ref (libostree's rule: with a local ref, objects beat a scratch delta).
+ */
+export async function chooseDelta(
+  repo: Repo, base: string, fetcher: Fetcher, summaryMeta: VarDict | null, to: string, current: string | null,
+): Promise<DeltaChoice | null> {
+  let digests = new Map<string, string>();
+  if (summaryMeta) digests = parseDeltaDigests(lookup(summaryMeta, DELTA_INDEX_KEY, 'a{sv}'));
+  const indexed = summaryMeta ? lookup(summaryMeta, 'ostree.summary.indexed-deltas', 'b') === true : false;
+  if (indexed) {
+    // The index may list deltas the summary leaves out.
+    const bytes = await fetcher.get(new URL(deltaIndexPath(to), base).href, { maxBytes: 16 * 1024 * 1024 });
+    if (bytes) {
+      try {
+        for (const [n, d] of parseDeltaDigests(lookup(decodeMetadata(bytes), DELTA_INDEX_KEY, 'a{sv}'))) digests.set(n, d);
+      } catch {
+        // A malformed index is ignored: the pull falls back to objects.
+      }
+    }
+  }
+  let scratch: DeltaChoice | null = null;
+  let best: { choice: DeltaChoice; ts: bigint } | null = null;
+  for (const [name, digest] of digests) {
+    let parsed;
+    try {
+      parsed = parseDeltaName(name);
+    } catch {
+      continue;
+    }
+    if (parsed.to !== to) continue;
+    if (!parsed.from) {
+      scratch = { from: null, to, digest };
+      continue;
+    }
+    if (!(await repo.hasObject(parsed.from, 'commit')) || (await repo.isCommitPartial(parsed.from))) continue;
+    const ts = (await repo.loadCommit(parsed.from)).timestamp;
+    if (!best || ts > best.ts) best = { choice: { from: parsed.from, to, digest }, ts };
+  }
+  if (best) return best.choice;
+  if (scratch && !current) return scratch;
+  return null;
+}
+
+/**
+ * Fetch and apply the delta; returns the verified signatures of TO. On return
+ * TO's commit is stored and still marked partial: the caller completes it.
+ */
+export async function applyDeltaFromRemote(
+  repo: Repo, base: string, fetcher: Fetcher, policy: VerifyPolicy, choice: DeltaChoice,
+  opts: { signal?: AbortSignal; onProgress?: (e: DeltaPullProgress) => void } = {},
+): Promise<{ verified: VerifyResult; stats: ApplyStats; superblock: DeltaSuperblock }> {
+  const name = deltaName(choice.from, choice.to);
+  const dir = deltaDir(choice.from, choice.to);
+  const sbUrl = new URL(`${dir}/superblock`, base).href;
+  const bytes = await fetcher.get(sbUrl, { maxBytes: 256 * 1024 * 1024 });
+  if (!bytes) throw new OstreeTsError(Codes.NOT_FOUND, `The remote lists static delta ${name} but has no ${dir}/superblock (404). Pull with --disable-static-deltas, or ask the publisher to run 'summary -u'.`, { name });
+  const digest = sha256Hex(bytes);
+  if (digest !== choice.digest) {
+    throw new OstreeTsError(Codes.DELTA_INVALID, `The superblock of static delta ${name} has checksum ${digest}, but the remote's summary says ${choice.digest}. Nothing was stored and no ref moved.`, { name, checksum: digest });
+  }
+  const sb = decodeSuperblock(unwrapSignedSuperblock(bytes).superblock, `the superblock of static delta ${name}`);
+  if (sb.to !== choice.to || sb.from !== choice.from) {
+    throw new OstreeTsError(Codes.DELTA_INVALID, `The superblock at ${dir} describes ${deltaName(sb.from, sb.to)}, not ${name}.`, { name });
+  }
+  // TO's signatures, on the commit the superblock carries, before any content.
+  let metaBytes = superblockCommitMeta(sb);
+  if (!metaBytes) {
+    const c = choice.to;
+    metaBytes = await fetcher.get(new URL(`objects/${c.slice(0, 2)}/${c.slice(2)}.commitmeta`, base).href, { maxBytes: 64 * 1024 * 1024 });
+  }
+  const verified = await verifySignatures(sb.commit, metaBytes ? decodeMetadata(metaBytes) : null, policy, { kind: 'commit', checksum: choice.to });
+
+  const partial = path.join(repo.path, 'state', `${choice.to}.commitpartial`);
+  await fsp.mkdir(path.dirname(partial), { recursive: true });
+  await atomicWriteFile(partial, '', { fsync: false });
+  let txn = await Transaction.begin(repo);
+  try {
+    await txn.writeMetadata('commit', sb.commit);
+    if (metaBytes) await txn.writeNamedMetadata('commitmeta', choice.to, metaBytes);
+    await txn.commit();
+  } catch (e) {
+    await txn.abort();
+    throw e;
+  }
+
+  const stats: ApplyStats = { written: 0, existing: 0 };
+  const needed: number[] = [];
+  for (let i = 0; i < sb.parts.length; i++) if (!(await partIsRedundant(repo, sb.parts[i]))) needed.push(i);
+  const progress: DeltaPullProgress = {
+    phase: 'delta', partsDone: 0, partsTotal: needed.length, bytesDone: 0,
+    bytesTotal: needed.reduce((n, i) => n + Number(sb.parts[i].size), 0),
+  };
+  opts.onProgress?.({ ...progress });
+  // Fetch the next part while the current one is applied.
+  const fetchPart = async (i: number): Promise<Buffer> => {
+    const inline = inlinePart(sb, i);
+    if (inline) return inline;
+    const header = sb.parts[i];
+    const got = await fetcher.get(new URL(`${dir}/${i}`, base).href, { maxBytes: Number(header.size) });
+    if (!got) throw new OstreeTsError(Codes.OBJECT_MISSING, `Part ${i} of static delta ${name} is missing on the remote (404). No ref moved; pull again with --disable-static-deltas.`, { name, part: i });
+    return got;
+  };
+  let next: Promise<Buffer> | null = needed.length ? fetchPart(needed[0]) : null;
+  next?.catch(() => undefined);
+  for (let n = 0; n < needed.length; n++) {
+    opts.signal?.throwIfAborted();
+    const i = needed[n];
+    const part = await (next as Promise<Buffer>);
+    next = n + 1 < needed.length ? fetchPart(needed[n + 1]) : null;
+    next?.catch(() => undefined);
+    txn = await Transaction.begin(repo);
+    try {
+      await applyPart(txn, part, sb.parts[i], `part ${i} of static delta ${name}`, stats);
+      await txn.commit();
+    } catch (e) {
+      await txn.abort();
+      throw e;
+    }
+    progress.partsDone++;
+    progress.bytesDone += part.length;
+    opts.onProgress?.({ ...progress });
+  }
+  return { verified, stats, superblock: sb };
+}
