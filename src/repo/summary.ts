@@ -5,7 +5,7 @@
  * GHashTable order, timestamps big-endian, sizes little-endian).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { DELTA_INDEX_KEY, ghashOrder, hexToBytes, parseNormal, serialize, swap64, type VarDict, type Variant } from '../format/index.js';
+import { DELTA_INDEX_KEY, ghashOrder, hexToBytes, isValidRefName, parseNormal, printValue, serialize, swap64, type VarDict, type Variant } from '../format/index.js';
 import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
 import { deltaDigests, reindexDeltas } from './delta.js';
 import { listRefs } from './refs.js';
@@ -39,12 +39,128 @@ export function encodeSummary(s: Summary): Buffer {
   ]);
 }
 
+const COLLECTION_MAP_KEY = 'ostree.summary.collection-map';
+const COLLECTION_MAP_TYPE = 'a{sa(s(taya{sv}))}';
+
+type RawRefs = Array<[string, [bigint, Uint8Array, VarDict]]>;
+
+function invalid(message: string, data: Record<string, unknown> = {}): OstreeTsError {
+  return new OstreeTsError(Codes.OBJECT_INVALID, `Invalid summary: ${message}`, data);
+}
+
+/** Refs of a summary (or of one collection in its collection map), checked as libostree checks them before use. */
+function decodeRefs(raw: RawRefs, where: string): SummaryRef[] {
+  const seen = new Set<string>();
+  return raw.map(([name, [size, csum, md]]) => {
+    if (!isValidRefName(name)) throw invalid(`${where} lists the ref ${JSON.stringify(name)}, which is not a valid ref name.`, { ref: name });
+    if (seen.has(name)) throw invalid(`${where} lists the ref ${name} twice.`, { ref: name });
+    seen.add(name);
+    if (csum.length !== 32) throw invalid(`the ref ${name} has a checksum of ${csum.length} bytes, not 32.`, { ref: name });
+    return { name, size, checksum: Buffer.from(csum).toString('hex'), metadata: md };
+  });
+}
+
+/**
+ * Decode a summary strictly: normal form, valid ref names listed once, 32-byte
+ * checksums (also in `ostree.summary.collection-map`).
+ */
 export function decodeSummary(data: Uint8Array): Summary {
-  const [refs, metadata] = parseNormal(SUMMARY_TYPE, data) as [Array<[string, [bigint, Uint8Array, VarDict]]>, VarDict];
+  const [refs, metadata] = parseNormal(SUMMARY_TYPE, data) as [RawRefs, VarDict];
+  const map = metadata.find(([k]) => k === COLLECTION_MAP_KEY);
+  if (map && map[1].type === COLLECTION_MAP_TYPE) {
+    for (const [id, list] of map[1].value as Array<[string, RawRefs]>) decodeRefs(list, `collection ${id}`);
+  }
+  return { refs: decodeRefs(refs, 'it'), metadata };
+}
+
+/** One ref as `summary --view --json` shows it. */
+export interface SummaryRefView {
+  /** Set for refs of the repository's own collection (when it has one) and of the collection map. */
+  collectionId?: string;
+  name: string;
+  checksum: string;
+  /** Size of the commit object in bytes. */
+  size: number;
+  /** `ostree.commit.timestamp`, seconds since the epoch. */
+  timestamp?: number;
+  /** `ostree.commit.version`. */
+  version?: string;
+  /** Every per-ref metadata entry, as GVariant text. */
+  metadata: Record<string, string>;
+}
+
+export interface SummaryView {
+  apiVersion: 'ostree-ts/v1';
+  kind: 'Summary';
+  refs: SummaryRefView[];
+  /** Repository metadata as GVariant text, in the summary's order. */
+  metadata: Record<string, string>;
+  mode?: string;
+  lastModified?: number;
+  expires?: number;
+  collectionId?: string;
+  tombstoneCommits?: boolean;
+  indexedDeltas?: boolean;
+  /** `ostree.static-deltas`: delta name (TO or FROM-TO) to the SHA-256 of its superblock. */
+  staticDeltas?: Record<string, string>;
+}
+
+/** The value under `key` when it has `type`, as GLib's typed lookup finds it. */
+export function summaryValue(dict: VarDict, key: string, type: string): unknown {
+  const e = dict.find(([k]) => k === key);
+  return e && e[1].type === type ? e[1].value : undefined;
+}
+
+/** Keys whose uint64 libostree stores big-endian. */
+const BIG_ENDIAN_KEYS = new Set(['ostree.commit.timestamp', 'ostree.summary.last-modified', 'ostree.summary.expires']);
+
+/** Each entry as GVariant text; big-endian numbers shown as the numbers they stand for. */
+function metadataText(dict: VarDict): Record<string, string> {
+  return Object.fromEntries(dict.map(([k, v]) => [k, BIG_ENDIAN_KEYS.has(k) && v.type === 't' ? `uint64 ${swap64(v.value as bigint)}` : printValue(v.type, v.value)]));
+}
+
+function refView(r: SummaryRef, collectionId: string | undefined): SummaryRefView {
+  const ts = summaryValue(r.metadata, 'ostree.commit.timestamp', 't') as bigint | undefined;
+  const version = summaryValue(r.metadata, 'ostree.commit.version', 's') as string | undefined;
   return {
-    refs: refs.map(([name, [size, csum, md]]) => ({ name, size, checksum: Buffer.from(csum).toString('hex'), metadata: md })),
-    metadata,
+    ...(collectionId ? { collectionId } : {}),
+    name: r.name,
+    checksum: r.checksum,
+    size: Number(r.size),
+    ...(ts !== undefined ? { timestamp: Number(swap64(ts)) } : {}),
+    ...(version !== undefined ? { version } : {}),
+    metadata: metadataText(r.metadata),
   };
+}
+
+/** The summary as a typed document (`--json`). */
+export function summaryView(s: Summary): SummaryView {
+  const m = s.metadata;
+  const collectionId = summaryValue(m, 'ostree.summary.collection-id', 's') as string | undefined;
+  const refs = s.refs.map((r) => refView(r, collectionId));
+  const map = summaryValue(m, COLLECTION_MAP_KEY, COLLECTION_MAP_TYPE) as Array<[string, RawRefs]> | undefined;
+  for (const [id, list] of map ?? []) refs.push(...decodeRefs(list, `collection ${id}`).map((r) => refView(r, id)));
+  const t = (key: string): number | undefined => {
+    const v = summaryValue(m, key, 't') as bigint | undefined;
+    return v === undefined ? undefined : Number(swap64(v));
+  };
+  const b = (key: string): boolean | undefined => summaryValue(m, key, 'b') as boolean | undefined;
+  const deltas = summaryValue(m, 'ostree.static-deltas', 'a{sv}') as VarDict | undefined;
+  const view: SummaryView = {
+    apiVersion: 'ostree-ts/v1',
+    kind: 'Summary',
+    refs,
+    metadata: metadataText(m),
+    mode: summaryValue(m, 'ostree.summary.mode', 's') as string | undefined,
+    lastModified: t('ostree.summary.last-modified'),
+    expires: t('ostree.summary.expires'),
+    collectionId,
+    tombstoneCommits: b('ostree.summary.tombstone-commits'),
+    indexedDeltas: b('ostree.summary.indexed-deltas'),
+    staticDeltas: deltas && Object.fromEntries(deltas.map(([k, v]) => [k, v.value instanceof Uint8Array ? Buffer.from(v.value).toString('hex') : printValue(v.type, v.value)])),
+  };
+  for (const k of Object.keys(view) as Array<keyof SummaryView>) if (view[k] === undefined) delete view[k];
+  return view;
 }
 
 export interface RegenerateOptions {
@@ -69,6 +185,12 @@ export async function regenerateSummary(repo: Repo, opts: RegenerateOptions = {}
   }
   const now = opts.now ?? BigInt(Math.floor(Date.now() / 1000));
   const meta: VarDict = [...(opts.additional ?? [])];
+  // Static deltas: their indexes are rewritten, and they are listed unless core.no-deltas-in-summary.
+  await reindexDeltas(repo, ghashDict);
+  const deltas = await deltaDigests(repo);
+  if (deltas.length && !repo.config.getBool('core', 'no-deltas-in-summary', false)) {
+    meta.push([DELTA_INDEX_KEY, { type: 'a{sv}', value: ghashDict(deltas.map(([n, d]) => [n, { type: 'ay', value: hexToBytes(d) }])) }]);
+  }
   meta.push(['ostree.summary.last-modified', { type: 't', value: swap64(now) }]);
   meta.push(['ostree.summary.mode', { type: 's', value: repo.config.get('core', 'mode') ?? 'bare' }]);
   meta.push(['ostree.summary.tombstone-commits', { type: 'b', value: repo.config.getBool('core', 'tombstone-commits', false) }]);
@@ -96,9 +218,3 @@ export async function loadSummary(repo: Repo): Promise<Summary | null> {
     throw new OstreeTsError(Codes.OBJECT_CORRUPT, `${repo.path}/summary is not a valid summary: ${(e as Error).message} Regenerate it with 'ostree-ts summary -u'.`, { path: repo.path }, { cause: e });
   }
 }
-  // Static deltas: their indexes are rewritten, and they are listed unless core.no-deltas-in-summary.
-  await reindexDeltas(repo, ghashDict);
-  const deltas = await deltaDigests(repo);
-  if (deltas.length && !repo.config.getBool('core', 'no-deltas-in-summary', false)) {
-    meta.push([DELTA_INDEX_KEY, { type: 'a{sv}', value: ghashDict(deltas.map(([n, d]) => [n, { type: 'ay', value: hexToBytes(d) }])) }]);
-  }

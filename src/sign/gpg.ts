@@ -26,7 +26,14 @@ export interface GpgKeyInfo {
   /** Fingerprint of the primary key. */
   fingerprint: string;
   userIds: string[];
+  /** When the signature was made (seconds since the epoch), when it says. */
+  created?: number;
+  /** The signature's public-key algorithm as gpgme names it (RSA, EdDSA, ...). */
+  algorithm?: string;
 }
+
+/** OpenPGP public-key algorithm numbers (RFC 9580 §9.1) as gpgme_pubkey_algo_name prints them. */
+const ALGORITHMS: Record<number, string> = { 1: 'RSA', 2: 'RSA', 3: 'RSA', 16: 'ELG', 17: 'DSA', 18: 'ECDH', 19: 'ECDSA', 20: 'ELG', 22: 'EdDSA', 27: 'EdDSA', 28: 'EdDSA' };
 
 async function keyFilesIn(locations: string[]): Promise<string[]> {
   const files: string[] = [];
@@ -127,7 +134,11 @@ export async function verifyGpg(data: Uint8Array, signatures: Uint8Array[], trus
     for (const s of result.signatures) {
       try {
         await s.verified;
-        return describeKey(trusted, s.keyID.toHex());
+        const info = describeKey(trusted, s.keyID.toHex());
+        const packet = (await s.signature).packets[0] as { created?: Date | null; publicKeyAlgorithm?: number } | undefined;
+        if (packet?.created) info.created = Math.floor(packet.created.getTime() / 1000);
+        if (packet?.publicKeyAlgorithm !== undefined && ALGORITHMS[packet.publicKeyAlgorithm]) info.algorithm = ALGORITHMS[packet.publicKeyAlgorithm];
+        return info;
       } catch {
         // invalid, expired, or from an unknown key: try the next one
       }

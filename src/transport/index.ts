@@ -1,2 +1,3 @@
 export * from './pull.js';
+export * from './remote-summary.js';
 export * from './delta-pull.js';

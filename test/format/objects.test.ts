@@ -70,7 +70,7 @@ test('dirtrees with unsafe or unsorted names are rejected', () => {
     const bytes = encodeDirTree({ files: [{ name, checksum: c }], dirs: [] });
     assert.throws(() => decodeDirTree(bytes, 'x'), (e: Error & { code?: string }) => e.code === 'E_OBJECT_INVALID', JSON.stringify(name));
     const dirBytes = encodeDirTree({ files: [], dirs: [{ name, tree: c, meta: c }] });
-    assert.throws(() => decodeDirTree(dirBytes, 'x'), /names/);
+    assert.throws(() => decodeDirTree(dirBytes, 'x'), /Invalid dirtree x: its directory entry 0 has (an empty name|the name|a name containing)/);
   }
   const unsorted = encodeDirTree({ files: [{ name: 'b', checksum: c }, { name: 'a', checksum: c }], dirs: [] });
   assert.throws(() => decodeDirTree(unsorted), /not sorted/);

@@ -2,15 +2,18 @@ import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { isValidRemoteName } from '../../format/index.js';
 import { atomicWriteFile, fsp, path } from '../../io/index.js';
-import { loadPublicKeys } from '../../sign/index.js';
+import { ED25519_METADATA_KEY, GPG_METADATA_KEY, loadPublicKeys, signaturesIn } from '../../sign/index.js';
+import { fetchRemoteSummary, type RemoteSummary } from '../../transport/index.js';
+import { summaryView } from '../../repo/index.js';
 import { asList, openRepo, write, type GlobalArgs } from '../common.js';
+import { renderSummary, renderSummaryRaw } from '../summary-view.js';
 
 export const command = 'remote <action> [name] [url] [branches..]';
-export const describe = 'Add, delete, list or show remotes (and their signature policy)';
+export const describe = "Add, delete, list or show remotes (and their signature policy); list a remote's refs or show its summary";
 
 export function builder(y: Argv): Argv {
   return y
-    .positional('action', { type: 'string', choices: ['add', 'delete', 'list', 'show-url'], describe: 'What to do' })
+    .positional('action', { type: 'string', choices: ['add', 'delete', 'list', 'show-url', 'refs', 'summary'], describe: 'What to do' })
     .positional('name', { type: 'string', describe: 'Remote name' })
     .positional('url', { type: 'string', describe: 'With add: the repository URL (http://, https://, file://)' })
     .positional('branches', { type: 'string', describe: 'With add: default branches to pull' })
@@ -19,12 +22,17 @@ export function builder(y: Argv): Argv {
     .option('gpg-import', { type: 'string', describe: 'With add: trust the OpenPGP public keys in FILE (written to NAME.trustedkeys.gpg)' })
     .option('if-not-exists', { type: 'boolean', describe: 'With add: do nothing if the remote exists' })
     .option('if-exists', { type: 'boolean', describe: 'With delete: do nothing if the remote does not exist' })
+    .option('revision', { alias: 'r', type: 'boolean', describe: 'With refs: show the commit each ref points at' })
+    .option('raw', { type: 'boolean', describe: 'With summary: print the whole summary as GVariant text' })
+    .option('json', { type: 'boolean', describe: 'With refs or summary: print a JSON document' })
+    .example('$0 --repo=repo remote refs --revision origin', "The remote's refs, from its summary (signature checked as the remote's policy asks)")
     .example('$0 --repo=repo remote add --set=sign-verify=true --set=verification-ed25519-file=keys/public.ed25519 origin https://updates.example.org/repo os/x86_64', 'A remote whose commits must carry an ed25519 signature');
 }
 
 interface RemoteArgs extends GlobalArgs {
   action: string; name?: string; url?: string; branches?: string[];
   set?: string[]; noGpgVerify?: boolean; gpgImport?: string | string[]; ifNotExists?: boolean; ifExists?: boolean;
+  revision?: boolean; raw?: boolean; json?: boolean;
 }
 
 export async function handler(argv: RemoteArgs): Promise<void> {
@@ -40,6 +48,12 @@ export async function handler(argv: RemoteArgs): Promise<void> {
   const name = argv.name;
   if (!name) throw new OstreeTsError(Codes.USAGE, `remote ${argv.action} needs a NAME.`);
   if (!isValidRemoteName(name)) throw new OstreeTsError(Codes.USAGE, `Invalid remote name '${name}': use letters, digits, '-', '_' and '.', not starting with '.' or '-'.`, { remote: name });
+  if (argv.action === 'refs' || argv.action === 'summary') {
+    const fetched = await fetchRemoteSummary(repo, name);
+    if (argv.action === 'refs') showRefs(name, fetched, argv);
+    else showSummary(fetched, argv);
+    return;
+  }
   if (argv.action === 'show-url') {
     const url = repo.config.get(section(name), 'url');
     if (!url) throw new OstreeTsError(Codes.NOT_FOUND, `No remote '${name}'.`, { remote: name });
@@ -78,4 +92,52 @@ export async function handler(argv: RemoteArgs): Promise<void> {
     await atomicWriteFile(path.join(repo.path, `${name}.trustedkeys.gpg`), binary);
   }
   await repo.saveConfig();
+}
+
+/** `remote refs`: REMOTE:REF lines in strcmp order, as ostree prints them. */
+function showRefs(remote: string, fetched: RemoteSummary, argv: RemoteArgs): void {
+  const refs = [...fetched.summary.refs].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  if (argv.json) {
+    write(`${JSON.stringify({
+      apiVersion: 'ostree-ts/v1', kind: 'RemoteRefs', remote, url: fetched.url, verified: fetched.verified.checked,
+      refs: refs.map((r) => ({ ref: r.name, checksum: r.checksum })),
+    }, null, 2)}\n`);
+    return;
+  }
+  write(refs.map((r) => (argv.revision ? `${remote}:${r.name}\t${r.checksum}\n` : `${remote}:${r.name}\n`)).join(''));
+}
+
+/** `remote summary`: the summary as `summary --view` shows it, then what verified it. */
+function showSummary(fetched: RemoteSummary, argv: RemoteArgs): void {
+  if (argv.json) {
+    write(`${JSON.stringify({ ...summaryView(fetched.summary), remote: fetched.remote, url: fetched.url, verified: fetched.verified }, null, 2)}\n`);
+    return;
+  }
+  if (argv.raw) {
+    write(renderSummaryRaw(fetched.bytes));
+    return;
+  }
+  write(renderSummary(fetched.summary));
+  const v = fetched.verified;
+  if (v.gpg) {
+    const n = signaturesIn(fetched.signatures, GPG_METADATA_KEY).length;
+    write(`\nGPG: Verification enabled, found ${n} signature${n === 1 ? '' : 's'}:\n\n`);
+    const made = v.gpg.created === undefined ? '' : `made ${formatCDate(v.gpg.created)} `;
+    write(`  Signature ${made}using ${v.gpg.algorithm ?? 'a'} key ID ${v.gpg.keyId.toUpperCase()}\n`);
+    write(`  Good signature from ${v.gpg.userIds.map((u) => `"${u}"`).join(', ') || 'a key with no user ID'}\n`);
+  }
+  if (v.ed25519) {
+    const n = signaturesIn(fetched.signatures, ED25519_METADATA_KEY).length;
+    write(`\ned25519: Verification enabled, found ${n} signature${n === 1 ? '' : 's'}:\n\n  Good signature from key ${v.ed25519}\n`);
+  }
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Local time as the C locale's %c writes it: `Sun Nov  2 07:46:48 2026`. */
+function formatCDate(secs: number): string {
+  const d = new Date(secs * 1000);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${d.getFullYear()}`;
 }
