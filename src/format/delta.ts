@@ -340,7 +340,7 @@ export type PlannedObject =
  * refused before anything is written. The caller builds each object and must
  * check it hashes to its checksum.
  */
-export function planPart(payload: DeltaPayload, objects: DeltaObjectRef[], what: string, maxObjectSize = 2 ** 31): PlannedObject[] {
+export function planPart(payload: DeltaPayload, objects: DeltaObjectRef[], what: string, maxObjectSize = 2 ** 31, counts?: Map<number, number>): PlannedObject[] {
   const { ops, blob } = payload;
   const out: PlannedObject[] = [];
   let k = 0;
@@ -374,6 +374,7 @@ export function planPart(payload: DeltaPayload, objects: DeltaObjectRef[], what:
   while (pos < ops.length) {
     const opAt = pos;
     const op = ops[pos++];
+    counts?.set(op, (counts.get(op) ?? 0) + 1);
     let a: number;
     let b: number;
     switch (op) {

@@ -126,6 +126,8 @@ test('apply-offline: each tool applies the other\'s delta; from-scratch deltas p
     const g = path.join(dir, `gen-${gen === ots ? 'ots' : 'ostree'}`);
     await run('cp', ['-a', src, g]);
     await ok(gen(`--repo=${g}`, 'static-delta', 'generate', '--to=os'));
+    // `show` prints what ostree prints, part payload statistics included.
+    assert.equal(await ok(ots(`--repo=${g}`, 'static-delta', 'show', `${a}-${b}`)), await ok(ostree(`--repo=${g}`, 'static-delta', 'show', `${a}-${b}`)));
     const target = path.join(dir, `apply-${applier === ots ? 'ots' : 'ostree'}`);
     await ok(applier('init', `--repo=${target}`, '--mode=bare-user'));
     await ok(ostree(`--repo=${target}`, 'pull-local', src, a));

@@ -1,11 +1,13 @@
 import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { deltaName } from '../../format/index.js';
+import { Op, decodePayload, deltaName, inlinePart, planPart } from '../../format/index.js';
+import { fsp, path } from '../../io/index.js';
 import {
-  applyOffline, deleteDelta, findDelta, generateDelta, listDeltas, loadSuperblock, resolveRev, type DeltaCompression,
+  applyOffline, deleteDelta, deltaPath, findDelta, openPart, generateDelta, listDeltas, loadSuperblock, resolveRev, type DeltaCompression,
 } from '../../repo/index.js';
 import { last, openRepo, write, type GlobalArgs } from '../common.js';
-import { formatBytes, progressLine } from '../progress.js';
+import { progressLine } from '../progress.js';
+import { formatSize } from '../summary-view.js';
 
 export const command = 'static-delta <action> [args..]';
 export const describe = 'Generate, list, show, delete or apply static deltas';
@@ -90,15 +92,28 @@ export async function handler(argv: DeltaArgs): Promise<void> {
         'Number of parents: 0',
         `Number of fallback entries: ${sb.fallbacks.length}`,
         ...sb.fallbacks.map((f) => `  ${f.checksum}`),
-        `Total Fallback Size: ${fbSize} (${formatBytes(Number(fbSize))})`,
-        `Total Fallback Uncompressed Size: ${fbUsize} (${formatBytes(Number(fbUsize))})`,
+        `Total Fallback Size: ${fbSize} (${formatSize(Number(fbSize))})`,
+        `Total Fallback Uncompressed Size: ${fbUsize} (${formatSize(Number(fbUsize))})`,
         `Number of parts: ${sb.parts.length}`,
-        ...sb.parts.map((p, i) => `PartMeta${i}: nobjects=${p.objects.length} size=${p.size} usize=${p.uncompressedSize}`),
-        `Total Part Size: ${partSize} (${formatBytes(Number(partSize))})`,
-        `Total Part Uncompressed Size: ${partUsize} (${formatBytes(Number(partUsize))})`,
-        `Total Size: ${partSize + fbSize} (${formatBytes(Number(partSize + fbSize))})`,
-        `Total Uncompressed Size: ${partUsize + fbUsize} (${formatBytes(Number(partUsize + fbUsize))})`,
       ];
+      for (let i = 0; i < sb.parts.length; i++) {
+        const p = sb.parts[i];
+        lines.push(`PartMeta${i}: nobjects=${p.objects.length} size=${p.size} usize=${p.uncompressedSize}`);
+        const what = `part ${i} of delta ${d.name}`;
+        const bytes = inlinePart(sb, i) ?? await fsp.readFile(path.join(deltaPath(repo, d.from, d.to), String(i)));
+        const payload = decodePayload(await openPart(bytes, p, what), what);
+        const counts = new Map<number, number>();
+        planPart(payload, p.objects, what, undefined, counts);
+        const n = (op: number): number => counts.get(op) ?? 0;
+        lines.push(`PartPayload${i}: nmodes=${payload.modes.length} nxattrs=${payload.xattrs.length} blobsize=${payload.blob.length} opsize=${payload.ops.length}`);
+        lines.push(`PartPayloadOps${i}: openspliceclose=${n(Op.OPEN_SPLICE_AND_CLOSE)} open=${n(Op.OPEN)} write=${n(Op.WRITE)} setread=${n(Op.SET_READ_SOURCE)} unsetread=${n(Op.UNSET_READ_SOURCE)} close=${n(Op.CLOSE)} bspatch=${n(Op.BSPATCH)}`);
+      }
+      lines.push(
+        `Total Part Size: ${partSize} (${formatSize(Number(partSize))})`,
+        `Total Part Uncompressed Size: ${partUsize} (${formatSize(Number(partUsize))})`,
+        `Total Size: ${partSize + fbSize} (${formatSize(Number(partSize + fbSize))})`,
+        `Total Uncompressed Size: ${partUsize + fbUsize} (${formatSize(Number(partUsize + fbUsize))})`,
+      );
       write(`${lines.join('\n')}\n`);
       return;
     }
