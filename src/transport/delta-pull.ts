@@ -152,6 +152,9 @@ export async function applyDeltaFromRemote(
       await txn.commit();
     } catch (e) {
       await txn.abort();
+      if (e instanceof OstreeTsError && e.code === Codes.DELTA_INVALID) {
+        throw new OstreeTsError(e.code, `${e.message} No ref moved. Pull again once the server is repaired, or pull with --disable-static-deltas to fetch plain objects.`, e.data, { cause: e });
+      }
       throw e;
     }
     progress.partsDone++;
