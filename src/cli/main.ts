@@ -34,6 +34,7 @@ export const COMMANDS: Record<string, { describe: string; load: Loader }> = {
   verify: { describe: "Check a commit's or the summary's signatures against a policy", load: () => load(import('./commands/verify.js')) },
   pull: { describe: 'Download commits from a remote, verified', load: () => load(import('./commands/pull.js')) },
   'static-delta': { describe: 'Generate, list, show, delete or apply static deltas', load: () => load(import('./commands/static-delta.js')) },
+  'pull-local': { describe: 'Copy commits from another repository on this machine', load: () => load(import('./commands/pull-local.js')) },
   serve: { describe: 'Serve the repository over HTTP, for pulls', load: () => load(import('./commands/serve.js')) },
   remote: { describe: 'Add, delete, list or show remotes', load: () => load(import('./commands/remote.js')) },
   config: { describe: 'Get or set repository configuration', load: () => load(import('./commands/config.js')) },

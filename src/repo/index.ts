@@ -18,3 +18,4 @@ export * from './summary.js';
 export * from './delta.js';
 export * from './delta-generate.js';
 export * from './delta-apply.js';
+export * from './pull-local.js';

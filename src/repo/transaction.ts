@@ -157,6 +157,15 @@ export class Transaction {
   }
 
   /**
+   * Stage an object whose stored form `place(dest)` creates at `dest` (a hard
+   * link to, or copy of, the same object in another repository of this mode).
+   * The caller vouches for it. Returns false when the object was here already.
+   */
+  async writeStoredObject(checksum: string, type: ObjectType, place: (dest: string) => Promise<void>): Promise<boolean> {
+    return this.once(checksum, type, place);
+  }
+
+  /**
    * Write a content object from its header and content; returns its checksum.
    * Content already in the repository is hashed only, never rewritten.
    */

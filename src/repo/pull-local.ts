@@ -1,0 +1,437 @@
+/**
+ * `pull-local`: copy commits and everything they reference from another
+ * repository on this machine, of any mode, into this one, of any mode
+ * (archive ↔ bare conversions included), as `ostree pull-local` does.
+ *
+ * Like a network pull: the commit is stored first and marked partial
+ * (`state/CHECKSUM.commitpartial`), its objects follow in durable batches, the
+ * mark goes when the tree is complete, and refs move last. An interrupted copy
+ * resumes without copying again what it stored.
+ *
+ * Trust: metadata objects are always checked against their names and parsed
+ * strictly (hashing them costs nothing). Content converted between modes is
+ * re-hashed as it is converted. Between repositories of the same mode, content
+ * is imported as stored: hard-linked when both are on one device with one
+ * owner (else copied, for archive), unchecked from a trusted source as in
+ * libostree; `untrusted` re-hashes every object before it is imported.
+ */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { createHash } from 'node:crypto';
+import {
+  S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, encodeFileHeader, isChecksum,
+  isValidRefName, isValidRemoteName, lookup, sha256Hex, type Commit, type ObjectType, type VarDict,
+} from '../format/index.js';
+import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import { listRefs, readRef, writeRef } from './refs.js';
+import type { Repo, StoredFile } from './repo.js';
+import { STREAM_THRESHOLD, Transaction } from './transaction.js';
+
+export interface PullLocalOptions {
+  /** Write refs as REMOTE:REF (refs/remotes/REMOTE/REF) instead of REF. */
+  remote?: string;
+  /** Verify every object, even where it could be copied as stored. */
+  untrusted?: boolean;
+  /** Parent commits to copy as well: 0 = none (default), -1 = the whole history. */
+  depth?: number;
+  /** Copy only the commits (and their detached metadata), left marked partial. */
+  commitMetadataOnly?: boolean;
+  /** Do not check that the commit's ostree.ref-binding names the ref copied. */
+  disableVerifyBindings?: boolean;
+  /** Override core.fsync for the objects written. */
+  fsync?: boolean;
+  /** Objects made durable at a time: what an interrupted copy keeps. */
+  batch?: number;
+  /** Objects copied at once. */
+  concurrency?: number;
+  /**
+   * Called with every commit before any of its content is copied (signature
+   * checks); throwing stops the copy with nothing of that commit stored.
+   */
+  verifyCommit?: (checksum: string, bytes: Buffer, detached: VarDict | null) => Promise<void>;
+  signal?: AbortSignal;
+  onProgress?: (e: PullLocalProgress) => void;
+}
+
+export interface PullLocalProgress {
+  phase: 'commit' | 'objects' | 'done';
+  metadata: number;
+  content: number;
+}
+
+export interface PullLocalResult {
+  apiVersion: 'ostree-ts/v1';
+  kind: 'PullLocalResult';
+  source: string;
+  /** Each ref (or commit) asked for; `refspec` is the ref written here, null for a bare checksum. */
+  refs: Array<{ ref: string; refspec: string | null; checksum: string }>;
+  /** Metadata objects (commit, dirtree, dirmeta) copied. */
+  metadataImported: number;
+  /** Content objects copied. */
+  contentImported: number;
+  /** Bytes of content written (as stored). */
+  contentBytesWritten: number;
+}
+
+type TreeObject = 'dirtree' | 'dirmeta' | 'file';
+
+function corrupt(src: Repo, checksum: string, type: ObjectType, why: string, cause?: unknown): OstreeTsError {
+  // A reason taken from a repository error: its own subject and advice go.
+  const reason = why.replace(/^Object \S+ is corrupt: /, '').replace(/ Run 'ostree-ts fsck.*$/, '').replace(/\.$/, '');
+  return new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.${type} in ${src.path} is corrupt: ${reason}. Nothing of it was stored here and no ref moved; run 'ostree fsck' on ${src.path}.`, { checksum, type, source: src.path }, { cause });
+}
+
+/** A metadata object of the source, checked against its name and parsed strictly. */
+async function readSourceMetadata(src: Repo, type: 'commit' | 'dirtree' | 'dirmeta', checksum: string): Promise<Buffer> {
+  const bytes = await src.readMetadataBytes(type, checksum);
+  const actual = sha256Hex(bytes);
+  if (actual !== checksum) throw corrupt(src, checksum, type, `its content hashes to ${actual}`);
+  try {
+    if (type === 'commit') decodeCommit(bytes, checksum);
+    else if (type === 'dirtree') decodeDirTree(bytes, checksum);
+    else decodeDirMeta(bytes, `dirmeta ${checksum}`);
+  } catch (e) {
+    throw corrupt(src, checksum, type, (e as Error).message, e);
+  }
+  return bytes;
+}
+
+/** What the refs (or checksums) named resolve to in the source. */
+async function resolveTargets(src: Repo, refs: string[]): Promise<Array<{ ref: string; checksum: string; isRef: boolean }>> {
+  if (!refs.length) return (await listRefs(src, { remotes: false })).map((r) => ({ ref: r.ref, checksum: r.checksum, isRef: true }));
+  const out: Array<{ ref: string; checksum: string; isRef: boolean }> = [];
+  for (const ref of refs) {
+    if (isChecksum(ref)) {
+      out.push({ ref, checksum: ref, isRef: false });
+      continue;
+    }
+    if (ref.includes(':')) {
+      throw new OstreeTsError(Codes.INVALID_REF, `Invalid ref name ${ref}: pull-local copies refs of ${src.path} as local refs, and a REMOTE:REF cannot be one. Name its commit instead (ostree-ts --repo=${src.path} rev-parse ${ref}).`, { ref });
+    }
+    if (!isValidRefName(ref)) throw new OstreeTsError(Codes.INVALID_REF, `Invalid ref name ${ref}.`, { ref });
+    const checksum = await readRef(src, ref);
+    if (!checksum) throw new OstreeTsError(Codes.REF_NOT_FOUND, `${src.path} has no ref ${ref}. List its refs with 'ostree-ts --repo=${src.path} refs'.`, { ref, source: src.path });
+    out.push({ ref, checksum, isRef: true });
+  }
+  return out;
+}
+
+/** libostree's binding check: a commit bound to refs may only be copied as one of them. */
+function checkBindings(commit: Commit, checksum: string, ref: string): void {
+  const bound = lookup(commit.metadata, 'ostree.ref-binding', 'as') as string[] | undefined;
+  if (bound && !bound.includes(ref)) {
+    throw new OstreeTsError(Codes.REF_NOT_FOUND, `Commit ${checksum} has no requested ref ‘${ref}’ in ref binding metadata (${bound.map((b) => `‘${b}’`).join(', ')}). Copy it under one of those names, or pass --disable-verify-bindings.`, { checksum, ref, bindings: bound });
+  }
+}
+
+/** Copy commits (with their trees, and parents to `depth`) from `src` into `repo`, then write the refs. */
+export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: PullLocalOptions = {}): Promise<PullLocalResult> {
+  if (opts.remote !== undefined && !isValidRemoteName(opts.remote)) {
+    throw new OstreeTsError(Codes.INVALID_REF, `Invalid remote name '${opts.remote}'.`, { remote: opts.remote });
+  }
+  const targets = await resolveTargets(src, refs);
+  const result: PullLocalResult = {
+    apiVersion: 'ostree-ts/v1', kind: 'PullLocalResult', source: src.path, refs: [], metadataImported: 0, contentImported: 0, contentBytesWritten: 0,
+  };
+  const progress: PullLocalProgress = { phase: 'commit', metadata: 0, content: 0 };
+  const copier = new Copier(repo, src, opts, progress);
+  const parents = new Map<string, string | null>();
+  for (const t of targets) {
+    const commit = decodeCommit(await readSourceMetadata(src, 'commit', t.checksum), t.checksum);
+    if (t.isRef && !opts.disableVerifyBindings) checkBindings(commit, t.checksum, t.ref);
+    let depth = opts.depth ?? 0;
+    let current: string | null = t.checksum;
+    while (current) {
+      if (current !== t.checksum && !(await src.hasObject(current, 'commit')) && !(await repo.hasObject(current, 'commit'))) break; // history ends here
+      let parent = parents.get(current);
+      if (parent === undefined) {
+        parent = (await copier.copyCommit(current)).parent;
+        parents.set(current, parent);
+      }
+      if (depth === 0) break;
+      if (depth > 0) depth--;
+      current = parent;
+    }
+  }
+  // Refs last, once every commit they name is complete.
+  for (const t of targets) {
+    const refspec = t.isRef ? (opts.remote ? `${opts.remote}:${t.ref}` : t.ref) : null;
+    if (refspec) await writeRef(repo, refspec, t.checksum);
+    result.refs.push({ ref: t.ref, refspec, checksum: t.checksum });
+  }
+  progress.phase = 'done';
+  opts.onProgress?.({ ...progress });
+  result.metadataImported = copier.metadata;
+  result.contentImported = copier.content;
+  result.contentBytesWritten = copier.contentBytes;
+  return result;
+}
+
+class Copier {
+  metadata = 0;
+  content = 0;
+  contentBytes = 0;
+
+  constructor(readonly repo: Repo, readonly src: Repo, readonly opts: PullLocalOptions, readonly progress: PullLocalProgress) {}
+
+  private report(): void {
+    this.progress.metadata = this.metadata;
+    this.progress.content = this.content;
+    this.opts.onProgress?.({ ...this.progress });
+  }
+
+  /** Copy one commit and its tree; returns the commit (as verified, or as stored here when already complete). */
+  async copyCommit(checksum: string): Promise<Commit> {
+    const { repo, src, opts } = this;
+    const partial = path.join(repo.path, 'state', `${checksum}.commitpartial`);
+    const have = await repo.hasObject(checksum, 'commit');
+    if (have && !(await repo.isCommitPartial(checksum))) return repo.loadCommit(checksum); // complete already
+    const bytes = have ? await repo.readMetadataBytes('commit', checksum) : await readSourceMetadata(src, 'commit', checksum);
+    const commit = decodeCommit(bytes, checksum);
+    let metaBytes: Buffer | null = null;
+    let detached: VarDict | null = null;
+    if (!have) {
+      metaBytes = await fsp.readFile(src.objectPath(checksum, 'commitmeta')).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
+        throw e;
+      });
+      if (metaBytes) {
+        try {
+          detached = decodeMetadata(metaBytes);
+        } catch (e) {
+          throw corrupt(src, checksum, 'commitmeta', (e as Error).message, e);
+        }
+      }
+    } else {
+      detached = await repo.loadCommitMeta(checksum);
+    }
+    // Signatures before content.
+    await opts.verifyCommit?.(checksum, bytes, detached);
+    this.progress.phase = 'commit';
+    this.report();
+    await fsp.mkdir(path.dirname(partial), { recursive: true });
+    await atomicWriteFile(partial, '', { fsync: false });
+    const txnOpts = opts.fsync === undefined ? {} : { fsync: opts.fsync };
+    let txn = await Transaction.begin(repo, txnOpts);
+    try {
+      if (!have) {
+        await txn.writeMetadata('commit', bytes);
+        if (metaBytes) await txn.writeNamedMetadata('commitmeta', checksum, metaBytes);
+        this.metadata++;
+      }
+      await txn.commit();
+      if (opts.commitMetadataOnly) return commit;
+      txn = await Transaction.begin(repo, txnOpts);
+      await this.copyTree(commit, () => txn, async () => {
+        await txn.commit();
+        txn = await Transaction.begin(repo, txnOpts);
+      });
+      await txn.commit();
+      await fsp.rm(partial, { force: true });
+      return commit;
+    } catch (e) {
+      await txn.abort();
+      throw e;
+    }
+  }
+
+  /** Breadth-first over the tree, a bounded number of objects at once, flushing every `batch` objects. */
+  private async copyTree(commit: Commit, txn: () => Transaction, flush: () => Promise<void>): Promise<void> {
+    const { repo, src, opts } = this;
+    type Job = { checksum: string; type: TreeObject };
+    const queue: Job[] = [{ checksum: commit.rootTree, type: 'dirtree' }, { checksum: commit.rootMeta, type: 'dirmeta' }];
+    const seen = new Set<string>(queue.map((j) => `${j.checksum}.${j.type}`));
+    const batch = opts.batch ?? 2000;
+    let inBatch = 0;
+    this.progress.phase = 'objects';
+    const work = async (job: Job): Promise<void> => {
+      opts.signal?.throwIfAborted();
+      let tree: Buffer | null = null;
+      if (await repo.hasObject(job.checksum, job.type)) {
+        if (job.type === 'dirtree') tree = await repo.readMetadataBytes('dirtree', job.checksum);
+      } else if (job.type === 'file') {
+        await this.copyContent(txn(), job.checksum);
+        this.content++;
+        inBatch++;
+      } else {
+        const bytes = await readSourceMetadata(src, job.type, job.checksum);
+        await txn().writeMetadata(job.type, bytes);
+        if (job.type === 'dirtree') tree = bytes;
+        this.metadata++;
+        inBatch++;
+      }
+      if (tree) {
+        const t = decodeDirTree(tree, job.checksum);
+        const add = (c: string, type: TreeObject): void => {
+          const k = `${c}.${type}`;
+          if (seen.has(k)) return;
+          seen.add(k);
+          queue.push({ checksum: c, type });
+        };
+        for (const f of t.files) add(f.checksum, 'file');
+        for (const d of t.dirs) {
+          add(d.tree, 'dirtree');
+          add(d.meta, 'dirmeta');
+        }
+      }
+      if ((this.metadata + this.content) % 256 === 0) this.report();
+    };
+    const limit = opts.concurrency ?? 8;
+    const running = new Set<Promise<void>>();
+    let failure: unknown = null;
+    while (queue.length || running.size) {
+      while (queue.length && running.size < limit && !failure) {
+        const p: Promise<void> = work(queue.shift() as Job).catch((e) => { failure ??= e; }).finally(() => running.delete(p));
+        running.add(p);
+      }
+      if (running.size) await Promise.race(running);
+      if (failure) {
+        await Promise.allSettled(running);
+        throw failure;
+      }
+      if (inBatch >= batch) {
+        await Promise.allSettled(running);
+        if (failure) throw failure;
+        await flush();
+        inBatch = 0;
+      }
+    }
+    this.report();
+  }
+
+  /** Whether objects of the source may be hard-linked here: same device, same owner (libostree's rule). */
+  private linkable: Promise<boolean> | null = null;
+
+  private canLink(): Promise<boolean> {
+    this.linkable ??= Promise.all([fsp.stat(path.join(this.src.path, 'objects')), fsp.stat(path.join(this.repo.path, 'objects'))])
+      .then(([a, b]) => a.dev === b.dev && a.uid === b.uid);
+    return this.linkable;
+  }
+
+  /**
+   * Can this object be imported as it is stored (hard link, or copy for
+   * archive repositories)? Same modes only, and for untrusted sources only
+   * when both repositories have the same owner, as in libostree.
+   */
+  private async directImport(checksum: string): Promise<'link' | 'copy' | null> {
+    if (this.src.mode !== this.repo.mode && !(await this.sameAsBareUserOnly(checksum))) return null;
+    const linkable = await this.canLink();
+    if (linkable) return 'link';
+    if (this.opts.untrusted) return null;
+    return this.repo.isArchive ? 'copy' : null;
+  }
+
+  /**
+   * bare-user to bare-user-only (libostree's special case for flatpak): a
+   * regular file whose stored mode is its own mode is the same file in both.
+   */
+  private async sameAsBareUserOnly(checksum: string): Promise<boolean> {
+    if (this.src.mode !== 'bare-user' || this.repo.mode !== 'bare-user-only') return false;
+    const stored = await this.src.loadFile(checksum).catch(() => null);
+    if (!stored || (stored.header.mode & S_IFMT) !== S_IFREG) return false;
+    const st = await fsp.stat(stored.objectPath).catch(() => null);
+    const perms = stored.header.mode & 0o7777;
+    return st !== null && (perms & ~0o775) === 0 && (st.mode & 0o7777) === perms;
+  }
+
+  /** Copy one content object into `txn`, in this repository's form; verified unless it is imported as stored from a trusted source. */
+  private async copyContent(txn: Transaction, checksum: string): Promise<void> {
+    const { src } = this;
+    // Counted as libostree counts: the content size of what was converted; objects imported as they are count nothing.
+    const written = txn.stats.written;
+    const count = (size: number): void => {
+      if (txn.stats.written > written) this.contentBytes += size;
+    };
+    const direct = await this.directImport(checksum);
+    if (direct) {
+      if (this.opts.untrusted) await this.verifyStored(checksum);
+      const from = src.objectPath(checksum, 'file');
+      if (!(await fsp.lstat(from).catch(() => null))) throw missing(src, checksum);
+      let placed = true;
+      await txn.writeStoredObject(checksum, 'file', async (dest) => {
+        if (direct === 'link') {
+          try {
+            await fsp.link(from, dest);
+            return;
+          } catch (e) {
+            if (!isErrno(e, 'EXDEV', 'EPERM', 'EMLINK')) throw e;
+          }
+        }
+        if (this.repo.isArchive) {
+          await fsp.copyFile(from, dest);
+          await fsp.chmod(dest, 0o644);
+        } else {
+          placed = false;
+          throw new NotPlaced();
+        }
+      }).catch((e: unknown) => {
+        if (!(e instanceof NotPlaced)) throw e;
+      });
+      if (placed) return;
+    }
+    const stored = await this.loadStored(checksum);
+    const header = stored.header;
+    let actual: string;
+    try {
+      actual = await this.convert(txn, checksum, stored);
+    } catch (e) {
+      if (e instanceof OstreeTsError && e.code === Codes.OBJECT_CORRUPT && e.data.checksum === checksum) throw corrupt(src, checksum, 'file', e.message, e);
+      throw e;
+    }
+    if (actual !== checksum) throw corrupt(src, checksum, 'file', `its content hashes to ${actual}`);
+    count(stored.size);
+  }
+
+  /** Store a source object in this repository's form; returns the checksum its content has. */
+  private async convert(txn: Transaction, checksum: string, stored: StoredFile): Promise<string> {
+    const { src } = this;
+    const header = stored.header;
+    let actual: string;
+    if ((header.mode & S_IFMT) === S_IFLNK) {
+      actual = txn.contentChecksum(header, Buffer.alloc(0));
+      if (actual === checksum) await txn.writeContent(header, { kind: 'symlink' });
+    } else if (stored.size < STREAM_THRESHOLD) {
+      const data = await stored.read();
+      actual = txn.contentChecksum(header, data);
+      if (actual === checksum) await txn.writeContent(header, { kind: 'buffer', data });
+    } else if (!src.isArchive) {
+      // Hashed as it is read; an object that does not match is stored under its own (true) name only.
+      actual = await txn.writeContent(header, { kind: 'file', path: stored.objectPath, size: stored.size });
+    } else {
+      actual = await txn.writeContentStream(header, stored.size, stored.open(), `${src.path} object ${checksum}.file`);
+    }
+    return actual;
+  }
+
+  private async loadStored(checksum: string): Promise<StoredFile> {
+    try {
+      return await this.src.loadFile(checksum);
+    } catch (e) {
+      if (e instanceof OstreeTsError && e.code === Codes.OBJECT_MISSING) throw missing(this.src, checksum, e);
+      if (e instanceof OstreeTsError && e.code === Codes.OBJECT_CORRUPT) throw corrupt(this.src, checksum, 'file', e.message, e);
+      throw e;
+    }
+  }
+
+  /** Re-hash a source object as stored (header and content) against its name. */
+  private async verifyStored(checksum: string): Promise<void> {
+    const stored = await this.loadStored(checksum);
+    const h = createHash('sha256');
+    h.update(encodeFileHeader(stored.header));
+    try {
+      if ((stored.header.mode & S_IFMT) !== S_IFLNK) for await (const c of stored.open()) h.update(c as Buffer);
+    } catch (e) {
+      if (e instanceof OstreeTsError) throw corrupt(this.src, checksum, 'file', e.message, e);
+      throw e;
+    }
+    const actual = h.digest('hex');
+    if (actual !== checksum) throw corrupt(this.src, checksum, 'file', `its content hashes to ${actual}`);
+  }
+}
+
+/** A same-mode import that could not be made as stored: convert instead. */
+class NotPlaced extends Error {}
+
+function missing(src: Repo, checksum: string, cause?: unknown): OstreeTsError {
+  return new OstreeTsError(Codes.OBJECT_MISSING, `Object ${checksum}.file is missing from ${src.path}, which the commit needs. Nothing more was copied and no ref moved; run 'ostree fsck' on ${src.path}.`, { checksum, type: 'file', source: src.path }, { cause });
+}
+
