@@ -22,7 +22,7 @@ export function builder(y: Argv): Argv {
     .option('inline', { type: 'boolean', describe: 'generate: put the parts inside the superblock' })
     .option('if-not-exists', { alias: 'n', type: 'boolean', describe: 'generate: do nothing if the delta exists' })
     .option('min-fallback-size', { type: 'number', describe: 'generate: files larger than this many MB are fetched as plain objects (default 4; 0 never)' })
-    .option('max-chunk-size', { type: 'number', describe: 'generate: cut parts at this many MB (default 32)' })
+    .option('max-chunk-size', { type: 'number', describe: 'generate: cut parts at this many MB (default 16; ostree uses 32)' })
     .option('disable-bsdiff', { type: 'boolean', describe: 'generate: accepted for ostree compatibility (ostree-ts writes no bsdiff)' })
     .option('disable-copies', { type: 'boolean', describe: 'generate: write modified files whole, not as copies from the old version' })
     .option('compression', { type: 'string', choices: ['xz', 'none', 'zstd'], describe: "generate: part compression; xz is what ostree reads, zstd only ostree-ts reads (default xz)" })
