@@ -117,6 +117,12 @@ export async function runPlain(tool, repo, args) {
   return { ok: res.status === 0, ...res };
 }
 
+/** Run any untimed helper command. */
+export async function runCommand(command, args) {
+  const res = await spawnCollect(command, args);
+  return { ok: res.status === 0, ...res };
+}
+
 function readPeakRss(timeFile) {
   let text = '';
   try {

@@ -15,14 +15,21 @@ import {
   ostreeVersion,
   requireCommand,
   resolveTools,
+  runCommand,
   runPlain,
   runTimed,
 } from './measure.mjs';
+import { nginxCommand, startNginx } from './serve.mjs';
 import {
   ALL_TREES,
+  DEBIAN_TREES,
+  KNOWN_TREES,
   cacheRoot,
+  diffTrees,
   ensureTarballs,
   ensureTree,
+  ensureUpdateTree,
+  hasUpdateTree,
   scanTree,
   tarballCommands,
   warmFiles,
@@ -31,10 +38,15 @@ import {
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
 const QUICK_TREES = ['1k', '10k'];
-const LARGE_TREES = new Set(['minbase', '100k']);
+const LARGE_TREES = new Set(['minbase', 'minbase-pkgs', '100k']);
+
+/** Commit of the tree (commit A of the delta operations). */
+const COMMIT_TIMESTAMP = '@1700000000';
+/** Commit of the update tree (commit B), on top of A on the same branch. */
+const UPDATE_TIMESTAMP = '@1700086400';
 
 const commitArgs = (ws) => [
-  'commit', '-b', 'bench', `--tree=dir=${ws.tree}`, '--timestamp=@1700000000', '-s', 'bench',
+  'commit', '-b', 'bench', `--tree=dir=${ws.tree}`, `--timestamp=${COMMIT_TIMESTAMP}`, '-s', 'bench',
 ];
 const checkoutArgs = (name) => (ws) => ['checkout', 'bench', path.join(ws.dir, name)];
 const fsckArgs = () => ['fsck'];
@@ -59,7 +71,119 @@ const REPO_MODES = {
   'tar-archive': 'archive',
   'tar-bare': 'bare',
   'tar-plain-archive': 'archive',
+  'pull-bare-user': 'bare-user',
+  'pull-archive': 'archive',
+  'update-pull': 'bare-user',
 };
+/** Repositories of a workspace that are copies made by an operation's `prepare`, not `init`. */
+const COPIED_REPOS = ['delta'];
+
+// ---------------------------------------------------------------------------
+// Pull and static-delta operations. They work on repositories made by ostree
+// (see makeSources) and served by nginx: `pull` holds commit A of the tree on
+// branch `bench`, with `summary -u`; `update` holds A and then commit B of the
+// update tree on the same branch, without a summary; `updatePlain` is the same
+// with `summary -u` and no delta. Each workspace is served at URL/<name>/
+// through a symlink in nginx's root that the operations point at the
+// repository the client is to pull from.
+
+const servedName = (ws) => path.basename(ws.dir);
+
+function serveFrom(ws, repo) {
+  const link = path.join(ws.serve.root, servedName(ws));
+  fs.rmSync(link, { force: true });
+  fs.symlinkSync(repo, link);
+}
+
+const remoteUrl = (ws) => `${ws.serve.server.url}${servedName(ws)}/`;
+
+/** Serve the `pull` repository and add it as remote `origin` of the op's repository (untimed). */
+async function preparePull(ws, op) {
+  serveFrom(ws, ws.serve.sources.pull);
+  const res = await runPlain(ws.tool, ws.repos[op.repo], ['remote', 'add', '--no-gpg-verify', 'origin', remoteUrl(ws)]);
+  return res.ok ? null : `remote add failed (${res.status}): ${tail(res.stderr)}`;
+}
+
+/**
+ * Give the op's repository commit A the way `pull-bare-user` does (untimed),
+ * then serve `updatePlain`, which has B and no delta.
+ */
+async function prepareUpdatePull(ws, op) {
+  const error = await preparePull(ws, op);
+  if (error) return error;
+  const res = await runPlain(ws.tool, ws.repos[op.repo], pullArgs());
+  if (!res.ok) return `pulling A first failed (${res.status}): ${tail(res.stderr)}`;
+  serveFrom(ws, ws.serve.sources.updatePlain);
+  return null;
+}
+
+/** Copy the `update` repository (A and B) into the workspace, for this tool's delta. */
+async function prepareDelta(ws) {
+  const res = await runCommand('cp', ['-a', '--reflink=auto', ws.serve.sources.update, ws.repos.delta]);
+  return res.ok ? null : `copying the repository failed: ${tail(res.stderr)}`;
+}
+
+/** Update the summary of this tool's delta repository with this tool (untimed) and serve it. */
+async function prepareDeltaPull(ws) {
+  const res = await runPlain(ws.tool, ws.repos.delta, ['summary', '-u']);
+  if (!res.ok) return `summary -u after static-delta generate failed (${res.status}): ${tail(res.stderr)}`;
+  serveFrom(ws, ws.repos.delta);
+  return null;
+}
+
+const pullArgs = () => ['pull', 'origin', 'bench'];
+const deltaArgs = (ws) => ['static-delta', 'generate', `--from=${ws.serve.sources.a}`, `--to=${ws.serve.sources.b}`];
+
+/** After a pull: what nginx sent, and the commit the pulled ref names, which must be `want`. */
+const inspectPull = (want) => async (ws, op, sample, mark) => {
+  await new Promise((r) => setTimeout(r, 50)); // let nginx finish its log lines
+  sample.transfer = ws.serve.server.since(mark);
+  const got = readRef(ws.repos[op.repo], 'refs/remotes/origin/bench');
+  sample.checksum = got ?? '';
+  const expected = ws.serve.sources[want];
+  if (got !== expected) return `exit 0 but origin:bench is ${got ?? 'missing'}, not ${expected}`;
+  return null;
+};
+
+/** After static-delta generate: the size and file count of the repository's deltas/ directory. */
+async function inspectDelta(ws, op, sample) {
+  const { files, bytes } = directorySize(path.join(ws.repos.delta, 'deltas'));
+  if (!files) return 'exit 0 but the repository has no files under deltas/';
+  sample.deltaBytes = bytes;
+  sample.deltaFiles = files;
+  return null;
+}
+
+function readRef(repo, ref) {
+  try {
+    return fs.readFileSync(path.join(repo, ref), 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+function directorySize(dir) {
+  let files = 0;
+  let bytes = 0;
+  const walk = (d) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const ent of entries) {
+      const p = path.join(d, ent.name);
+      if (ent.isDirectory()) walk(p);
+      else if (ent.isFile()) {
+        files++;
+        bytes += fs.statSync(p).size;
+      }
+    }
+  };
+  walk(dir);
+  return { files, bytes };
+}
 
 /**
  * Operations in execution order. `repo` is the repository (see REPO_MODES)
@@ -70,7 +194,11 @@ const REPO_MODES = {
  * `ws.tool.name` tells which tool runs. `tarballs` maps each tool to the
  * tarball it reads (see ensureTarballs); `output(ws)` is a file the operation
  * writes, whose size is recorded; `versus` names the directory commit a tar
- * commit is compared with, per tool.
+ * commit is compared with, per tool. `serve` marks operations that need the
+ * served repositories (see makeSources), `update` those that also need the
+ * tree's update tree; `prepare(ws, op)` runs untimed before the command and
+ * `inspect(ws, op, sample, mark)` after it (`mark` is the position in nginx's
+ * access log before the command); both return an error message or null.
  */
 const OPERATIONS = [
   { name: 'commit-archive', repo: 'archive', needs: [], args: commitArgs, checksum: true },
@@ -96,6 +224,26 @@ const OPERATIONS = [
     name: 'export-archive', repo: 'archive', needs: ['commit-archive'],
     args: exportArgs('export-archive'), output: exportOutput('export-archive'),
   },
+  {
+    name: 'pull-bare-user', repo: 'pull-bare-user', needs: [], serve: true, checksum: true,
+    prepare: preparePull, args: pullArgs, inspect: inspectPull('a'),
+  },
+  {
+    name: 'pull-archive', repo: 'pull-archive', needs: [], serve: true, checksum: true,
+    prepare: preparePull, args: pullArgs, inspect: inspectPull('a'),
+  },
+  {
+    name: 'update-pull', repo: 'update-pull', needs: [], serve: true, update: true, checksum: true,
+    prepare: prepareUpdatePull, args: pullArgs, inspect: inspectPull('b'),
+  },
+  {
+    name: 'delta-generate', repo: 'delta', needs: [], serve: true, update: true,
+    prepare: prepareDelta, args: deltaArgs, inspect: inspectDelta,
+  },
+  {
+    name: 'delta-pull', repo: 'pull-bare-user', needs: ['pull-bare-user', 'delta-generate'], serve: true, update: true,
+    checksum: true, prepare: prepareDeltaPull, args: pullArgs, inspect: inspectPull('b'),
+  },
 ];
 const OP_NAMES = OPERATIONS.map((op) => op.name);
 
@@ -115,7 +263,8 @@ const USAGE = `usage: node bench/run.mjs [options]
 Times ostree-ts against the real ostree on the same trees and prints the
 ratio (ostree-ts / ostree) of wall time and peak RSS.
 
-  --trees=LIST   comma-separated subset of: ${ALL_TREES.join(', ')} (default: all)
+  --trees=LIST   comma-separated subset of: ${KNOWN_TREES.join(', ')}
+                 (default: ${ALL_TREES.join(', ')})
   --ops=LIST     comma-separated subset of:
                  ${wrap(OP_NAMES.join(', '), 62).join('\n                 ')}
                  (default: all)
@@ -144,7 +293,7 @@ function parseOptions(argv) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const trees = values.trees ? splitList(values.trees, ALL_TREES, 'tree') : values.quick ? QUICK_TREES : ALL_TREES;
+  const trees = values.trees ? splitList(values.trees, KNOWN_TREES, 'tree') : values.quick ? QUICK_TREES : ALL_TREES;
   const ops = values.ops ? splitList(values.ops, OP_NAMES, 'operation') : OP_NAMES;
   let runs = values.quick ? 1 : null;
   if (values.runs !== undefined) {
@@ -185,14 +334,17 @@ function makeWorkspace(workRoot, tool, inputs) {
     dir,
     tree: inputs.tree,
     tars: inputs.tars,
-    repos: Object.fromEntries(Object.keys(REPO_MODES).map((key) => [key, path.join(dir, `repo-${key}`)])),
+    serve: inputs.serve, // { server, root, sources } when the plan has pull or delta operations
+    repos: Object.fromEntries(
+      [...Object.keys(REPO_MODES), ...COPIED_REPOS].map((key) => [key, path.join(dir, `repo-${key}`)]),
+    ),
     initialized: new Set(),
     outcome: new Map(), // operation name -> 'ok' | failure message
   };
 }
 
 async function ensureRepo(ws, key) {
-  if (ws.initialized.has(key)) return null;
+  if (ws.initialized.has(key) || COPIED_REPOS.includes(key)) return null;
   const mode = REPO_MODES[key];
   const res = await runPlain(ws.tool, ws.repos[key], ['init', `--mode=${mode}`]);
   if (!res.ok) return `init --mode=${mode} failed (${res.status}): ${tail(res.stderr)}`;
@@ -206,10 +358,17 @@ async function runOperation(ws, op) {
   if (missing) return { error: `skipped, ${missing} failed: ${ws.outcome.get(missing) ?? 'not run'}` };
   const initError = await ensureRepo(ws, op.repo);
   if (initError) return { error: initError };
+  const prepareError = op.prepare && (await op.prepare(ws, op));
+  if (prepareError) return { error: prepareError };
+  const mark = ws.serve?.server.mark();
   const res = await runTimed(ws.tool, ws.repos[op.repo], op.args(ws, op), ws.dir);
   if (!res.ok) return { error: `exit ${res.status}: ${tail(res.stderr)}` };
   const sample = { wallS: res.wallS, rssKB: res.rssKB };
-  if (op.checksum) sample.checksum = lastLine(res.stdout);
+  if (op.checksum && !op.inspect) sample.checksum = lastLine(res.stdout);
+  if (op.inspect) {
+    const error = await op.inspect(ws, op, sample, mark);
+    if (error) return { error };
+  }
   if (op.output) {
     const size = fileSize(op.output(ws));
     if (!size) return { error: `exit 0 but ${path.basename(op.output(ws))} is ${size === null ? 'missing' : 'empty'}` };
@@ -330,16 +489,38 @@ function summarize(name, record, tools) {
       tool: t.name,
       wallS: median(r.samples.map((s) => s.wallS)),
       rssKB: median(r.samples.map((s) => s.rssKB)),
+      deltaBytes: median(r.samples.map((s) => s.deltaBytes)),
+      deltaFiles: median(r.samples.map((s) => s.deltaFiles)),
+      transfer: medianTransfer(r.samples.map((s) => s.transfer).filter(Boolean)),
       samples: r.samples,
       failures: r.failures,
     };
   });
-  return {
+  const summary = {
     name,
     ostree: theirs,
     ostreeTs: ours,
     wallRatio: ratio(ours.wallS, theirs.wallS),
     rssRatio: ratio(ours.rssKB, theirs.rssKB),
+  };
+  if (theirs.deltaBytes != null || ours.deltaBytes != null) summary.deltaSizeRatio = ratio(ours.deltaBytes, theirs.deltaBytes);
+  if (theirs.transfer || ours.transfer) summary.transferRatio = ratio(ours.transfer?.bytes, theirs.transfer?.bytes);
+  return summary;
+}
+
+/** Median bytes and requests of a pull's transfers, overall and for each kind of path. */
+function medianTransfer(transfers) {
+  if (!transfers.length) return null;
+  const kinds = [...new Set(transfers.flatMap((t) => Object.keys(t.byKind)))].sort();
+  const of = (pick) => median(transfers.map(pick)) ?? 0;
+  return {
+    requests: of((t) => t.requests),
+    bytes: of((t) => t.bytes),
+    failed: of((t) => t.failed),
+    byKind: Object.fromEntries(kinds.map((k) => [k, {
+      requests: of((t) => t.byKind[k]?.requests ?? 0),
+      bytes: of((t) => t.byKind[k]?.bytes ?? 0),
+    }])),
   };
 }
 
@@ -368,6 +549,61 @@ function formatVersus(trees) {
       .map((op) => `${t.name} ${op.name} / ${op.versus.operation}: ostree ${fmt(op.versus.ostree)}, ostree-ts ${fmt(op.versus.ostreeTs)}`),
   );
   return lines.length ? ['', 'tar / directory (wall time, same tool):', ...lines.map((l) => `  ${l}`)].join('\n') : '';
+}
+
+const int = (n) => Math.round(n).toLocaleString('en-US');
+
+/** What a pull fetched: static-delta parts, loose objects, or both. */
+function fetchedWhat(t) {
+  const deltas = t.byKind.deltas?.requests ?? 0;
+  const objects = t.byKind.objects?.requests ?? 0;
+  const what = deltas && objects ? 'delta parts and loose objects' : deltas ? 'delta parts' : objects ? 'loose objects' : 'no content';
+  const part = (k) => (t.byKind[k] ? `${k}/ ${int(t.byKind[k].requests)} requests ${int(t.byKind[k].bytes)} bytes` : `${k}/ none`);
+  return `${what} (${part('deltas')}; ${part('objects')})`;
+}
+
+/** One tool's figure for the size lines, or "failed: ..." with its first failure. */
+function sizeFigure(r, figure) {
+  if (figure != null) return `${r.tool} ${figure}`;
+  return `${r.tool}: failed: ${r.failures[0] ?? 'not run'}`;
+}
+
+/**
+ * Lines for the delta sizes (delta-generate) and the bytes nginx served
+ * during each pull, with ratios ostree-ts / ostree, and the tree updates.
+ */
+function formatSizes(trees) {
+  const fmt = (x) => (x == null ? 'FAIL' : x.toFixed(2));
+  const updates = [];
+  const deltas = [];
+  const pulls = [];
+  for (const t of trees) {
+    if (t.update) {
+      const d = t.update.diff;
+      const mib = (n) => (n / 2 ** 20).toFixed(1);
+      updates.push(
+        `${t.name} -> ${t.update.name}: ${int(d.addedFiles)} files added (${mib(d.addedBytes)} MiB), ` +
+          `${int(d.changedFiles)} changed (${mib(d.changedBytes)} MiB new content), ${int(d.removedFiles)} removed; ` +
+          `commits ${t.update.a.slice(0, 12)} -> ${t.update.b.slice(0, 12)}`,
+      );
+    }
+    for (const op of t.operations) {
+      if ('deltaSizeRatio' in op) {
+        const fig = (r) => sizeFigure(r, r.deltaBytes == null ? null : `${int(r.deltaBytes)} bytes in ${int(r.deltaFiles)} files`);
+        deltas.push(`${t.name} ${op.name}: ${fig(op.ostree)}, ${fig(op.ostreeTs)}; size ratio ${fmt(op.deltaSizeRatio)}`);
+      }
+      if ('transferRatio' in op) {
+        const fig = (r) => sizeFigure(r, r.transfer && `${int(r.transfer.bytes)} bytes in ${int(r.transfer.requests)} requests, ${fetchedWhat(r.transfer)}`);
+        pulls.push(`${t.name} ${op.name}: ${fig(op.ostree)}; ${fig(op.ostreeTs)}; bytes ratio ${fmt(op.transferRatio)}`);
+      }
+    }
+  }
+  const section = (title, lines) => (lines.length ? ['', title, ...lines.map((l) => `  ${l}`)] : []);
+  return [
+    ...section('updates (regular files compared by content):', updates),
+    ...section('static-delta size (files under deltas/):', deltas),
+    ...section("pull transfer (response body bytes in nginx's access log):", pulls),
+  ].join('\n');
 }
 
 function mb(kb) {
@@ -420,6 +656,75 @@ function mismatchLine(m) {
 }
 
 // ---------------------------------------------------------------------------
+// Served repositories
+
+/**
+ * Make the repositories the pull and delta operations start from, with the
+ * real ostree (untimed), and start nginx serving them. Returns { serve, stop }
+ * where serve = { server, root, sources } goes into every workspace.
+ */
+async function startServing(ostree, treeName, tree, update, workRoot, log) {
+  const dir = fs.mkdtempSync(path.join(workRoot, `sources-${treeName}-`));
+  let server = null;
+  try {
+    const sources = await makeSources(ostree, tree, update, dir, log);
+    const root = path.join(dir, 'www');
+    fs.mkdirSync(root);
+    server = await startNginx(path.join(dir, 'nginx'), root);
+    log(`${treeName}: serving at ${server.url}`);
+    return {
+      serve: { server, root, sources },
+      stop: async (keep) => {
+        await server.stop();
+        if (keep) log(`kept ${dir}`);
+        else fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * In `dir`, with ostree: `pull`, an archive repository with commit A of
+ * `tree` on branch `bench` and `summary -u`; when there is an update tree,
+ * `update`, a copy of it taken before the summary, to which commit B of the
+ * update tree is added on the same branch, and `updatePlain`, a copy of
+ * `update` with `summary -u`. A is the same commit as commit-archive makes.
+ */
+async function makeSources(ostree, tree, update, dir, log) {
+  const started = performance.now();
+  const pull = path.join(dir, 'pull');
+  const repoUpdate = path.join(dir, 'update');
+  const updatePlain = path.join(dir, 'update-plain');
+  const copy = async (from, to) => {
+    const res = await runCommand('cp', ['-a', '--reflink=auto', from, to]);
+    if (!res.ok) throw new Error(`copying ${from}: ${tail(res.stderr)}`);
+  };
+  const must = async (repo, args) => {
+    const res = await runPlain(ostree, repo, args);
+    if (!res.ok) throw new Error(`making the served repositories: ostree ${args.join(' ')} failed (${res.status}): ${tail(res.stderr)}`);
+    return lastLine(res.stdout);
+  };
+  await must(pull, ['init', '--mode=archive']);
+  const a = await must(pull, ['commit', '-b', 'bench', `--tree=dir=${tree}`, `--timestamp=${COMMIT_TIMESTAMP}`, '-s', 'bench']);
+  let b = null;
+  if (update) {
+    await copy(pull, repoUpdate);
+    b = await must(repoUpdate, [
+      'commit', '-b', 'bench', `--tree=dir=${update.dir}`, `--timestamp=${UPDATE_TIMESTAMP}`, '-s', 'bench update',
+    ]);
+    await copy(repoUpdate, updatePlain);
+    await must(updatePlain, ['summary', '-u']);
+  }
+  await must(pull, ['summary', '-u']);
+  log(`made the served repositories in ${((performance.now() - started) / 1000).toFixed(1)} s: A ${a}${b ? `, B ${b} (${update.name})` : ''}`);
+  return { pull, update: update ? repoUpdate : null, updatePlain: update ? updatePlain : null, a, b };
+}
+
+// ---------------------------------------------------------------------------
 
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
@@ -430,7 +735,7 @@ async function main() {
   const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
   ensureGnuTime(log);
-  if (opts.trees.includes('minbase')) ensureCommand('mmdebstrap', 'mmdebstrap', log);
+  if (opts.trees.some((t) => DEBIAN_TREES[t])) ensureCommand('mmdebstrap', 'mmdebstrap', log);
   const tools = resolveTools(REPO_ROOT);
   const root = cacheRoot();
   const workRoot = path.join(root, 'work');
@@ -439,22 +744,47 @@ async function main() {
     log(`warning: ${workRoot} is on tmpfs; set OSTREE_TS_BENCH_CACHE to a disk-backed directory`);
   }
   const plan = planOperations(opts.ops);
+  if (plan.some((op) => op.serve) && !nginxCommand()) {
+    throw new Error("the pull and delta operations need nginx; install the Debian package 'nginx' (apt-get install nginx)");
+  }
   const tarKinds = plan.flatMap((op) => Object.values(op.tarballs ?? {}));
   if (tarKinds.length) tarballCommands(tarKinds).forEach(({ command, pkg }) => requireCommand(command, pkg));
 
   const trees = [];
   const mismatches = [];
   for (const name of opts.trees) {
+    const selected = opts.ops.filter((n) => hasUpdateTree(name) || !OPERATIONS.find((op) => op.name === n).update);
+    if (selected.length < opts.ops.length) {
+      log(`${name}: no update tree; skipping ${opts.ops.filter((n) => !selected.includes(n)).join(', ')}`);
+    }
+    if (!selected.length) continue;
+    const treePlan = planOperations(selected);
+    // The update tree first: making it may rebuild the tree (same package snapshot).
+    const update = treePlan.some((op) => op.update) ? ensureUpdateTree(root, name, REPO_ROOT, log) : null;
     const dir = ensureTree(root, name, REPO_ROOT, log);
     const stats = scanTree(dir); // also warms the page cache for both tools
     log(formatStats(name, stats));
     const tars = tarKinds.length ? ensureTarballs(root, dir, tarKinds, stats.changedMs, log) : {};
     warmFiles(Object.values(tars));
     const runs = opts.runs ?? (LARGE_TREES.has(name) ? 1 : 3);
-    const result = await benchTree({
-      treeName: name, inputs: { tree: dir, tars }, tools, plan, selected: opts.ops, runs, workRoot, keep: opts.keep, log,
-    });
-    trees.push({ name, dir, tars, stats, runs, operations: result.operations });
+    const serving = treePlan.some((op) => op.serve)
+      ? await startServing(tools[0], name, dir, update, workRoot, log)
+      : null;
+    let result;
+    try {
+      result = await benchTree({
+        treeName: name, inputs: { tree: dir, tars, serve: serving?.serve }, tools, plan: treePlan, selected, runs,
+        workRoot, keep: opts.keep, log,
+      });
+    } finally {
+      await serving?.stop(opts.keep);
+    }
+    const entry = { name, dir, tars, stats, runs, operations: result.operations };
+    if (update) {
+      const diff = diffTrees(dir, update.dir);
+      entry.update = { name: update.name, dir: update.dir, diff, a: serving.serve.sources.a, b: serving.serve.sources.b };
+    }
+    trees.push(entry);
     mismatches.push(...result.mismatches);
   }
 
@@ -463,6 +793,8 @@ async function main() {
   console.log(formatTable(trees));
   const versus = formatVersus(trees);
   if (versus) console.log(versus);
+  const sizes = formatSizes(trees);
+  if (sizes) console.log(sizes);
   for (const m of mismatches) console.log(mismatchLine(m));
   for (const f of failures) console.log(f);
   console.log(`\n(ratio = ostree-ts / ostree; median of the runs; results in ${path.relative(process.cwd(), RESULTS_FILE)})`);

@@ -1,5 +1,6 @@
-// Input trees for the benchmark: deterministic synthetic trees and a real
-// Debian minbase root filesystem, each built once and cached.
+// Input trees for the benchmark: deterministic synthetic trees and real
+// Debian root filesystems, each built once and cached. Every tree also has an
+// update tree (see ensureUpdateTree) for the static-delta operations.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,8 +13,27 @@ const SEED = 0x05_7e_e7_5e;
 const FILES_PER_DIR = 50;
 const DIR_FANOUT = 8;
 
+/** Bump when the synthetic update (see updateTree) changes. */
+const UPDATE_VERSION = 1;
+
 export const SYNTHETIC_TREES = { '1k': 1_000, '10k': 10_000, '100k': 100_000 };
+
+/**
+ * Debian trees built by fixtures/make-minbase.sh: the packages each adds to
+ * mmdebstrap's minbase set. `minbase-pkgs` is `minbase` after a typical OS
+ * update that installs a few tools.
+ */
+export const DEBIAN_TREES = {
+  minbase: [],
+  'minbase-pkgs': ['less', 'curl', 'iproute2', 'procps', 'vim-tiny', 'openssh-client', 'python3-minimal'],
+};
+/** The Debian tree each Debian tree is updated to by the delta operations. */
+const DEBIAN_UPDATES = { minbase: 'minbase-pkgs' };
+
+/** Trees run when --trees is not given. */
 export const ALL_TREES = ['minbase', ...Object.keys(SYNTHETIC_TREES)];
+/** Every tree --trees accepts. */
+export const KNOWN_TREES = [...Object.keys(DEBIAN_TREES), ...Object.keys(SYNTHETIC_TREES)];
 
 /** Cache root: $OSTREE_TS_BENCH_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/ostree-ts-bench. */
 export function cacheRoot(env = process.env) {
@@ -29,23 +49,103 @@ export function cacheRoot(env = process.env) {
 export function ensureTree(root, name, repoRoot, log) {
   const treesDir = path.join(root, 'trees');
   fs.mkdirSync(treesDir, { recursive: true });
-  if (name === 'minbase') return ensureMinbase(treesDir, repoRoot, log);
+  if (DEBIAN_TREES[name]) return ensureDebian(treesDir, name, repoRoot, log);
   const count = SYNTHETIC_TREES[name];
-  if (count === undefined) throw new Error(`unknown tree '${name}' (known: ${ALL_TREES.join(', ')})`);
+  if (count === undefined) throw new Error(`unknown tree '${name}' (known: ${KNOWN_TREES.join(', ')})`);
   return ensureSynthetic(treesDir, name, count, log);
 }
 
-function ensureMinbase(treesDir, repoRoot, log) {
-  const dest = path.join(treesDir, 'minbase');
-  if (fs.existsSync(path.join(dest, '.complete'))) return dest;
-  log(`building minbase tree in ${dest} (mmdebstrap; a few minutes)`);
+/** Whether tree `name` has an update tree for the delta operations. */
+export function hasUpdateTree(name) {
+  return Boolean(DEBIAN_UPDATES[name] || SYNTHETIC_TREES[name]);
+}
+
+/**
+ * Make sure tree `name` and its update tree exist; returns { name, dir } of
+ * the update tree. For `minbase` that is `minbase-pkgs`. The two must come
+ * from the same package snapshot, so that the update adds packages and
+ * changes nothing else: when one of them had to be built and the packages the
+ * two have in common differ in version, the other is rebuilt as well, right
+ * after. When both were cached and differ, a warning is logged (delete the
+ * cached trees to rebuild them). For a synthetic tree the update tree is
+ * derived from it (see updateTree).
+ */
+export function ensureUpdateTree(root, name, repoRoot, log) {
+  const treesDir = path.join(root, 'trees');
+  fs.mkdirSync(treesDir, { recursive: true });
+  const updateName = DEBIAN_UPDATES[name];
+  if (updateName) {
+    const built = [name, updateName].filter((n) => !isComplete(debianDir(treesDir, n)));
+    const dirs = [name, updateName].map((n) => ensureDebian(treesDir, n, repoRoot, log));
+    let differ = packageVersionChanges(...dirs);
+    if (differ.length && built.length === 1) {
+      const other = built[0] === name ? updateName : name;
+      log(`${name} and ${updateName} differ in ${differ.length} common packages (${differ.slice(0, 3).join(', ')}); rebuilding ${other} from the same snapshot`);
+      const dir = debianDir(treesDir, other);
+      const old = `${dir}.old-${process.pid}`;
+      fs.renameSync(dir, old);
+      try {
+        ensureDebian(treesDir, other, repoRoot, log);
+      } catch (err) {
+        fs.rmSync(debianDir(treesDir, other), { recursive: true, force: true });
+        fs.renameSync(old, dir);
+        throw err;
+      }
+      fs.rmSync(old, { recursive: true, force: true });
+      differ = packageVersionChanges(...dirs);
+    }
+    if (differ.length) {
+      log(`warning: ${name} and ${updateName} come from different package snapshots; ${differ.length} common packages differ (${differ.slice(0, 3).join(', ')}); remove both from ${treesDir} to rebuild them together`);
+    }
+    return { name: updateName, dir: dirs[1] };
+  }
+  const count = SYNTHETIC_TREES[name];
+  if (count === undefined) throw new Error(`tree '${name}' has no update tree`);
+  const base = ensureSynthetic(treesDir, name, count, log);
+  return { name: `${name}-update`, dir: ensureSyntheticUpdate(treesDir, name, base, count, log) };
+}
+
+function debianDir(treesDir, name) {
+  return path.join(treesDir, name);
+}
+
+function isComplete(dir) {
+  return fs.existsSync(path.join(dir, '.complete'));
+}
+
+function ensureDebian(treesDir, name, repoRoot, log) {
+  const dest = debianDir(treesDir, name);
+  if (isComplete(dest)) return dest;
+  const packages = DEBIAN_TREES[name];
+  log(`building ${name} tree in ${dest} (mmdebstrap; a few minutes)`);
   const started = performance.now();
   const script = path.join(repoRoot, 'fixtures', 'make-minbase.sh');
-  const res = spawnSync(script, [dest], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const args = packages.length ? [`--include=${packages.join(',')}`, dest] : [dest];
+  const res = spawnSync(script, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (res.error) throw res.error;
   if (res.status !== 0) throw new Error(`${script} failed with status ${res.status}`);
-  log(`built minbase in ${seconds(started)} s`);
+  log(`built ${name} in ${seconds(started)} s`);
   return dest;
+}
+
+/** Installed packages of a Debian tree: Map of "name:arch" to version, from its dpkg status. */
+export function installedPackages(dir) {
+  const text = fs.readFileSync(path.join(dir, 'var', 'lib', 'dpkg', 'status'), 'utf8');
+  const packages = new Map();
+  for (const stanza of text.split(/\n\s*\n/)) {
+    const field = (key) => new RegExp(`^${key}: *(.*)$`, 'm').exec(stanza)?.[1].trim();
+    const name = field('Package');
+    if (!name || !/ installed$/.test(field('Status') ?? '')) continue;
+    packages.set(`${name}:${field('Architecture') ?? ''}`, field('Version') ?? '');
+  }
+  return packages;
+}
+
+/** "pkg:arch a -> b" for each package installed in both trees at different versions. */
+function packageVersionChanges(dirA, dirB) {
+  const a = installedPackages(dirA);
+  const b = installedPackages(dirB);
+  return [...a].filter(([pkg, v]) => b.has(pkg) && b.get(pkg) !== v).map(([pkg, v]) => `${pkg} ${v} -> ${b.get(pkg)}`);
 }
 
 function ensureSynthetic(treesDir, name, count, log) {
@@ -64,6 +164,139 @@ function ensureSynthetic(treesDir, name, count, log) {
   }
   log(`generated ${name} in ${seconds(started)} s`);
   return dest;
+}
+
+/**
+ * The update tree of a synthetic tree: a copy of it in which, chosen by a
+ * fixed-seed PRNG, about 5% of the regular files are modified in place (a
+ * block overwritten and a little appended, as a rebuilt binary or an edited
+ * text would), about 2% are removed, and 5% as many new entries as the tree
+ * has are added under a new directory.
+ */
+function ensureSyntheticUpdate(treesDir, name, baseDir, count, log) {
+  const dest = path.join(treesDir, `synthetic-v${GENERATOR_VERSION}-${name}-update-v${UPDATE_VERSION}`);
+  if (fs.existsSync(dest)) return dest;
+  log(`making the update of synthetic tree ${name} in ${dest}`);
+  const started = performance.now();
+  const tmp = fs.mkdtempSync(`${dest}.tmp-`);
+  try {
+    fs.cpSync(baseDir, tmp, { recursive: true, verbatimSymlinks: true });
+    updateTree(tmp, count);
+    fs.renameSync(tmp, dest);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  log(`made the update of ${name} in ${seconds(started)} s`);
+  return dest;
+}
+
+function updateTree(dir, count) {
+  const rand = prng(SEED ^ 0x0b_d4_7e_00 ^ UPDATE_VERSION);
+  for (const file of regularFiles(dir)) {
+    const r = rand();
+    if (r < 0.02) fs.rmSync(file);
+    else if (r < 0.07) modifyFile(file, rand);
+  }
+  const added = Math.ceil(count * 0.05);
+  const dirs = directoryPaths(Math.ceil(added / FILES_PER_DIR)).map((rel) => path.join(dir, 'update', rel));
+  for (const d of dirs) fs.mkdirSync(d, { recursive: true });
+  for (let i = 0; i < added; i++) {
+    const index = count + i;
+    writeEntry(dirs[Math.floor(i / FILES_PER_DIR)], index, prng(SEED ^ Math.imul(index + 1, 0x9e3779b1)));
+  }
+  for (const d of dirs) fs.chmodSync(d, 0o755);
+}
+
+/** Regular files under `dir`, in a fixed (sorted) order. */
+function regularFiles(dir) {
+  const files = [];
+  const walk = (d) => {
+    const entries = fs.readdirSync(d, { withFileTypes: true }).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    for (const ent of entries) {
+      const p = path.join(d, ent.name);
+      if (ent.isDirectory()) walk(p);
+      else if (ent.isFile()) files.push(p);
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+/** Overwrite one block of `file` (random bytes, or words for text) and append a little. */
+function modifyFile(file, rand) {
+  const old = fs.readFileSync(file);
+  const text = file.endsWith('.txt') || file.endsWith('.sh');
+  const fresh = (n) => (text ? textContent(n, rand) : binaryContent(n, rand));
+  const block = Math.min(old.length, rand.int(16, 4096));
+  const at = rand.int(0, old.length - block);
+  const grown = Buffer.concat([old.subarray(0, at), fresh(block), old.subarray(at + block), fresh(rand.int(0, 512))]);
+  fs.writeFileSync(file, grown);
+}
+
+/**
+ * What changes from tree `a` to tree `b`, comparing regular files by content:
+ * added and changed files with the bytes of their new content, removed files,
+ * and added or removed entries of other kinds (directories, symlinks).
+ */
+export function diffTrees(a, b) {
+  const list = (root) => {
+    const entries = new Map();
+    const walk = (d, rel) => {
+      for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, ent.name);
+        const r = rel ? `${rel}/${ent.name}` : ent.name;
+        const kind = ent.isDirectory() ? 'dir' : ent.isSymbolicLink() ? 'symlink' : ent.isFile() ? 'file' : 'other';
+        entries.set(r, { kind, path: p });
+        if (kind === 'dir') walk(p, r);
+      }
+    };
+    walk(root, '');
+    return entries;
+  };
+  const before = list(a);
+  const after = list(b);
+  const diff = {
+    addedFiles: 0, addedBytes: 0, changedFiles: 0, changedBytes: 0, removedFiles: 0,
+    addedOther: 0, removedOther: 0, unchangedFiles: 0,
+  };
+  const size = (p) => fs.statSync(p).size;
+  for (const [rel, entry] of after) {
+    const old = before.get(rel);
+    if (entry.kind !== 'file') {
+      if (!old || old.kind !== entry.kind) diff.addedOther++;
+      continue;
+    }
+    if (!old || old.kind !== 'file') {
+      diff.addedFiles++;
+      diff.addedBytes += size(entry.path);
+    } else if (sameContent(old.path, entry.path)) {
+      diff.unchangedFiles++;
+    } else {
+      diff.changedFiles++;
+      diff.changedBytes += size(entry.path);
+    }
+  }
+  for (const [rel, entry] of before) {
+    const now = after.get(rel);
+    if (now && now.kind === entry.kind) continue;
+    if (entry.kind === 'file') diff.removedFiles++;
+    else diff.removedOther++;
+  }
+  return diff;
+}
+
+function sameContent(p, q) {
+  if (size0(p) !== size0(q)) return false;
+  try {
+    return fs.readFileSync(p).equals(fs.readFileSync(q));
+  } catch {
+    return false; // unreadable: count as changed
+  }
+}
+
+function size0(p) {
+  return fs.statSync(p).size;
 }
 
 function seconds(startedMs) {
