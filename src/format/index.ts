@@ -6,3 +6,4 @@ export * from './refs.js';
 export * from './gvariant-text.js';
 export * from './ghash.js';
 export * from './delta.js';
+export * from './sizes.js';
