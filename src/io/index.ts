@@ -6,3 +6,5 @@ export * from './git.js';
 export * from './http-server.js';
 export * from './http-client.js';
 export * from './xz.js';
+export * from './object-files.js';
+export * from './worker.js';

@@ -19,3 +19,4 @@ export * from './delta.js';
 export * from './delta-generate.js';
 export * from './delta-apply.js';
 export * from './pull-local.js';
+export * from './staging-writer.js';

@@ -17,6 +17,7 @@ import {
 } from '../io/index.js';
 import type { Repo } from './repo.js';
 import { splitKey } from './traverse.js';
+import { storedFileMode } from './stored-mode.js';
 
 /** Content at least this large is streamed rather than read whole. */
 export const STREAM_THRESHOLD = 512 * 1024;
@@ -245,6 +246,43 @@ export class Transaction {
     return sha256Hex(encodeFileHeader(header), data);
   }
 
+  /** A hash to feed a content object's content into, for content too large to hold: digest('hex') is its checksum. */
+  contentHasher(header: FileHeader): { update(chunk: Uint8Array): void; digest(enc: 'hex'): string } {
+    return createHash('sha256').update(encodeFileHeader(header));
+  }
+
+  /**
+   * Stage a `.filez` file the caller has verified (moved, not copied), for an
+   * archive repository; a no-op (the file stays) when the object is here already.
+   */
+  async adoptArchivedContent(checksum: string, filez: string): Promise<void> {
+    if (!this.repo.isArchive) throw new OstreeTsError(Codes.USAGE, 'Only an archive repository stores .filez objects as they are.');
+    await this.once(checksum, 'file', async (dest) => {
+      const st = await fsp.stat(filez);
+      await fsp.chmod(filez, 0o644);
+      await renameQuick(filez, dest);
+      this.stats.bytesWritten += st.size;
+    });
+  }
+
+  /** Where an object staged by this transaction lives until commit (for writers that create it themselves). */
+  stagedPath(checksum: string, type: ObjectType): string {
+    return this.stagedName(checksum, type);
+  }
+
+  /**
+   * Take into the transaction an object the caller created at
+   * `stagedPath(checksum, type)`, already checked (StagingWriter).
+   */
+  adoptStaged(checksum: string, type: ObjectType, bytes: number): void {
+    if (this.done) throw new OstreeTsError(Codes.IO, `The transaction in ${this.stagingDir} is already finished; ${checksum}.${type} was not written.`, { checksum, type });
+    const k = this.key(checksum, type);
+    if (this.staged.has(k)) return;
+    this.staged.add(k);
+    this.stats.written++;
+    this.stats.bytesWritten += bytes;
+  }
+
   /** A dirtree written by this transaction or already in the repository. */
   async loadDirTree(checksum: string): Promise<DirTree> {
     if (this.staged.has(this.key(checksum, 'dirtree'))) {
@@ -307,12 +345,7 @@ export class Transaction {
 
   /** A regular file's mode bits as this repository mode stores them. */
   private storedFileMode(header: FileHeader): number {
-    const mode = this.repo.mode;
-    if (mode === 'bare-user') return (header.mode & 0o775) | 0o400;
-    if (mode === 'bare-user-only' && (header.mode & ~(S_IFMT | 0o775)) !== 0) {
-      throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare-user-only repository cannot store mode 0${(header.mode & 0o7777).toString(8)} (setuid, setgid and sticky bits, and world-writable files, are refused). Commit with --canonical-permissions or use another mode.`, { mode: header.mode });
-    }
-    return header.mode & 0o7777;
+    return storedFileMode(this.repo.mode, header.mode);
   }
 
   private needsChown(header: FileHeader): boolean {
