@@ -9,7 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { ok, ostree, ots, requireOstree, requireTool, run, tempDir } from '../helpers/env.js';
+import { spawn } from 'node:child_process';
+import { decodeSuperblock } from '../../src/format/index.js';
+import { CLI, ok, ostree, ots, requireOstree, requireTool, run, tempDir } from '../helpers/env.js';
 import { startNginx } from '../helpers/nginx.js';
 import { serveRepo } from '../helpers/serve.js';
 import { makeRichTree, makeXattrTree } from '../helpers/trees.js';
@@ -156,4 +158,97 @@ test('apply-offline: each tool applies the other\'s delta; from-scratch deltas p
   assert.deepEqual(out.deltas, [b], 'the from-scratch delta was used');
   assert.equal((await ostree('fsck', `--repo=${c}`)).code, 0);
   assert.equal(await ok(ots(`--repo=${c}`, 'rev-parse', 'web:os')), b);
+});
+
+test('a pull through a delta killed at 20 random points resumes and never fetches a part it already stored', { timeout: 10 * 60 * 1000 }, async (t) => {
+  if (!(await requireOstree(t))) return;
+  const dir = await tempDir(t);
+  const tree = path.join(dir, 'tree');
+  for (let d = 0; d < 30; d++) {
+    await fs.mkdir(path.join(tree, `d${d}`), { recursive: true });
+    for (let f = 0; f < 40; f++) await fs.writeFile(path.join(tree, `d${d}`, `f${f}.txt`), textish(d * 1000 + f, 500 + ((d * 97 + f * 31) % 4000)));
+  }
+  const upstream = path.join(dir, 'upstream');
+  await ok(ots('init', `--repo=${upstream}`, '--mode=archive'));
+  const b = await ok(ots(`--repo=${upstream}`, 'commit', '-b', 'os', `--tree=dir=${tree}`));
+  // Many small parts, so kills land between and inside them.
+  await ok(ots(`--repo=${upstream}`, 'static-delta', 'generate', '--empty', '--to=os', '--max-chunk-size=0.1'));
+  await ok(ots(`--repo=${upstream}`, 'summary', '-u'));
+  const [prefix] = await fs.readdir(path.join(upstream, 'deltas'));
+  const [rest] = await fs.readdir(path.join(upstream, 'deltas', prefix));
+  const sb = decodeSuperblock(await fs.readFile(path.join(upstream, 'deltas', prefix, rest, 'superblock')));
+  assert.ok(sb.parts.length >= 10, `enough parts to cut between (${sb.parts.length})`);
+  const logFile = path.join(dir, 'access.log');
+  const { url } = await serveRepo(t, upstream, dir, logFile);
+  const local = path.join(dir, 'local');
+  await ok(ots('init', `--repo=${local}`, '--mode=bare-user'));
+  await ok(ots(`--repo=${local}`, 'remote', 'add', '--no-gpg-verify', 'origin', url));
+  // How long an uninterrupted pull takes here, so the kills can be spread over it.
+  const probe = path.join(dir, 'probe');
+  await ok(ots('init', `--repo=${probe}`, '--mode=bare-user'));
+  await ok(ots(`--repo=${probe}`, 'remote', 'add', '--no-gpg-verify', 'origin', url));
+  const started = Date.now();
+  await ok(ots(`--repo=${probe}`, 'pull', 'origin', 'os'));
+  const full = Date.now() - started;
+  const logLines = async (): Promise<string[]> => (await fs.readFile(logFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  const has = async (type: string, checksum: string): Promise<boolean> =>
+    fs.access(path.join(local, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.${type}`)).then(() => true, () => false);
+  const fresh = async (): Promise<void> => {
+    await fs.rm(local, { recursive: true, force: true });
+    await ok(ots('init', `--repo=${local}`, '--mode=bare-user'));
+    await ok(ots(`--repo=${local}`, 'remote', 'add', '--no-gpg-verify', 'origin', url));
+  };
+  const checkComplete = async (): Promise<void> => {
+    assert.equal(await ok(ots(`--repo=${local}`, 'rev-parse', 'origin:os')), b);
+    assert.equal((await ots(`--repo=${local}`, 'fsck')).code, 0);
+    const f = await ostree('fsck', `--repo=${local}`);
+    assert.equal(f.code, 0, f.stderr);
+  };
+  let kills = 0;
+  let completed = 0;
+  let lastDone = false;
+  let midway = 0;
+  const wasted: string[] = [];
+  for (let round = 0; round < 150 && (kills < 20 || !lastDone); round++) {
+    // Parts whose every object is stored before this run: fetching one again would be waste.
+    const complete = new Set<number>();
+    for (let i = 0; i < sb.parts.length; i++) {
+      let all = true;
+      for (const o of sb.parts[i].objects) if (!(await has(o.type, o.checksum))) { all = false; break; }
+      if (all) complete.add(i);
+    }
+    if (complete.size > 0 && complete.size < sb.parts.length) midway++;
+    const seen = (await logLines()).length;
+    const child = spawn(process.execPath, [CLI, `--repo=${local}`, 'pull', 'origin', 'os'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    // Cut anywhere from start-up to the end of the delta; the last run goes uncut.
+    const delay = kills < 20 ? Math.floor(full * Math.random()) : 10 * 60 * 1000;
+    const [killed, code] = await new Promise<[boolean, number | null]>((resolve) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); }, delay);
+      child.on('exit', (c, signal) => { clearTimeout(timer); resolve([signal === 'SIGKILL', c]); });
+    });
+    assert.ok(killed || code === 0, `round ${round}: the pull failed: ${stderr}`);
+    for (const l of (await logLines()).slice(seen)) {
+      const m = / \/deltas\/[^ ]+\/(\d+) /.exec(l);
+      if (m && complete.has(Number(m[1]))) wasted.push(`round ${round}: part ${m[1]}`);
+    }
+    lastDone = !killed;
+    if (killed) {
+      kills++;
+      continue;
+    }
+    // Finished: check it, then start over from nothing while kills remain.
+    await checkComplete();
+    completed++;
+    if (kills < 20) {
+      await fresh();
+      lastDone = false;
+    }
+  }
+  assert.ok(kills >= 20, `killed ${kills} times`);
+  assert.ok(completed >= 1, 'a pull completed');
+  assert.ok(midway >= 3, `runs started with the delta partly applied: ${midway}`);
+  assert.deepEqual(wasted, [], 'no stored part was fetched again');
+  await checkComplete();
 });
