@@ -53,7 +53,7 @@ function objectUrl(base: string, checksum: string, type: ObjectType): string {
 }
 
 function badObject(checksum: string, type: ObjectType, why: string): OstreeTsError {
-  return new OstreeTsError(Codes.OBJECT_CORRUPT, `The remote served a bad ${type} object ${checksum}: ${why}. Nothing of it was stored and no ref moved; pull again when the server is repaired.`, { checksum, type });
+  return new OstreeTsError(Codes.OBJECT_CORRUPT, `The remote served a bad ${type} object ${checksum}: ${why.replace(/\.$/, '')}. Nothing of it was stored and no ref moved; pull again when the server is repaired.`, { checksum, type });
 }
 
 export async function pull(repo: Repo, remote: string, refs: string[], opts: PullOptions = {}): Promise<PullResult> {
@@ -71,7 +71,13 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
     const sigBytes = await fetcher.get(new URL('summary.sig', base).href);
     if (policy.gpgVerifySummary || policy.signVerifySummary.length) {
       if (!summaryBytes) throw new OstreeTsError(Codes.SIGNATURE, `Remote '${remote}' has no summary, but its policy requires a signed one.`, { remote });
-      await verifySignatures(summaryBytes, sigBytes ? decodeMetadata(sigBytes) : null, policy, { kind: 'summary' });
+      let sigs = null;
+      try {
+        sigs = sigBytes ? decodeMetadata(sigBytes) : null;
+      } catch (e) {
+        throw new OstreeTsError(Codes.SIGNATURE, `The summary signature file of remote '${remote}' (${new URL('summary.sig', base).href}) is not valid: ${(e as Error).message} Nothing from the remote was used.`, { remote }, { cause: e });
+      }
+      await verifySignatures(summaryBytes, sigs, policy, { kind: 'summary' });
     }
     const summary = summaryBytes ? decodeSummary(summaryBytes) : null;
     const wanted = refs.length ? refs : (repo.config.get(section, 'branches') ?? '').split(';').filter(Boolean);
