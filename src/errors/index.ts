@@ -57,6 +57,7 @@ export const Codes = {
   SIGNATURE: 'E_SIGNATURE',
   KEY: 'E_KEY',
   DELTA_INVALID: 'E_DELTA_INVALID',
+  DOWNGRADE: 'E_DOWNGRADE',
 } as const;
 
 export function isCodedError(e: unknown): e is OstreeTsError {

@@ -8,67 +8,158 @@
  * are committed to the repository in batches while the commit is marked
  * partial (`state/CHECKSUM.commitpartial`), so an interrupted pull resumes
  * without fetching again what it stored; the ref moves last.
+ *
+ * Options follow libostree's pull options: `depth` (parents too; missing
+ * parents on the server end the walk quietly), `commitMetadataOnly` (the
+ * commit stays partial), `mirror` (refs/heads/REF; with no refs named, every
+ * ref of the summary, and the summary itself copied), `subpaths` (only what
+ * lies under them; the commit stays partial), `timestampCheck` (refuse a
+ * commit older than the one the ref names here), `dryRun` (count, store
+ * nothing) and `staticDeltas`.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
-  S_IFLNK, S_IFMT, decodeArchiveHeader, decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, objectRelPath,
-  deltaName, sha256Hex, type ObjectType, type VarDict,
+  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, sha256Hex, type Commit, type VarDict,
 } from '../format/index.js';
-import { atomicWriteFile, createFetcher, fsp, inflateRaw, path, type Fetcher } from '../io/index.js';
-import { Transaction, decodeSummary, readRef, writeRef, type Repo } from '../repo/index.js';
+import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
+import { decodeSummary, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
+import { ObjectIndex, newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
+import { PullStore, badObject } from './pull-store.js';
 
 export interface PullOptions {
   /** Static deltas: used when the remote lists one (auto), never, or required. */
   staticDeltas?: StaticDeltaMode;
   onDeltaProgress?: (e: DeltaPullProgress) => void;
-  /** Objects fetched at once. */
+  /** Parent commits to pull too: 0 (default) none, -1 all. */
+  depth?: number;
+  /** Only the commit objects (and their detached metadata); they stay marked partial. */
+  commitMetadataOnly?: boolean;
+  /** Write refs/heads/REF rather than REMOTE:REF; with no refs named, pull every ref of the summary and copy it. */
+  mirror?: boolean;
+  /** Only the objects under these absolute paths; the commit stays marked partial. */
+  subpaths?: string[];
+  /** Say what would be fetched; store nothing, move nothing. */
+  dryRun?: boolean;
+  /** Refuse a commit older than the one the local ref names. */
+  timestampCheck?: boolean;
+  /** Requests in flight at once. */
   concurrency?: number;
   /** Objects stored per batch before they are made durable (and survive an interruption). */
   batch?: number;
   signal?: AbortSignal;
-  onProgress?: (e: PullProgress) => void;
+  onProgress?: (e: PullEvent) => void;
   fetcher?: Fetcher;
 }
 
-export interface PullProgress {
-  phase: 'summary' | 'commit' | 'objects' | 'done';
-  fetched: number;
-  /** Objects known to be needed so far (grows as directories are read). */
-  needed: number;
-  bytes: number;
+/** A ref a pull resolved, before anything was fetched. */
+export interface PullRefPlan {
+  ref: string;
+  /** The ref written here: REMOTE:REF, or REF when mirroring. */
+  localRef: string;
+  checksum: string;
+  /** What `localRef` named before the pull (null: nothing). */
+  previous: string | null;
 }
+
+/** Progress, as events: `start` once, then `commit`, `objects` and `delta` as work goes, `done` last. */
+export type PullEvent =
+  | { type: 'start'; remote: string; dryRun: boolean; refs: PullRefPlan[] }
+  | { type: 'commit'; checksum: string; ref: string | null; parent: boolean }
+  | ({ type: 'objects'; bytes: number } & PullCounters)
+  | ({ type: 'delta' } & Omit<DeltaPullProgress, 'phase'>)
+  | { type: 'done'; result: PullResult };
 
 export interface PullResult {
-  refs: Array<{ ref: string; checksum: string; verified: VerifyResult }>;
+  remote: string;
+  dryRun: boolean;
+  refs: Array<PullRefPlan & { changed: boolean; verified: VerifyResult | null }>;
+  /** Commits looked at, the requested ones and their parents, in order. */
+  commits: Array<{ checksum: string; parent: boolean; stored: boolean; partial: boolean }>;
   /** Static deltas applied (FROM-TO or TO). */
   deltas: string[];
+  /** Objects fetched (a dry run fetches only directory listings, into memory). */
   fetched: number;
+  /** Bytes received. */
   bytes: number;
+  /** Objects this repository lacks: what a real pull fetches (a dry run's answer). */
+  needed: { objects: number; metadata: number; content: number; bytes: number | null };
+  /** Mirroring every ref: the remote's summary was copied here. */
+  summaryCopied: boolean;
 }
 
-function objectUrl(base: string, checksum: string, type: ObjectType): string {
-  return new URL(`objects/${objectRelPath(checksum, type, true)}`, base).href;
+/** State shared by the commits of one pull. */
+interface PullContext {
+  repo: Repo;
+  remote: string;
+  base: string;
+  policy: VerifyPolicy;
+  fetcher: Fetcher;
+  opts: PullOptions;
+  store: PullStore | null;
+  index: ObjectIndex;
+  seen: Set<string>;
+  counters: PullCounters;
+  changed: () => void;
+  emit: (e: PullEvent) => void;
+  /** Commits fetched but not yet stored (for the timestamp check before anything is written). */
+  fetchedCommits: Map<string, { bytes: Buffer; meta: Buffer | null }>;
+  /** Commits already handled by this pull. */
+  done: Map<string, { commit: Commit; verified: VerifyResult }>;
+  result: PullResult;
 }
 
-function badObject(checksum: string, type: ObjectType, why: string): OstreeTsError {
-  return new OstreeTsError(Codes.OBJECT_CORRUPT, `The remote served a bad ${type} object ${checksum}: ${why.replace(/\.$/, '')}. Nothing of it was stored and no ref moved; pull again when the server is repaired.`, { checksum, type });
+function usage(message: string, data: Record<string, unknown> = {}): OstreeTsError {
+  return new OstreeTsError(Codes.USAGE, message, data);
+}
+
+function checkOptions(opts: PullOptions): void {
+  const depth = opts.depth ?? 0;
+  if (!Number.isInteger(depth) || depth < -1) throw usage(`--depth must be a whole number, -1 (all parents) or more; got ${depth}.`, { depth });
+  if (opts.timestampCheck && depth !== 0) throw usage('--timestamp-check compares the commits a ref names, so it cannot be combined with --depth (as in OSTree).');
+  for (const s of opts.subpaths ?? []) {
+    if (!s.startsWith('/')) throw usage(`--subpath=${s}: give an absolute path inside the commit, such as /usr/bin.`, { subpath: s });
+  }
+  if (opts.subpaths?.length && opts.staticDeltas === 'require') throw usage('--subpath fetches objects one by one, so it cannot be combined with --require-static-deltas.');
+  if (opts.commitMetadataOnly && opts.staticDeltas === 'require') throw usage('--commit-metadata-only fetches only commits, so it cannot be combined with --require-static-deltas.');
+}
+
+/** Subpaths as compared: no trailing slash (but '/' itself). */
+function normalSubpaths(list: string[] | undefined): string[] | null {
+  if (!list?.length) return null;
+  return list.map((s) => (s.length > 1 ? s.replace(/\/+$/, '') || '/' : s));
+}
+
+function formatTimestamp(ts: bigint): string {
+  return new Date(Number(ts) * 1000).toISOString().replace('T', ' ').replace(/\.000Z$/, ' UTC');
 }
 
 export async function pull(repo: Repo, remote: string, refs: string[], opts: PullOptions = {}): Promise<PullResult> {
+  checkOptions(opts);
   const section = `remote "${remote}"`;
   let base = repo.config.get(section, 'url');
   if (!base) throw new OstreeTsError(Codes.NOT_FOUND, `No remote '${remote}' (or it has no url). Add it with 'ostree-ts remote add ${remote} URL'.`, { remote });
   if (!base.endsWith('/')) base += '/';
   const policy = await remotePolicy(repo, remote);
-  const fetcher = opts.fetcher ?? createFetcher(opts.concurrency ?? 8);
-  const progress: PullProgress = { phase: 'summary', fetched: 0, needed: 0, bytes: 0 };
-  const report = (): void => opts.onProgress?.({ ...progress, bytes: fetcher.stats.bytes });
+  const fetcher = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8);
+  const startBytes = fetcher.stats.bytes;
+  const emit = (e: PullEvent): void => opts.onProgress?.(e);
+  const counters = newCounters();
+  const dryRun = opts.dryRun === true;
+  const result: PullResult = {
+    remote, dryRun, refs: [], commits: [], deltas: [], fetched: 0, bytes: 0,
+    needed: { objects: 0, metadata: 0, content: 0, bytes: null }, summaryCopied: false,
+  };
+  const ctx: PullContext = {
+    repo, remote, base, policy, fetcher, opts, store: null, index: new ObjectIndex(repo), seen: new Set(), counters,
+    changed: () => emit({ type: 'objects', ...counters, bytes: fetcher.stats.bytes - startBytes }),
+    emit, fetchedCommits: new Map(), done: new Map(), result,
+  };
   try {
     // The summary and its signature, checked before anything in them is believed.
-    const summaryBytes = await fetcher.get(new URL('summary', base).href);
-    const sigBytes = await fetcher.get(new URL('summary.sig', base).href);
+    const summaryBytes = await fetcher.get(new URL('summary', base).href, { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
+    const sigBytes = await fetcher.get(new URL('summary.sig', base).href, { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
     if (policy.gpgVerifySummary || policy.signVerifySummary.length) {
       if (!summaryBytes) throw new OstreeTsError(Codes.SIGNATURE, `Remote '${remote}' has no summary, but its policy requires a signed one.`, { remote });
       let sigs = null;
@@ -79,188 +170,238 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
       }
       await verifySignatures(summaryBytes, sigs, policy, { kind: 'summary' });
     }
-    const summary = summaryBytes ? decodeSummary(summaryBytes) : null;
-    const wanted = refs.length ? refs : (repo.config.get(section, 'branches') ?? '').split(';').filter(Boolean);
-    if (!wanted.length) throw new OstreeTsError(Codes.USAGE, `Which refs? Name them (ostree-ts pull ${remote} REF), or set branches for the remote.`, { remote });
-    const result: PullResult = { refs: [], deltas: [], fetched: 0, bytes: 0 };
-    for (const ref of wanted) {
+    let summary: Summary | null = null;
+    if (summaryBytes) {
+      try {
+        summary = decodeSummary(summaryBytes);
+      } catch (e) {
+        throw new OstreeTsError(Codes.OBJECT_CORRUPT, `The summary of remote '${remote}' is not valid: ${(e as Error).message} Nothing from it was used.`, { remote }, { cause: e });
+      }
+    }
+    const branches = (repo.config.get(section, 'branches') ?? '').split(';').filter(Boolean);
+    // Mirroring with nothing named: every ref the summary lists, and the summary itself.
+    const mirrorAll = opts.mirror === true && refs.length === 0 && branches.length === 0;
+    let wanted = refs.length ? refs : branches;
+    if (mirrorAll) {
+      if (!summary) throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no summary, so there is no list of refs to mirror. Name the refs, or run 'summary -u' on the server's repository.`, { remote });
+      wanted = summary.refs.map((r) => r.name);
+    }
+    if (!wanted.length) throw usage(`Which refs? Name them (ostree-ts pull ${remote} REF), or set branches for the remote.`, { remote });
+
+    const plans: PullRefPlan[] = [];
+    for (const ref of [...new Set(wanted)]) {
       let checksum = summary?.refs.find((r) => r.name === ref)?.checksum;
       if (!checksum && !summary) {
-        const text = await fetcher.get(new URL(`refs/heads/${ref}`, base).href);
+        const text = await fetcher.get(new URL(`refs/heads/${ref}`, base).href, { maxBytes: 1024, signal: opts.signal });
         checksum = text?.toString('utf8').trim();
       }
-      if (!checksum || !/^[0-9a-f]{64}$/.test(checksum)) {
+      if (!checksum || !isChecksum(checksum)) {
         throw new OstreeTsError(Codes.REF_NOT_FOUND, `Remote '${remote}' has no ref ${ref}${summary ? ' in its summary' : ''}. List its refs with 'ostree-ts remote refs ${remote}'.`, { remote, ref });
       }
-      progress.phase = 'commit';
-      report();
-      const deltaUsed = await maybePullDelta(repo, base, remote, ref, checksum, summary?.metadata ?? null, policy, fetcher, opts);
-      const verified = await pullCommit(repo, base, checksum, policy, fetcher, opts, progress, report);
-      if (deltaUsed) result.deltas.push(deltaUsed);
-      await writeRef(repo, `${remote}:${ref}`, checksum);
-      result.refs.push({ ref, checksum, verified });
+      const localRef = opts.mirror ? ref : `${remote}:${ref}`;
+      plans.push({ ref, localRef, checksum, previous: await readRef(repo, localRef) });
     }
-    progress.phase = 'done';
-    report();
-    result.fetched = progress.fetched;
-    result.bytes = fetcher.stats.bytes;
+    emit({ type: 'start', remote, dryRun, refs: plans });
+
+    if (!dryRun) ctx.store = await PullStore.open(repo, opts.batch ?? 2000);
+    try {
+      for (const plan of plans) {
+        if (opts.timestampCheck) await checkTimestamp(ctx, plan);
+        let deltaUsed: string | null = null;
+        if (!dryRun && !opts.commitMetadataOnly && !opts.subpaths?.length) {
+          // Any staged objects are made durable first: the delta brings its own transactions.
+          deltaUsed = await maybePullDelta(ctx, plan, summary?.metadata ?? null);
+          if (deltaUsed) result.deltas.push(deltaUsed);
+        }
+        const verified = await pullCommitChain(ctx, plan);
+        result.refs.push({ ...plan, changed: plan.previous !== plan.checksum, verified });
+      }
+      if (ctx.store) await ctx.store.finish();
+    } catch (e) {
+      await ctx.store?.abort();
+      throw e;
+    }
+
+    if (!dryRun) {
+      // Refs last, once everything they need is durable.
+      for (const r of result.refs) if (r.changed) await writeRef(repo, r.localRef, r.checksum);
+      if (mirrorAll && summaryBytes) {
+        const fsync = repo.fsyncEnabled;
+        await atomicWriteFile(path.join(repo.path, 'summary'), summaryBytes, { fsync });
+        if (sigBytes) await atomicWriteFile(path.join(repo.path, 'summary.sig'), sigBytes, { fsync });
+        else await fsp.rm(path.join(repo.path, 'summary.sig'), { force: true });
+        result.summaryCopied = true;
+      }
+    }
+    result.fetched = counters.fetched;
+    result.bytes = fetcher.stats.bytes - startBytes;
+    result.needed = {
+      objects: counters.needed,
+      metadata: counters.metadataNeeded,
+      content: counters.needed - counters.metadataNeeded,
+      bytes: counters.neededBytesKnown ? counters.neededBytes : null,
+    };
+    emit({ type: 'done', result });
     return result;
   } finally {
     if (!opts.fetcher) fetcher.close();
   }
 }
 
-async function pullCommit(
-  repo: Repo, base: string, checksum: string, policy: Awaited<ReturnType<typeof remotePolicy>>, fetcher: Fetcher,
-  opts: PullOptions, progress: PullProgress, report: () => void,
-): Promise<VerifyResult> {
-  const partial = path.join(repo.path, 'state', `${checksum}.commitpartial`);
-  const have = await repo.hasObject(checksum, 'commit');
-  const resuming = have && (await fsp.stat(partial).catch(() => null)) !== null;
-  let commitBytes: Buffer;
-  let detached;
-  let metaBytes: Buffer | null = null;
-  if (have) {
-    commitBytes = await repo.readMetadataBytes('commit', checksum);
-    detached = await repo.loadCommitMeta(checksum);
-  } else {
-    const got = await fetcher.get(objectUrl(base, checksum, 'commit'), { maxBytes: 64 * 1024 * 1024 });
-    if (!got) throw new OstreeTsError(Codes.OBJECT_MISSING, `The remote has no commit object ${checksum} (404).`, { checksum });
-    if (sha256Hex(got) !== checksum) throw badObject(checksum, 'commit', 'its content does not match its name');
-    commitBytes = got;
-    metaBytes = await fetcher.get(objectUrl(base, checksum, 'commitmeta'), { maxBytes: 64 * 1024 * 1024 });
-    detached = metaBytes ? decodeMetadata(metaBytes) : null;
+/** A commit's bytes and detached metadata, from this repository or the remote (null: the remote has no such commit). */
+async function loadCommit(ctx: PullContext, checksum: string): Promise<{ bytes: Buffer; meta: Buffer | null; stored: boolean } | null> {
+  const { repo, fetcher, base, opts } = ctx;
+  if (await repo.hasObject(checksum, 'commit')) {
+    const bytes = await repo.readMetadataBytes('commit', checksum);
+    const meta = await fsp.readFile(repo.objectPath(checksum, 'commitmeta')).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+    return { bytes, meta, stored: true };
   }
-  // Signatures before content.
-  const verified = await verifySignatures(commitBytes, detached, policy, { kind: 'commit', checksum });
-  const commit = decodeCommit(commitBytes, checksum);
-  if (have && !resuming) return verified; // complete already
-  await fsp.mkdir(path.dirname(partial), { recursive: true });
-  await atomicWriteFile(partial, '', { fsync: false });
-  let txn = await Transaction.begin(repo);
-  const batch = opts.batch ?? 2000;
-  let inBatch = 0;
-  const flush = async (): Promise<void> => {
-    await txn.commit();
-    txn = await Transaction.begin(repo);
-    inBatch = 0;
-  };
-  try {
-    if (!have) {
-      await txn.writeMetadata('commit', commitBytes);
-      if (metaBytes) await txn.writeNamedMetadata('commitmeta', checksum, metaBytes);
-      await flush();
-    }
-    // Breadth-first over the tree, a bounded number of fetches at once.
-    type Job = { checksum: string; type: 'dirtree' | 'dirmeta' | 'file' };
-    const queue: Job[] = [{ checksum: commit.rootTree, type: 'dirtree' }, { checksum: commit.rootMeta, type: 'dirmeta' }];
-    const seen = new Set<string>(queue.map((j) => `${j.checksum}.${j.type}`));
-    progress.phase = 'objects';
-    progress.needed += queue.length;
-    const work = async (job: Job): Promise<void> => {
-      opts.signal?.throwIfAborted();
-      const exists = await repo.hasObject(job.checksum, job.type);
-      let data: Buffer | null = null;
-      if (job.type === 'dirtree' && exists) data = await repo.readMetadataBytes('dirtree', job.checksum);
-      if (!exists) {
-        data = await fetcher.get(objectUrl(base, job.checksum, job.type));
-        if (!data) throw new OstreeTsError(Codes.OBJECT_MISSING, `The remote has no ${job.type} object ${job.checksum} (404), which commit ${checksum} needs. The remote repository is incomplete; no ref was moved.`, { checksum: job.checksum, type: job.type });
-        await storeFetched(txn, job.checksum, job.type, data);
-        progress.fetched++;
-        inBatch++;
-      }
-      if (job.type === 'dirtree' && data) {
-        const tree = decodeDirTree(data, job.checksum);
-        const add = (c: string, type: Job['type']): void => {
-          const k = `${c}.${type}`;
-          if (seen.has(k)) return;
-          seen.add(k);
-          queue.push({ checksum: c, type });
-          progress.needed++;
-        };
-        for (const f of tree.files) add(f.checksum, 'file');
-        for (const d of tree.dirs) {
-          add(d.tree, 'dirtree');
-          add(d.meta, 'dirmeta');
-        }
-      }
-      report();
-    };
-    const limit = opts.concurrency ?? 16;
-    const running = new Set<Promise<void>>();
-    let failure: unknown = null;
-    while (queue.length || running.size) {
-      while (queue.length && running.size < limit && !failure) {
-        const p: Promise<void> = work(queue.shift() as Job).catch((e) => { failure ??= e; }).finally(() => running.delete(p));
-        running.add(p);
-      }
-      if (running.size) await Promise.race(running);
-      if (failure) {
-        await Promise.allSettled(running);
-        throw failure;
-      }
-      if (inBatch >= batch) {
-        await Promise.allSettled(running);
-        if (failure) throw failure;
-        await flush();
-      }
-    }
-    await txn.commit();
-    await fsp.rm(partial, { force: true });
-    return verified;
-  } catch (e) {
-    await txn.abort();
-    throw e;
-  }
+  const cached = ctx.fetchedCommits.get(checksum);
+  if (cached) return { ...cached, stored: false };
+  const bytes = await fetcher.get(objectUrl(base, checksum, 'commit'), { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
+  if (!bytes) return null;
+  if (sha256Hex(bytes) !== checksum) throw badObject(checksum, 'commit', 'its content does not match its name');
+  const meta = await fetcher.get(objectUrl(base, checksum, 'commitmeta'), { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
+  ctx.fetchedCommits.set(checksum, { bytes, meta });
+  return { bytes, meta, stored: false };
 }
 
-/** Check a fetched object against its name and store it in the repository's own form. */
-async function storeFetched(txn: Transaction, checksum: string, type: 'dirtree' | 'dirmeta' | 'file', data: Buffer): Promise<void> {
-  if (type !== 'file') {
-    if (sha256Hex(data) !== checksum) throw badObject(checksum, type, 'its content does not match its name');
+async function verifiedCommit(ctx: PullContext, checksum: string, bytes: Buffer, meta: Buffer | null): Promise<{ commit: Commit; verified: VerifyResult }> {
+  let detached: VarDict | null = null;
+  if (meta) {
     try {
-      if (type === 'dirtree') decodeDirTree(data, checksum);
-      else decodeDirMeta(data, `dirmeta ${checksum}`);
+      detached = decodeMetadata(meta);
     } catch (e) {
-      throw badObject(checksum, type, (e as Error).message);
+      throw badObject(checksum, 'commitmeta', (e as Error).message);
     }
-    await txn.writeMetadata(type, data);
-    return;
   }
-  let header;
-  let size: bigint;
-  let length: number;
+  // Signatures before content.
+  const verified = await verifySignatures(bytes, detached, ctx.policy, { kind: 'commit', checksum });
+  let commit: Commit;
   try {
-    ({ header, size, length } = decodeArchiveHeader(data, `file ${checksum}`));
+    commit = decodeCommit(bytes, checksum);
   } catch (e) {
-    throw badObject(checksum, 'file', (e as Error).message);
+    throw badObject(checksum, 'commit', (e as Error).message);
   }
-  const isLink = (header.mode & S_IFMT) === S_IFLNK;
-  let content: Buffer = Buffer.alloc(0);
-  if (!isLink) {
-    try {
-      content = await inflateRaw(data.subarray(length), Number(size) + 1);
-    } catch (e) {
-      throw badObject(checksum, 'file', `its compressed content cannot be inflated (${(e as Error).message})`);
-    }
-    if (content.length !== Number(size)) throw badObject(checksum, 'file', `it inflates to ${content.length} bytes, not ${size}`);
+  return { commit, verified };
+}
+
+/** --timestamp-check: the new commit must not be older than what the local ref names (libostree's rule). */
+async function checkTimestamp(ctx: PullContext, plan: PullRefPlan): Promise<void> {
+  if (!plan.previous || plan.previous === plan.checksum) return;
+  const current = await ctx.repo.loadCommit(plan.previous).catch((e: unknown) => {
+    throw new OstreeTsError(Codes.OBJECT_MISSING, `Cannot check timestamps: ${plan.localRef} names ${plan.previous}, which is not in this repository (${(e as Error).message})`, { ref: plan.localRef }, { cause: e });
+  });
+  const got = await loadCommit(ctx, plan.checksum);
+  if (!got) throw new OstreeTsError(Codes.OBJECT_MISSING, `The remote has no commit object ${plan.checksum} (404), which its ref ${plan.ref} names.`, { checksum: plan.checksum });
+  const { commit } = await verifiedCommit(ctx, plan.checksum, got.bytes, got.meta);
+  if (commit.timestamp > current.timestamp || commit.timestamp === current.timestamp) return;
+  throw new OstreeTsError(Codes.DOWNGRADE,
+    `Refusing commit ${plan.checksum} for ${plan.localRef}: its timestamp ${formatTimestamp(commit.timestamp)} is chronologically older than that of the current commit ${plan.previous} (${formatTimestamp(current.timestamp)}). Nothing was stored and the ref is unchanged; pull without --timestamp-check to accept an older commit.`,
+    { ref: plan.localRef, checksum: plan.checksum, current: plan.previous });
+}
+
+/** The requested commit, then its parents as deep as asked. Returns the requested commit's verification. */
+async function pullCommitChain(ctx: PullContext, plan: PullRefPlan): Promise<VerifyResult | null> {
+  let depth = ctx.opts.depth ?? 0;
+  let checksum: string | null = plan.checksum;
+  let first: VerifyResult | null = null;
+  for (let parent = false; checksum; parent = true) {
+    const got = await pullCommit(ctx, checksum, parent ? null : plan.ref);
+    if (!got) break; // a parent the server does not have: the history ends here
+    if (!parent) first = got.verified;
+    if (depth === 0) break;
+    checksum = got.commit.parent;
+    if (depth > 0) depth--;
   }
-  const expected = txn.contentChecksum(header, content);
-  if (expected !== checksum) throw badObject(checksum, 'file', 'its content does not match its name');
-  // An archive repository keeps the compressed object as served: no second compression.
-  if (txn.repo.isArchive) await txn.writeArchivedContent(checksum, data);
-  else await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
+  return first;
 }
 
 /**
- * Use a static delta for `checksum` when the remote offers one and this
+ * One commit: fetched (or read), its signatures verified, stored marked
+ * partial, then its tree unless only metadata is wanted. Null when `ref` is
+ * null (a parent) and the remote does not have it.
+ */
+async function pullCommit(ctx: PullContext, checksum: string, ref: string | null): Promise<{ commit: Commit; verified: VerifyResult } | null> {
+  const { repo, opts, store, counters } = ctx;
+  const parent = ref === null;
+  const handled = ctx.done.get(checksum);
+  if (handled) return handled;
+  ctx.emit({ type: 'commit', checksum, ref, parent });
+  // Until its tree walk begins, more objects may be found: progress shows no ETA yet.
+  counters.scanning++;
+  let scanningHeld = true;
+  const release = (): void => {
+    if (scanningHeld) counters.scanning--;
+    scanningHeld = false;
+  };
+  try {
+    const got = await loadCommit(ctx, checksum);
+    if (!got) {
+      if (parent) return null;
+      throw new OstreeTsError(Codes.OBJECT_MISSING, `The remote has no commit object ${checksum} (404)${ref ? `, which its ref ${ref} names` : ''}.`, { checksum });
+    }
+    const { commit, verified } = await verifiedCommit(ctx, checksum, got.bytes, got.meta);
+    const partialFile = path.join(repo.path, 'state', `${checksum}.commitpartial`);
+    const wasPartial = got.stored && (await fsp.stat(partialFile).catch(() => null)) !== null;
+    const complete = got.stored && !wasPartial;
+    const entry = { checksum, parent, stored: got.stored, partial: !complete };
+    ctx.result.commits.push(entry);
+    if (!got.stored) {
+      counters.needed++;
+      counters.metadataNeeded++;
+      counters.neededBytes += got.bytes.length + (got.meta?.length ?? 0);
+    }
+    if (store && !got.stored) {
+      // Marked partial before it can become visible (with the first batch): its tree is not here yet.
+      await fsp.mkdir(path.dirname(partialFile), { recursive: true });
+      await atomicWriteFile(partialFile, '', { fsync: false });
+      await store.metadata('commit', checksum, got.bytes);
+      if (got.meta) await store.commitMeta(checksum, got.meta);
+      ctx.fetchedCommits.delete(checksum);
+      counters.fetched++;
+      counters.metadataFetched++;
+    }
+    ctx.done.set(checksum, { commit, verified });
+    if (complete || opts.commitMetadataOnly) {
+      release();
+      ctx.changed();
+      if (store && !got.stored) await store.sync();
+      return { commit, verified };
+    }
+    ctx.changed();
+    release();
+    const subpaths = opts.subpaths?.length ? normalSubpaths(opts.subpaths) : null;
+    await walkTree({
+      repo, base: ctx.base, fetcher: ctx.fetcher, index: ctx.index, seen: ctx.seen, store, counters, changed: ctx.changed,
+      subpaths, sizes: commitObjectSizes(commit.metadata), concurrency: opts.concurrency ?? 32, signal: opts.signal,
+    }, checksum, commit.rootTree, commit.rootMeta);
+    if (store) {
+      await store.sync();
+      // Every object is durable: the commit is complete, unless only part of it was wanted.
+      if (!subpaths) {
+        await fsp.rm(partialFile, { force: true });
+        entry.partial = false;
+      }
+    }
+    return { commit, verified };
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Use a static delta for the ref's commit when the remote offers one and this
  * repository can take it (libostree's rules: not into archive repositories,
  * not from file:// remotes, unless required). Returns the delta's name, or
  * null when objects are to be fetched instead.
  */
-async function maybePullDelta(
-  repo: Repo, base: string, remote: string, ref: string, checksum: string, summaryMeta: VarDict | null, policy: VerifyPolicy, fetcher: Fetcher, opts: PullOptions,
-): Promise<string | null> {
+async function maybePullDelta(ctx: PullContext, plan: PullRefPlan, summaryMeta: VarDict | null): Promise<string | null> {
+  const { repo, base, remote, fetcher, policy, opts } = ctx;
+  const { ref, checksum } = plan;
   const mode = opts.staticDeltas ?? 'auto';
   if (mode === 'disable') return null;
   const required = mode === 'require';
@@ -270,13 +411,19 @@ async function maybePullDelta(
   }
   // Already complete here: nothing to fetch.
   if ((await repo.hasObject(checksum, 'commit')) && !(await repo.isCommitPartial(checksum))) return null;
-  const current = await readRef(repo, `${remote}:${ref}`);
-  const choice = await chooseDelta(repo, base, fetcher, summaryMeta, checksum, current);
+  const choice = await chooseDelta(repo, base, fetcher, summaryMeta, checksum, plan.previous);
   if (!choice) {
     if (required) throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no static delta to ${checksum} (${ref}) that this repository can use, and --require-static-deltas was given.`, { remote, ref, checksum });
     return null;
   }
-  await applyDeltaFromRemote(repo, base, fetcher, policy, choice, { signal: opts.signal, onProgress: opts.onDeltaProgress });
+  await applyDeltaFromRemote(repo, base, fetcher, policy, choice, {
+    signal: opts.signal,
+    onProgress: (e) => {
+      opts.onDeltaProgress?.(e);
+      const { phase: _phase, ...rest } = e;
+      ctx.emit({ type: 'delta', ...rest });
+    },
+  });
   return deltaName(choice.from, choice.to);
 }
 

@@ -1,0 +1,199 @@
+/**
+ * The objects of one commit's tree that a repository lacks, fetched from a
+ * remote: directories first (they say what else is needed), a bounded number
+ * of requests at once, each object checked before it is stored. With
+ * subpaths, only what lies under them (and the directories leading there) is
+ * fetched, as libostree's `subdirs` pull option does. Without a store (a dry
+ * run) only directory listings are fetched, into memory, to count the rest.
+ */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { decodeDirTree, objectRelPath, objectSuffix, type ObjectSize, type ObjectType } from '../format/index.js';
+import { fsp, isErrno, path, randomSuffix, type Fetcher } from '../io/index.js';
+import type { Repo } from '../repo/index.js';
+import { checkMetadata, type PullStore } from './pull-store.js';
+
+/** Objects at least this large (compressed) are spooled to disk, not held in memory. */
+export const SPOOL_OVER = 4 * 1024 * 1024;
+
+/** What a pull has done and knows it still has to do. */
+export interface PullCounters {
+  /** Objects fetched (and stored, unless a dry run). */
+  fetched: number;
+  /** Objects known to be needed so far: grows while directories are scanned. */
+  needed: number;
+  /** Of those, metadata (dirtree, dirmeta, commit) objects. */
+  metadataNeeded: number;
+  metadataFetched: number;
+  /** Directories still to be read: while above zero, `needed` may grow. */
+  scanning: number;
+  /** Sum of the sizes of the needed objects, as served; exact only while `neededBytesKnown`. */
+  neededBytes: number;
+  neededBytesKnown: boolean;
+}
+
+export function newCounters(): PullCounters {
+  return { fetched: 0, needed: 0, metadataNeeded: 0, metadataFetched: 0, scanning: 0, neededBytes: 0, neededBytesKnown: true };
+}
+
+/** Which objects the repository has, from one listing per fan-out directory instead of a stat per object. */
+export class ObjectIndex {
+  private readonly dirs = new Map<string, Promise<Set<string>>>();
+
+  constructor(private readonly repo: Repo) {}
+
+  async has(checksum: string, type: ObjectType): Promise<boolean> {
+    const fan = checksum.slice(0, 2);
+    let names = this.dirs.get(fan);
+    if (!names) {
+      names = fsp.readdir(path.join(this.repo.path, 'objects', fan)).then(
+        (list) => new Set(list),
+        (e: unknown) => {
+          if (isErrno(e, 'ENOENT')) return new Set<string>();
+          throw e;
+        },
+      );
+      this.dirs.set(fan, names);
+    }
+    return (await names).has(`${checksum.slice(2)}.${objectSuffix(type, this.repo.isArchive)}`);
+  }
+}
+
+export interface TreeWalk {
+  repo: Repo;
+  base: string;
+  fetcher: Fetcher;
+  index: ObjectIndex;
+  /** `CHECKSUM.TYPE` of every object already handled in this pull (shared by its commits). */
+  seen: Set<string>;
+  /** Null for a dry run: nothing is stored, content is only counted. */
+  store: PullStore | null;
+  counters: PullCounters;
+  changed: () => void;
+  /** Absolute paths whose objects alone are wanted (null: the whole tree). */
+  subpaths: string[] | null;
+  /** Sizes the commit lists (ostree.sizes), when it does. */
+  sizes: Map<string, ObjectSize> | null;
+  concurrency: number;
+  signal?: AbortSignal;
+}
+
+interface Job {
+  checksum: string;
+  type: 'dirtree' | 'dirmeta' | 'file';
+  /** For a dirtree: its path, ending in '/'. */
+  dir?: string;
+  /** Known to be missing here: to be fetched. */
+  missing: boolean;
+}
+
+export function objectUrl(base: string, checksum: string, type: ObjectType): string {
+  return `${base}objects/${objectRelPath(checksum, type, true)}`;
+}
+
+/**
+ * Is `current` (a file, or a directory when `isDir`) wanted for the subpath
+ * `wanted`? Directories leading to it are; everything below it is.
+ */
+export function matchesSubpath(current: string, wanted: string, isDir: boolean): boolean {
+  if (wanted === '/') return true;
+  if (wanted.startsWith(current)) {
+    const rest = wanted.slice(current.length);
+    if (rest === '') return true;
+    return rest[0] === '/' && isDir;
+  }
+  return current.startsWith(wanted) && current[wanted.length] === '/';
+}
+
+/** Fetch (or, in a dry run, count) what `commit`'s tree needs. */
+export async function walkTree(w: TreeWalk, commit: string, rootTree: string, rootMeta: string): Promise<void> {
+  // Directories before files: they say what else is needed, so the totals settle early.
+  const dirJobs: Job[] = [];
+  const fileJobs: Job[] = [];
+  const wanted = (p: string, isDir: boolean): boolean => !w.subpaths || w.subpaths.some((s) => matchesSubpath(p, s, isDir));
+
+  const add = async (checksum: string, type: Job['type'], dir?: string): Promise<void> => {
+    const key = `${checksum}.${type}`;
+    if (w.seen.has(key)) return;
+    w.seen.add(key);
+    const missing = !(await w.index.has(checksum, type));
+    if (type === 'dirtree') w.counters.scanning++;
+    if (missing) {
+      w.counters.needed++;
+      if (type !== 'file') w.counters.metadataNeeded++;
+      const size = w.sizes?.get(key);
+      if (size) w.counters.neededBytes += size.archived;
+      else w.counters.neededBytesKnown = false;
+    }
+    if (type === 'file') {
+      if (missing) fileJobs.push({ checksum, type, missing });
+    } else if (missing || type === 'dirtree') {
+      dirJobs.push({ checksum, type, dir, missing });
+    }
+  };
+
+  const missingObject = (job: Job): OstreeTsError => new OstreeTsError(Codes.OBJECT_MISSING,
+    `The remote has no ${job.type} object ${job.checksum} (404), which commit ${commit} needs. The remote repository is incomplete; no ref was moved.`,
+    { checksum: job.checksum, type: job.type });
+
+  const work = async (job: Job): Promise<void> => {
+    w.signal?.throwIfAborted();
+    if (job.type === 'file') {
+      if (!w.store) return; // a dry run counts content, never fetches it
+      const spoolDir = path.join(w.repo.path, 'tmp');
+      const body = await w.fetcher.getOrSpool(objectUrl(w.base, job.checksum, 'file'), {
+        spoolOver: SPOOL_OVER, spoolPath: () => path.join(spoolDir, `pull-${randomSuffix(10)}.filez`), signal: w.signal,
+      });
+      if (!body) throw missingObject(job);
+      await w.store.content(job.checksum, body);
+      w.counters.fetched++;
+      w.changed();
+      return;
+    }
+    let data: Buffer;
+    if (job.missing) {
+      const got = await w.fetcher.get(objectUrl(w.base, job.checksum, job.type), { maxBytes: 128 * 1024 * 1024, signal: w.signal });
+      if (!got) throw missingObject(job);
+      checkMetadata(job.checksum, job.type, got);
+      if (w.store) await w.store.metadata(job.type, job.checksum, got);
+      w.counters.fetched++;
+      w.counters.metadataFetched++;
+      data = got;
+    } else {
+      data = await w.repo.readMetadataBytes('dirtree', job.checksum);
+    }
+    if (job.type === 'dirtree') {
+      const tree = decodeDirTree(data, job.checksum);
+      const dir = job.dir ?? '/';
+      for (const f of tree.files) if (wanted(dir + f.name, false)) await add(f.checksum, 'file');
+      for (const d of tree.dirs) {
+        if (!wanted(dir + d.name, true)) continue;
+        await add(d.tree, 'dirtree', `${dir}${d.name}/`);
+        await add(d.meta, 'dirmeta');
+      }
+      w.counters.scanning--;
+    }
+    w.changed();
+  };
+
+  await add(rootTree, 'dirtree', '/');
+  await add(rootMeta, 'dirmeta');
+  w.changed();
+
+  const running = new Set<Promise<void>>();
+  let failure: { e: unknown } | null = null;
+  for (;;) {
+    while (!failure && running.size < w.concurrency && (dirJobs.length || fileJobs.length)) {
+      const job = (dirJobs.length ? dirJobs.shift() : fileJobs.pop()) as Job;
+      const p: Promise<void> = work(job)
+        .catch((e) => { failure ??= { e }; })
+        .finally(() => running.delete(p));
+      running.add(p);
+    }
+    if (!running.size) break;
+    await Promise.race(running);
+    if (failure) {
+      await Promise.allSettled(running);
+      throw (failure as { e: unknown }).e;
+    }
+  }
+}
