@@ -258,8 +258,6 @@ export function parseDeltaDigests(value: unknown): Map<string, string> {
 
 export const COMPRESSION_NONE = 0x00;
 export const COMPRESSION_XZ = 0x78; // 'x'
-/** zstd: read by ostree-ts only; libostree does not know it. */
-export const COMPRESSION_ZSTD = 0x7a; // 'z'
 
 export interface DeltaPayload {
   modes: Array<{ uid: number; gid: number; mode: number }>;

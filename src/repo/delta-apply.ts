@@ -5,11 +5,11 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
-  COMPRESSION_NONE, COMPRESSION_XZ, COMPRESSION_ZSTD, bspatch, decodeDirMeta, decodePayload, decodeDirTree, decodeMetadata, decodeSuperblock, deltaName,
+  COMPRESSION_NONE, COMPRESSION_XZ, bspatch, decodeDirMeta, decodePayload, decodeDirTree, decodeMetadata, decodeSuperblock, deltaName,
   inlinePart, planPart, sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock,
   type FileHeader, type PlannedObject,
 } from '../format/index.js';
-import { fsp, path, xzDecompress, zstdDecompressBuffer, atomicWriteFile } from '../io/index.js';
+import { atomicWriteFile, fsp, path, xzDecompress } from '../io/index.js';
 import type { Repo } from './repo.js';
 import { Transaction } from './transaction.js';
 
@@ -40,10 +40,8 @@ export async function openPart(part: Uint8Array, header: DeltaPartHeader | null,
       return body;
     case COMPRESSION_XZ:
       return xzDecompress(body, MAX_PART_PAYLOAD, what);
-    case COMPRESSION_ZSTD:
-      return zstdDecompressBuffer(body, MAX_PART_PAYLOAD, what);
     default:
-      throw partError(what, `compression type 0x${part[0].toString(16)} is unknown (expected 0 for none, 'x' for xz or 'z' for zstd).`);
+      throw partError(what, `compression type 0x${part[0].toString(16)} is unknown (expected 0 for none or 'x' for xz).`);
   }
 }
 

@@ -13,15 +13,15 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
-  COMPRESSION_NONE, COMPRESSION_XZ, COMPRESSION_ZSTD, PartBuilder, S_IFMT, S_IFREG, decodeMetadata, deltaDir, deltaName, encodeSuperblock, findCopies,
+  COMPRESSION_NONE, COMPRESSION_XZ, PartBuilder, S_IFMT, S_IFREG, decodeMetadata, deltaDir, deltaName, encodeSuperblock, findCopies,
   partHeader, type DeltaFallback, type DeltaPartHeader, type VarDict,
 } from '../format/index.js';
-import { atomicWriteFile, fsp, path, xzCompress, zstdCompressBuffer } from '../io/index.js';
+import { atomicWriteFile, cpuCount, fsp, path, xzCompress } from '../io/index.js';
 import { deleteDelta, deltaPath } from './delta.js';
 import type { Repo, StoredFile } from './repo.js';
 import { splitKey, traverseCommit, type ObjectKey } from './traverse.js';
 
-export type DeltaCompression = 'xz' | 'none' | 'zstd';
+export type DeltaCompression = 'xz' | 'none';
 
 export interface GenerateDeltaOptions {
   /** Commit to start from; null for a from-scratch delta. */
@@ -31,11 +31,11 @@ export interface GenerateDeltaOptions {
   maxChunkSize?: number;
   /** Content objects larger than this are fetched as loose objects (default 4 MB); 0 = never. */
   minFallbackSize?: number;
-  /** Part compression: xz (what libostree reads and writes), none, or zstd (read by ostree-ts only). */
+  /** Part compression: xz (what libostree reads and writes) or none. */
   compression?: DeltaCompression;
-  /** xz preset (0–9) or zstd level. */
+  /** xz preset (0–9) for data parts (default 6); machine-code parts use two less, with the x86 filter. */
   level?: number;
-  /** Parts compressed at once. */
+  /** Parts compressed at once (default: the number of CPUs). */
   jobs?: number;
   /** Carry the parts inside the superblock. */
   inline?: boolean;
@@ -92,7 +92,8 @@ export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Pro
   const maxChunk = opts.maxChunkSize ?? 16 * 1000 * 1000;
   const minFallback = opts.minFallbackSize ?? 4 * 1000 * 1000;
   const compression = opts.compression ?? 'xz';
-  const jobs = Math.max(1, opts.jobs ?? 2);
+  const jobs = Math.max(1, opts.jobs ?? cpuCount());
+  const level = opts.level ?? 6;
   const name = deltaName(from, to);
   for (const c of from ? [from, to] : [to]) {
     if (!(await repo.hasObject(c, 'commit'))) throw new OstreeTsError(Codes.OBJECT_MISSING, `Commit ${c} is not in ${repo.path}; a delta needs both ends. Pull or commit it first.`, { checksum: c });
@@ -152,22 +153,26 @@ export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Pro
   let objects = 0;
   let copied = 0;
   const compressing: Array<Promise<void>> = [];
-  let current = new PartBuilder();
+  // Two kinds of part: x86 machine code (ELF files), compressed with the x86
+  // branch filter in front of LZMA2, and everything else.
+  type Kind = 'data' | 'code';
+  const current: Record<Kind, PartBuilder> = { data: new PartBuilder(), code: new PartBuilder() };
 
-  const compress = async (payload: Buffer): Promise<Buffer> => {
+  const compress = async (payload: Buffer, kind: Kind): Promise<Buffer> => {
     if (compression === 'none') return Buffer.concat([Buffer.from([COMPRESSION_NONE]), payload]);
-    if (compression === 'zstd') return Buffer.concat([Buffer.from([COMPRESSION_ZSTD]), await zstdCompressBuffer(payload, opts.level ?? 19)]);
-    return Buffer.concat([Buffer.from([COMPRESSION_XZ]), await xzCompress(payload, { preset: opts.level ?? 8 })]);
+    const xz = kind === 'code' ? await xzCompress(payload, { preset: Math.max(0, level - 2), x86: true }) : await xzCompress(payload, { preset: level });
+    return Buffer.concat([Buffer.from([COMPRESSION_XZ]), xz]);
   };
-  const finishPart = async (): Promise<void> => {
-    const builder = current;
-    current = new PartBuilder();
-    if (builder.objects.length === 0 && parts.length > 0) return;
+  const finishPart = async (kind: Kind, last = false): Promise<void> => {
+    const builder = current[kind];
+    current[kind] = new PartBuilder();
+    // An empty part only when the delta has nothing else (a delta always has one part).
+    if (builder.objects.length === 0 && !(last && parts.length === 0 && kind === 'code')) return;
     const index = parts.length;
     parts.push(null as unknown as DeltaPartHeader); // placeholder, keeps the order
     const job = (async () => {
       const payload = builder.payload();
-      const part = await compress(payload);
+      const part = await compress(payload, kind);
       parts[index] = partHeader(part, builder);
       if (opts.inline) inlineParts[index] = part;
       else await atomicWriteFile(path.join(dir, String(index)), part);
@@ -181,8 +186,8 @@ export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Pro
 
   for (const m of metadata) {
     const data = await repo.readMetadataBytes(m.type, m.checksum);
-    if (current.objects.length > 0 && current.size + data.length > maxChunk) await finishPart();
-    current.addMetadata(m.type, m.checksum, data);
+    if (current.data.objects.length > 0 && current.data.size + data.length > maxChunk) await finishPart('data');
+    current.data.addMetadata(m.type, m.checksum, data);
     objects++;
   }
 
@@ -203,20 +208,23 @@ export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Pro
         fallbacks.push({ type: 'file', checksum: n.checksum, compressedSize: BigInt(st.size), uncompressedSize: BigInt(file.size) });
         continue;
       }
-      if (current.objects.length > 0 && current.size + data.length > maxChunk) await finishPart();
+      const kind: Kind = data.length >= 4 && data[0] === 0x7f && data[1] === 0x45 && data[2] === 0x4c && data[3] === 0x46 && (file.header.mode & S_IFMT) === S_IFREG ? 'code' : 'data';
+      if (current[kind].objects.length > 0 && current[kind].size + data.length > maxChunk) await finishPart(kind);
+      const part = current[kind];
       const h = file.header;
       const old = replaced.get(n.checksum);
       let done = false;
       if (old && (h.mode & S_IFMT) === S_IFREG && data.length >= 256) {
-        done = await tryCopies(repo, current, n.checksum, h, data, old);
+        done = await tryCopies(repo, part, n.checksum, h, data, old);
         if (done) copied++;
       }
-      if (!done) current.addContent(n.checksum, h, data);
+      if (!done) part.addContent(n.checksum, h, data);
       objects++;
     }
     opts.onProgress?.({ phase: 'scan', done: Math.min(i + WINDOW, newContent.length), total: newContent.length });
   }
-  await finishPart();
+  await finishPart('data', true);
+  await finishPart('code', true);
   await Promise.all(compressing);
 
   const detached = await fsp.readFile(repo.objectPath(to, 'commitmeta')).catch(() => null);

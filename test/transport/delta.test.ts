@@ -49,6 +49,9 @@ async function makeVersions(dir: string): Promise<{ v1: string; v2: string }> {
   await fs.rm(path.join(v2, 'usr', 'lib', 'app', 'gone.txt'));
   await fs.mkdir(path.join(v2, 'usr', 'share', 'new'), { recursive: true });
   for (let i = 0; i < 20; i++) await fs.writeFile(path.join(v2, 'usr', 'share', 'new', `f${i}.conf`), textish(100 + i, 2_000 + i * 100));
+  // Machine code: ELF files go into parts of their own, behind xz's x86 filter.
+  await fs.mkdir(path.join(v2, 'usr', 'bin'), { recursive: true });
+  for (const prog of ['true', 'ls', 'cat']) await fs.copyFile(path.join('/usr/bin', prog), path.join(v2, 'usr', 'bin', prog));
   await fs.rm(path.join(v2, 'usr', 'lib', 'app', 'current'));
   await fs.symlink('db-v2.txt', path.join(v2, 'usr', 'lib', 'app', 'current'));
   return { v1, v2 };
