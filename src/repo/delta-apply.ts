@@ -9,12 +9,14 @@ import {
   inlinePart, planPart, sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock,
   type FileHeader, type PlannedObject,
 } from '../format/index.js';
-import { atomicWriteFile, fsp, path, xzDecompress } from '../io/index.js';
+import { atomicWriteFile, fsp, mapLimit, path, xzDecompress } from '../io/index.js';
 import type { Repo } from './repo.js';
 import { Transaction } from './transaction.js';
 
 /** A part decompresses to at most this much (libostree's parts are 32 MB by default). */
 export const MAX_PART_PAYLOAD = 1024 * 1024 * 1024;
+/** Objects of a part built and written at once. */
+const APPLY_CONCURRENCY = 16;
 
 function partError(what: string, message: string, data: Record<string, unknown> = {}): OstreeTsError {
   return new OstreeTsError(Codes.DELTA_INVALID, `${what}: ${message}`, data);
@@ -59,28 +61,29 @@ export async function applyPart(txn: Transaction, part: Uint8Array, header: Delt
   const payload = await openPart(part, header, what);
   const plan = planPart(decodePayload(payload, what), header.objects, what);
   const repo = txn.repo;
-  let sourceCache: { checksum: string; data: Buffer } | null = null;
-  const readSource = async (checksum: string, forObject: string): Promise<Buffer> => {
-    if (sourceCache?.checksum === checksum) return sourceCache.data;
-    let data: Buffer;
-    try {
-      const f = await repo.loadFile(checksum);
-      data = await f.read();
-    } catch (e) {
-      throw partError(what, `object ${forObject} is built from ${checksum}, which this repository does not have (${(e as Error).message}).`, { checksum });
+  // Source objects (for copies and bspatch), read once each while this part is applied.
+  const sources = new Map<string, Promise<Buffer>>();
+  const readSource = (checksum: string, forObject: string): Promise<Buffer> => {
+    let p = sources.get(checksum);
+    if (!p) {
+      p = repo.loadFile(checksum).then((f) => f.read()).catch((e: unknown) => {
+        throw partError(what, `object ${forObject} is built from ${checksum}, which this repository does not have (${(e as Error).message}).`, { checksum });
+      });
+      p.catch(() => undefined);
+      sources.set(checksum, p);
     }
-    sourceCache = { checksum, data };
-    return data;
+    return p;
   };
-  for (const obj of plan) {
+  // Objects are independent of each other: several are built and written at once.
+  await mapLimit(plan, APPLY_CONCURRENCY, async (obj) => {
     if (await repo.hasObject(obj.checksum, obj.kind === 'metadata' ? obj.type : 'file')) {
       stats.existing++;
-      continue;
+      return;
     }
     if (obj.kind === 'metadata') await storeMetadata(txn, obj, what);
     else await storeContent(txn, obj, what, readSource);
     stats.written++;
-  }
+  });
   return stats;
 }
 
