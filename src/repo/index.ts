@@ -20,3 +20,4 @@ export * from './delta-generate.js';
 export * from './delta-apply.js';
 export * from './pull-local.js';
 export * from './staging-writer.js';
+export * from './storable.js';

@@ -24,6 +24,7 @@ import {
 import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
 import { listRefs, readRef, writeRef } from './refs.js';
 import type { Repo, StoredFile } from './repo.js';
+import { checkStorable, unstorableReason } from './storable.js';
 import { STREAM_THRESHOLD, Transaction } from './transaction.js';
 
 export interface PullLocalOptions {
@@ -322,7 +323,8 @@ class Copier {
 
   /**
    * bare-user to bare-user-only (libostree's special case for flatpak): a
-   * regular file whose stored mode is its own mode is the same file in both.
+   * regular file owned by 0:0, without xattrs, whose stored mode is its own
+   * mode is the same file in both.
    */
   private async sameAsBareUserOnly(checksum: string): Promise<boolean> {
     if (this.src.mode !== 'bare-user' || this.repo.mode !== 'bare-user-only') return false;
@@ -330,7 +332,8 @@ class Copier {
     if (!stored || (stored.header.mode & S_IFMT) !== S_IFREG) return false;
     const st = await fsp.stat(stored.objectPath).catch(() => null);
     const perms = stored.header.mode & 0o7777;
-    return st !== null && (perms & ~0o775) === 0 && (st.mode & 0o7777) === perms;
+    // Unlike libostree, only files that read back the same there: no owner, no xattrs, the same mode.
+    return st !== null && unstorableReason('bare-user-only', stored.header) === null && (st.mode & 0o7777) === perms;
   }
 
   /** Copy one content object into `txn`, in this repository's form; verified unless it is imported as stored from a trusted source. */
@@ -385,6 +388,7 @@ class Copier {
   private async convert(txn: Transaction, checksum: string, stored: StoredFile): Promise<string> {
     const { src } = this;
     const header = stored.header;
+    checkStorable(this.repo.mode, checksum, header, { disableXattrs: this.repo.disableXattrs });
     let actual: string;
     if ((header.mode & S_IFMT) === S_IFLNK) {
       actual = txn.contentChecksum(header, Buffer.alloc(0));

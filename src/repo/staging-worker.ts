@@ -9,6 +9,7 @@ import { createFileSync, createSymlinkSync, inflateRawSync } from '../io/object-
 import { serveWorker } from '../io/worker.js';
 import type { RepoMode } from './repo.js';
 import type { StageItem, StageReply, StageRequest, StageResult } from './staging-writer.js';
+import { checkStorable } from './storable.js';
 import { storedFileMode } from './stored-mode.js';
 
 class Bad extends Error {}
@@ -78,6 +79,7 @@ function stage(mode: RepoMode, item: StageItem): StageResult {
       createFileSync(item.dest, item.data, { mode: 0o644 });
       return { ok: true, bytes: item.data.length };
     }
+    checkStorable(mode, item.checksum, header);
     return { ok: true, bytes: writeContent(mode, item.dest, header, content) };
   } catch (e) {
     if (e instanceof Bad) return { ok: false, bad: e.message, message: e.message };

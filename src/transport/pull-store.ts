@@ -8,10 +8,10 @@ import {
   S_IFLNK, S_IFMT, decodeArchiveHeader, decodeDirMeta, decodeDirTree, sha256Hex, type FileHeader, type ObjectType,
 } from '../format/index.js';
 import { createInflateRaw, createReadStream, fsp, inflateRaw, type SpooledBody } from '../io/index.js';
-import { BadObjectError, StagingWriter, Transaction, type Repo } from '../repo/index.js';
+import { BadObjectError, StagingWriter, Transaction, checkStorable, type Repo } from '../repo/index.js';
 
 export function badObject(checksum: string, type: ObjectType, why: string): OstreeTsError {
-  return new OstreeTsError(Codes.OBJECT_CORRUPT, `The remote served a bad ${type} object ${checksum}: ${why}. Nothing of it was stored and no ref moved; pull again when the server is repaired.`, { checksum, type });
+  return new OstreeTsError(Codes.OBJECT_CORRUPT, `The remote served a bad ${type} object ${checksum}: ${why.replace(/\.$/, '')}. Nothing of it was stored and no ref moved; pull again when the server is repaired.`, { checksum, type });
 }
 
 /** Check a fetched metadata object against its name and its type's rules. */
@@ -181,7 +181,10 @@ async function storeContent(txn: Transaction, checksum: string, data: Buffer): P
   if (txn.contentChecksum(header, content) !== checksum) throw badObject(checksum, 'file', 'its content does not match its name');
   // An archive repository keeps the compressed object as served: no second compression.
   if (txn.repo.isArchive) await txn.writeArchivedContent(checksum, data);
-  else await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
+  else {
+    checkStorable(txn.repo.mode, checksum, header, { disableXattrs: txn.repo.disableXattrs });
+    await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
+  }
 }
 
 /** The header of a spooled `.filez`, and where its compressed content starts. */
@@ -241,6 +244,7 @@ async function storeSpooledContent(txn: Transaction, checksum: string, body: Spo
       await txn.adoptArchivedContent(checksum, body.path);
       return;
     }
+    checkStorable(txn.repo.mode, checksum, header, { disableXattrs: txn.repo.disableXattrs });
     let got: string;
     try {
       got = await txn.writeContentStream(header, Number(size), inflated(checksum, body, length), `file ${checksum}`);

@@ -101,6 +101,19 @@ test('pull-local with owners, xattrs, setuid bits and a large file, archive ↔ 
       await comparePair(dir, src, srcMode, dstMode, upstream);
     }
   }
+  // bare-user-only keeps no owners, xattrs or setuid bits: such content is refused by name, never
+  // stored in a form that fails its own checksum (ostree 2022.7 stores it, or refuses).
+  const buo = path.join(dir, 'ours-bare-user-only');
+  await ok(ots('init', `--repo=${buo}`, '--mode=bare-user-only'));
+  const refused = await ots(`--repo=${buo}`, 'pull-local', sources.archive);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /Content object [0-9a-f]{64} cannot be stored in this bare-user-only repository as it is: it has /);
+  assert.equal(await ok(ostree(`--repo=${buo}`, 'refs')), '');
+  await fsckBoth(buo, 'after refusing what bare-user-only cannot hold');
+  const theirsBuo = path.join(dir, 'theirs-bare-user-only');
+  await ok(ostree('init', `--repo=${theirsBuo}`, '--mode=bare-user-only'));
+  const copied = await ostree(`--repo=${theirsBuo}`, 'pull-local', sources.archive);
+  if (copied.code === 0) assert.notEqual((await ostree('fsck', `--repo=${theirsBuo}`)).code, 0, 'ostree stored objects that fail their checksum');
   // Checked out from what ostree-ts copied, the tree is the original, byte for byte.
   const a = path.join(dir, 'co-ours');
   const b = path.join(dir, 'co-upstream');

@@ -26,7 +26,7 @@ import { serveRepo } from '../helpers/serve.js';
 import { makeBasicTree } from '../helpers/trees.js';
 import {
   S_IFDIR, S_IFREG, decodeCommit, decodeDirTree, encodeArchiveHeader, encodeCommit, encodeDirMeta, encodeDirTree,
-  encodeFileHeader, sha256Hex, sortByName, type DirTree,
+  encodeFileHeader, sha256Hex, sortByName, type DirTree, type FileHeader,
 } from '../../src/format/index.js';
 import { encodeSummary, decodeSummary } from '../../src/repo/summary.js';
 
@@ -146,6 +146,18 @@ function writeTree(w: World, t: DirTree): Promise<string> {
   return putObject(w.tampered, encodeDirTree({ files: sortByName([...t.files]), dirs: sortByName([...t.dirs]) }), 'dirtree');
 }
 
+/** A content object with this header and content, named by its checksum, added to the root of a published commit. */
+async function publishContent(w: World, name: string, header: FileHeader, content: Buffer): Promise<string> {
+  const isLink = (header.mode & 0o170000) === 0o120000;
+  if (isLink) content = Buffer.alloc(0);
+  const checksum = sha256Hex(encodeFileHeader(header), content);
+  const body = isLink ? Buffer.alloc(0) : deflateRawSync(content);
+  await putObject(w.tampered, Buffer.concat([encodeArchiveHeader(header, isLink ? 0 : content.length), body]), 'filez', checksum);
+  const { root } = await rootOf(w);
+  await publishCommit(w, await writeTree(w, { ...root, files: [...root.files, { name, checksum }] }));
+  return checksum;
+}
+
 async function remoteAdd(w: World, repo: string, url: string): Promise<void> {
   const gpg = w.gpg ? ['--set=gpg-verify-summary=true', `--gpg-import=${w.gpg.pub}`] : [];
   await ok(ots(`--repo=${repo}`, 'remote', 'add', '--no-gpg-verify', '--set=sign-verify-summary=true', `--set=verification-ed25519-key=${w.edPublic}`, ...gpg, 'origin', url));
@@ -180,7 +192,7 @@ async function victimRepo(w: World, dest: string, mode: string, withV1: boolean)
  * holds v1; both must fail with `expected`, keep their refs and stay
  * fsck-clean. Then the remote goes back to the honest server and v2 arrives.
  */
-async function attack(t: TestContext, w: World, name: string, mode: 'archive' | 'bare-user' | 'bare', expected: RegExp): Promise<string> {
+async function attack(t: TestContext, w: World, name: string, mode: 'archive' | 'bare-user' | 'bare-user-only' | 'bare', expected: RegExp): Promise<string> {
   const fresh = path.join(w.dir, `fresh-${name}`);
   await victimRepo(w, fresh, mode, false);
   const r = await ots(`--repo=${fresh}`, 'pull', 'origin', REF);
@@ -285,6 +297,36 @@ test('a hostile server: every bad object, summary or signature is refused by nam
     // Its tree is not there: checking the partial commit out fails.
     const co = await ots(`--repo=${repo}`, 'checkout', '-U', commit, path.join(w.dir, 'co-partial'));
     assert.notEqual(co.code, 0);
+  });
+
+  // Objects a mode cannot hold as they are: stored, they would fail their own checksum.
+  await t.test('(a) content the repository mode cannot store as it is', async (st) => {
+    const user = (name: string, value: string): { name: string; value: Buffer } => ({ name, value: Buffer.from(value) });
+    const cases: Array<[string, 'bare' | 'bare-user-only', FileHeader, RegExp]> = [
+      ['owned-xattrs', 'bare-user-only', { uid: 1000, gid: 1000, mode: S_IFREG | 0o644, rdev: 0, symlinkTarget: '', xattrs: [user('user.note', 'x')] },
+        /it has owner 1000:1000 and 1 extended attribute\(s\), which a bare-user-only repository does not keep/],
+      ['symlink-0644', 'bare-user-only', { uid: 0, gid: 0, mode: 0o120644, rdev: 0, symlinkTarget: 'hello.txt', xattrs: [] },
+        /it is a symlink with mode 0644, and symlinks here are always 0777/],
+    ];
+    if (isRoot) {
+      cases.push(['unsorted-xattrs', 'bare', { uid: 0, gid: 0, mode: S_IFREG | 0o644, rdev: 0, symlinkTarget: '', xattrs: [user('user.zeta', 'z'), user('user.alpha', 'a')] },
+        /its extended attributes are not sorted by name, or repeat one \(user\.alpha\)/]);
+      cases.push(['empty-xattr', 'bare', { uid: 0, gid: 0, mode: S_IFREG | 0o644, rdev: 0, symlinkTarget: '', xattrs: [user('user.empty', '')] },
+        /its extended attribute user\.empty is empty/]);
+    }
+    for (const [name, victimMode, header, why] of cases) {
+      await resetTampered(w);
+      const checksum = await publishContent(w, `zz-${name}`, header, Buffer.from(`content of ${name}\n`));
+      await attack(st, w, name, victimMode, new RegExp(`Content object ${checksum} cannot be stored in this ${victimMode} repository as it is: ${why.source}`));
+      // ostree 2022.7 stores such objects; its own fsck then finds them corrupt.
+      const theirs = path.join(w.dir, `ostree-${name}`);
+      await ok(ostree('init', `--repo=${theirs}`, `--mode=${victimMode}`));
+      await ok(ostree(`--repo=${theirs}`, 'remote', 'add', '--no-gpg-verify', 'origin', w.urlT));
+      const pulled = await ostree(`--repo=${theirs}`, 'pull', 'origin', REF);
+      const checked = pulled.code === 0 ? await ostree('fsck', `--repo=${theirs}`) : pulled;
+      assert.notEqual(checked.code, 0, `${name}: ostree either refuses it or stores it corrupt`);
+      st.diagnostic(`${name}: ostree ${pulled.code === 0 ? `pulled it; fsck: ${checked.stderr.trim().split('\n').pop()}` : `refused: ${pulled.stderr.trim()}`}`);
+    }
   });
 
   // (b) Content that does not match its name.
