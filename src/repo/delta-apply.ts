@@ -47,6 +47,12 @@ export async function openPart(part: Uint8Array, header: DeltaPartHeader | null,
   }
 }
 
+/** Verify, decompress and plan a part: everything but writing, so it can run while another part is applied. */
+export async function preparePart(part: Uint8Array, header: DeltaPartHeader, what: string): Promise<PlannedObject[]> {
+  const payload = await openPart(part, header, what);
+  return planPart(decodePayload(payload, what), header.objects, what);
+}
+
 export interface ApplyStats {
   written: number;
   existing: number;
@@ -57,9 +63,8 @@ export interface ApplyStats {
  * bspatch operations) are read from the repository. Throws, storing nothing
  * more, at the first object that does not hash to its name.
  */
-export async function applyPart(txn: Transaction, part: Uint8Array, header: DeltaPartHeader, what: string, stats: ApplyStats = { written: 0, existing: 0 }): Promise<ApplyStats> {
-  const payload = await openPart(part, header, what);
-  const plan = planPart(decodePayload(payload, what), header.objects, what);
+export async function applyPart(txn: Transaction, part: Uint8Array | PlannedObject[], header: DeltaPartHeader, what: string, stats: ApplyStats = { written: 0, existing: 0 }): Promise<ApplyStats> {
+  const plan = Array.isArray(part) ? part : await preparePart(part, header, what);
   const repo = txn.repo;
   // Source objects (for copies and bspatch), read once each while this part is applied.
   const sources = new Map<string, Promise<Buffer>>();

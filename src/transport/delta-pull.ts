@@ -10,10 +10,10 @@
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
   DELTA_INDEX_KEY, decodeMetadata, decodeSuperblock, parseDeltaDigests, deltaDir, deltaIndexPath, deltaName, inlinePart, lookup, parseDeltaName,
-  sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaSuperblock, type VarDict,
+  sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaSuperblock, type PlannedObject, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, fsp, path, type Fetcher } from '../io/index.js';
-import { Transaction, applyPart, partIsRedundant, type ApplyStats, type Repo } from '../repo/index.js';
+import { Transaction, applyPart, partIsRedundant, preparePart, type ApplyStats, type Repo } from '../repo/index.js';
 import { verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 
 export type StaticDeltaMode = 'auto' | 'disable' | 'require';
@@ -85,7 +85,7 @@ export async function chooseDelta(
  */
 export async function applyDeltaFromRemote(
   repo: Repo, base: string, fetcher: Fetcher, policy: VerifyPolicy, choice: DeltaChoice,
-  opts: { signal?: AbortSignal; onProgress?: (e: DeltaPullProgress) => void } = {},
+  opts: { signal?: AbortSignal; onProgress?: (e: DeltaPullProgress) => void; batch?: number } = {},
 ): Promise<{ verified: VerifyResult; stats: ApplyStats; superblock: DeltaSuperblock }> {
   const name = deltaName(choice.from, choice.to);
   const dir = deltaDir(choice.from, choice.to);
@@ -130,36 +130,55 @@ export async function applyDeltaFromRemote(
   };
   opts.onProgress?.({ ...progress });
   // Fetch the next part while the current one is applied.
-  const fetchPart = async (i: number): Promise<Buffer> => {
-    const inline = inlinePart(sb, i);
-    if (inline) return inline;
+  // The next part is fetched, verified and decompressed while the current one is written.
+  const fetchPart = async (i: number): Promise<{ size: number; plan: PlannedObject[] }> => {
     const header = sb.parts[i];
-    const got = await fetcher.get(new URL(`${dir}/${i}`, base).href, { maxBytes: Number(header.size) });
-    if (!got) throw new OstreeTsError(Codes.OBJECT_MISSING, `Part ${i} of static delta ${name} is missing on the remote (404). No ref moved; pull again with --disable-static-deltas.`, { name, part: i });
-    return got;
-  };
-  let next: Promise<Buffer> | null = needed.length ? fetchPart(needed[0]) : null;
-  next?.catch(() => undefined);
-  for (let n = 0; n < needed.length; n++) {
-    opts.signal?.throwIfAborted();
-    const i = needed[n];
-    const part = await (next as Promise<Buffer>);
-    next = n + 1 < needed.length ? fetchPart(needed[n + 1]) : null;
-    next?.catch(() => undefined);
-    txn = await Transaction.begin(repo);
-    try {
-      await applyPart(txn, part, sb.parts[i], `part ${i} of static delta ${name}`, stats);
-      await txn.commit();
-    } catch (e) {
-      await txn.abort();
-      if (e instanceof OstreeTsError && e.code === Codes.DELTA_INVALID) {
-        throw new OstreeTsError(e.code, `${e.message} No ref moved. Pull again once the server is repaired, or pull with --disable-static-deltas to fetch plain objects.`, e.data, { cause: e });
-      }
-      throw e;
+    let got = inlinePart(sb, i);
+    if (!got) {
+      got = await fetcher.get(new URL(`${dir}/${i}`, base).href, { maxBytes: Number(header.size) });
+      if (!got) throw new OstreeTsError(Codes.OBJECT_MISSING, `Part ${i} of static delta ${name} is missing on the remote (404). No ref moved; pull again with --disable-static-deltas.`, { name, part: i });
     }
-    progress.partsDone++;
-    progress.bytesDone += part.length;
-    opts.onProgress?.({ ...progress });
+    return { size: got.length, plan: await preparePart(got, header, `part ${i} of static delta ${name}`) };
+  };
+  let next: Promise<{ size: number; plan: PlannedObject[] }> | null = needed.length ? fetchPart(needed[0]) : null;
+  next?.catch(() => undefined);
+  // Parts share a transaction, made durable every `batch` objects or
+  // DURABLE_EVERY bytes of parts, and at the end: one sync per batch, not per
+  // part, while an interrupted pull still keeps what was made durable.
+  txn = await Transaction.begin(repo);
+  const batch = opts.batch ?? 2000;
+  let sinceDurable = 0;
+  let objectsSince = 0;
+  try {
+    for (let n = 0; n < needed.length; n++) {
+      opts.signal?.throwIfAborted();
+      const i = needed[n];
+      const part = await (next as Promise<{ size: number; plan: PlannedObject[] }>);
+      next = n + 1 < needed.length ? fetchPart(needed[n + 1]) : null;
+      next?.catch(() => undefined);
+      await applyPart(txn, part.plan, sb.parts[i], `part ${i} of static delta ${name}`, stats);
+      sinceDurable += part.size;
+      objectsSince += sb.parts[i].objects.length;
+      if (sinceDurable >= DURABLE_EVERY || objectsSince >= batch || n === needed.length - 1) {
+        await txn.commit();
+        sinceDurable = 0;
+        objectsSince = 0;
+        if (n < needed.length - 1) txn = await Transaction.begin(repo);
+      }
+      progress.partsDone++;
+      progress.bytesDone += part.size;
+      opts.onProgress?.({ ...progress });
+    }
+    if (!needed.length) await txn.commit();
+  } catch (e) {
+    await txn.abort();
+    if (e instanceof OstreeTsError && e.code === Codes.DELTA_INVALID) {
+      throw new OstreeTsError(e.code, `${e.message} No ref moved. Pull again once the server is repaired, or pull with --disable-static-deltas to fetch plain objects.`, e.data, { cause: e });
+    }
+    throw e;
   }
   return { verified, stats, superblock: sb };
 }
+
+/** Bytes of delta parts applied between syncs. */
+const DURABLE_EVERY = 32 * 1024 * 1024;

@@ -418,6 +418,7 @@ async function maybePullDelta(ctx: PullContext, plan: PullRefPlan, summaryMeta: 
   }
   await applyDeltaFromRemote(repo, base, fetcher, policy, choice, {
     signal: opts.signal,
+    batch: opts.batch,
     onProgress: (e) => {
       opts.onDeltaProgress?.(e);
       const { phase: _phase, ...rest } = e;

@@ -222,7 +222,7 @@ test('a pull through a delta killed at 20 random points resumes and never fetche
     }
     if (complete.size > 0 && complete.size < sb.parts.length) midway++;
     const seen = (await logLines()).length;
-    const child = spawn(process.execPath, [CLI, `--repo=${local}`, 'pull', 'origin', 'os'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, `--repo=${local}`, 'pull', '--object-batch=50', 'origin', 'os'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     // Cut anywhere from start-up to the end of the delta; the last run goes uncut.
