@@ -6,7 +6,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { DELTA_INDEX_KEY, ghashOrder, hexToBytes, isValidRefName, parseNormal, printValue, serialize, swap64, type VarDict, type Variant } from '../format/index.js';
-import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import { atomicWriteFile, fsp, path } from '../io/index.js';
 import { deltaDigests, reindexDeltas } from './delta.js';
 import { listRefs } from './refs.js';
 import type { Repo } from './repo.js';
@@ -201,20 +201,4 @@ export async function regenerateSummary(repo: Repo, opts: RegenerateOptions = {}
   await atomicWriteFile(path.join(repo.path, 'summary'), data);
   await fsp.rm(path.join(repo.path, 'summary.sig'), { force: true });
   return data;
-}
-
-/** The repository's summary, parsed; null when there is none. */
-export async function loadSummary(repo: Repo): Promise<Summary | null> {
-  let data: Buffer;
-  try {
-    data = await fsp.readFile(path.join(repo.path, 'summary'));
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return null;
-    throw e;
-  }
-  try {
-    return decodeSummary(data);
-  } catch (e) {
-    throw new OstreeTsError(Codes.OBJECT_CORRUPT, `${repo.path}/summary is not a valid summary: ${(e as Error).message} Regenerate it with 'ostree-ts summary -u'.`, { path: repo.path }, { cause: e });
-  }
 }
