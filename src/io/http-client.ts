@@ -145,12 +145,26 @@ interface Exchange {
 
 class StaleConnection extends TransientError {}
 
-/** One keep-alive connection; one request at a time. */
+/**
+ * One keep-alive connection. Once the server has kept it open after a
+ * response, several requests may wait on it (HTTP/1.1 pipelining): their
+ * heads go out together and the answers come back in order, which saves a
+ * system call and a wake-up of the server per object. A request the server
+ * never answered (it closed the connection first) fails as stale and is sent
+ * again on another connection.
+ */
 class Connection {
   private socket: net.Socket;
-  private ex: Exchange | null = null;
+  /** Requests sent (or about to be), oldest first: the first one is being answered. */
+  private queue: Exchange[] = [];
   private closed = false;
+  private out: string[] = [];
+  private flushScheduled = false;
   served = 0;
+  /** Requests handed to this connection and not finished (kept by Origin). */
+  reserved = 0;
+  /** The server kept the connection open after a response: requests may be pipelined. */
+  persistent = false;
 
   constructor(private readonly url: URL, private readonly onGone: (c: Connection) => void) {
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -164,13 +178,10 @@ class Connection {
     this.socket.on('error', (e) => this.fail(new TransientError(e.message)));
     this.socket.on('close', (hadError) => {
       // A body framed by the connection's end is complete when it closes cleanly.
-      const ex = this.ex;
+      const ex = this.queue[0];
       if (ex && !hadError && ex.mode === 'close') {
-        this.ex = null;
-        this.closed = true;
-        this.onGone(this);
+        this.queue.shift();
         this.finish(ex);
-        return;
       }
       this.fail(new TransientError('the server closed the connection'));
     });
@@ -183,41 +194,62 @@ class Connection {
 
   request(target: string, hostHeader: string, auth: string | null, sink: BodySink, timeoutMs: number): Promise<{ status: number; location: string | null }> {
     return new Promise((resolve, reject) => {
-      this.ex = {
+      if (this.closed) {
+        reject(new StaleConnection('the connection closed'));
+        return;
+      }
+      this.queue.push({
         sink, resolve, reject, started: false, head: null, status: 0, location: null,
         mode: 'head', remaining: 0, chunkState: 'size', line: '', keepAlive: true,
-      };
+      });
       this.socket.ref();
       this.socket.setTimeout(timeoutMs);
       const authLine = auth ? `Authorization: Basic ${auth}\r\n` : '';
-      this.socket.write(`GET ${target} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: ostree-ts\r\nAccept: */*\r\n${authLine}\r\n`, 'latin1');
+      this.out.push(`GET ${target} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: ostree-ts\r\nAccept: */*\r\n${authLine}\r\n`);
+      // Requests made in the same turn of the event loop leave in one write.
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushOut());
+      }
     });
   }
 
+  private flushOut(): void {
+    this.flushScheduled = false;
+    const heads = this.out;
+    this.out = [];
+    if (!this.closed && heads.length) this.socket.write(heads.length === 1 ? heads[0] : heads.join(''), 'latin1');
+  }
+
   destroy(): void {
-    this.closed = true;
-    this.socket.destroy();
+    this.fail(new TransientError('the connection was closed'), true);
   }
 
   private fail(e: Error, destroy = false): void {
     const wasClosed = this.closed;
     this.closed = true;
     if (destroy) this.socket.destroy();
-    const ex = this.ex;
-    this.ex = null;
-    if (ex) ex.reject(!ex.started && this.served > 0 && e.message !== 'timed out' ? new StaleConnection(e.message) : e);
+    const queue = this.queue;
+    this.queue = [];
+    queue.forEach((ex, i) => {
+      // Only the request being answered met the error; the others were never answered.
+      const stale = i > 0 || (!ex.started && this.served > 0 && e.message !== 'timed out');
+      ex.reject(stale ? new StaleConnection(e.message) : e);
+    });
     if (!wasClosed) this.onGone(this);
   }
 
   private done(ex: Exchange): void {
-    this.ex = null;
+    this.queue.shift();
     this.served++;
-    this.socket.setTimeout(0);
     if (!ex.keepAlive) {
-      this.closed = true;
-      this.socket.destroy();
-      this.onGone(this);
-    } else {
+      this.finish(ex);
+      this.fail(new TransientError('the server closed the connection'), true);
+      return;
+    }
+    this.persistent = true;
+    if (!this.queue.length) {
+      this.socket.setTimeout(0);
       this.socket.unref();
     }
     this.finish(ex);
@@ -228,15 +260,19 @@ class Connection {
   }
 
   private onData(d: Buffer): void {
-    const ex = this.ex;
-    if (!ex) {
-      // Bytes nobody asked for: the connection cannot be trusted any more.
-      this.fail(new TransientError('unexpected data from the server'), true);
-      return;
-    }
-    ex.started = true;
+    let rest: Buffer | null = d;
     try {
-      this.consume(ex, d);
+      while (rest && (rest.length || this.queue[0]?.mode === 'head')) {
+        const ex = this.queue[0];
+        if (!ex) {
+          // Bytes nobody asked for: the connection cannot be trusted any more.
+          if (rest.length) this.fail(new TransientError('unexpected data from the server'), true);
+          return;
+        }
+        if (!rest.length && !ex.head) return;
+        ex.started = true;
+        rest = this.consume(ex, rest);
+      }
     } catch (e) {
       this.fail(e as Error, true);
     }
@@ -253,15 +289,16 @@ class Connection {
     if (!ex.sink.push(chunk, this.drain)) this.socket.pause();
   }
 
-  private consume(ex: Exchange, d: Buffer): void {
-    while (d.length > 0 || ex.mode === 'head') {
+  /** Feed `d` to `ex`: null when all of it was used and `ex` wants more, else what is left once `ex` is complete. */
+  private consume(ex: Exchange, d: Buffer): Buffer | null {
+    for (;;) {
       if (ex.mode === 'head') {
         const buf = ex.head ? Buffer.concat([ex.head, d]) : d;
         const end = buf.indexOf('\r\n\r\n');
         if (end < 0) {
           if (buf.length > MAX_HEAD) throw new OstreeTsError(Codes.IO, `${this.url.origin} sent a response head larger than ${MAX_HEAD} bytes.`, { url: this.url.href });
-          ex.head = buf;
-          return;
+          ex.head = buf.length ? buf : null;
+          return null;
         }
         ex.head = null;
         d = buf.subarray(end + 4);
@@ -269,26 +306,24 @@ class Connection {
         if (this.parseHead(ex, buf.toString('latin1', 0, end))) {
           const framed = ex as Exchange;
           if (framed.mode === 'length' && framed.remaining === 0) {
-            if (d.length) throw new TransientError('the server sent more than the response held');
-            return this.done(framed);
+            this.done(framed);
+            return d;
           }
         }
         continue;
       }
+      if (d.length === 0) return null;
       if (ex.mode === 'length') {
         const take = Math.min(d.length, ex.remaining);
         this.push(ex, take === d.length ? d : d.subarray(0, take));
         ex.remaining -= take;
-        d = d.subarray(take);
-        if (ex.remaining === 0) {
-          if (d.length) throw new TransientError('the server sent more than the response held');
-          return this.done(ex);
-        }
-        return;
+        if (ex.remaining > 0) return null;
+        this.done(ex);
+        return d.subarray(take);
       }
       if (ex.mode === 'close') {
         this.push(ex, d);
-        return;
+        return null;
       }
       // Chunked.
       if (ex.chunkState === 'data') {
@@ -303,7 +338,7 @@ class Connection {
       if (nl < 0) {
         ex.line += d.toString('latin1');
         if (ex.line.length > 4096) throw new TransientError('a chunk header is too long');
-        return;
+        return null;
       }
       const line = (ex.line + d.toString('latin1', 0, nl)).replace(/\r$/, '');
       ex.line = '';
@@ -321,8 +356,8 @@ class Connection {
         }
       } else if (line === '') {
         // End of the trailer, and of the response.
-        if (d.length) throw new TransientError('the server sent more than the response held');
-        return this.done(ex);
+        this.done(ex);
+        return d;
       }
     }
   }
@@ -372,47 +407,60 @@ class Connection {
 
 /** Connections to one server (scheme, host and port). */
 class Origin {
-  private idle: Connection[] = [];
-  private count = 0;
+  private readonly conns = new Set<Connection>();
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number, private readonly depth: number) {}
 
+  /** A connection for one request: an idle one, else a new one, else one that pipelines. */
   async acquire(url: URL, signal?: AbortSignal): Promise<Connection> {
     for (;;) {
       signal?.throwIfAborted();
-      while (this.idle.length) {
-        const c = this.idle.pop() as Connection;
-        if (c.usable) return c;
+      let best: Connection | null = null;
+      for (const c of this.conns) {
+        if (!c.usable) continue;
+        if (c.reserved === 0) {
+          best = c;
+          break;
+        }
+        if (c.persistent && c.reserved < this.depth && (!best || c.reserved < best.reserved)) best = c;
       }
-      if (this.count < this.max) {
-        this.count++;
-        return new Connection(url, () => this.gone());
+      if (!(best && best.reserved === 0) && this.conns.size < this.max) {
+        best = new Connection(url, (c) => this.gone(c));
+        this.conns.add(best);
+      }
+      if (best) {
+        best.reserved++;
+        return best;
       }
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
 
   release(c: Connection): void {
-    if (c.usable) this.idle.push(c);
+    c.reserved--;
     this.waiters.shift()?.();
   }
 
-  private gone(): void {
-    this.count--;
+  private gone(c: Connection): void {
+    this.conns.delete(c);
     this.waiters.shift()?.();
   }
 
   close(): void {
-    for (const c of this.idle) c.destroy();
-    this.idle = [];
+    for (const c of [...this.conns]) c.destroy();
   }
 }
 
-export function createFetcher(maxSockets = 8): Fetcher {
+export interface FetcherOptions {
+  /** Requests waiting on one connection at most (HTTP/1.1 pipelining; 1 turns it off). Default 4. */
+  pipeline?: number;
+}
+
+export function createFetcher(maxSockets = 8, fopts: FetcherOptions = {}): Fetcher {
   const stats = { requests: 0, bytes: 0 };
   const origins = new Map<string, Origin>();
-  const busy = new Set<Connection>();
+  const depth = Math.max(1, fopts.pipeline ?? 4);
 
   /** One attempt, following redirects. */
   const once = async (href: string, opts: FetchOptions & Partial<SpoolOptions>, sink: BodySink): Promise<boolean> => {
@@ -423,11 +471,10 @@ export function createFetcher(maxSockets = 8): Fetcher {
       }
       let origin = origins.get(url.origin);
       if (!origin) {
-        origin = new Origin(maxSockets);
+        origin = new Origin(maxSockets, depth);
         origins.set(url.origin, origin);
       }
       const conn = await origin.acquire(url, opts.signal);
-      busy.add(conn);
       const onAbort = (): void => conn.destroy();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       let res: { status: number; location: string | null };
@@ -440,7 +487,6 @@ export function createFetcher(maxSockets = 8): Fetcher {
         throw e;
       } finally {
         opts.signal?.removeEventListener('abort', onAbort);
-        busy.delete(conn);
         origin.release(conn);
       }
       const { status, location } = res;
@@ -477,7 +523,8 @@ export function createFetcher(maxSockets = 8): Fetcher {
     }
     const attempts = opts.retries ?? 5;
     let last: unknown;
-    let staleRetried = false;
+    // Requests a closing connection never answered are sent again at once, a few times.
+    let staleRetries = 3;
     const sink = new BodySink(href, opts, stats);
     for (let i = 0; i < attempts; i++) {
       opts.signal?.throwIfAborted();
@@ -492,8 +539,8 @@ export function createFetcher(maxSockets = 8): Fetcher {
         if (!(e instanceof TransientError)) throw e;
         last = e;
         // A kept-alive connection the server had already closed: try again at once.
-        if (e instanceof StaleConnection && !staleRetried) {
-          staleRetried = true;
+        if (e instanceof StaleConnection && staleRetries > 0) {
+          staleRetries--;
           i--;
           continue;
         }
@@ -513,7 +560,6 @@ export function createFetcher(maxSockets = 8): Fetcher {
     },
     close(): void {
       for (const o of origins.values()) o.close();
-      for (const c of busy) c.destroy();
     },
   };
 }

@@ -16,14 +16,17 @@ import { tempDir } from '../helpers/env.js';
 type Answer = (path: string, socket: net.Socket, n: number) => void;
 
 /** A server that reads request heads and lets `answer` write whatever bytes it likes. */
-async function scripted(t: { after: (fn: () => void) => void }, answer: Answer): Promise<{ url: string; requests: string[]; connections: () => number }> {
+async function scripted(t: { after: (fn: () => void) => void }, answer: Answer): Promise<{ url: string; requests: string[]; connections: () => number; heads: () => number[] }> {
   const requests: string[] = [];
+  /** Request heads found in each read. */
+  const heads: number[] = [];
   let connections = 0;
   const server = net.createServer((socket) => {
     connections++;
     let buf = '';
     socket.on('data', (d) => {
       buf += d.toString('latin1');
+      heads.push((buf.match(/\r\n\r\n/g) ?? []).length);
       for (;;) {
         const end = buf.indexOf('\r\n\r\n');
         if (end < 0) return;
@@ -39,7 +42,7 @@ async function scripted(t: { after: (fn: () => void) => void }, answer: Answer):
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.close());
   const { port } = server.address() as net.AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, connections: () => connections };
+  return { url: `http://127.0.0.1:${port}`, requests, connections: () => connections, heads: () => heads };
 }
 
 const ok = (body: string | Buffer, extra = ''): string => `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n`;
@@ -131,4 +134,36 @@ test('a body over the spool limit goes to a file; one under it stays in memory',
   }
   const small = await f.getOrSpool(`${s.url}/small`, { spoolOver: 100_000, spoolPath });
   assert.ok(Buffer.isBuffer(small) && small.toString() === 'small');
+});
+
+test('pipelining: once a connection has stayed open, requests share it and leave together; unanswered ones are sent again', async (t) => {
+  const s = await scripted(t, (p, sock) => {
+    const body = `body of ${p}`;
+    sock.write(`${ok(body)}${body}`);
+  });
+  const f = createFetcher(1, { pipeline: 4 });
+  t.after(() => f.close());
+  assert.equal((await f.get(`${s.url}/first`))?.toString(), 'body of /first');
+  const paths = Array.from({ length: 12 }, (_, i) => `/p${i}`);
+  const got = await Promise.all(paths.map((p) => f.get(`${s.url}${p}`)));
+  assert.deepEqual(got.map((b) => b?.toString()), paths.map((p) => `body of ${p}`), 'every answer goes to its own request, in order');
+  assert.equal(s.connections(), 1);
+  assert.ok(s.heads().some((n) => n > 1), 'several request heads arrived in one read');
+  // A server that drops the connection after every third answer, without a word.
+  const served = new Map<net.Socket, number>();
+  const d = await scripted(t, (p, sock) => {
+    const n = (served.get(sock) ?? 0) + 1;
+    served.set(sock, n);
+    if (n > 3) return; // never answered: the connection is about to close
+    const body = `answer to ${p}`;
+    sock.write(`${ok(body)}${body}`);
+    if (n === 3) setTimeout(() => sock.destroy(), 5);
+  });
+  const g = createFetcher(2, { pipeline: 4 });
+  t.after(() => g.close());
+  await g.get(`${d.url}/warm`);
+  const many = Array.from({ length: 20 }, (_, i) => `/m${i}`);
+  const answers = await Promise.all(many.map((p) => g.get(`${d.url}${p}`)));
+  assert.deepEqual(answers.map((b) => b?.toString()), many.map((p) => `answer to ${p}`));
+  assert.ok(d.connections() >= 7, `each connection served three answers (${d.connections()} connections)`);
 });
