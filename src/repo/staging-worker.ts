@@ -5,7 +5,7 @@
 import { OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT, decodeArchiveHeader, encodeUserMeta, sha256Hex, encodeFileHeader, type FileHeader } from '../format/index.js';
 // The modules themselves, not io/index.js: the worker starts faster without the rest of io.
-import { createFileSync, createSymlinkSync, inflateRawSync } from '../io/object-files.js';
+import { createFileSync, createSymlinkSync, inflateRawSync, renameFileSync } from '../io/object-files.js';
 import { serveWorker } from '../io/worker.js';
 import type { RepoMode } from './repo.js';
 import type { StageItem, StageReply, StageRequest, StageResult } from './staging-writer.js';
@@ -69,6 +69,10 @@ function writeContent(mode: RepoMode, dest: string, header: FileHeader, content:
 
 function stage(mode: RepoMode, item: StageItem): StageResult {
   try {
+    if (item.kind === 'rename') {
+      renameFileSync(item.from, item.dest);
+      return { ok: true, bytes: 0 };
+    }
     if (item.kind === 'metadata') {
       createFileSync(item.dest, item.data, { mode: 0o644 });
       return { ok: true, bytes: item.data.length };

@@ -14,10 +14,11 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { startWorker, type WorkerHandle } from '../io/index.js';
 import type { Repo, RepoMode } from './repo.js';
 
-/** A metadata object already checked by the caller, or a served `.filez` to check here. */
+/** A metadata object already checked by the caller, a served `.filez` to check here, or a staged file to move. */
 export type StageItem =
   | { kind: 'metadata'; dest: string; data: Uint8Array }
-  | { kind: 'filez'; dest: string; checksum: string; data: Uint8Array };
+  | { kind: 'filez'; dest: string; checksum: string; data: Uint8Array }
+  | { kind: 'rename'; dest: string; from: string };
 
 export interface StageRequest {
   id: number;
@@ -45,9 +46,11 @@ export class BadObjectError extends Error {
 /** Items sent to the worker at once, at most. */
 const BATCH_ITEMS = 64;
 const BATCH_BYTES = 8 * 1024 * 1024;
+const BATCH_WAIT_MS = 2;
 
 export class StagingWriter {
-  private worker: WorkerHandle<StageRequest, StageReply> | null = null;
+  private workers: Array<WorkerHandle<StageRequest, StageReply>> = [];
+  private turn = 0;
   private nextId = 1;
   private readonly inflight = new Map<number, Array<{ resolve: (n: number) => void; reject: (e: Error) => void }>>();
   private queue: Array<{ item: StageItem; resolve: (n: number) => void; reject: (e: Error) => void }> = [];
@@ -55,32 +58,36 @@ export class StagingWriter {
   private scheduled = false;
   private failed: Error | null = null;
 
-  constructor(private readonly repo: Repo) {}
+  /** `threads`: worker threads to share the batches (round robin). */
+  constructor(private readonly repo: Repo, private readonly threads = 2) {}
 
   /** Stage one object; resolves with the bytes written. A bad object rejects with BadObjectError. */
   write(item: StageItem): Promise<number> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      this.queuedBytes += item.data.length;
+      this.queuedBytes += item.kind === 'rename' ? 0 : item.data.length;
       if (this.queue.length >= BATCH_ITEMS || this.queuedBytes >= BATCH_BYTES) this.send();
       else if (!this.scheduled) {
+        // A moment's wait gathers a batch: one message (and one wake-up of a worker) for many objects.
         this.scheduled = true;
-        setImmediate(() => {
+        setTimeout(() => {
           this.scheduled = false;
           this.send();
-        });
+        }, BATCH_WAIT_MS);
       }
     });
   }
 
-  private start(): WorkerHandle<StageRequest, StageReply> {
-    this.worker ??= startWorker<StageRequest, StageReply>(
+  /** The next worker in turn, started on first use. */
+  private next(): WorkerHandle<StageRequest, StageReply> {
+    const i = this.turn++ % Math.max(1, this.threads);
+    this.workers[i] ??= startWorker<StageRequest, StageReply>(
       new URL('./staging-worker.js', import.meta.url),
       (reply) => this.onReply(reply),
-      (e) => this.onFailure(new OstreeTsError(Codes.IO, `The worker thread writing objects into ${this.repo.path} failed: ${e.message}. Nothing it was writing became visible; pull again.`, { path: this.repo.path }, { cause: e })),
+      (e) => this.onFailure(new OstreeTsError(Codes.IO, `A worker thread writing objects into ${this.repo.path} failed: ${e.message}. Nothing it was writing became visible; pull again.`, { path: this.repo.path }, { cause: e })),
     );
-    return this.worker;
+    return this.workers[i];
   }
 
   private send(): void {
@@ -94,7 +101,7 @@ export class StagingWriter {
     }
     const id = this.nextId++;
     this.inflight.set(id, batch.map(({ resolve, reject }) => ({ resolve, reject })));
-    this.start().post({ id, mode: this.repo.mode, items: batch.map((b) => b.item) });
+    this.next().post({ id, mode: this.repo.mode, items: batch.map((b) => b.item) });
   }
 
   private onReply(reply: StageReply): void {
@@ -118,10 +125,15 @@ export class StagingWriter {
     this.queue = [];
   }
 
+  /** rename(2) each pair on the worker (a transaction's commit: see TransactionCommitOptions.rename). */
+  async renameAll(moves: Array<[string, string]>): Promise<void> {
+    await Promise.all(moves.map(([from, dest]) => this.write({ kind: 'rename', from, dest })));
+  }
+
   /** Stop the worker (after every write has been answered). */
   async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    if (w) await w.terminate();
+    const ws = this.workers;
+    this.workers = [];
+    await Promise.all(ws.map((w) => w?.terminate()));
   }
 }

@@ -14,6 +14,9 @@ import { checkMetadata, type PullStore } from './pull-store.js';
 
 /** Objects at least this large (compressed) are spooled to disk, not held in memory. */
 export const SPOOL_OVER = 4 * 1024 * 1024;
+/** Fetched objects waiting to be checked and written, at most (a bound on memory). */
+const MAX_STORING = 512;
+const MAX_STORING_BYTES = 64 * 1024 * 1024;
 
 /** What a pull has done and knows it still has to do. */
 export interface PullCounters {
@@ -135,18 +138,42 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
     `The remote has no ${job.type} object ${job.checksum} (404), which commit ${commit} needs. The remote repository is incomplete; no ref was moved.`,
     { checksum: job.checksum, type: job.type });
 
+  // Fetching and storing overlap: a fetch slot is free again once its body has
+  // arrived; the object is checked and written while the next ones come in.
+  const fetching = new Set<Promise<void>>();
+  const storing = new Set<Promise<void>>();
+  let storingBytes = 0;
+  let failure: { e: unknown } | null = null;
+  // One wake-up for the scheduling loop when anything finishes (not a race over every promise).
+  let settled = false;
+  let wake: (() => void) | null = null;
+  const track = (set: Set<Promise<void>>, p: Promise<void>, bytes = 0): void => {
+    storingBytes += bytes;
+    const q: Promise<void> = p
+      .catch((e) => { failure ??= { e }; })
+      .finally(() => {
+        set.delete(q);
+        storingBytes -= bytes;
+        settled = true;
+        wake?.();
+      });
+    set.add(q);
+  };
+
   const work = async (job: Job): Promise<void> => {
     w.signal?.throwIfAborted();
+    const store = w.store;
     if (job.type === 'file') {
-      if (!w.store) return; // a dry run counts content, never fetches it
+      if (!store) return; // a dry run counts content, never fetches it
       const spoolDir = path.join(w.repo.path, 'tmp');
       const body = await w.fetcher.getOrSpool(objectUrl(w.base, job.checksum, 'file'), {
         spoolOver: SPOOL_OVER, spoolPath: () => path.join(spoolDir, `pull-${randomSuffix(10)}.filez`), signal: w.signal,
       });
       if (!body) throw missingObject(job);
-      await w.store.content(job.checksum, body);
-      w.counters.fetched++;
-      w.changed();
+      track(storing, store.content(job.checksum, body).then(() => {
+        w.counters.fetched++;
+        w.changed();
+      }), Buffer.isBuffer(body) ? body.length : 0);
       return;
     }
     let data: Buffer;
@@ -154,14 +181,18 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
       const got = await w.fetcher.get(objectUrl(w.base, job.checksum, job.type), { maxBytes: 128 * 1024 * 1024, signal: w.signal });
       if (!got) throw missingObject(job);
       checkMetadata(job.checksum, job.type, got);
-      if (w.store) await w.store.metadata(job.type, job.checksum, got);
-      w.counters.fetched++;
-      w.counters.metadataFetched++;
+      const stored = store ? store.metadata(job.type, job.checksum, got) : Promise.resolve();
+      track(storing, stored.then(() => {
+        w.counters.fetched++;
+        w.counters.metadataFetched++;
+        w.changed();
+      }), got.length);
       data = got;
     } else {
       data = await w.repo.readMetadataBytes('dirtree', job.checksum);
     }
     if (job.type === 'dirtree') {
+      // Its entries are known now: the rest of the tree need not wait for it to be written.
       const tree = decodeDirTree(data, job.checksum);
       const dir = job.dir ?? '/';
       for (const f of tree.files) if (wanted(dir + f.name, false)) await add(f.checksum, 'file');
@@ -171,28 +202,26 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
         await add(d.meta, 'dirmeta');
       }
       w.counters.scanning--;
+      w.changed();
     }
-    w.changed();
   };
 
   await add(rootTree, 'dirtree', '/');
   await add(rootMeta, 'dirmeta');
   w.changed();
 
-  const running = new Set<Promise<void>>();
-  let failure: { e: unknown } | null = null;
   for (;;) {
-    while (!failure && running.size < w.concurrency && (dirJobs.length || fileJobs.length)) {
+    while (!failure && fetching.size < w.concurrency && storing.size < MAX_STORING && storingBytes < MAX_STORING_BYTES
+      && (dirJobs.length || fileJobs.length)) {
       const job = (dirJobs.length ? dirJobs.shift() : fileJobs.pop()) as Job;
-      const p: Promise<void> = work(job)
-        .catch((e) => { failure ??= { e }; })
-        .finally(() => running.delete(p));
-      running.add(p);
+      track(fetching, work(job));
     }
-    if (!running.size) break;
-    await Promise.race(running);
+    if (!fetching.size && !storing.size) break;
+    if (!settled) await new Promise<void>((resolve) => { wake = resolve; });
+    wake = null;
+    settled = false;
     if (failure) {
-      await Promise.allSettled(running);
+      await Promise.allSettled([...fetching, ...storing]);
       throw (failure as { e: unknown }).e;
     }
   }

@@ -111,7 +111,7 @@ export class PullStore {
           return;
         }
         try {
-          await full.txn.commit();
+          await full.txn.commit({ rename: (moves) => this.writer.renameAll(moves) });
         } catch (e) {
           this.failure ??= e;
           await full.txn.abort();
@@ -138,12 +138,15 @@ export class PullStore {
     this.closed = true;
     await Promise.allSettled(last.writes);
     await this.committed;
-    await this.writer.close();
-    if (this.failure) {
-      await last.txn.abort();
-      throw this.failure;
+    try {
+      if (this.failure) {
+        await last.txn.abort();
+        throw this.failure;
+      }
+      await last.txn.commit({ rename: (moves) => this.writer.renameAll(moves) });
+    } finally {
+      await this.writer.close();
     }
-    await last.txn.commit();
   }
 
   /** Drop what is staged but not yet durable (batches already committing finish). */
