@@ -7,7 +7,7 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import {
   S_IFLNK, S_IFMT, decodeArchiveHeader, decodeDirMeta, decodeDirTree, sha256Hex, type FileHeader, type ObjectType,
 } from '../format/index.js';
-import { createInflateRaw, createReadStream, fsp, inflateRaw, type SpooledBody } from '../io/index.js';
+import { createInflateRaw, createReadStream, fsp, inflateRaw, path, type SpooledBody } from '../io/index.js';
 import { BadObjectError, StagingWriter, Transaction, checkStorable, type Repo } from '../repo/index.js';
 
 export function badObject(checksum: string, type: ObjectType, why: string): OstreeTsError {
@@ -54,6 +54,7 @@ export class PullStore {
   }
 
   static async open(repo: Repo, batch = 2000): Promise<PullStore> {
+    await removeStaleSpools(repo);
     return new PullStore(repo, await Transaction.begin(repo), Math.max(1, batch));
   }
 
@@ -159,6 +160,18 @@ export class PullStore {
     await this.committed.catch(() => undefined);
     await this.writer.close();
     if (last) await last.txn.abort();
+  }
+}
+
+/** Large objects a killed pull left spooled in tmp/ (pull-*.filez), once older than core.tmp-expiry-secs. */
+async function removeStaleSpools(repo: Repo, now = Date.now()): Promise<void> {
+  const tmp = path.join(repo.path, 'tmp');
+  const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
+  for (const name of await fsp.readdir(tmp).catch(() => [] as string[])) {
+    if (!/^pull-.*\.filez$/.test(name)) continue;
+    const p = path.join(tmp, name);
+    const st = await fsp.lstat(p).catch(() => null);
+    if (st?.isFile() && now - st.mtimeMs > expiry) await fsp.rm(p, { force: true });
   }
 }
 
