@@ -19,7 +19,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
-  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, sha256Hex, type Commit, type VarDict,
+  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, lookup, sha256Hex, type Commit, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
 import { decodeSummary, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
@@ -44,6 +44,8 @@ export interface PullOptions {
   dryRun?: boolean;
   /** Refuse a commit older than the one the local ref names. */
   timestampCheck?: boolean;
+  /** Accept a commit whose ostree.ref-binding does not name the ref pulled (or, with a collection ID, whose collection binding differs). */
+  disableVerifyBindings?: boolean;
   /** Requests in flight at once. */
   concurrency?: number;
   /** Objects stored per batch before they are made durable (and survive an interruption). */
@@ -289,6 +291,32 @@ async function verifiedCommit(ctx: PullContext, checksum: string, bytes: Buffer,
   return { commit, verified };
 }
 
+/**
+ * libostree's binding check: a commit bound to refs may only be pulled as one
+ * of them, and from a remote with a collection ID only a commit bound to it.
+ * A server cannot pass off another branch's commit under the name asked for.
+ */
+function checkBindings(ctx: PullContext, commit: Commit, checksum: string, ref: string | null): void {
+  if (ctx.opts.disableVerifyBindings) return;
+  const collection = ctx.repo.config.get(`remote "${ctx.remote}"`, 'collection-id') ?? null;
+  const bound = lookup(commit.metadata, 'ostree.ref-binding', 'as') as string[] | undefined;
+  const refuse = (why: string): OstreeTsError => new OstreeTsError(Codes.REF_NOT_FOUND,
+    `Commit ${checksum}${ref ? ` (ref ${ref} of remote '${ctx.remote}')` : ''}: ${why}. Nothing of it was stored and no ref moved; pull it under a name it is bound to, or pass --disable-verify-bindings.`,
+    { checksum, ref, bindings: bound ?? null });
+  if (!bound) {
+    if (collection) throw refuse('the remote has a collection ID, but the commit has no ref binding metadata');
+    return;
+  }
+  if (ref !== null && !bound.includes(ref)) {
+    throw refuse(`it has no requested ref ‘${ref}’ in its ref binding metadata (${bound.length ? bound.map((b) => `‘${b}’`).join(', ') : 'no refs'})`);
+  }
+  if (collection) {
+    const cb = lookup(commit.metadata, 'ostree.collection-binding', 's') as string | undefined;
+    if (cb === undefined) throw refuse('the remote has a collection ID, but the commit has no collection binding metadata');
+    if (cb !== collection) throw refuse(`it is bound to collection ‘${cb}’, while the remote has collection ID ‘${collection}’`);
+  }
+}
+
 /** --timestamp-check: the new commit must not be older than what the local ref names (libostree's rule). */
 async function checkTimestamp(ctx: PullContext, plan: PullRefPlan): Promise<void> {
   if (!plan.previous || plan.previous === plan.checksum) return;
@@ -298,6 +326,7 @@ async function checkTimestamp(ctx: PullContext, plan: PullRefPlan): Promise<void
   const got = await loadCommit(ctx, plan.checksum);
   if (!got) throw new OstreeTsError(Codes.OBJECT_MISSING, `The remote has no commit object ${plan.checksum} (404), which its ref ${plan.ref} names.`, { checksum: plan.checksum });
   const { commit } = await verifiedCommit(ctx, plan.checksum, got.bytes, got.meta);
+  checkBindings(ctx, commit, plan.checksum, plan.ref);
   if (commit.timestamp > current.timestamp || commit.timestamp === current.timestamp) return;
   throw new OstreeTsError(Codes.DOWNGRADE,
     `Refusing commit ${plan.checksum} for ${plan.localRef}: its timestamp ${formatTimestamp(commit.timestamp)} is chronologically older than that of the current commit ${plan.previous} (${formatTimestamp(current.timestamp)}). Nothing was stored and the ref is unchanged; pull without --timestamp-check to accept an older commit.`,
@@ -345,6 +374,7 @@ async function pullCommit(ctx: PullContext, checksum: string, ref: string | null
       throw new OstreeTsError(Codes.OBJECT_MISSING, `The remote has no commit object ${checksum} (404)${ref ? `, which its ref ${ref} names` : ''}.`, { checksum });
     }
     const { commit, verified } = await verifiedCommit(ctx, checksum, got.bytes, got.meta);
+    checkBindings(ctx, commit, checksum, ref);
     const partialFile = path.join(repo.path, 'state', `${checksum}.commitpartial`);
     const wasPartial = got.stored && (await fsp.stat(partialFile).catch(() => null)) !== null;
     const complete = got.stored && !wasPartial;

@@ -254,3 +254,20 @@ test('static delta options: --require-static-deltas fails naming the commit when
   await ok(ots(`--repo=${repo}`, 'pull', '--disable-static-deltas', 'origin', 'os'));
   assert.equal(await ok(ots(`--repo=${repo}`, 'rev-parse', 'origin:os')), u.commits[2]);
 });
+
+test('ref bindings: a commit bound to another ref is refused by both tools, as ostree does, unless --disable-verify-bindings', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const u = await upstream(t);
+  // 'alias' names a commit made on 'os' (bound to 'os' only): a server passing one branch off as another.
+  await ok(ostree(`--repo=${u.repo}`, 'refs', `--create=alias`, u.commits[0]));
+  await ok(ostree(`--repo=${u.repo}`, 'summary', '-u'));
+  for (const t2 of ['ostree', 'ostree-ts'] as const) {
+    const repo = await client(t2, u.dir, 'bindings', u.url);
+    const r = await tool(t2, `--repo=${repo}`, 'pull', 'origin', 'alias');
+    assert.equal(r.code, 1, `${t2} refuses`);
+    assert.match(r.stderr, /no requested ref ‘alias’ in (its )?ref binding metadata \(‘os’\)/);
+    assert.deepEqual(await refFiles(repo), [], `${t2}: no ref`);
+    await ok(tool(t2, `--repo=${repo}`, 'pull', '--disable-verify-bindings', 'origin', 'alias'));
+    assert.equal(await ok(tool(t2, `--repo=${repo}`, 'rev-parse', 'origin:alias')), u.commits[0]);
+  }
+});

@@ -17,6 +17,7 @@ export function builder(y: Argv): Argv {
     .option('subpath', { type: 'string', describe: 'Only the objects under this absolute path (repeatable); the commit stays marked partial' })
     .option('dry-run', { type: 'boolean', describe: 'Say what would be fetched (refs, commits, objects, bytes when known) and change nothing' })
     .option('timestamp-check', { alias: 'T', type: 'boolean', describe: 'Refuse a commit older than the one the local ref names' })
+    .option('disable-verify-bindings', { type: 'boolean', describe: "Accept a commit whose ref binding does not name the ref pulled (by default refused, as ostree does)" })
     .option('disable-static-deltas', { type: 'boolean', describe: 'Never use static deltas; fetch objects' })
     .option('require-static-deltas', { type: 'boolean', describe: 'Fail unless a static delta can be used' })
     .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
@@ -42,6 +43,7 @@ interface PullArgs extends GlobalArgs {
   dryRun?: boolean | boolean[];
   timestampCheck?: boolean | boolean[];
   disableStaticDeltas?: boolean | boolean[];
+  disableVerifyBindings?: boolean | boolean[];
   requireStaticDeltas?: boolean | boolean[];
   json?: boolean | boolean[];
   jsonProgress?: boolean | boolean[];
@@ -68,6 +70,7 @@ export function pullOptions(argv: PullArgs): PullOptions {
     subpaths: asList(argv.subpath),
     dryRun: last(argv.dryRun) === true,
     timestampCheck: last(argv.timestampCheck) === true,
+    disableVerifyBindings: last(argv.disableVerifyBindings) === true,
     staticDeltas: disable ? 'disable' : require ? 'require' : 'auto',
     batch: wholeNumber(last(argv.objectBatch), '--object-batch', 1),
   };
