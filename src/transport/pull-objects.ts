@@ -41,20 +41,28 @@ export function newCounters(): PullCounters {
 /** Which objects the repository has, from one listing per fan-out directory instead of a stat per object. */
 export class ObjectIndex {
   private readonly dirs = new Map<string, Promise<Set<string>>>();
+  /** The fan-out directories that exist (an empty repository has none to list). */
+  private fanouts: Promise<Set<string>> | null = null;
 
   constructor(private readonly repo: Repo) {}
+
+  private list(dir: string): Promise<Set<string>> {
+    return fsp.readdir(dir).then(
+      (names) => new Set(names),
+      (e: unknown) => {
+        if (isErrno(e, 'ENOENT', 'ENOTDIR')) return new Set<string>();
+        throw e;
+      },
+    );
+  }
 
   async has(checksum: string, type: ObjectType): Promise<boolean> {
     const fan = checksum.slice(0, 2);
     let names = this.dirs.get(fan);
     if (!names) {
-      names = fsp.readdir(path.join(this.repo.path, 'objects', fan)).then(
-        (list) => new Set(list),
-        (e: unknown) => {
-          if (isErrno(e, 'ENOENT')) return new Set<string>();
-          throw e;
-        },
-      );
+      this.fanouts ??= this.list(path.join(this.repo.path, 'objects'));
+      const objects = this.fanouts;
+      names = objects.then((f) => (f.has(fan) ? this.list(path.join(this.repo.path, 'objects', fan)) : new Set<string>()));
       this.dirs.set(fan, names);
     }
     return (await names).has(`${checksum.slice(2)}.${objectSuffix(type, this.repo.isArchive)}`);

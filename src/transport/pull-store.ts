@@ -31,6 +31,7 @@ interface Batch {
   txn: Transaction;
   writes: Set<Promise<unknown>>;
   count: number;
+  started: number;
 }
 
 /**
@@ -48,14 +49,18 @@ export class PullStore {
   /** Small objects are checked and written by a worker thread. */
   private readonly writer: StagingWriter;
 
-  private constructor(readonly repo: Repo, txn: Transaction, private readonly batch: number) {
-    this.current = { txn, writes: new Set(), count: 0 };
+  private constructor(readonly repo: Repo, txn: Transaction, private readonly batch: number, private readonly minBatchMs: number) {
+    this.current = { txn, writes: new Set(), count: 0, started: Date.now() };
     this.writer = new StagingWriter(repo);
   }
 
-  static async open(repo: Repo, batch = 2000): Promise<PullStore> {
+  /**
+   * `batch`: objects per durable batch; `minBatchMs`: but not more often than
+   * this (a fast pull makes fewer, larger batches; each costs a filesystem sync).
+   */
+  static async open(repo: Repo, batch = 2000, minBatchMs = 0): Promise<PullStore> {
     await removeStaleSpools(repo);
-    return new PullStore(repo, await Transaction.begin(repo), Math.max(1, batch));
+    return new PullStore(repo, await Transaction.begin(repo), Math.max(1, batch), minBatchMs);
   }
 
   /** Stage a metadata object the caller has checked (checkMetadata). */
@@ -97,14 +102,14 @@ export class PullStore {
     } finally {
       batch.writes.delete(p);
     }
-    if (++batch.count >= this.batch && batch === this.current && !this.switching) await this.rotate();
+    if (++batch.count >= this.batch && batch === this.current && !this.switching && Date.now() - batch.started >= this.minBatchMs) await this.rotate();
   }
 
   /** Start a new batch; the full one is committed behind the others. */
   private rotate(): Promise<void> {
     const run = async (): Promise<void> => {
       const full = this.current as Batch;
-      this.current = { txn: await Transaction.begin(this.repo), writes: new Set(), count: 0 };
+      this.current = { txn: await Transaction.begin(this.repo), writes: new Set(), count: 0, started: Date.now() };
       this.committed = this.committed.then(async () => {
         await Promise.allSettled(full.writes);
         if (this.failure) {

@@ -48,7 +48,7 @@ export interface PullOptions {
   disableVerifyBindings?: boolean;
   /** Requests in flight at once. */
   concurrency?: number;
-  /** Objects stored per batch before they are made durable (and survive an interruption). */
+  /** Objects stored per batch before they are made durable (and survive an interruption); default 2000, and at most one batch every 3 s. */
   batch?: number;
   signal?: AbortSignal;
   onProgress?: (e: PullEvent) => void;
@@ -205,7 +205,8 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
     }
     emit({ type: 'start', remote, dryRun, refs: plans });
 
-    if (!dryRun) ctx.store = await PullStore.open(repo, opts.batch ?? 2000);
+    // Unless a batch size is asked for, batches also last at least a few seconds: one sync each.
+    if (!dryRun) ctx.store = await PullStore.open(repo, opts.batch ?? 2000, opts.batch === undefined ? 3000 : 0);
     try {
       for (const plan of plans) {
         if (opts.timestampCheck) await checkTimestamp(ctx, plan);

@@ -22,7 +22,7 @@ export function builder(y: Argv): Argv {
     .option('require-static-deltas', { type: 'boolean', describe: 'Fail unless a static delta can be used' })
     .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
     .option('json-progress', { type: 'boolean', describe: 'Write progress to stdout as JSON lines ({"v":1,"type":"start"|"commit"|"objects"|"delta"|"done"|"error",...})' })
-    .option('object-batch', { type: 'string', describe: 'Objects made durable at a time (default 2000): what an interrupted pull keeps' })
+    .option('object-batch', { type: 'string', describe: 'Objects made durable at a time: what an interrupted pull keeps (default 2000, and a batch every 3 s at most)' })
     .example('$0 --repo=repo pull origin os/x86_64/stable', 'Fetch and verify the latest commit of a branch (ref origin:os/x86_64/stable)')
     .example('$0 --repo=repo pull --depth=2 origin os/stable', 'The commit and its two parents, with their trees (for diffs and rollbacks)')
     .example('$0 --repo=repo pull --commit-metadata-only --depth=-1 origin os/stable', 'The whole history, commits only: enough for log, nothing to check out')
