@@ -74,8 +74,10 @@ export class PullTracker {
     if (e.type !== 'objects') return;
     this.last = e;
     const t = this.now();
-    this.samples.push([t, e.bytes]);
-    // Keep about five seconds of samples, at least two.
+    // A sample every 100 ms at most, about five seconds of them (at least two).
+    const prev = this.samples[this.samples.length - 1];
+    if (prev && t - prev[0] < 100 && this.samples.length > 1) prev[1] = e.bytes;
+    else this.samples.push([t, e.bytes]);
     while (this.samples.length > 2 && t - this.samples[0][0] > 5000) this.samples.shift();
   }
 
