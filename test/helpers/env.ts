@@ -85,8 +85,21 @@ export async function requireTool(t: TestContext, cmd: string, pkg: string): Pro
 /** A fresh temporary directory, removed after the test. */
 export async function tempDir(t: TestContext, prefix = 'ots-test-'): Promise<string> {
   const d = await mkdtemp(path.join(process.env.OSTREE_TS_TEST_TMP ?? tmpdir(), prefix));
-  t.after(() => rm(d, { recursive: true, force: true }));
+  t.after(() => removeTree(d));
   return d;
+}
+
+/**
+ * rm -rf that also clears the immutable flag OSTree sets on deployment
+ * directories (and on nothing else), which otherwise makes removal fail.
+ */
+export async function removeTree(d: string): Promise<void> {
+  try {
+    await rm(d, { recursive: true, force: true });
+  } catch {
+    await run('chattr', ['-R', '-f', '-i', d]).catch(() => undefined);
+    await rm(d, { recursive: true, force: true });
+  }
 }
 
 export const isRoot = process.getuid?.() === 0;
