@@ -37,6 +37,7 @@ export const COMMANDS: Record<string, { describe: string; load: Loader }> = {
   'pull-local': { describe: 'Copy commits from another repository on this machine', load: () => load(import('./commands/pull-local.js')) },
   serve: { describe: 'Serve the repository over HTTP, for pulls', load: () => load(import('./commands/serve.js')) },
   remote: { describe: 'Add, delete, list or show remotes', load: () => load(import('./commands/remote.js')) },
+  admin: { describe: 'Manage a sysroot: deploy, status, undeploy, cleanup, upgrade (as ostree admin)', load: () => load(import('./commands/admin.js')) },
   config: { describe: 'Get or set repository configuration', load: () => load(import('./commands/config.js')) },
 };
 

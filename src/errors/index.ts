@@ -58,6 +58,10 @@ export const Codes = {
   KEY: 'E_KEY',
   DELTA_INVALID: 'E_DELTA_INVALID',
   DOWNGRADE: 'E_DOWNGRADE',
+  SYSROOT_INVALID: 'E_SYSROOT_INVALID',
+  LOCKED: 'E_LOCKED',
+  PREFLIGHT: 'E_PREFLIGHT',
+  NO_SPACE: 'E_NO_SPACE',
 } as const;
 
 export function isCodedError(e: unknown): e is OstreeTsError {

@@ -7,3 +7,4 @@ export * from './gvariant-text.js';
 export * from './ghash.js';
 export * from './delta.js';
 export * from './sizes.js';
+export * from './bls.js';

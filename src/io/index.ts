@@ -8,3 +8,4 @@ export * from './http-client.js';
 export * from './xz.js';
 export * from './object-files.js';
 export * from './worker.js';
+export * from './host-fs.js';

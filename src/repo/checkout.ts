@@ -146,6 +146,8 @@ async function applyDirMeta(ctx: Ctx, dest: string, meta: DirMeta): Promise<void
     for (const x of meta.xattrs) await writeXattr(dest, x.name, x.value);
   }
   await fsp.chmod(dest, meta.mode & 0o7777);
+  // As libostree: directories a checkout creates get mtime 0, the same in every checkout (copies excepted).
+  if (!ctx.opts.union && !ctx.opts.forceCopy) await fsp.utimes(dest, 0, 0);
 }
 
 /** Does the object file in a bare repo carry exactly what this checkout wants? */

@@ -53,6 +53,10 @@ export interface PullOptions {
   signal?: AbortSignal;
   onProgress?: (e: PullEvent) => void;
   fetcher?: Fetcher;
+  /** Leave every ref as it is (the caller moves them once it is done with the commits). */
+  noRefs?: boolean;
+  /** Pull these commits instead of what the remote's refs name now (REF → checksum), as `REF@CHECKSUM`. */
+  overrideCommits?: Record<string, string>;
 }
 
 /** A ref a pull resolved, before anything was fetched. */
@@ -76,7 +80,7 @@ export type PullEvent =
 export interface PullResult {
   remote: string;
   dryRun: boolean;
-  refs: Array<PullRefPlan & { changed: boolean; verified: VerifyResult | null }>;
+  refs: Array<PullRefPlan & { changed: boolean; verified: VerifyResult | null; commit: Commit | null }>;
   /** Commits looked at, the requested ones and their parents, in order. */
   commits: Array<{ checksum: string; parent: boolean; stored: boolean; partial: boolean }>;
   /** Static deltas applied (FROM-TO or TO). */
@@ -192,7 +196,7 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
 
     const plans: PullRefPlan[] = [];
     for (const ref of [...new Set(wanted)]) {
-      let checksum = summary?.refs.find((r) => r.name === ref)?.checksum;
+      let checksum = opts.overrideCommits?.[ref] ?? summary?.refs.find((r) => r.name === ref)?.checksum;
       if (!checksum && !summary) {
         const text = await fetcher.get(new URL(`refs/heads/${ref}`, base).href, { maxBytes: 1024, signal: opts.signal });
         checksum = text?.toString('utf8').trim();
@@ -217,7 +221,7 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
           if (deltaUsed) result.deltas.push(deltaUsed);
         }
         const verified = await pullCommitChain(ctx, plan);
-        result.refs.push({ ...plan, changed: plan.previous !== plan.checksum, verified });
+        result.refs.push({ ...plan, changed: plan.previous !== plan.checksum, verified, commit: ctx.done.get(plan.checksum)?.commit ?? null });
       }
       if (ctx.store) await ctx.store.finish();
     } catch (e) {
@@ -225,7 +229,7 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
       throw e;
     }
 
-    if (!dryRun) {
+    if (!dryRun && !opts.noRefs) {
       // Refs last, once everything they need is durable.
       for (const r of result.refs) if (r.changed) await writeRef(repo, r.localRef, r.checksum);
       if (mirrorAll && summaryBytes) {

@@ -1,0 +1,172 @@
+/**
+ * The host's status document: every deployment with its place (default,
+ * booted, pending, rollback), commit, version, timestamp, origin and
+ * signature state. One typed, versioned document, rendered as text or JSON.
+ */
+import { lookup } from '../format/index.js';
+import { type Repo } from '../repo/index.js';
+import { remotePolicy, verifyCommit } from '../sign/index.js';
+import {
+  deploymentName, isPinned, loadSysroot, openSysrootRepo, sameDeployment, type Deployment, type SysrootState,
+} from '../sysroot/index.js';
+
+export const STATUS_API_VERSION = 'ostree-ts/v1';
+
+export type SignatureState =
+  /** Signed, and the remote's policy verified it. */
+  | 'verified'
+  /** The remote's policy requires signatures, and this commit's do not verify. */
+  | 'invalid'
+  /** The origin's remote does not ask for signatures. */
+  | 'not-required'
+  /** A local origin (no remote): nothing to check against. */
+  | 'local'
+  /** The commit or the remote's configuration is missing. */
+  | 'unknown';
+
+export interface DeploymentStatus {
+  index: number;
+  /** CHECKSUM.SERIAL */
+  id: string;
+  stateroot: string;
+  checksum: string;
+  serial: number;
+  version: string | null;
+  /** Commit time, ISO 8601 UTC (null when the commit is missing). */
+  timestamp: string | null;
+  origin: { refspec: string | null; remote: string | null; ref: string | null; overrideCommit: string | null } | null;
+  default: boolean;
+  booted: boolean;
+  staged: boolean;
+  pending: boolean;
+  rollback: boolean;
+  pinned: boolean;
+  bootChecksum: string;
+  kernelArguments: string;
+  signature: { state: SignatureState; checks: string[]; by: string | null; error: string | null };
+}
+
+export interface HostStatus {
+  apiVersion: typeof STATUS_API_VERSION;
+  kind: 'HostStatus';
+  sysroot: string;
+  /** Whether this machine runs one of these deployments. */
+  booted: boolean;
+  bootversion: number;
+  subbootversion: number;
+  deployments: DeploymentStatus[];
+}
+
+/** REMOTE:REF or REF. */
+export function parseRefspec(refspec: string): { remote: string | null; ref: string } {
+  const i = refspec.indexOf(':');
+  return i < 0 ? { remote: null, ref: refspec } : { remote: refspec.slice(0, i), ref: refspec.slice(i + 1) };
+}
+
+/** The booted deployment's neighbours in its stateroot: the first before it is pending, the first after it the rollback. */
+export function places(st: SysrootState): { pending: Deployment | null; rollback: Deployment | null } {
+  const b = st.booted;
+  if (!b) return { pending: null, rollback: null };
+  const same = st.deployments.filter((d) => d.osname === b.osname);
+  const i = same.findIndex((d) => sameDeployment(d, b));
+  return { pending: i > 0 ? same[i - 1] : null, rollback: i >= 0 && i + 1 < same.length ? same[i + 1] : null };
+}
+
+async function signatureOf(repo: Repo, d: Deployment, remote: string | null): Promise<DeploymentStatus['signature']> {
+  if (!remote) return { state: 'local', checks: [], by: null, error: null };
+  let policy;
+  try {
+    policy = await remotePolicy(repo, remote);
+  } catch (e) {
+    return { state: 'unknown', checks: [], by: null, error: (e as Error).message };
+  }
+  if (!policy.gpgVerify && !policy.signVerify.length) return { state: 'not-required', checks: [], by: null, error: null };
+  try {
+    const r = await verifyCommit(repo, d.csum, policy);
+    const by = r.ed25519 ? `ed25519 key ${r.ed25519}` : r.gpg ? `GPG key ${r.gpg.keyId.toUpperCase()}` : null;
+    return { state: 'verified', checks: r.checked, by, error: null };
+  } catch (e) {
+    return { state: 'invalid', checks: [], by: null, error: (e as Error).message };
+  }
+}
+
+export async function hostStatus(root: string, opts: { state?: SysrootState; repo?: Repo; signatures?: boolean } = {}): Promise<HostStatus> {
+  const st = opts.state ?? (await loadSysroot(root));
+  const repo = opts.repo ?? (await openSysrootRepo(st.root));
+  const { pending, rollback } = places(st);
+  const deployments = await Promise.all(st.deployments.map(async (d, index): Promise<DeploymentStatus> => {
+    let version: string | null = null;
+    let timestamp: string | null = null;
+    try {
+      const c = await repo.loadCommit(d.csum);
+      version = (lookup(c.metadata, 'version', 's') as string | undefined) ?? null;
+      timestamp = new Date(Number(c.timestamp) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+    } catch {
+      // A missing commit is shown as unknown.
+    }
+    const refspec = d.origin?.get('origin', 'refspec') ?? null;
+    const parsed = refspec ? parseRefspec(refspec) : null;
+    return {
+      index, id: deploymentName(d), stateroot: d.osname, checksum: d.csum, serial: d.deployserial, version, timestamp,
+      origin: d.origin ? { refspec, remote: parsed?.remote ?? null, ref: parsed?.ref ?? null, overrideCommit: d.origin.get('origin', 'override-commit') ?? null } : null,
+      default: index === 0,
+      booted: sameDeployment(d, st.booted),
+      staged: d.staged,
+      pending: sameDeployment(d, pending),
+      rollback: sameDeployment(d, rollback),
+      pinned: isPinned(d),
+      bootChecksum: d.bootcsum,
+      kernelArguments: d.kargs,
+      signature: opts.signatures === false ? { state: 'unknown', checks: [], by: null, error: null } : await signatureOf(repo, d, parsed?.remote ?? null),
+    };
+  }));
+  return {
+    apiVersion: STATUS_API_VERSION, kind: 'HostStatus', sysroot: st.root, booted: st.booted !== null,
+    bootversion: st.bootversion, subbootversion: st.subbootversion, deployments,
+  };
+}
+
+/** `ostree admin status`, line for line. */
+export function renderAdminStatus(s: HostStatus): string {
+  if (!s.deployments.length) return 'No deployments.\n';
+  let out = '';
+  for (const d of s.deployments) {
+    const mark = d.staged ? ' (staged)' : d.pending ? ' (pending)' : d.rollback ? ' (rollback)' : '';
+    out += `${d.booted ? '*' : ' '} ${d.stateroot} ${d.id}${mark}\n`;
+    if (d.version) out += `    Version: ${d.version}\n`;
+    if (d.pinned) out += '    Pinned: yes\n';
+    if (!d.origin) out += '    origin: none\n';
+    else if (!d.origin.refspec) out += '    origin: <unknown origin type>\n';
+    else out += `    origin refspec: ${d.origin.refspec}\n`;
+  }
+  return out;
+}
+
+/** `atomic status`: what rpm-ostree and bootc users read. */
+export function renderHostStatus(s: HostStatus): string {
+  if (!s.deployments.length) return `No deployments in ${s.sysroot}. Deploy one with 'ostree-ts admin deploy'.\n`;
+  const rows = (pairs: Array<[string, string | null | undefined]>): string => pairs
+    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k, v]) => `${k.padStart(16)}: ${v}\n`).join('');
+  let out = `Sysroot: ${s.sysroot}${s.booted ? '' : ' (not booted)'}\nDeployments:\n`;
+  for (const d of s.deployments) {
+    const marks = [d.default ? 'default' : '', d.staged ? 'staged' : '', d.pending ? 'pending' : '', d.rollback ? 'rollback' : '', d.pinned ? 'pinned' : ''].filter(Boolean);
+    const name = d.origin?.refspec ?? d.checksum;
+    out += `${d.booted ? '●' : ' '} ${d.stateroot}:${name}${marks.length ? `  (${marks.join(', ')})` : ''}\n`;
+    const sig = d.signature;
+    const sigText = sig.state === 'verified' ? `verified${sig.by ? ` by ${sig.by}` : ''}`
+      : sig.state === 'invalid' ? `INVALID: ${sig.error ?? ''}`
+        : sig.state === 'not-required' ? 'not required by the remote' : sig.state === 'local' ? 'none (local origin)' : 'unknown';
+    out += rows([
+      ['Version', d.version ? `${d.version}${d.timestamp ? ` (${d.timestamp})` : ''}` : d.timestamp],
+      ['Commit', d.checksum],
+      ['Deployment', d.id],
+      ['Origin', d.origin ? d.origin.refspec ?? '<unknown origin type>' : 'none'],
+      ['Pinned commit', d.origin?.overrideCommit],
+      ['Signature', sigText],
+      ['Kernel arguments', d.kernelArguments],
+    ]);
+    out += '\n';
+  }
+  return out;
+}

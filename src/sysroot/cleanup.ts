@@ -1,0 +1,77 @@
+/**
+ * Cleanup (libostree's order): the inactive boot version's files, then
+ * deployment directories no entry names, then kernels no deployment uses,
+ * then the `ostree/B/S/i` refs that keep deployed commits, and last a prune
+ * of everything else in the repository.
+ */
+import { fsp, isErrno, path, setImmutable } from '../io/index.js';
+import { listRefs, prune, writeRef, type PruneResult, type Repo } from '../repo/index.js';
+import { deploymentName, listStateroots, type SysrootState } from './state.js';
+
+export interface CleanupResult {
+  deploymentsRemoved: string[];
+  bootDirsRemoved: string[];
+  prune: PruneResult | null;
+}
+
+/** Remove a deployment directory: its immutable flag first. */
+export async function removeDeploymentDir(dir: string): Promise<void> {
+  await setImmutable(dir, false);
+  await fsp.rm(dir, { recursive: true, force: true });
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fsp.readdir(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+}
+
+export async function cleanupSysroot(st: SysrootState, repo: Repo, opts: { prune?: boolean } = {}): Promise<CleanupResult> {
+  const root = st.root;
+  const B = st.bootversion;
+  const S = st.subbootversion;
+  const result: CleanupResult = { deploymentsRemoved: [], bootDirsRemoved: [], prune: null };
+  const other = 1 - B;
+  for (const rel of [`boot/loader.${other}`, `ostree/boot.${other}`, `ostree/boot.${other}.0`, `ostree/boot.${other}.1`, `ostree/boot.${B}.${1 - S}`]) {
+    await fsp.rm(path.join(root, rel), { recursive: true, force: true });
+  }
+  // Leftover temporary links of an interrupted switch.
+  for (const dir of ['boot', 'ostree']) {
+    for (const name of await readdirOrEmpty(path.join(root, dir))) {
+      if (/^\.(loader|boot\.[01])\.tmp-/.test(name)) await fsp.rm(path.join(root, dir, name), { force: true });
+    }
+  }
+  const live = new Set(st.deployments.map((d) => `${d.osname}/${deploymentName(d)}`));
+  if (st.booted) live.add(`${st.booted.osname}/${deploymentName(st.booted)}`);
+  for (const os of await listStateroots(root)) {
+    const dir = path.join(root, 'ostree', 'deploy', os, 'deploy');
+    for (const name of await readdirOrEmpty(dir)) {
+      const base = name.endsWith('.origin') ? name.slice(0, -'.origin'.length) : name;
+      if (live.has(`${os}/${base}`)) continue;
+      if (!/^[0-9a-f]{64}\.[0-9]+(\.origin)?$/.test(name)) continue;
+      if (name.endsWith('.origin')) await fsp.rm(path.join(dir, name), { force: true });
+      else {
+        await removeDeploymentDir(path.join(dir, name));
+        result.deploymentsRemoved.push(`${os}/${name}`);
+      }
+    }
+  }
+  const bootcsums = new Set(st.deployments.map((d) => `${d.osname}-${d.bootcsum}`));
+  for (const name of await readdirOrEmpty(path.join(root, 'boot', 'ostree'))) {
+    if (!/-[0-9a-f]{64}$/.test(name) || bootcsums.has(name)) continue;
+    await fsp.rm(path.join(root, 'boot', 'ostree', name), { recursive: true, force: true });
+    result.bootDirsRemoved.push(name);
+  }
+  // The refs that keep what is deployed: ostree/B/S/i.
+  const wanted = new Map(st.deployments.map((d, i) => [`ostree/${B}/${S}/${i}`, d.csum]));
+  for (const r of await listRefs(repo, { remotes: false })) {
+    if (/^ostree\/[01]\/[01]\/[0-9]+$/.test(r.ref) && wanted.get(r.ref) !== r.checksum) await writeRef(repo, r.ref, null);
+  }
+  const have = new Map((await listRefs(repo, { remotes: false })).map((r) => [r.ref, r.checksum]));
+  for (const [name, csum] of wanted) if (have.get(name) !== csum) await writeRef(repo, name, csum);
+  if (opts.prune !== false) result.prune = await prune(repo, { refsOnly: true, depth: 0 });
+  return result;
+}

@@ -1,0 +1,40 @@
+/**
+ * The sysroot lock: one writer at a time (`ostree/lock`). Whoever holds it
+ * leaves a note of who they are, so a second writer can say whom it waits for.
+ */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { atomicWriteFile, fsp, lockFile, path, type HeldLock } from '../io/index.js';
+
+export interface LockOptions {
+  /** Wait for the lock (up to `timeoutMs`, default forever) rather than fail at once. */
+  wait?: boolean;
+  timeoutMs?: number;
+  /** What this process is doing, for the note. */
+  purpose?: string;
+}
+
+export async function lockSysroot(root: string, opts: LockOptions = {}): Promise<HeldLock> {
+  const file = path.join(root, 'ostree', 'lock');
+  const info = path.join(root, 'ostree', 'lock.owner');
+  const held = await lockFile(file, { wait: opts.wait === true, timeoutMs: opts.timeoutMs });
+  if (!held) {
+    const owner = await fsp.readFile(info, 'utf8').catch(() => '');
+    const who = owner.trim() ? ` by ${owner.trim()}` : '';
+    throw new OstreeTsError(Codes.LOCKED,
+      `The sysroot ${root} is locked${who}: another update is in progress. Nothing was changed; wait for it to finish, or pass --lock-wait to wait for it.`,
+      { sysroot: root, owner: owner.trim() || null });
+  }
+  const started = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  await atomicWriteFile(info, `${opts.purpose ?? 'a sysroot change'} (pid ${process.pid}, since ${started})\n`, { fsync: false }).catch(() => undefined);
+  return held;
+}
+
+/** Run `fn` holding the sysroot lock. */
+export async function withSysrootLock<T>(root: string, opts: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const lock = await lockSysroot(root, opts);
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}

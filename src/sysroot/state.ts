@@ -1,0 +1,194 @@
+/**
+ * Reading a sysroot as libostree lays it out: the boot version from
+ * `boot/loader`, the sub-boot version from `ostree/boot.B`, and the
+ * deployments from the BLS entries' `ostree=` arguments, in entry order.
+ */
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { BlsEntry, KeyFile, Kargs, strverscmp } from '../format/index.js';
+import { exists, fsp, isErrno, path } from '../io/index.js';
+
+export interface Deployment {
+  osname: string;
+  csum: string;
+  deployserial: number;
+  bootcsum: string;
+  /** Numbered per boot checksum in deployment order; assigned when the list is written. */
+  bootserial: number;
+  /** Kernel arguments, without `ostree=`. */
+  kargs: string;
+  /** The `.origin` key file (null when it is missing). */
+  origin: KeyFile | null;
+  /** The BLS entry it was read from (null for a deployment not yet written). */
+  entry: BlsEntry | null;
+  /** Staged: checked out, finalized at shutdown, no entry yet. */
+  staged: boolean;
+}
+
+export interface SysrootState {
+  root: string;
+  bootversion: 0 | 1;
+  subbootversion: 0 | 1;
+  /** In boot order: index 0 is the default. */
+  deployments: Deployment[];
+  /** The deployment this machine is running, when it runs one from this sysroot. */
+  booted: Deployment | null;
+}
+
+const OSTREE_ARG = /^\/ostree\/boot\.([01])\/([^/]+)\/([^/]+)\/([0-9]+)$/;
+const DEPLOY_NAME = /^([0-9a-f]+)\.([0-9]+)$/;
+
+export function deploymentName(d: Pick<Deployment, 'csum' | 'deployserial'>): string {
+  return `${d.csum}.${d.deployserial}`;
+}
+
+/** `ostree/deploy/OS/deploy/CSUM.SERIAL`, relative to the sysroot. */
+export function deploymentRelPath(d: Pick<Deployment, 'osname' | 'csum' | 'deployserial'>): string {
+  return `ostree/deploy/${d.osname}/deploy/${deploymentName(d)}`;
+}
+
+export function deploymentPath(root: string, d: Pick<Deployment, 'osname' | 'csum' | 'deployserial'>): string {
+  return path.join(root, deploymentRelPath(d));
+}
+
+export function originPath(root: string, d: Pick<Deployment, 'osname' | 'csum' | 'deployserial'>): string {
+  return `${deploymentPath(root, d)}.origin`;
+}
+
+export function sameDeployment(a: Deployment | null | undefined, b: Deployment | null | undefined): boolean {
+  return !!a && !!b && a.osname === b.osname && a.csum === b.csum && a.deployserial === b.deployserial;
+}
+
+export function isPinned(d: Deployment): boolean {
+  return d.origin?.get('libostree-transient', 'pinned') === 'true';
+}
+
+async function readVersionLink(link: string, prefix: string): Promise<0 | 1 | null> {
+  let target: string;
+  try {
+    target = await fsp.readlink(link);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return null;
+    if (isErrno(e, 'EINVAL')) {
+      throw new OstreeTsError(Codes.SYSROOT_INVALID, `${link} should be a symbolic link to ${prefix}0 or ${prefix}1, but it is not a link. Restore it (ostree-ts admin status shows what the sysroot holds).`, { path: link });
+    }
+    throw e;
+  }
+  const base = path.basename(target);
+  if (base === `${prefix}0`) return 0;
+  if (base === `${prefix}1`) return 1;
+  throw new OstreeTsError(Codes.SYSROOT_INVALID, `${link} points at ${target}, not at ${prefix}0 or ${prefix}1. Point it back at one of them.`, { path: link, target });
+}
+
+/** B: the target of boot/loader (0 when it does not exist). */
+export async function readBootversion(root: string): Promise<0 | 1> {
+  return (await readVersionLink(path.join(root, 'boot', 'loader'), 'loader.')) ?? 0;
+}
+
+/** S for a boot version: from ostree/boot.B (0 when it does not exist). */
+export async function readSubbootversion(root: string, bootversion: 0 | 1): Promise<0 | 1> {
+  return (await readVersionLink(path.join(root, 'ostree', `boot.${bootversion}`), `boot.${bootversion}.`)) ?? 0;
+}
+
+export async function readOrigin(file: string): Promise<KeyFile | null> {
+  try {
+    return KeyFile.parse(await fsp.readFile(file, 'utf8'), file);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return null;
+    throw e;
+  }
+}
+
+/** The entries of boot/loader.B/entries, sorted as readers sort them (version, highest first). */
+export async function readEntries(root: string, bootversion: 0 | 1): Promise<Array<{ file: string; entry: BlsEntry }>> {
+  const dir = path.join(root, 'boot', `loader.${bootversion}`, 'entries');
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+  const out: Array<{ file: string; entry: BlsEntry }> = [];
+  for (const name of names) {
+    if (!name.startsWith('ostree-') || !name.endsWith('.conf')) continue;
+    const file = path.join(dir, name);
+    const st = await fsp.lstat(file);
+    if (!st.isFile()) continue;
+    out.push({ file, entry: BlsEntry.parse(await fsp.readFile(file, 'utf8')) });
+  }
+  // Highest version first; entries without one last.
+  out.sort((a, b) => {
+    const va = a.entry.get('version');
+    const vb = b.entry.get('version');
+    if (va === undefined && vb === undefined) return 0;
+    if (va === undefined) return 1;
+    if (vb === undefined) return -1;
+    return strverscmp(vb, va);
+  });
+  return out;
+}
+
+/** Load the sysroot's current deployment list. */
+export async function loadSysroot(rootIn: string, opts: { bootedCheck?: boolean } = {}): Promise<SysrootState> {
+  const root = path.resolve(rootIn);
+  if (!(await exists(path.join(root, 'ostree', 'deploy'))) && !(await exists(path.join(root, 'ostree', 'repo')))) {
+    throw new OstreeTsError(Codes.SYSROOT_INVALID, `${root} is not an OSTree sysroot (it has no ostree/deploy). Create one with 'ostree-ts admin init-fs ${rootIn}', or pass --sysroot=DIR.`, { path: root });
+  }
+  const bootversion = await readBootversion(root);
+  const subbootversion = await readSubbootversion(root, bootversion);
+  const deployments: Deployment[] = [];
+  for (const { file, entry } of await readEntries(root, bootversion)) {
+    const options = entry.get('options') ?? '';
+    const kargs = Kargs.parse(options);
+    const ostreeArg = kargs.get('ostree');
+    const m = ostreeArg !== undefined ? OSTREE_ARG.exec(ostreeArg) : null;
+    if (!m) {
+      throw new OstreeTsError(Codes.SYSROOT_INVALID, `Boot entry ${file} has no valid ostree= argument (options: ${options}). It should read ostree=/ostree/boot.B/STATEROOT/BOOTCSUM/N; repair or remove that entry.`, { file });
+    }
+    const link = path.join(root, 'ostree', `boot.${m[1]}`, m[2], m[3], m[4]);
+    let target: string;
+    try {
+      target = await fsp.readlink(link);
+    } catch (e) {
+      throw new OstreeTsError(Codes.SYSROOT_INVALID, `Boot entry ${file} names ${ostreeArg}, but the link ${link} cannot be read (${(e as Error).message}). The boot link farm is damaged; redeploy to rewrite it.`, { file, link }, { cause: e });
+    }
+    const dm = DEPLOY_NAME.exec(path.basename(target));
+    if (!dm) throw new OstreeTsError(Codes.SYSROOT_INVALID, `The boot link ${link} points at ${target}, which is not a deployment (CHECKSUM.SERIAL).`, { link, target });
+    kargs.delete('ostree');
+    const d: Deployment = {
+      osname: m[2], csum: dm[1], deployserial: Number(dm[2]), bootcsum: m[3], bootserial: Number(m[4]),
+      kargs: kargs.toString(), origin: null, entry, staged: false,
+    };
+    d.origin = await readOrigin(originPath(root, d));
+    deployments.push(d);
+  }
+  const booted = opts.bootedCheck === false ? null : await findBooted(root, deployments);
+  return { root, bootversion, subbootversion, deployments, booted };
+}
+
+/** The running deployment: only on a machine booted by OSTree, the one whose directory is `/`. */
+async function findBooted(root: string, deployments: Deployment[]): Promise<Deployment | null> {
+  if (!(await exists('/run/ostree-booted'))) return null;
+  const rootSt = await fsp.stat('/');
+  for (const d of deployments) {
+    const st = await fsp.stat(deploymentPath(root, d)).catch(() => null);
+    if (st && st.dev === rootSt.dev && st.ino === rootSt.ino) return d;
+  }
+  return null;
+}
+
+/** The deployment whose configuration a new one of `osname` inherits: the booted one, else the first of that stateroot. */
+export function mergeDeployment(state: SysrootState, osname: string): Deployment | null {
+  if (state.booted && state.booted.osname === osname) return state.booted;
+  return state.deployments.find((d) => d.osname === osname) ?? null;
+}
+
+/** The stateroots that exist (directories under ostree/deploy). */
+export async function listStateroots(root: string): Promise<string[]> {
+  try {
+    return (await fsp.readdir(path.join(root, 'ostree', 'deploy'))).sort();
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+}
