@@ -10,18 +10,34 @@ const GNU_TIME = '/usr/bin/time';
 
 /**
  * The two tools under comparison. Each has a display name and the argv
- * prefix that precedes `--repo=R VERB ...`.
- *   ostree:    $OSTREE_BIN or `ostree`
- *   ostree-ts: $OSTREE_TS_BIN, else `node <repo>/dist/src/cli/main.js`
+ * prefix that precedes `--repo=R VERB ...`; `admin`, the prefix of
+ * `--sysroot=DIR VERB ...` for deployments; and `hostStatus`, the prefix of
+ * `--sysroot=DIR status`.
+ *   ostree:    $OSTREE_BIN or `ostree`; `ostree admin` for both others
+ *   ostree-ts: $OSTREE_TS_BIN, else `node <repo>/dist/src/cli/main.js`;
+ *              `... main.js admin`; $OSTREE_TS_ATOMIC_BIN, else
+ *              `node <repo>/dist/src/cli/atomic.js`, for the status
  */
 export function resolveTools(repoRoot, env = process.env) {
-  const theirs = { name: 'ostree', argv: [env.OSTREE_BIN || 'ostree'] };
+  const ostreeBin = env.OSTREE_BIN || 'ostree';
+  const theirs = {
+    name: 'ostree',
+    argv: [ostreeBin],
+    admin: [ostreeBin, 'admin'],
+    hostStatus: [ostreeBin, 'admin'],
+  };
   const oursBin = env.OSTREE_TS_BIN || path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
   if (!fs.existsSync(oursBin) && !env.OSTREE_TS_BIN) {
     throw new Error(`${oursBin} does not exist; run \`npm run build\` first or set OSTREE_TS_BIN`);
   }
-  const isScript = /\.[cm]?js$/.test(oursBin);
-  const ours = { name: 'ostree-ts', argv: isScript ? [process.execPath, oursBin] : [oursBin] };
+  const atomicBin = env.OSTREE_TS_ATOMIC_BIN || path.join(repoRoot, 'dist', 'src', 'cli', 'atomic.js');
+  const argvOf = (bin) => (/\.[cm]?js$/.test(bin) ? [process.execPath, bin] : [bin]);
+  const ours = {
+    name: 'ostree-ts',
+    argv: argvOf(oursBin),
+    admin: [...argvOf(oursBin), 'admin'],
+    hostStatus: argvOf(atomicBin),
+  };
   return [theirs, ours];
 }
 
@@ -93,9 +109,14 @@ export function ensureGnuTime(log) {
  * The disk is synced first so that earlier writes do not skew the timing.
  */
 export async function runTimed(tool, repo, args, scratchDir) {
+  return runTimedArgv([...tool.argv, `--repo=${repo}`, ...args], scratchDir);
+}
+
+/** Run the command `argv` under GNU time; the same as runTimed. */
+export async function runTimedArgv(command, scratchDir) {
   settleDisk();
   const timeFile = path.join(scratchDir, `time-${randomUUID()}.txt`);
-  const argv = ['-f', '%e %M', '-o', timeFile, ...tool.argv, `--repo=${repo}`, ...args];
+  const argv = ['-f', '%e %M', '-o', timeFile, ...command];
   const started = process.hrtime.bigint();
   const { status, stdout, stderr } = await spawnCollect(GNU_TIME, argv);
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;

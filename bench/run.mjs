@@ -2,6 +2,7 @@
 // Benchmark ostree-ts against the real `ostree` binary, side by side, on the
 // same input trees. See bench/README.md.
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,7 @@ import {
   resolveTools,
   runCommand,
   runPlain,
-  runTimed,
+  runTimedArgv,
 } from './measure.mjs';
 import { nginxCommand, startNginx } from './serve.mjs';
 import {
@@ -30,6 +31,7 @@ import {
   ensureTree,
   ensureUpdateTree,
   hasUpdateTree,
+  isKernelTree,
   scanTree,
   tarballCommands,
   warmFiles,
@@ -38,7 +40,7 @@ import {
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
 const QUICK_TREES = ['1k', '10k'];
-const LARGE_TREES = new Set(['minbase', 'minbase-pkgs', '100k']);
+const LARGE_TREES = new Set(['minbase', 'minbase-pkgs', 'minbase-kernel', '100k']);
 
 /** Commit of the tree (commit A of the delta operations). */
 const COMMIT_TIMESTAMP = '@1700000000';
@@ -185,6 +187,118 @@ function directorySize(dir) {
   return { files, bytes };
 }
 
+// ---------------------------------------------------------------------------
+// Deployment operations. Each works on a sysroot of its own in the workspace,
+// made untimed with the real ostree for both tools (same repository content):
+// `admin init-fs`, `admin os-init debian`, and a commit of the tree on
+// `debian/stable` into DIR/ostree/repo (mode bare), then `deploys` deployments
+// of it. Deployment directories carry the immutable attribute, so workspaces
+// holding sysroots are cleared with chattr before they are removed.
+
+const OS_NAME = 'debian';
+const OS_REF = 'debian/stable';
+const DEPLOY_KARG = 'root=/dev/vda1';
+/** Invocations of a fast command per run; the sample is their median. */
+const STATUS_REPEAT = 10;
+/** ostree-ts's status should take less than this (ms, median). */
+const STATUS_TARGET_MS = 150;
+
+const sysrootDir = (ws, op) => path.join(ws.dir, `sysroot-${op.name}`);
+const deployArgs = (ws, op) => [
+  'deploy', `--os=${OS_NAME}`, `--karg=${DEPLOY_KARG}`, OS_REF,
+];
+
+/** Make the op's sysroot with the real ostree (untimed) and deploy `deploys` times. */
+const prepareSysroot = (deploys) => async (ws, op) => {
+  const dir = sysrootDir(ws, op);
+  fs.mkdirSync(dir);
+  ws.sysroots.push(dir);
+  const admin = (args) => runCommand(ws.ostree.admin[0], [...ws.ostree.admin.slice(1), ...args]);
+  const steps = [
+    () => admin(['init-fs', dir]),
+    () => admin([`--sysroot=${dir}`, 'os-init', OS_NAME]),
+    () => runPlain(ws.ostree, path.join(dir, 'ostree', 'repo'), [
+      'commit', '-b', OS_REF, `--tree=dir=${ws.tree}`, `--timestamp=${COMMIT_TIMESTAMP}`, '-s', 'bench',
+    ]),
+    ...Array.from({ length: deploys }, () => () => admin([`--sysroot=${dir}`, ...deployArgs(ws, op)])),
+  ];
+  for (const step of steps) {
+    const res = await step();
+    if (!res.ok) return `making the sysroot with ostree failed (${res.status}): ${tail(res.stderr)}`;
+  }
+  ws.sysrootCommit = readRef(path.join(dir, 'ostree', 'repo'), `refs/heads/${OS_REF}`);
+  return null;
+};
+
+/** The deployments `ostree admin status` lists: [{ os, checksum, serial }]. */
+async function listDeployments(ws, dir) {
+  const res = await runCommand(ws.ostree.admin[0], [...ws.ostree.admin.slice(1), `--sysroot=${dir}`, 'status']);
+  if (!res.ok) return { error: `ostree admin status failed (${res.status}): ${tail(res.stderr)}` };
+  const deployments = [...res.stdout.matchAll(/^[* ] (\S+) ([0-9a-f]{64})\.(\d+)/gm)].map((m) => ({
+    os: m[1], checksum: m[2], serial: Number(m[3]),
+  }));
+  return { deployments };
+}
+
+/** Boot entries (boot/loader/entries/*.conf) of a sysroot, as text. */
+function bootEntries(dir) {
+  const entries = path.join(dir, 'boot', 'loader', 'entries');
+  try {
+    return fs.readdirSync(entries).filter((n) => n.endsWith('.conf')).map((n) => fs.readFileSync(path.join(entries, n), 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * After a deploy: the real ostree's `admin status` must list exactly one
+ * deployment, of the committed tree, and there must be one boot entry whose
+ * options carry the kernel argument. The sample's checksum is the deployed
+ * commit (the same for both tools).
+ */
+async function inspectDeploy(ws, op, sample) {
+  const dir = sysrootDir(ws, op);
+  const { deployments, error } = await listDeployments(ws, dir);
+  if (error) return `exit 0 but ${error}`;
+  if (deployments.length !== 1) return `exit 0 but ostree admin status lists ${deployments.length} deployments, not 1`;
+  const [d] = deployments;
+  sample.checksum = d.checksum;
+  if (d.os !== OS_NAME || d.checksum !== ws.sysrootCommit) {
+    return `exit 0 but the deployment is ${d.os} ${d.checksum}, not ${OS_NAME} ${ws.sysrootCommit}`;
+  }
+  const entries = bootEntries(dir);
+  const options = entries.map((e) => /^options\s+(.*)$/m.exec(e)?.[1] ?? '');
+  if (entries.length !== 1 || !options[0].split(/\s+/).includes(DEPLOY_KARG)) {
+    return `exit 0 but boot/loader/entries has ${entries.length} entries` +
+      (entries.length === 1 ? ` whose options (${options[0]}) lack ${DEPLOY_KARG}` : ', not 1');
+  }
+  return null;
+}
+
+/** Before timing status: the sysroot must hold two deployments (checked with ostree). */
+async function prepareStatus(ws, op) {
+  const error = await prepareSysroot(2)(ws, op);
+  if (error) return error;
+  const listed = await listDeployments(ws, sysrootDir(ws, op));
+  if (listed.error) return listed.error;
+  if (listed.deployments.length !== 2) return `the sysroot has ${listed.deployments.length} deployments after two deploys, not 2`;
+  return null;
+}
+
+/** After status: its output should name the deployed commit (a warning, not a failure). */
+async function inspectStatus(ws, op, sample, mark, res) {
+  sample.namesCommit = Boolean(ws.sysrootCommit) && res.stdout.includes(ws.sysrootCommit.slice(0, 10));
+  if (!sample.namesCommit) ws.log(`warning: ${ws.tool.name} status output does not mention commit ${ws.sysrootCommit?.slice(0, 10)}`);
+  return null;
+}
+
+/**
+ * Failure messages that mean the command is not in this build of ostree-ts
+ * (rather than a command that failed): the operation is then skipped for
+ * ostree-ts in the remaining runs and reported as SKIPPED, not FAILED.
+ */
+const UNAVAILABLE = /unknown command|not available in this build|not supported yet|cannot find module/i;
+
 /**
  * Operations in execution order. `repo` is the repository (see REPO_MODES)
  * the operation works on; `needs` lists operations that must have succeeded
@@ -199,6 +313,10 @@ function directorySize(dir) {
  * tree's update tree; `prepare(ws, op)` runs untimed before the command and
  * `inspect(ws, op, sample, mark)` after it (`mark` is the position in nginx's
  * access log before the command); both return an error message or null.
+ * Instead of `repo` and `args`, `command(ws, op)` gives the whole command
+ * line (the deployment operations); `repeat` runs it that many times per run
+ * and takes the median; `kernel` marks operations that need an OS tree with
+ * a kernel (see isKernelTree).
  */
 const OPERATIONS = [
   { name: 'commit-archive', repo: 'archive', needs: [], args: commitArgs, checksum: true },
@@ -244,6 +362,16 @@ const OPERATIONS = [
     name: 'delta-pull', repo: 'pull-bare-user', needs: ['pull-bare-user', 'delta-generate'], serve: true, update: true,
     checksum: true, prepare: prepareDeltaPull, args: pullArgs, inspect: inspectPull('b'),
   },
+  {
+    name: 'admin-deploy', needs: [], kernel: true, checksum: true, prepare: prepareSysroot(0),
+    command: (ws, op) => [...ws.tool.admin, `--sysroot=${sysrootDir(ws, op)}`, ...deployArgs(ws, op)],
+    inspect: inspectDeploy,
+  },
+  {
+    name: 'atomic-status', needs: [], kernel: true, repeat: STATUS_REPEAT, prepare: prepareStatus,
+    command: (ws, op) => [...ws.tool.hostStatus, `--sysroot=${sysrootDir(ws, op)}`, 'status'],
+    inspect: inspectStatus,
+  },
 ];
 const OP_NAMES = OPERATIONS.map((op) => op.name);
 
@@ -269,13 +397,15 @@ ratio (ostree-ts / ostree) of wall time and peak RSS.
                  ${wrap(OP_NAMES.join(', '), 62).join('\n                 ')}
                  (default: all)
   --runs=N       runs per tool; the median is reported
-                 (default: 1 for minbase and 100k, 3 otherwise)
+                 (default: 1 for the Debian trees and 100k, 3 otherwise)
   --quick        shorthand for --trees=${QUICK_TREES.join(',')} --runs=1
   --keep         keep the temporary repositories (printed) for inspection
   -h, --help     show this help
 
 Environment:
   OSTREE_TS_BIN          ostree-ts command (default: node dist/src/cli/main.js)
+  OSTREE_TS_ATOMIC_BIN   its host command, for atomic-status
+                         (default: node dist/src/cli/atomic.js)
   OSTREE_BIN             real ostree command (default: ostree)
   OSTREE_TS_BENCH_CACHE  cache directory for trees and temporary repos
                          (default: \${XDG_CACHE_HOME:-~/.cache}/ostree-ts-bench)
@@ -331,6 +461,9 @@ function makeWorkspace(workRoot, tool, inputs) {
   const dir = fs.mkdtempSync(path.join(workRoot, `${tool.name}-`));
   return {
     tool,
+    ostree: inputs.ostree, // the real ostree, which makes the sysroots
+    log: inputs.log,
+    sysroots: [], // sysroot directories made in dir (see removeWorkspace)
     dir,
     tree: inputs.tree,
     tars: inputs.tars,
@@ -341,6 +474,16 @@ function makeWorkspace(workRoot, tool, inputs) {
     initialized: new Set(),
     outcome: new Map(), // operation name -> 'ok' | failure message
   };
+}
+
+/**
+ * Remove a workspace. Deployment directories carry the immutable attribute,
+ * so it is cleared first in every sysroot (chattr's exit status is ignored:
+ * it is 1 whenever the tree holds symlinks, whose flags it cannot read).
+ */
+function removeWorkspace(ws) {
+  for (const dir of ws.sysroots) spawnSync('chattr', ['-R', '-f', '-i', dir], { stdio: 'ignore' });
+  fs.rmSync(ws.dir, { recursive: true, force: true });
 }
 
 async function ensureRepo(ws, key) {
@@ -356,17 +499,32 @@ async function ensureRepo(ws, key) {
 async function runOperation(ws, op) {
   const missing = op.needs.find((n) => ws.outcome.get(n) !== 'ok');
   if (missing) return { error: `skipped, ${missing} failed: ${ws.outcome.get(missing) ?? 'not run'}` };
-  const initError = await ensureRepo(ws, op.repo);
-  if (initError) return { error: initError };
+  if (op.repo) {
+    const initError = await ensureRepo(ws, op.repo);
+    if (initError) return { error: initError };
+  }
   const prepareError = op.prepare && (await op.prepare(ws, op));
   if (prepareError) return { error: prepareError };
   const mark = ws.serve?.server.mark();
-  const res = await runTimed(ws.tool, ws.repos[op.repo], op.args(ws, op), ws.dir);
-  if (!res.ok) return { error: `exit ${res.status}: ${tail(res.stderr)}` };
-  const sample = { wallS: res.wallS, rssKB: res.rssKB };
+  const argv = op.command
+    ? op.command(ws, op)
+    : [...ws.tool.argv, `--repo=${ws.repos[op.repo]}`, ...op.args(ws, op)];
+  const runs = [];
+  for (let i = 0; i < (op.repeat ?? 1); i++) {
+    const res = await runTimedArgv(argv, ws.dir);
+    if (!res.ok) {
+      const error = `exit ${res.status}: ${tail(res.stderr)}`;
+      const unavailable = ws.tool.name === 'ostree-ts' && UNAVAILABLE.test(res.stderr);
+      return unavailable ? { error, unavailable: `command not in this build (${tail(res.stderr, 1)})` } : { error };
+    }
+    runs.push(res);
+  }
+  const res = runs[0];
+  const sample = { wallS: median(runs.map((r) => r.wallS)), rssKB: median(runs.map((r) => r.rssKB)) };
+  if (runs.length > 1) sample.repeats = runs.map((r) => ({ wallS: r.wallS, rssKB: r.rssKB }));
   if (op.checksum && !op.inspect) sample.checksum = lastLine(res.stdout);
   if (op.inspect) {
-    const error = await op.inspect(ws, op, sample, mark);
+    const error = await op.inspect(ws, op, sample, mark, res);
     if (error) return { error };
   }
   if (op.output) {
@@ -393,9 +551,12 @@ function lastLine(text) {
   return text.trim().split('\n').pop()?.trim() ?? '';
 }
 
-/** Empty per-operation record: samples (with checksums) and failures for each tool. */
+/**
+ * Empty per-operation record: samples (with checksums) and failures for each
+ * tool; `unavailable` is set when the tool does not have the command.
+ */
 function emptyRecord(tools) {
-  const perTool = () => ({ samples: [], failures: [] });
+  const perTool = () => ({ samples: [], failures: [], unavailable: null });
   return Object.fromEntries(tools.map((t) => [t.name, perTool()]));
 }
 
@@ -403,7 +564,8 @@ function emptyRecord(tools) {
  * Benchmark one tree: `runs` rounds; in each, every operation is run by both
  * tools back to back, alternating which tool goes first from round to round.
  */
-async function benchTree({ treeName, inputs, tools, plan, selected, runs, workRoot, keep, log }) {
+async function benchTree({ treeName, inputs: given, tools, plan, selected, runs, workRoot, keep, log }) {
+  const inputs = { ...given, ostree: tools[0], log };
   const records = new Map(plan.map((op) => [op.name, emptyRecord(tools)]));
   const mismatches = [];
   for (let round = 0; round < runs; round++) {
@@ -417,8 +579,12 @@ async function benchTree({ treeName, inputs, tools, plan, selected, runs, workRo
         if (mismatch) addMismatch(mismatches, mismatch, round + 1);
       }
     } finally {
-      if (keep) log(`kept ${spaces.map((ws) => ws.dir).join(' and ')}`);
-      else spaces.forEach((ws) => fs.rmSync(ws.dir, { recursive: true, force: true }));
+      if (keep) {
+        log(`kept ${spaces.map((ws) => ws.dir).join(' and ')}`);
+        if (spaces.some((ws) => ws.sysroots.length)) {
+          log('(their sysroots hold immutable deployment directories: chattr -i them before removing)');
+        }
+      } else spaces.forEach(removeWorkspace);
     }
   }
   const operations = plan
@@ -432,11 +598,14 @@ async function benchTree({ treeName, inputs, tools, plan, selected, runs, workRo
 async function runRound(spaces, op, record) {
   const results = {};
   for (const ws of spaces) {
-    const result = await runOperation(ws, op);
     const name = ws.tool.name;
+    const result = record[name].unavailable
+      ? { error: `skipped: ${record[name].unavailable}`, skipped: true }
+      : await runOperation(ws, op);
     ws.outcome.set(op.name, result.error ? result.error : 'ok');
-    if (result.error) record[name].failures.push(result.error);
-    else record[name].samples.push(result);
+    if (result.unavailable) record[name].unavailable = result.unavailable;
+    else if (result.error && !result.skipped) record[name].failures.push(result.error);
+    else if (!result.error) record[name].samples.push(result);
     results[name] = result;
   }
   return results;
@@ -445,8 +614,9 @@ async function runRound(spaces, op, record) {
 function logRound(log, treeName, op, round, results) {
   const parts = Object.entries(results).map(([name, r]) =>
     r.error
-      ? `${name} FAILED (${r.error})`
+      ? `${name} ${r.unavailable || r.skipped ? 'SKIPPED' : 'FAILED'} (${r.unavailable ?? r.error})`
       : `${name} ${r.wallS.toFixed(3)} s ${mb(r.rssKB)} MB` +
+        (r.repeats ? ` (median of ${r.repeats.length})` : '') +
         (r.outputBytes === undefined ? '' : ` (wrote ${(r.outputBytes / 2 ** 20).toFixed(1)} MiB)`),
   );
   log(`${treeName} ${op.name} #${round + 1}: ${parts.join(', ')}`);
@@ -494,6 +664,7 @@ function summarize(name, record, tools) {
       transfer: medianTransfer(r.samples.map((s) => s.transfer).filter(Boolean)),
       samples: r.samples,
       failures: r.failures,
+      unavailable: r.unavailable,
     };
   });
   const summary = {
@@ -612,18 +783,24 @@ function mb(kb) {
 
 function formatTable(trees) {
   const header = ['tree', 'operation', 'ostree s', 'ostree-ts s', 'ratio', 'ostree MB', 'ostree-ts MB', 'ratio'];
-  const fmt = (x, digits) => (x == null ? 'FAIL' : x.toFixed(digits));
   const rows = trees.flatMap((t) =>
-    t.operations.map((op) => [
-      t.name,
-      op.name,
-      fmt(op.ostree.wallS, 3),
-      fmt(op.ostreeTs.wallS, 3),
-      fmt(op.wallRatio, 2),
-      op.ostree.rssKB == null ? 'FAIL' : mb(op.ostree.rssKB),
-      op.ostreeTs.rssKB == null ? 'FAIL' : mb(op.ostreeTs.rssKB),
-      fmt(op.rssRatio, 2),
-    ]),
+    t.operations.map((op) => {
+      // A figure is missing because a tool failed, or (skip) does not have the command.
+      const none = op.ostree.unavailable || op.ostreeTs.unavailable ? 'skip' : 'FAIL';
+      const fmt = (x, digits) => (x == null ? none : x.toFixed(digits));
+      const rss = (r) => (r.rssKB == null ? (r.unavailable ? 'skip' : 'FAIL') : mb(r.rssKB));
+      const wall = (r) => (r.wallS == null ? (r.unavailable ? 'skip' : 'FAIL') : r.wallS.toFixed(3));
+      return [
+        t.name,
+        op.name,
+        wall(op.ostree),
+        wall(op.ostreeTs),
+        fmt(op.wallRatio, 2),
+        rss(op.ostree),
+        rss(op.ostreeTs),
+        fmt(op.rssRatio, 2),
+      ];
+    }),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -648,6 +825,37 @@ function failureLines(trees) {
       ),
     ),
   );
+}
+
+function skippedLines(trees) {
+  return trees.flatMap((t) =>
+    t.operations.flatMap((op) =>
+      [op.ostree, op.ostreeTs].filter((r) => r.unavailable).map((r) => `SKIPPED ${t.name} ${op.name} ${r.tool}: ${r.unavailable}`),
+    ),
+  );
+}
+
+/**
+ * Operations run several times per run (see `repeat`): their median times in
+ * milliseconds, and for atomic-status whether ostree-ts meets its target.
+ */
+function formatRepeated(trees) {
+  const lines = [];
+  for (const t of trees) {
+    for (const op of t.operations) {
+      const spec = OPERATIONS.find((o) => o.name === op.name);
+      if (!spec.repeat) continue;
+      const ms = (r) => (r.wallS == null ? (r.unavailable ? 'skipped' : 'failed') : `${(r.wallS * 1000).toFixed(1)} ms`);
+      let line = `${t.name} ${op.name}: ostree ${ms(op.ostree)}, ostree-ts ${ms(op.ostreeTs)}`;
+      if (op.name === 'atomic-status' && op.ostreeTs.wallS != null) {
+        const met = op.ostreeTs.wallS * 1000 < STATUS_TARGET_MS;
+        line += ` (target for ostree-ts: under ${STATUS_TARGET_MS} ms: ${met ? 'met' : 'NOT met'})`;
+      }
+      lines.push(line);
+    }
+  }
+  const title = `repeated operations (median of ${STATUS_REPEAT} invocations per run, then median of the runs):`;
+  return lines.length ? ['', title, ...lines.map((l) => `  ${l}`)].join('\n') : '';
 }
 
 function mismatchLine(m) {
@@ -747,16 +955,24 @@ async function main() {
   if (plan.some((op) => op.serve) && !nginxCommand()) {
     throw new Error("the pull and delta operations need nginx; install the Debian package 'nginx' (apt-get install nginx)");
   }
+  if (plan.some((op) => op.kernel) && opts.trees.some(isKernelTree)) {
+    if (process.getuid?.() !== 0) {
+      throw new Error('the deployment operations (admin-deploy, atomic-status) need root: ostree admin deploy writes root-owned deployments');
+    }
+    requireCommand('chattr', 'e2fsprogs');
+  }
   const tarKinds = plan.flatMap((op) => Object.values(op.tarballs ?? {}));
   if (tarKinds.length) tarballCommands(tarKinds).forEach(({ command, pkg }) => requireCommand(command, pkg));
 
   const trees = [];
   const mismatches = [];
   for (const name of opts.trees) {
-    const selected = opts.ops.filter((n) => hasUpdateTree(name) || !OPERATIONS.find((op) => op.name === n).update);
-    if (selected.length < opts.ops.length) {
-      log(`${name}: no update tree; skipping ${opts.ops.filter((n) => !selected.includes(n)).join(', ')}`);
-    }
+    const spec = (n) => OPERATIONS.find((op) => op.name === n);
+    const noUpdate = opts.ops.filter((n) => !hasUpdateTree(name) && spec(n).update);
+    const noKernel = opts.ops.filter((n) => !isKernelTree(name) && spec(n).kernel);
+    if (noUpdate.length) log(`${name}: no update tree; skipping ${noUpdate.join(', ')}`);
+    if (noKernel.length) log(`${name}: not an OS tree with a kernel (use minbase-kernel); skipping ${noKernel.join(', ')}`);
+    const selected = opts.ops.filter((n) => !noUpdate.includes(n) && !noKernel.includes(n));
     if (!selected.length) continue;
     const treePlan = planOperations(selected);
     // The update tree first: making it may rebuild the tree (same package snapshot).
@@ -789,14 +1005,18 @@ async function main() {
   }
 
   const failures = failureLines(trees);
+  const skipped = skippedLines(trees);
   console.log();
   console.log(formatTable(trees));
   const versus = formatVersus(trees);
   if (versus) console.log(versus);
+  const repeated = formatRepeated(trees);
+  if (repeated) console.log(repeated);
   const sizes = formatSizes(trees);
   if (sizes) console.log(sizes);
   for (const m of mismatches) console.log(mismatchLine(m));
   for (const f of failures) console.log(f);
+  for (const line of skipped) console.log(line);
   console.log(`\n(ratio = ostree-ts / ostree; median of the runs; results in ${path.relative(process.cwd(), RESULTS_FILE)})`);
 
   writeResults({
@@ -811,6 +1031,7 @@ async function main() {
     trees,
     mismatches,
     failures,
+    skipped,
   });
   if (mismatches.length || failures.length) process.exitCode = 1;
 }

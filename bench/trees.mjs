@@ -26,7 +26,14 @@ export const SYNTHETIC_TREES = { '1k': 1_000, '10k': 10_000, '100k': 100_000 };
 export const DEBIAN_TREES = {
   minbase: [],
   'minbase-pkgs': ['less', 'curl', 'iproute2', 'procps', 'vim-tiny', 'openssh-client', 'python3-minimal'],
+  'minbase-kernel': ['linux-image-cloud-amd64', 'initramfs-tools'],
 };
+/**
+ * Debian trees laid out as an OSTree OS tree for `ostree admin deploy`, built
+ * by bench/make-kernel-tree.sh instead: kernel and initramfs in
+ * usr/lib/modules/KVER/, /etc moved to /usr/etc.
+ */
+const KERNEL_TREES = new Set(['minbase-kernel']);
 /** The Debian tree each Debian tree is updated to by the delta operations. */
 const DEBIAN_UPDATES = { minbase: 'minbase-pkgs' };
 
@@ -53,6 +60,11 @@ export function ensureTree(root, name, repoRoot, log) {
   const count = SYNTHETIC_TREES[name];
   if (count === undefined) throw new Error(`unknown tree '${name}' (known: ${KNOWN_TREES.join(', ')})`);
   return ensureSynthetic(treesDir, name, count, log);
+}
+
+/** Whether tree `name` is an OS tree that `ostree admin deploy` accepts (see KERNEL_TREES). */
+export function isKernelTree(name) {
+  return KERNEL_TREES.has(name);
 }
 
 /** Whether tree `name` has an update tree for the delta operations. */
@@ -119,7 +131,9 @@ function ensureDebian(treesDir, name, repoRoot, log) {
   const packages = DEBIAN_TREES[name];
   log(`building ${name} tree in ${dest} (mmdebstrap; a few minutes)`);
   const started = performance.now();
-  const script = path.join(repoRoot, 'fixtures', 'make-minbase.sh');
+  const script = KERNEL_TREES.has(name)
+    ? path.join(repoRoot, 'bench', 'make-kernel-tree.sh')
+    : path.join(repoRoot, 'fixtures', 'make-minbase.sh');
   const args = packages.length ? [`--include=${packages.join(',')}`, dest] : [dest];
   const res = spawnSync(script, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (res.error) throw res.error;
