@@ -4,11 +4,12 @@
  * signature state. One typed, versioned document, rendered as text or JSON.
  */
 import { lookup } from '../format/index.js';
-import { type Repo } from '../repo/index.js';
-import { remotePolicy, verifyCommit } from '../sign/index.js';
+import { path } from '../io/fs.js';
+// Narrow imports: `atomic status` is called often and must start quickly.
+import { Repo } from '../repo/repo.js';
 import {
-  deploymentName, isPinned, loadSysroot, openSysrootRepo, sameDeployment, type Deployment, type SysrootState,
-} from '../sysroot/index.js';
+  deploymentName, isPinned, loadSysroot, sameDeployment, type Deployment, type SysrootState,
+} from '../sysroot/state.js';
 
 export const STATUS_API_VERSION = 'ostree-ts/v1';
 
@@ -74,6 +75,8 @@ export function places(st: SysrootState): { pending: Deployment | null; rollback
 
 async function signatureOf(repo: Repo, d: Deployment, remote: string | null): Promise<DeploymentStatus['signature']> {
   if (!remote) return { state: 'local', checks: [], by: null, error: null };
+  // Loaded only when there is a remote to check against.
+  const { remotePolicy, verifyCommit } = await import('../sign/policy.js');
   let policy;
   try {
     policy = await remotePolicy(repo, remote);
@@ -92,7 +95,7 @@ async function signatureOf(repo: Repo, d: Deployment, remote: string | null): Pr
 
 export async function hostStatus(root: string, opts: { state?: SysrootState; repo?: Repo; signatures?: boolean } = {}): Promise<HostStatus> {
   const st = opts.state ?? (await loadSysroot(root));
-  const repo = opts.repo ?? (await openSysrootRepo(st.root));
+  const repo = opts.repo ?? (await Repo.open(path.join(st.root, 'ostree', 'repo')));
   const { pending, rollback } = places(st);
   const deployments = await Promise.all(st.deployments.map(async (d, index): Promise<DeploymentStatus> => {
     let version: string | null = null;

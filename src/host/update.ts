@@ -264,7 +264,7 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
     typeOf: (rel) => tree.type(`${etcBase}/${rel}`),
   });
   if (conflicts.length) {
-    pass({ check: 'etc-merge', ok: false, detail: `${conflicts.map((c) => `/etc/${c.path}: ${c.reason}`).join('; ')}. Move or remove those local changes, then retry.` });
+    pass({ check: 'etc-merge', ok: false, detail: conflicts.map((c) => c.reason).join(' ') });
   }
   pass({ check: 'etc-merge', ok: true, detail: `${plan.modified.length} modified, ${plan.removed.length} removed, ${plan.added.length} added` });
 

@@ -40,6 +40,8 @@ export async function lockFile(file: string, opts: { wait?: boolean; timeoutMs?:
         resolve({
           release: () => new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
+            // Held again until the child is gone, so that the exit is seen.
+            child.ref();
             child.once('exit', () => done());
             child.stdin.end();
           }),

@@ -9,9 +9,10 @@ import {
   canonicalXattrs, objectRelPath, S_IFLNK, S_IFMT, S_IFREG, isChecksum,
   type Commit, type DirMeta, type DirTree, type FileHeader, type ObjectType, type VarDict,
 } from '../format/index.js';
-import {
-  fsp, path, createReadStream, createInflateRaw, inflateRaw, readXattrs, readXattr, isErrno, atomicWriteFile, exists, readSmallFile,
-} from '../io/index.js';
+// Only the I/O this handle needs (not the whole io layer): commands that just read stay quick to start.
+import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmallFile } from '../io/fs.js';
+import { createInflateRaw, inflateRaw } from '../io/compress.js';
+import { readXattrs, readXattr } from '../io/xattr.js';
 
 export type RepoMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
 

@@ -8,6 +8,7 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { decodeMetadata, encodeMetadata, type VarDict } from '../format/index.js';
 import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
 import { Transaction, resolveRev, type Repo } from '../repo/index.js';
+import { signaturesIn } from './signatures.js';
 import { ED25519_METADATA_KEY, signEd25519, type Ed25519SecretKey } from './ed25519.js';
 import { GPG_METADATA_KEY, signGpg } from './gpg.js';
 
@@ -16,15 +17,6 @@ export type Signer =
   | { type: 'gpg'; key: import('openpgp').PrivateKey };
 
 /** Signatures stored under `key` in a detached-metadata dictionary. */
-export function signaturesIn(dict: VarDict | null, key: string): Uint8Array[] {
-  const entry = dict?.find(([k]) => k === key);
-  if (!entry) return [];
-  const v = entry[1];
-  if (v.type !== 'aay' || !Array.isArray(v.value)) {
-    throw new OstreeTsError(Codes.SIGNATURE, `Detached metadata ${key} has type ${v.type}, not aay: it is not a signature list.`, { key });
-  }
-  return v.value as Uint8Array[];
-}
 
 /** `dict` with `sigs` appended under `key` (other entries kept, in order). */
 export function withSignatures(dict: VarDict | null, key: string, sigs: Uint8Array[]): VarDict {
@@ -109,3 +101,5 @@ export async function signSummary(repo: Repo, signers: Signer[]): Promise<void> 
   }
   await atomicWriteFile(path.join(repo.path, 'summary.sig'), encodeMetadata(dict ?? []));
 }
+
+export { signaturesIn };

@@ -6,7 +6,7 @@
  * (armored or binary); a GnuPG home directory counts when it holds such files.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { fsp, path } from '../io/index.js';
+import { fsp, path } from '../io/fs.js';
 
 export const GPG_METADATA_KEY = 'ostree.gpgsigs';
 

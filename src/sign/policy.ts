@@ -6,9 +6,9 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import type { VarDict } from '../format/index.js';
-import { fsp, path } from '../io/index.js';
+import { fsp, path } from '../io/fs.js';
 import type { Repo } from '../repo/index.js';
-import { signaturesIn } from './commit.js';
+import { signaturesIn } from './signatures.js';
 import { ED25519_METADATA_KEY, encodePublicKey, parsePublicKey, parsePublicKeyList, verifyEd25519 } from './ed25519.js';
 import { GPG_METADATA_KEY, loadPublicKeys, verifyGpg, type GpgKeyInfo } from './gpg.js';
 

@@ -5,7 +5,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { BlsEntry, KeyFile, Kargs, strverscmp } from '../format/index.js';
-import { exists, fsp, isErrno, path } from '../io/index.js';
+import { exists, fsp, isErrno, path } from '../io/fs.js';
 
 export interface Deployment {
   osname: string;
