@@ -5,6 +5,7 @@
  * boot/loader.B', kernels under boot/ostree, the farm ostree/boot.B'.S —
  * everything written and synced before one rename of boot/loader switches.
  */
+import { Codes, OstreeTsError } from '../errors/index.js';
 import { BlsEntry, Kargs, lookup, parseOsRelease } from '../format/index.js';
 import {
   atomicWriteFile, exists, fsp, fsyncDir, path, replaceSymlink, syncFilesystem,
@@ -79,7 +80,9 @@ async function writeEntry(st: SysrootState, repo: Repo, newBootversion: number, 
   await installKernel(dir, kernel, bootDir, d.osname);
   const e = new BlsEntry();
   let title = await osReleaseTitle(dir);
-  if (!title) title = 'ostree';
+  if (!title) {
+    throw new OstreeTsError(Codes.SYSROOT_INVALID, `Deployment ${deploymentRelPath(d)} has no PRETTY_NAME or ID in usr/lib/os-release (or etc/os-release), which its boot entry's title is made from. Add one to the tree and commit it again.`, { deployment: deploymentRelPath(d) });
+  }
   const version = await commitVersion(repo, d.csum);
   if (version && !title.includes(version)) title += ` ${version}`;
   title += ` (ostree${multipleOs ? `:${d.osname}` : ''}:${index})`;
