@@ -195,11 +195,15 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
   result.to = target;
   result.version = (lookup(commit.metadata, 'version', 's') as string | undefined) ?? null;
   emit({ type: 'resolve', refspec, checksum: target, current: current.csum });
-  if (target === current.csum && !opts.rebase && !opts.revision) {
-    // Already running (or about to run) it.
+  const upToDate = (target === current.csum && !opts.rebase && !opts.revision)
+    || (target === merge.csum && st.deployments[0]?.csum === target && !opts.rebase);
+  if (upToDate) {
+    // Already deployed. The followed ref catches up if an interrupted upgrade switched but did not move it.
+    if (remote && !opts.revision && !opts.check && (await readRef(repo, refspec)) !== target && (await repo.hasObject(target, 'commit')) && !(await repo.isCommitPartial(target))) {
+      await writeRef(repo, refspec, target);
+    }
     return result;
   }
-  if (target === merge.csum && st.deployments[0] && st.deployments[0].csum === target && !opts.rebase) return result;
 
   // 2. Never older than what runs, unless asked.
   const currentCommit = await repo.loadCommit(current.csum).catch(() => null);
@@ -339,6 +343,8 @@ export async function pin(opts: { sysroot: string; index: number; unpin?: boolea
  */
 export async function setKargs(opts: {
   sysroot: string; index?: number; append?: string[]; replace?: string[]; delete?: string[]; set?: string; lockWait?: boolean;
+  /** `admin kargs edit-in-place --append-if-missing`: every deployment gets these unless it has the key already. */
+  appendIfMissingAll?: string[];
 }): Promise<{ before: string; after: string }> {
   const root = path.resolve(opts.sysroot);
   return withSysrootLock(root, { wait: opts.lockWait, purpose: 'kargs' }, async () => {
@@ -346,6 +352,17 @@ export async function setKargs(opts: {
     let after = '';
     await writeList(root, (st) => {
       const list = st.deployments.map((d) => ({ ...d }));
+      if (opts.appendIfMissingAll) {
+        if (!list.length) throw new OstreeTsError(Codes.NOT_FOUND, `No deployments in ${root}.`, {});
+        for (const d of list) {
+          const k = Kargs.parse(d.kargs);
+          for (const a of opts.appendIfMissingAll) if (!k.has(Kargs.keyOf(a))) k.append(a);
+          d.kargs = k.toString();
+        }
+        before = st.deployments[0].kargs;
+        after = list[0].kargs;
+        return list;
+      }
       const i = opts.index ?? (st.booted ? list.findIndex((d) => sameDeployment(d, st.booted)) : 0);
       const d = list[i];
       if (!d) throw new OstreeTsError(Codes.NOT_FOUND, `No deployment at index ${i}.`, { index: i });

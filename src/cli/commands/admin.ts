@@ -30,6 +30,7 @@ export function builder(y: Argv): Argv {
     .option('not-as-default', { type: 'boolean', describe: 'deploy: add the deployment after the booted (or merge) one, not as the default' })
     .option('stage', { type: 'boolean', describe: 'deploy: finalize at shutdown (needs a booted OSTree system)' })
     .option('no-merge', { type: 'boolean', describe: 'deploy: a fresh /etc from the commit\'s defaults, without local changes' })
+    .option('append-if-missing', { type: 'string', describe: 'kargs edit-in-place: append this argument to every deployment that lacks its key; repeatable' })
     .option('unpin', { alias: 'u', type: 'boolean', describe: 'pin: unpin instead' })
     .option('index', { type: 'string', describe: 'set-origin: the deployment index (default: the first)' })
     .option('json', { type: 'boolean', describe: 'status: the status document as JSON (apiVersion ostree-ts/v1)' })
@@ -39,14 +40,14 @@ export function builder(y: Argv): Argv {
     .example('$0 admin --sysroot=/mnt/sysroot os-init debian', 'Create the stateroot debian (its /var)')
     .example('$0 admin --sysroot=/mnt/sysroot deploy --os=debian --karg=root=LABEL=root debian/stable', 'Deploy the commit debian/stable names, as the boot default')
     .example('$0 admin --sysroot=/mnt/sysroot status', 'The deployments, default first')
-    .example('$0 admin --sysroot=/mnt/sysroot kargs edit-in-place --karg-append=quiet', 'Change the default deployment\'s kernel arguments');
+    .example('$0 admin --sysroot=/mnt/sysroot kargs edit-in-place --append-if-missing=quiet', 'Add an argument to every deployment\'s boot entry (switched atomically)');
 }
 
 interface AdminArgs {
   action: string; args?: string[]; sysroot?: string; os?: string;
   karg?: string | string[]; kargAppend?: string | string[]; kargDelete?: string | string[]; kargProcCmdline?: boolean;
   originFile?: string | string[]; retain?: boolean; retainPending?: boolean; retainRollback?: boolean; notAsDefault?: boolean;
-  stage?: boolean; noMerge?: boolean; unpin?: boolean; index?: string | string[]; json?: boolean; allowDowngrade?: boolean; lockWait?: boolean;
+  stage?: boolean; noMerge?: boolean; appendIfMissing?: string | string[]; unpin?: boolean; index?: string | string[]; json?: boolean; allowDowngrade?: boolean; lockWait?: boolean;
 }
 
 function sysrootOf(argv: AdminArgs): string {
@@ -171,8 +172,10 @@ export async function handler(argv: AdminArgs): Promise<void> {
       return;
     }
     case 'kargs': {
-      if (args[0] !== 'edit-in-place') throw new OstreeTsError(Codes.USAGE, 'admin kargs: the action is edit-in-place (with --karg-append, --karg or --karg-delete).');
-      await setKargs({ sysroot: root, append: asList(argv.kargAppend), replace: asList(argv.karg), delete: asList(argv.kargDelete), lockWait });
+      if (args[0] !== 'edit-in-place') throw new OstreeTsError(Codes.USAGE, 'admin kargs: the action is edit-in-place (--append-if-missing=ARG, for every deployment; or --karg-append, --karg, --karg-delete for the default one).');
+      const aim = asList(argv.appendIfMissing);
+      if (aim.length) await setKargs({ sysroot: root, appendIfMissingAll: aim, lockWait });
+      else await setKargs({ sysroot: root, append: asList(argv.kargAppend), replace: asList(argv.karg), delete: asList(argv.kargDelete), lockWait });
       return;
     }
     default:
