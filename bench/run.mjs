@@ -285,10 +285,23 @@ async function prepareStatus(ws, op) {
   return null;
 }
 
-/** After status: its output should name the deployed commit (a warning, not a failure). */
+/**
+ * After status: its output should name the deployed commit (a warning, not a
+ * failure). When ostree-ts runs on Node.js, the start of an empty Node.js
+ * process (`node -e ''`) is timed right after, the same number of times, as
+ * the floor of any command of ostree-ts on this machine at this moment.
+ */
 async function inspectStatus(ws, op, sample, mark, res) {
   sample.namesCommit = Boolean(ws.sysrootCommit) && res.stdout.includes(ws.sysrootCommit.slice(0, 10));
   if (!sample.namesCommit) ws.log(`warning: ${ws.tool.name} status output does not mention commit ${ws.sysrootCommit?.slice(0, 10)}`);
+  if (ws.tool.name === 'ostree-ts' && ws.tool.hostStatus[0] === process.execPath) {
+    const times = [];
+    for (let i = 0; i < (op.repeat ?? 1); i++) {
+      const empty = await runTimedArgv([process.execPath, '-e', ''], ws.dir);
+      if (empty.ok) times.push(empty.wallS);
+    }
+    sample.nodeStartupS = median(times);
+  }
   return null;
 }
 
@@ -661,6 +674,7 @@ function summarize(name, record, tools) {
       rssKB: median(r.samples.map((s) => s.rssKB)),
       deltaBytes: median(r.samples.map((s) => s.deltaBytes)),
       deltaFiles: median(r.samples.map((s) => s.deltaFiles)),
+      nodeStartupS: median(r.samples.map((s) => s.nodeStartupS)),
       transfer: medianTransfer(r.samples.map((s) => s.transfer).filter(Boolean)),
       samples: r.samples,
       failures: r.failures,
@@ -850,6 +864,9 @@ function formatRepeated(trees) {
       if (op.name === 'atomic-status' && op.ostreeTs.wallS != null) {
         const met = op.ostreeTs.wallS * 1000 < STATUS_TARGET_MS;
         line += ` (target for ostree-ts: under ${STATUS_TARGET_MS} ms: ${met ? 'met' : 'NOT met'})`;
+      }
+      if (op.ostreeTs.nodeStartupS != null) {
+        line += `; an empty Node.js process (node -e '') meanwhile: ${(op.ostreeTs.nodeStartupS * 1000).toFixed(1)} ms`;
       }
       lines.push(line);
     }
