@@ -3,7 +3,7 @@
  * booted, pending, rollback), commit, version, timestamp, origin and
  * signature state. One typed, versioned document, rendered as text or JSON.
  */
-import { lookup } from '../format/index.js';
+import { Kargs, lookup } from '../format/index.js';
 import { path } from '../io/fs.js';
 // Narrow imports: `atomic status` is called often and must start quickly.
 import { Repo } from '../repo/repo.js';
@@ -56,6 +56,13 @@ export interface HostStatus {
   bootversion: number;
   subbootversion: number;
   deployments: DeploymentStatus[];
+}
+
+/** Kernel arguments as a user reads them: without the `ostree=` that names the deployment. */
+export function withoutOstreeArg(kargs: string): string {
+  const k = Kargs.parse(kargs);
+  k.delete('ostree');
+  return k.toString();
 }
 
 /** REMOTE:REF or REF. */
@@ -119,7 +126,7 @@ export async function hostStatus(root: string, opts: { state?: SysrootState; rep
       rollback: sameDeployment(d, rollback),
       pinned: isPinned(d),
       bootChecksum: d.bootcsum,
-      kernelArguments: d.kargs,
+      kernelArguments: withoutOstreeArg(d.kargs),
       signature: opts.signatures === false ? { state: 'unknown', checks: [], by: null, error: null } : await signatureOf(repo, d, parsed?.remote ?? null),
     };
   }));

@@ -20,7 +20,7 @@ import {
   writeList, type DeployEvent, type Deployment, type SysrootState,
 } from '../sysroot/index.js';
 import { pull, type PullEvent } from '../transport/index.js';
-import { parseRefspec } from './status.js';
+import { parseRefspec, withoutOstreeArg } from './status.js';
 
 export type CheckName = 'signature' | 'downgrade' | 'repo-space' | 'boot-space' | 'etc-merge';
 
@@ -359,23 +359,22 @@ export async function setKargs(opts: {
           for (const a of opts.appendIfMissingAll) if (!k.has(Kargs.keyOf(a))) k.append(a);
           d.kargs = k.toString();
         }
-        before = st.deployments[0].kargs;
-        after = list[0].kargs;
+        before = withoutOstreeArg(st.deployments[0].kargs);
+        after = withoutOstreeArg(list[0].kargs);
         return list;
       }
       const i = opts.index ?? (st.booted ? list.findIndex((d) => sameDeployment(d, st.booted)) : 0);
       const d = list[i];
       if (!d) throw new OstreeTsError(Codes.NOT_FOUND, `No deployment at index ${i}.`, { index: i });
-      before = d.kargs;
+      before = withoutOstreeArg(d.kargs);
       const k = opts.set !== undefined ? Kargs.parse(opts.set) : Kargs.parse(d.kargs);
       for (const a of opts.replace ?? []) k.replace(a);
       for (const a of opts.append ?? []) k.append(a);
       for (const a of opts.delete ?? []) {
         if (!k.delete(a)) throw new OstreeTsError(Codes.NOT_FOUND, `Kernel argument ${a} is not set, so it cannot be deleted.`, { karg: a });
       }
-      k.delete('ostree');
       d.kargs = k.toString();
-      after = d.kargs;
+      after = withoutOstreeArg(d.kargs);
       return list;
     }, { noClean: true });
     return { before, after };

@@ -111,7 +111,6 @@ export function newKargs(merge: Deployment | null, o: Pick<DeployOptions, 'karg'
   if (o.procCmdline !== undefined) k = Kargs.parse(o.procCmdline);
   else k = Kargs.parse(merge ? merge.kargs : '');
   if (!changing && o.procCmdline === undefined) return merge ? merge.kargs : '';
-  k.delete('ostree');
   for (const a of o.karg ?? []) k.replace(a);
   for (const a of o.kargAppend ?? []) k.append(a);
   for (const a of o.kargDelete ?? []) {

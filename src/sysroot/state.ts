@@ -14,7 +14,7 @@ export interface Deployment {
   bootcsum: string;
   /** Numbered per boot checksum in deployment order; assigned when the list is written. */
   bootserial: number;
-  /** Kernel arguments, without `ostree=`. */
+  /** Kernel arguments as the entry's options has them, `ostree=` included: rewritten, it keeps its place (as libostree replaces it). */
   kargs: string;
   /** The `.origin` key file (null when it is missing). */
   origin: KeyFile | null;
@@ -154,10 +154,9 @@ export async function loadSysroot(rootIn: string, opts: { bootedCheck?: boolean 
     }
     const dm = DEPLOY_NAME.exec(path.basename(target));
     if (!dm) throw new OstreeTsError(Codes.SYSROOT_INVALID, `The boot link ${link} points at ${target}, which is not a deployment (CHECKSUM.SERIAL).`, { link, target });
-    kargs.delete('ostree');
     const d: Deployment = {
       osname: m[2], csum: dm[1], deployserial: Number(dm[2]), bootcsum: m[3], bootserial: Number(m[4]),
-      kargs: kargs.toString(), origin: null, entry, staged: false,
+      kargs: options.trim(), origin: null, entry, staged: false,
     };
     d.origin = await readOrigin(originPath(root, d));
     deployments.push(d);
