@@ -167,15 +167,17 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
   let commit: Commit;
   if (remote) {
     let plan;
+    const seen = new Map<string, Commit>();
+    const onVerifiedCommit = (c: string, v: Commit): void => void seen.set(c, v);
     try {
       if (opts.revision && !/^[0-9a-f]{64}$/.test(opts.revision)) {
         // A version: the history's commit objects first (kept marked partial), then the one named.
         await pull(repo, remote, [ref], { commitMetadataOnly: true, depth: -1, noRefs: true });
         const tip = (await pull(repo, remote, [ref], { dryRun: true, commitMetadataOnly: true })).refs[0].checksum;
         const found = await findRevision(repo, remote, ref, tip, opts.revision);
-        plan = await pull(repo, remote, [ref], { dryRun: true, commitMetadataOnly: true, overrideCommits: { [ref]: found } });
+        plan = await pull(repo, remote, [ref], { dryRun: true, commitMetadataOnly: true, overrideCommits: { [ref]: found }, onVerifiedCommit });
       } else {
-        plan = await pull(repo, remote, [ref], { dryRun: true, commitMetadataOnly: true, overrideCommits: opts.revision ? { [ref]: opts.revision } : undefined });
+        plan = await pull(repo, remote, [ref], { dryRun: true, commitMetadataOnly: true, overrideCommits: opts.revision ? { [ref]: opts.revision } : undefined, onVerifiedCommit });
       }
     } catch (e) {
       if (isCodedError(e) && e.code === Codes.SIGNATURE) pass({ check: 'signature', ok: false, detail: e.message });
@@ -183,7 +185,9 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
     }
     const r = plan.refs[0];
     target = r.checksum;
-    commit = r.commit as Commit;
+    const c = seen.get(target);
+    if (!c) throw new OstreeTsError(Codes.OBJECT_MISSING, `The pull of ${refspec} did not produce commit ${target}.`, { checksum: target });
+    commit = c;
     pass({ check: 'signature', ok: true, detail: r.verified?.checked.length ? `verified (${r.verified.checked.join(', ')})` : `remote '${remote}' requires no signature` });
   } else {
     const tip = await resolveRev(repo, ref);

@@ -55,6 +55,8 @@ export interface PullOptions {
   fetcher?: Fetcher;
   /** Leave every ref as it is (the caller moves them once it is done with the commits). */
   noRefs?: boolean;
+  /** Each commit once its signatures are verified, before any of its content is fetched (also in a dry run). */
+  onVerifiedCommit?: (checksum: string, commit: Commit, verified: VerifyResult) => void;
   /** Pull these commits instead of what the remote's refs name now (REF → checksum), as `REF@CHECKSUM`. */
   overrideCommits?: Record<string, string>;
 }
@@ -80,7 +82,7 @@ export type PullEvent =
 export interface PullResult {
   remote: string;
   dryRun: boolean;
-  refs: Array<PullRefPlan & { changed: boolean; verified: VerifyResult | null; commit: Commit | null }>;
+  refs: Array<PullRefPlan & { changed: boolean; verified: VerifyResult | null }>;
   /** Commits looked at, the requested ones and their parents, in order. */
   commits: Array<{ checksum: string; parent: boolean; stored: boolean; partial: boolean }>;
   /** Static deltas applied (FROM-TO or TO). */
@@ -221,7 +223,7 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
           if (deltaUsed) result.deltas.push(deltaUsed);
         }
         const verified = await pullCommitChain(ctx, plan);
-        result.refs.push({ ...plan, changed: plan.previous !== plan.checksum, verified, commit: ctx.done.get(plan.checksum)?.commit ?? null });
+        result.refs.push({ ...plan, changed: plan.previous !== plan.checksum, verified });
       }
       if (ctx.store) await ctx.store.finish();
     } catch (e) {
@@ -401,6 +403,7 @@ async function pullCommit(ctx: PullContext, checksum: string, ref: string | null
       counters.metadataFetched++;
     }
     ctx.done.set(checksum, { commit, verified });
+    opts.onVerifiedCommit?.(checksum, commit, verified);
     if (complete || opts.commitMetadataOnly) {
       release();
       ctx.changed();
