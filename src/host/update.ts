@@ -287,7 +287,7 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
   const written = await finishWrite(st, repo, list, { deployment, merge, etc }, { noClean: true, onEvent: deployEvent });
   if (remote && !opts.revision && (await readRef(repo, refspec)) !== target) await writeRef(repo, refspec, target);
   const after: SysrootState = { ...st, bootversion: written.write.bootversion as 0 | 1, subbootversion: written.write.subbootversion as 0 | 1, deployments: list };
-  deployEvent({ type: 'cleanup', result: await cleanupSysroot(after, repo) });
+  deployEvent({ type: 'cleanup', result: await cleanupSysroot(after, repo, { prune: 'auto' }) });
   result.outcome = 'updated';
   result.deployment = `${deployment.csum}.${deployment.deployserial}`;
   return result;

@@ -9,6 +9,13 @@ import {
 import * as path from 'node:path';
 
 export { fsp, createReadStream, createWriteStream, path };
+/**
+ * Synchronous calls for batches of tiny operations (a hardlink farm): one
+ * syscall each, without a thread-pool round trip and a promise per file.
+ */
+export {
+  linkSync, mkdirSync, chmodSync, lchownSync, utimesSync, readFileSync, statSync, lstatSync, readdirSync, readlinkSync, symlinkSync, copyFileSync,
+} from 'node:fs';
 export type { Stats };
 
 export function randomSuffix(n = 6): string {

@@ -70,3 +70,35 @@ export async function removeXattr(path: string, name: string): Promise<void> {
     throw ioError('remove', path, e);
   }
 }
+
+/** readXattrs, blocking: for walks over many small files. */
+export function readXattrsSync(path: string): RawXattr[] {
+  let names: string[];
+  try {
+    names = binding().listAttributesSync(path);
+  } catch (e) {
+    if (/not supported/i.test(String(e))) return [];
+    throw ioError('list', path, e);
+  }
+  const out: RawXattr[] = [];
+  for (const name of names) {
+    try {
+      const value = binding().getAttributeSync(path, name);
+      if (value !== null) out.push({ name, value });
+    } catch (e) {
+      throw ioError('read', path, e);
+    }
+  }
+  return out;
+}
+
+/** writeXattrs, blocking. */
+export function writeXattrsSync(path: string, xattrs: RawXattr[]): void {
+  for (const x of xattrs) {
+    try {
+      binding().setAttributeSync(path, x.name, x.value);
+    } catch (e) {
+      throw ioError('write', path, e);
+    }
+  }
+}

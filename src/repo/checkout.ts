@@ -6,7 +6,9 @@
 import { pipeline } from 'node:stream/promises';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT, type DirMeta, type DirTree, type FileHeader } from '../format/index.js';
-import { createWriteStream, fsp, isErrno, path, writeNewFile, writeXattr } from '../io/index.js';
+import {
+  chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, mkdirSync, path, utimesSync, writeNewFile, writeXattr,
+} from '../io/index.js';
 import { walkTree } from './tree-walk.js';
 import type { Repo, StoredFile } from './repo.js';
 import { resolveRev } from './refs.js';
@@ -77,8 +79,76 @@ export async function checkout(repo: Repo, rev: string, dest: string, opts: Chec
     }
     throw new OstreeTsError(Codes.NOT_FOUND, `No such path ${opts.subpath} in commit ${checksum}.`, { subpath: opts.subpath, checksum });
   }
-  await checkoutDir(ctx, tree, meta, path.resolve(dest), '/');
+  if (linkBlindly(ctx) && !opts.union && !opts.signal) await checkoutLinkFarm(ctx, tree, meta, path.resolve(dest));
+  else await checkoutDir(ctx, tree, meta, path.resolve(dest), '/');
   return ctx.stats;
+}
+
+interface FarmDir {
+  dest: string;
+  rel: string;
+  meta: string;
+  tree: DirTree;
+}
+
+/**
+ * A bare repository's checkout is a hardlink farm: every directory's listing
+ * is read first (many at once), then the directories and links are made with
+ * one synchronous call each, in tree order, and each directory gets its
+ * metadata after its contents. Tens of thousands of link(2) calls go several
+ * times faster this way than each through the thread pool.
+ */
+async function checkoutLinkFarm(ctx: Ctx, rootTree: string, rootMeta: string, dest: string): Promise<void> {
+  const join = (r: string, n: string): string => (r === '/' ? `/${n}` : `${r}/${n}`);
+  // Listings, breadth first (blocking reads: thousands of small files).
+  const dirs: FarmDir[] = [];
+  const queue: Array<{ tree: string; meta: string; dest: string; rel: string }> = [{ tree: rootTree, meta: rootMeta, dest, rel: '/' }];
+  for (let i = 0; i < queue.length; i++) {
+    const d = queue[i];
+    const tree = ctx.repo.loadDirTreeSync(d.tree);
+    dirs.push({ ...d, tree });
+    for (const c of tree.dirs) queue.push({ tree: c.tree, meta: c.meta, dest: path.join(d.dest, c.name), rel: join(d.rel, c.name) });
+  }
+  const metas = new Map<string, DirMeta>();
+  for (const d of dirs) if (!metas.has(d.meta)) metas.set(d.meta, ctx.repo.loadDirMetaSync(d.meta));
+  // Parents come before children in breadth-first order: make them all, then link.
+  for (const d of dirs) {
+    try {
+      mkdirSync(d.dest, { mode: 0o700 });
+    } catch (e) {
+      if (isErrno(e, 'EEXIST')) {
+        throw new OstreeTsError(Codes.EXISTS, `Cannot check out to ${d.dest}: it already exists. Remove it, or pass --union to merge into it.`, { path: d.dest });
+      }
+      throw e;
+    }
+    ctx.stats.dirs++;
+  }
+  for (const d of dirs) {
+    for (const f of d.tree.files) {
+      const target = path.join(d.dest, f.name);
+      try {
+        linkSync(ctx.repo.objectPath(f.checksum, 'file'), target);
+        ctx.stats.files++;
+        ctx.stats.hardlinked++;
+      } catch (e) {
+        if (isErrno(e, 'EEXIST')) throw new OstreeTsError(Codes.EXISTS, `Cannot check out ${join(d.rel, f.name)} to ${target}: it already exists.`, { path: target });
+        // A missing object is named by the careful path; EXDEV or EMLINK become a copy there.
+        await checkoutFile({ ...ctx, canHardlink: false }, f.checksum, target, join(d.rel, f.name));
+      }
+    }
+  }
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  for (let i = dirs.length - 1; i >= 0; i--) {
+    const d = dirs[i];
+    const m = metas.get(d.meta) as DirMeta;
+    if (!ctx.opts.userMode) {
+      if (m.uid !== uid || m.gid !== gid) lchownSync(d.dest, m.uid, m.gid);
+      for (const x of m.xattrs) await writeXattr(d.dest, x.name, x.value);
+    }
+    chmodSync(d.dest, m.mode & 0o7777);
+    utimesSync(d.dest, 0, 0);
+  }
 }
 
 interface DirJob {

@@ -42,12 +42,14 @@ export async function prune(repo: Repo, opts: PruneOptions = {}): Promise<PruneR
   const reachable = new Set<ObjectKey>();
   const all: Array<{ checksum: string; type: string; path: string }> = [];
   for await (const o of repo.listObjects()) all.push(o);
+  // What is present is known from the listing: the walk needs no check per object.
+  const present = new Set<ObjectKey>(all.map((o) => objectKey(o.checksum, o.type as never)));
   if (opts.refsOnly || opts.keepYoungerThan !== undefined || opts.depth !== undefined) {
-    for (const tip of tips) await walkKeeping(repo, tip, depth, doomedCommits, reachable);
+    for (const tip of tips) await walkKeeping(repo, tip, depth, doomedCommits, reachable, present);
   }
   if (!opts.refsOnly) {
     for (const o of all) {
-      if (o.type === 'commit' && !doomedCommits.has(o.checksum)) await traverseCommit(repo, o.checksum, reachable, { depth: 0, missing: new Set() });
+      if (o.type === 'commit' && !doomedCommits.has(o.checksum)) await traverseCommit(repo, o.checksum, reachable, { depth: 0, missing: new Set(), present });
     }
   }
   const result: PruneResult = { apiVersion: 'ostree-ts/v1', kind: 'PruneResult', total: all.length, deleted: 0, bytesFreed: 0, deletedCommits: [] };
@@ -71,11 +73,11 @@ function rank(type: string): number {
   return type === 'commit' ? 0 : type === 'commitmeta' ? 1 : 2;
 }
 
-async function walkKeeping(repo: Repo, tip: string, depth: number, doomed: Set<string>, into: Set<ObjectKey>): Promise<void> {
+async function walkKeeping(repo: Repo, tip: string, depth: number, doomed: Set<string>, into: Set<ObjectKey>, present: Set<ObjectKey>): Promise<void> {
   let c: string | null = tip;
   let left = depth;
   while (c && (await repo.hasObject(c, 'commit'))) {
-    if (!doomed.has(c)) await traverseCommit(repo, c, into, { depth: 0, missing: new Set() });
+    if (!doomed.has(c)) await traverseCommit(repo, c, into, { depth: 0, missing: new Set(), present });
     if (left === 0) return;
     if (left > 0) left--;
     c = (await repo.loadCommit(c)).parent;

@@ -10,7 +10,7 @@ import {
   type Commit, type DirMeta, type DirTree, type FileHeader, type ObjectType, type VarDict,
 } from '../format/index.js';
 // Only the I/O this handle needs (not the whole io layer): commands that just read stay quick to start.
-import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmallFile } from '../io/fs.js';
+import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmallFile, readFileSync, statSync } from '../io/fs.js';
 import { createInflateRaw, inflateRaw } from '../io/compress.js';
 import { readXattrs, readXattr } from '../io/xattr.js';
 
@@ -152,6 +152,31 @@ export class Repo {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw this.missing(checksum, type, e);
       throw e;
     }
+  }
+
+  /** The same, with blocking calls: for walks over thousands of small objects, where each thread-pool round trip costs more than the read. */
+  readMetadataBytesSync(type: ObjectType, checksum: string): Buffer {
+    const p = this.objectPath(checksum, type);
+    try {
+      const size = statSync(p).size;
+      if (size > MAX_METADATA_SIZE) {
+        throw new OstreeTsError(Codes.OBJECT_INVALID, `Object ${checksum}.${type} is ${size} bytes, over the ${MAX_METADATA_SIZE}-byte limit for metadata.`, { checksum, type });
+      }
+      return readFileSync(p);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw this.missing(checksum, type, e);
+      throw e;
+    }
+  }
+
+  loadDirTreeSync(checksum: string): DirTree {
+    const b = this.readMetadataBytesSync('dirtree', checksum);
+    return this.wrapInvalid(checksum, 'dirtree', () => decodeDirTree(b, checksum));
+  }
+
+  loadDirMetaSync(checksum: string): DirMeta {
+    const b = this.readMetadataBytesSync('dirmeta', checksum);
+    return this.wrapInvalid(checksum, 'dirmeta', () => decodeDirMeta(b, `dirmeta ${checksum}`));
   }
 
   private wrapInvalid<T>(checksum: string, type: ObjectType, fn: () => T): T {

@@ -71,7 +71,8 @@ async function traverseDir(
       return;
     }
   }
-  const t = await repo.loadDirTree(tree);
+  // A blocking read: the walk is sequential anyway, and a thread-pool round trip per small object costs more than the read.
+  const t = repo.loadDirTreeSync(tree);
   for (const f of t.files) {
     const k = objectKey(f.checksum, 'file');
     if (into.has(k)) continue;

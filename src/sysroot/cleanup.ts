@@ -29,7 +29,12 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   }
 }
 
-export async function cleanupSysroot(st: SysrootState, repo: Repo, opts: { prune?: boolean } = {}): Promise<CleanupResult> {
+/**
+ * `prune`: true always prunes (`admin cleanup`); 'auto' (after a deploy)
+ * prunes when some commit lost its last ref, since only then can objects
+ * have become unreachable; false never.
+ */
+export async function cleanupSysroot(st: SysrootState, repo: Repo, opts: { prune?: boolean | 'auto' } = {}): Promise<CleanupResult> {
   const root = st.root;
   const B = st.bootversion;
   const S = st.subbootversion;
@@ -67,11 +72,18 @@ export async function cleanupSysroot(st: SysrootState, repo: Repo, opts: { prune
   }
   // The refs that keep what is deployed: ostree/B/S/i.
   const wanted = new Map(st.deployments.map((d, i) => [`ostree/${B}/${S}/${i}`, d.csum]));
+  const before = new Set((await listRefs(repo)).map((r) => r.checksum));
   for (const r of await listRefs(repo, { remotes: false })) {
     if (/^ostree\/[01]\/[01]\/[0-9]+$/.test(r.ref) && wanted.get(r.ref) !== r.checksum) await writeRef(repo, r.ref, null);
   }
   const have = new Map((await listRefs(repo, { remotes: false })).map((r) => [r.ref, r.checksum]));
   for (const [name, csum] of wanted) if (have.get(name) !== csum) await writeRef(repo, name, csum);
-  if (opts.prune !== false) result.prune = await prune(repo, { refsOnly: true, depth: 0 });
+  const mode = opts.prune ?? true;
+  let needed = mode === true;
+  if (mode === 'auto') {
+    const after = new Set((await listRefs(repo)).map((r) => r.checksum));
+    needed = [...before].some((c) => !after.has(c));
+  }
+  if (needed) result.prune = await prune(repo, { refsOnly: true, depth: 0 });
   return result;
 }

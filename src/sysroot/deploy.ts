@@ -225,7 +225,7 @@ export async function finishWrite(
   const after: SysrootState = { ...st, bootversion: write.bootversion as 0 | 1, subbootversion: write.subbootversion as 0 | 1, deployments: list };
   let cleanup: CleanupResult | null = null;
   if (!o.noClean) {
-    cleanup = await cleanupSysroot(after, repo);
+    cleanup = await cleanupSysroot(after, repo, { prune: 'auto' });
     o.onEvent?.({ type: 'cleanup', result: cleanup });
   }
   return { ...extra, deployments: list, write, cleanup };

@@ -18,7 +18,10 @@
  * too).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { fsp, isErrno, lstatQuick, path, readSmallFile, readXattrs, writeXattrs, type Stats } from '../io/index.js';
+import {
+  chmodSync, copyFileSync, fsp, isErrno, lchownSync, lstatQuick, lstatSync, mkdirSync, path, readdirSync, readlinkSync, readSmallFile,
+  readXattrs, readXattrsSync, symlinkSync, utimesSync, writeXattrs, writeXattrsSync, type Stats,
+} from '../io/index.js';
 
 export interface EtcMergePlan {
   /** In both trees but different (content, mode, owner, symlink target or file type); parents before children. */
@@ -300,10 +303,41 @@ export async function copyTree(src: string, dest: string, opts: EtcMergeOptions 
   if (!st) throw new OstreeTsError(Codes.NOT_FOUND, `Cannot copy ${src}: it does not exist. Check the path.`, { path: src });
   if (await lstatOrNull(dest)) throw new OstreeTsError(Codes.EXISTS, `Cannot copy ${src} to ${dest}: ${dest} already exists. Remove it first.`, { path: dest });
   try {
-    await copyEntry(src, dest, st, limiter(PARALLEL, opts.signal), asRoot());
+    copyEntrySync(src, dest, st, asRoot(), opts.signal);
   } catch (e) {
     throw ioError(`copy ${src} to`, dest, e);
   }
+}
+
+/**
+ * copyEntry with blocking calls: a new deployment's /etc is hundreds of small
+ * files, where a thread-pool round trip per call costs more than the call.
+ */
+function copyEntrySync(src: string, dest: string, st: Stats, root: boolean, signal?: AbortSignal): void {
+  signal?.throwIfAborted();
+  const kind = kindOf(st);
+  if (kind === 'other') return;
+  if (kind === 'dir') {
+    mkdirSync(dest, 0o700);
+    for (const name of readdirSync(src)) {
+      const s = path.join(src, name);
+      copyEntrySync(s, path.join(dest, name), lstatSync(s), root, signal);
+    }
+  } else if (kind === 'symlink') symlinkSync(readlinkSync(src, { encoding: 'buffer' }), dest);
+  else copyFileSync(src, dest, fsp.constants.COPYFILE_EXCL);
+  // As copyMetadata: owner, then xattrs, then the mode (a chown drops setuid and capabilities).
+  const xattrs = readXattrsSync(src);
+  if (root) lchownSync(dest, st.uid, st.gid);
+  if (kind === 'symlink') {
+    if (xattrs.length > 0) writeXattrsSync(dest, xattrs);
+    return;
+  }
+  if (xattrs.length > 0) {
+    if (!root) chmodSync(dest, 0o700);
+    writeXattrsSync(dest, xattrs);
+  }
+  chmodSync(dest, st.mode & 0o7777);
+  if (kind === 'file') utimesSync(dest, st.atime, st.mtime);
 }
 
 /** A filesystem-backed EtcNewDefaults: the directory `dir` on disk. A path below a symlink or a file is absent. */

@@ -141,7 +141,7 @@ async function hashDir(h: ReturnType<typeof createHash>, t: TreeReader, rel: str
   }
 }
 
-async function fromModules(t: TreeReader): Promise<KernelLayout | null> {
+async function fromModules(t: TreeReader, knownBootcsum?: string): Promise<KernelLayout | null> {
   const kvers = await t.list('usr/lib/modules');
   if (!kvers) return null;
   for (const k of kvers) {
@@ -159,6 +159,11 @@ async function fromModules(t: TreeReader): Promise<KernelLayout | null> {
     if ((await t.type(`${dir}/devicetree`)) === 'file') layout.devicetree = { src: `${dir}/devicetree`, dest: `devicetree-${kver}` };
     else if ((await t.type(`${dir}/dtb`)) === 'dir') layout.dtbDir = { src: `${dir}/dtb`, dest: 'dtb' };
     if ((await t.type(`${dir}/.vmlinuz.hmac`)) === 'file') layout.hmac = { src: `${dir}/.vmlinuz.hmac`, dest: `.vmlinuz-${kver}.hmac` };
+    if (knownBootcsum) {
+      // Computed when the deployment was made (its boot link names it): not hashed again.
+      layout.bootcsum = knownBootcsum;
+      return layout;
+    }
     const h = createHash('sha256');
     await hashInto(h, t, layout.kernel.src);
     if (layout.initramfs) await hashInto(h, t, layout.initramfs.src);
@@ -202,8 +207,8 @@ async function fromLegacy(t: TreeReader): Promise<KernelLayout | null> {
 }
 
 /** The tree's kernel, or a coded error naming where it was looked for. */
-export async function findKernel(t: TreeReader, what: string): Promise<KernelLayout> {
-  const modules = await fromModules(t);
+export async function findKernel(t: TreeReader, what: string, opts: { knownBootcsum?: string } = {}): Promise<KernelLayout> {
+  const modules = await fromModules(t, opts.knownBootcsum);
   const legacy = modules && modules.initramfs ? null : await fromLegacy(t);
   if (modules && !(legacy?.initramfs && !modules.initramfs)) return modules;
   if (legacy) return legacy;

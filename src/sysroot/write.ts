@@ -75,7 +75,7 @@ async function osReleaseTitle(deployDir: string): Promise<string> {
 
 async function writeEntry(st: SysrootState, repo: Repo, newBootversion: number, d: Deployment, index: number, n: number, multipleOs: boolean): Promise<BlsEntry> {
   const dir = deploymentPath(st.root, d);
-  const kernel = await findKernel(dirReader(dir), `deployment ${deploymentRelPath(d)}`);
+  const kernel = await findKernel(dirReader(dir), `deployment ${deploymentRelPath(d)}`, { knownBootcsum: d.bootcsum || undefined });
   const bootDir = path.join(st.root, 'boot');
   await installKernel(dir, kernel, bootDir, d.osname);
   const e = new BlsEntry();
@@ -144,7 +144,8 @@ export async function writeDeployments(st: SysrootState, repo: Repo, list: Deplo
     if (!(await exists(path.join(bootDir, 'boot')))) await fsp.symlink('.', path.join(bootDir, 'boot')).catch(() => undefined);
     // Everything the new loader link reaches is on disk before it is switched.
     await syncFilesystem(root);
-    await syncFilesystem(bootDir);
+    const [rs, bs] = await Promise.all([fsp.stat(root), fsp.stat(bootDir)]);
+    if (rs.dev !== bs.dev) await syncFilesystem(bootDir);
     await replaceSymlink(`loader.${nb}`, path.join(bootDir, 'loader'));
     await fsyncDir(bootDir);
     ev = { type: 'bootconfig', swap: true, bootversion: nb, subbootversion: sub, deployments: list.length };

@@ -2,7 +2,10 @@ import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { KeyFile } from '../../format/index.js';
 import { fsp, path } from '../../io/index.js';
-import { cleanup, hostStatus, pin, renderAdminStatus, rollback, setKargs, update, type UpdateEvent } from '../../host/index.js';
+import type { UpdateEvent } from '../../host/index.js';
+
+/** The updater (and the transport it pulls with) is loaded only by the verbs that use it. */
+const updater = (): Promise<typeof import('../../host/update.js')> => import('../../host/update.js');
 import {
   deploy, initFs, loadSysroot, osInit, withSysrootLock, writeList, writeOrigin, type DeployEvent,
 } from '../../sysroot/index.js';
@@ -88,6 +91,7 @@ export async function handler(argv: AdminArgs): Promise<void> {
       return;
     }
     case 'status': {
+      const { hostStatus, renderAdminStatus } = await import('../../host/status.js');
       const s = await hostStatus(root, { signatures: argv.json === true });
       write(argv.json ? `${JSON.stringify(s, null, 2)}\n` : renderAdminStatus(s));
       return;
@@ -126,13 +130,13 @@ export async function handler(argv: AdminArgs): Promise<void> {
       return;
     }
     case 'cleanup': {
-      await cleanup({ sysroot: root, lockWait });
+      await (await updater()).cleanup({ sysroot: root, lockWait });
       return;
     }
     case 'pin': {
       if (!args.length) throw new OstreeTsError(Codes.USAGE, 'admin pin needs one or more deployment INDEXes.');
       for (const a of args) {
-        const d = await pin({ sysroot: root, index: index(a, 'admin pin'), unpin: argv.unpin, lockWait });
+        const d = await (await updater()).pin({ sysroot: root, index: index(a, 'admin pin'), unpin: argv.unpin, lockWait });
         write(`Deployment ${d.csum}.${d.deployserial} is ${argv.unpin ? 'now unpinned' : 'now pinned'}\n`);
       }
       return;
@@ -160,20 +164,21 @@ export async function handler(argv: AdminArgs): Promise<void> {
     case 'switch': {
       const rebase = argv.action === 'switch' ? args[0] : undefined;
       if (argv.action === 'switch' && !rebase) throw new OstreeTsError(Codes.USAGE, 'admin switch needs a REF (REMOTE:REF, or REF on the current remote).');
-      const r = await update({
+      const r = await (await updater()).update({
         sysroot: root, osname: last(argv.os), rebase, allowDowngrade: argv.allowDowngrade, lockWait, onEvent: updateProgress,
       });
       if (r.outcome === 'no-update') write('No update available.\n');
       return;
     }
     case 'rollback': {
-      const r = await rollback({ sysroot: root, lockWait, onEvent: deployProgress });
+      const r = await (await updater()).rollback({ sysroot: root, lockWait, onEvent: deployProgress });
       write(`Moving '${r.to}' to be first deployment\n`);
       return;
     }
     case 'kargs': {
       if (args[0] !== 'edit-in-place') throw new OstreeTsError(Codes.USAGE, 'admin kargs: the action is edit-in-place (--append-if-missing=ARG, for every deployment; or --karg-append, --karg, --karg-delete for the default one).');
       const aim = asList(argv.appendIfMissing);
+      const { setKargs } = await updater();
       if (aim.length) await setKargs({ sysroot: root, appendIfMissingAll: aim, lockWait });
       else await setKargs({ sysroot: root, append: asList(argv.kargAppend), replace: asList(argv.karg), delete: asList(argv.kargDelete), lockWait });
       return;
