@@ -272,7 +272,7 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
     typeOf: (rel) => tree.type(`${etcBase}/${rel}`),
   });
   if (conflicts.length) {
-    pass({ check: 'etc-merge', ok: false, detail: conflicts.map((c) => c.reason).join(' ') });
+    pass({ check: 'etc-merge', ok: false, detail: conflicts.map((c) => c.reason.replace(/([^.])$/, '$1.')).join(' ') });
   }
   pass({ check: 'etc-merge', ok: true, detail: `${plan.modified.length} modified, ${plan.removed.length} removed, ${plan.added.length} added` });
 

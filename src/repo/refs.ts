@@ -40,6 +40,8 @@ async function walk(dir: string, prefix: string, out: Array<[string, string]>): 
     throw e;
   }
   for (const e of entries) {
+    // A leading dot: the temporary file of an interrupted write, never a ref (ostree skips them too).
+    if (e.name.startsWith('.')) continue;
     const full = path.join(dir, e.name);
     const name = prefix ? `${prefix}/${e.name}` : e.name;
     if (e.isDirectory()) await walk(full, name, out);

@@ -55,6 +55,11 @@ export async function cleanupSysroot(st: SysrootState, repo: Repo, opts: { prune
     const dir = path.join(root, 'ostree', 'deploy', os, 'deploy');
     for (const name of await readdirOrEmpty(dir)) {
       const base = name.endsWith('.origin') ? name.slice(0, -'.origin'.length) : name;
+      if (/^\..+\.tmp-[A-Za-z0-9]+$/.test(name)) {
+        // An origin file's temporary, left by an interrupted write.
+        await fsp.rm(path.join(dir, name), { force: true });
+        continue;
+      }
       if (live.has(`${os}/${base}`)) continue;
       if (!/^[0-9a-f]{64}\.[0-9]+(\.origin)?$/.test(name)) continue;
       if (name.endsWith('.origin')) await fsp.rm(path.join(dir, name), { force: true });
@@ -66,7 +71,14 @@ export async function cleanupSysroot(st: SysrootState, repo: Repo, opts: { prune
   }
   const bootcsums = new Set(st.deployments.map((d) => `${d.osname}-${d.bootcsum}`));
   for (const name of await readdirOrEmpty(path.join(root, 'boot', 'ostree'))) {
-    if (!/-[0-9a-f]{64}$/.test(name) || bootcsums.has(name)) continue;
+    if (!/-[0-9a-f]{64}$/.test(name)) continue;
+    if (bootcsums.has(name)) {
+      // Temporaries of an interrupted kernel copy.
+      for (const f of await readdirOrEmpty(path.join(root, 'boot', 'ostree', name))) {
+        if (/^\..+\.tmp-[A-Za-z0-9]+$/.test(f)) await fsp.rm(path.join(root, 'boot', 'ostree', name, f), { force: true });
+      }
+      continue;
+    }
     await fsp.rm(path.join(root, 'boot', 'ostree', name), { recursive: true, force: true });
     result.bootDirsRemoved.push(name);
   }

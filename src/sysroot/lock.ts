@@ -26,7 +26,13 @@ export async function lockSysroot(root: string, opts: LockOptions = {}): Promise
   }
   const started = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   await atomicWriteFile(info, `${opts.purpose ?? 'a sysroot change'} (pid ${process.pid}, since ${started})\n`, { fsync: false }).catch(() => undefined);
-  return held;
+  return {
+    release: async () => {
+      // The note goes first, while the lock still makes it ours.
+      await fsp.rm(info, { force: true }).catch(() => undefined);
+      await held.release();
+    },
+  };
 }
 
 /** Run `fn` holding the sysroot lock. */
