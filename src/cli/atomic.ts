@@ -34,11 +34,50 @@ function findVerb(args: string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * `atomic status` is what scripts and prompts call most: its plain forms
+ * (`[--sysroot=DIR] status [--json]`) run without loading the option parser.
+ * Anything else (help, other options) goes through yargs as usual.
+ */
+function plainStatus(args: string[]): { sysroot?: string; json: boolean } | null {
+  let sysroot: string | undefined;
+  let json = false;
+  let verb = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === 'status' && !verb) verb = true;
+    else if (a === '--json') json = true;
+    else if (a.startsWith('--sysroot=')) sysroot = a.slice('--sysroot='.length);
+    else if (a === '--sysroot' && i + 1 < args.length) sysroot = args[++i];
+    else return null;
+  }
+  return verb ? { sysroot, json } : null;
+}
+
+function reportCoded(e: unknown, args: string[]): number | null {
+  if (!isCodedError(e)) return null;
+  process.stderr.write(`error: ${e.message}\n`);
+  if (args.includes('--json')) process.stdout.write(`${JSON.stringify({ apiVersion: 'ostree-ts/v1', kind: 'Error', error: e.toJSON() }, null, 2)}\n`);
+  return 1;
+}
+
 export async function main(args: string[]): Promise<number> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
+  const plain = plainStatus(args);
+  if (plain) {
+    try {
+      const { handler } = await import('./atomic/status.js');
+      await handler(plain);
+      return 0;
+    } catch (e) {
+      const code = reportCoded(e, args);
+      if (code !== null) return code;
+      throw e;
+    }
+  }
   const require = createRequire(import.meta.url);
   const yargs = require('yargs/yargs') as (a: string[]) => Argv;
   const verb = findVerb(args);
@@ -66,11 +105,8 @@ export async function main(args: string[]): Promise<number> {
     }).parseAsync();
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
-    if (isCodedError(e)) {
-      process.stderr.write(`error: ${e.message}\n`);
-      if (args.includes('--json')) process.stdout.write(`${JSON.stringify({ apiVersion: 'ostree-ts/v1', kind: 'Error', error: e.toJSON() }, null, 2)}\n`);
-      return 1;
-    }
+    const code = reportCoded(e, args);
+    if (code !== null) return code;
     if (e instanceof Error && (e as { usage?: boolean }).usage) {
       process.stderr.write(`error: ${e.message}\nRun with --help for usage.\n`);
       return 1;

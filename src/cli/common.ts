@@ -1,7 +1,7 @@
 /** What the command modules share: opening the repository and parsing OSTree-style values. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { Repo } from '../repo/index.js';
-import { exists, path } from '../io/index.js';
+import { Repo } from '../repo/repo.js';
+import { exists, path } from '../io/fs.js';
 
 export interface GlobalArgs {
   repo?: string;

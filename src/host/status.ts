@@ -3,7 +3,8 @@
  * booted, pending, rollback), commit, version, timestamp, origin and
  * signature state. One typed, versioned document, rendered as text or JSON.
  */
-import { Kargs, lookup } from '../format/index.js';
+import { Kargs } from '../format/bls.js';
+import { lookup } from '../format/gvariant.js';
 import { path } from '../io/fs.js';
 // Narrow imports: `atomic status` is called often and must start quickly.
 import { Repo } from '../repo/repo.js';

@@ -4,11 +4,14 @@
  */
 import { Transform, type Readable } from 'node:stream';
 import { Codes, OstreeTsError } from '../errors/index.js';
+import { KeyFile } from '../format/keyfile.js';
+import { isChecksum } from '../format/checksum.js';
+import type { VarDict } from '../format/gvariant.js';
 import {
-  KeyFile, decodeArchiveHeader, decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, decodeUserMeta,
-  canonicalXattrs, objectRelPath, S_IFLNK, S_IFMT, S_IFREG, isChecksum,
-  type Commit, type DirMeta, type DirTree, type FileHeader, type ObjectType, type VarDict,
-} from '../format/index.js';
+  decodeArchiveHeader, decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, decodeUserMeta,
+  canonicalXattrs, objectRelPath, S_IFLNK, S_IFMT, S_IFREG,
+  type Commit, type DirMeta, type DirTree, type FileHeader, type ObjectType,
+} from '../format/objects.js';
 // Only the I/O this handle needs (not the whole io layer): commands that just read stay quick to start.
 import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmallFile, readFileSync, statSync } from '../io/fs.js';
 import { createInflateRaw, inflateRaw } from '../io/compress.js';

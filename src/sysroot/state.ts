@@ -4,7 +4,8 @@
  * deployments from the BLS entries' `ostree=` arguments, in entry order.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { BlsEntry, KeyFile, Kargs, strverscmp } from '../format/index.js';
+import { BlsEntry, Kargs, strverscmp } from '../format/bls.js';
+import { KeyFile } from '../format/keyfile.js';
 import { exists, fsp, isErrno, path } from '../io/fs.js';
 
 export interface Deployment {

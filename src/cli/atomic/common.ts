@@ -1,5 +1,5 @@
 /** What the atomic verbs share: the sysroot, progress lines, JSON output. */
-import { path } from '../../io/index.js';
+import { path } from '../../io/fs.js';
 import type { UpdateEvent, UpdateResult } from '../../host/index.js';
 import type { DeployEvent } from '../../sysroot/index.js';
 import { last, write } from '../common.js';
