@@ -20,7 +20,7 @@
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
   chmodSync, copyFileSync, fsp, isErrno, lchownSync, lstatQuick, lstatSync, mkdirSync, path, readdirSync, readlinkSync, readSmallFile,
-  readXattrs, readXattrsSync, symlinkSync, utimesSync, writeXattrs, writeXattrsSync, type Stats,
+  readXattrsSync, symlinkSync, utimesSync, writeXattrsSync, type Stats,
 } from '../io/index.js';
 
 export interface EtcMergePlan {
@@ -249,48 +249,6 @@ export async function diffEtc(origEtc: string, modifiedEtc: string, opts: EtcMer
 // ---------------------------------------------------------------------------
 // Copies
 
-async function copyMetadata(src: string, dest: string, st: Stats, kind: Kind, root: boolean): Promise<void> {
-  const xattrs = await readXattrs(src);
-  if (kind === 'symlink') {
-    if (root) await fsp.lchown(dest, st.uid, st.gid);
-    if (xattrs.length > 0) await writeXattrs(dest, xattrs);
-    return;
-  }
-  // Owner first (a chown drops file capabilities), then xattrs (writable even
-  // for a read-only mode when not root), then the mode (a chown also drops setuid).
-  if (root) await fsp.lchown(dest, st.uid, st.gid);
-  if (xattrs.length > 0) {
-    if (!root) await fsp.chmod(dest, 0o700);
-    await writeXattrs(dest, xattrs);
-  }
-  await fsp.chmod(dest, st.mode & 0o7777);
-  if (kind === 'file') await fsp.utimes(dest, st.atime, st.mtime);
-}
-
-/** Copy `src` (any kind) to `dest`, which must not exist. Directories recurse; special files are skipped. */
-async function copyEntry(src: string, dest: string, st: Stats, limit: Limit, root: boolean): Promise<void> {
-  const kind = kindOf(st);
-  if (kind === 'other') return;
-  if (kind === 'dir') {
-    const names = await limit(async () => {
-      await fsp.mkdir(dest, 0o700);
-      return fsp.readdir(src);
-    });
-    await settleAll(names.map(async (name) => {
-      const s = path.join(src, name);
-      const cst = await limit(() => lstatQuick(s));
-      await copyEntry(s, path.join(dest, name), cst, limit, root);
-    }));
-    await limit(() => copyMetadata(src, dest, st, kind, root));
-    return;
-  }
-  await limit(async () => {
-    if (kind === 'symlink') await fsp.symlink(await fsp.readlink(src, { encoding: 'buffer' }), dest);
-    else await fsp.copyFile(src, dest, fsp.constants.COPYFILE_EXCL);
-    await copyMetadata(src, dest, st, kind, root);
-  });
-}
-
 /**
  * Copy a tree exactly: modes, owners (when running as root), xattrs,
  * symlinks as symlinks, regular files as new files (never hard links), file
@@ -310,8 +268,9 @@ export async function copyTree(src: string, dest: string, opts: EtcMergeOptions 
 }
 
 /**
- * copyEntry with blocking calls: a new deployment's /etc is hundreds of small
- * files, where a thread-pool round trip per call costs more than the call.
+ * Copy `src` (any kind) to `dest`, which must not exist; directories recurse,
+ * special files are skipped. Blocking calls: a deployment's /etc is hundreds
+ * of small files, where a thread-pool round trip per call costs more than the call.
  */
 function copyEntrySync(src: string, dest: string, st: Stats, root: boolean, signal?: AbortSignal): void {
   signal?.throwIfAborted();
@@ -325,7 +284,11 @@ function copyEntrySync(src: string, dest: string, st: Stats, root: boolean, sign
     }
   } else if (kind === 'symlink') symlinkSync(readlinkSync(src, { encoding: 'buffer' }), dest);
   else copyFileSync(src, dest, fsp.constants.COPYFILE_EXCL);
-  // As copyMetadata: owner, then xattrs, then the mode (a chown drops setuid and capabilities).
+  copyMetadataSync(src, dest, st, kind, root);
+}
+
+/** Owner, then xattrs, then the mode (a chown drops setuid bits and file capabilities); file times for files. */
+function copyMetadataSync(src: string, dest: string, st: Stats, kind: Kind, root: boolean): void {
   const xattrs = readXattrsSync(src);
   if (root) lchownSync(dest, st.uid, st.gid);
   if (kind === 'symlink') {
@@ -333,6 +296,7 @@ function copyEntrySync(src: string, dest: string, st: Stats, root: boolean, sign
     return;
   }
   if (xattrs.length > 0) {
+    // Writable even for a read-only mode when not root.
     if (!root) chmodSync(dest, 0o700);
     writeXattrsSync(dest, xattrs);
   }
@@ -543,7 +507,6 @@ export async function applyEtcMerge(plan: EtcMergePlan, modifiedEtc: string, new
     throw new OstreeTsError(Codes.TREE_CONFLICT, `Cannot merge /etc: ${first.reason}${more}. Nothing was changed.`, { path: first.path, conflicts: sim.conflicts });
   }
   const root = asRoot();
-  const limit = limiter(PARALLEL, opts.signal);
   for (const a of sim.actions) {
     opts.signal?.throwIfAborted();
     const from = path.join(modifiedEtc, a.path);
@@ -555,14 +518,14 @@ export async function applyEtcMerge(plan: EtcMergePlan, modifiedEtc: string, new
           break;
         case 'mkdir':
           await fsp.mkdir(to, 0o700);
-          await copyMetadata(from, to, await lstatQuick(from), 'dir', root);
+          copyMetadataSync(from, to, await lstatQuick(from), 'dir', root);
           break;
         case 'attrs':
-          await copyMetadata(from, to, await lstatQuick(from), 'dir', root);
+          copyMetadataSync(from, to, await lstatQuick(from), 'dir', root);
           break;
         case 'replace':
           await fsp.rm(to, { force: true });
-          await copyEntry(from, to, await lstatQuick(from), limit, root);
+          copyEntrySync(from, to, await lstatQuick(from), root, opts.signal);
           break;
       }
     } catch (e) {
