@@ -5,11 +5,12 @@
  * happened to it (boot/loader, entries, links, deployments).
  */
 import { createCipheriv, createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readFile, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ROOT, ok, ostree, ots, run, type RunResult } from './env.js';
 import { serveRepo } from './serve.js';
 import { snapshotTree, type EntryFacts } from './snapshot.js';
+import { putFile } from './trees.js';
 
 export const ATOMIC = path.join(ROOT, 'dist', 'src', 'cli', 'atomic.js');
 export const OS = 'testos';
@@ -25,14 +26,6 @@ export function bytes(seed: string, size: number): Buffer {
   const key = createHash('sha256').update(seed).digest();
   const c = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
   return Buffer.concat([c.update(Buffer.alloc(size)), c.final()]);
-}
-
-async function put(root: string, rel: string, content: string | Buffer, mode = 0o644): Promise<void> {
-  const p = path.join(root, rel);
-  await mkdir(path.dirname(p), { recursive: true });
-  await rm(p, { recursive: true, force: true });
-  await writeFile(p, content);
-  await chmod(p, mode);
 }
 
 export interface OsTreeOptions {
@@ -60,30 +53,30 @@ export async function makeOsTree(root: string, o: OsTreeOptions): Promise<string
   const variant = o.variant ?? o.version;
   await mkdir(root, { recursive: true });
   await chmod(root, 0o755);
-  await put(root, `usr/lib/modules/${KVER}/vmlinuz`, bytes(`vmlinuz ${o.kernel}`, o.kernelSize ?? 96 * 1024));
-  await put(root, `usr/lib/modules/${KVER}/initramfs.img`, bytes(`initramfs ${o.kernel}`, o.initramfsSize ?? 48 * 1024));
-  await put(root, 'usr/lib/os-release', `NAME="Test OS"\nID=${OS}\nPRETTY_NAME="Test OS ${o.version}"\nVERSION_ID=${o.version}\n`);
+  await putFile(root, `usr/lib/modules/${KVER}/vmlinuz`, bytes(`vmlinuz ${o.kernel}`, o.kernelSize ?? 96 * 1024));
+  await putFile(root, `usr/lib/modules/${KVER}/initramfs.img`, bytes(`initramfs ${o.kernel}`, o.initramfsSize ?? 48 * 1024));
+  await putFile(root, 'usr/lib/os-release', `NAME="Test OS"\nID=${OS}\nPRETTY_NAME="Test OS ${o.version}"\nVERSION_ID=${o.version}\n`);
   const etc = path.join(root, 'usr', 'etc');
-  await put(etc, 'hostname', 'testhost\n');
-  await put(etc, 'motd', `Welcome to Test OS ${o.version}\n`);
-  for (let i = 1; i <= 12; i++) await put(etc, `conf.d/${String(i).padStart(2, '0')}-setting.conf`, `setting${i}=default\n`);
-  await put(etc, 'app/main.conf', 'mode=default\n');
-  await put(etc, 'app/extra.conf', 'extra=1\n');
-  await put(etc, 'shadow-ish', 'secret\n', 0o600);
+  await putFile(etc, 'hostname', 'testhost\n');
+  await putFile(etc, 'motd', `Welcome to Test OS ${o.version}\n`);
+  for (let i = 1; i <= 12; i++) await putFile(etc, `conf.d/${String(i).padStart(2, '0')}-setting.conf`, `setting${i}=default\n`);
+  await putFile(etc, 'app/main.conf', 'mode=default\n');
+  await putFile(etc, 'app/extra.conf', 'extra=1\n');
+  await putFile(etc, 'shadow-ish', 'secret\n', 0o600);
   await symlink('../usr/lib/os-release', path.join(etc, 'os-release'));
   if (o.etc) await o.etc(etc);
   const tools = o.tools ?? 4;
   for (let i = 1; i <= tools; i++) {
     const seed = i <= tools / 2 ? `tool ${i} ${variant}` : `tool ${i}`;
-    await put(root, `usr/bin/tool${i}`, Buffer.concat([Buffer.from('#!/bin/sh\n'), bytes(seed, 4096 + ((i * 1531) % 16384))]), 0o755);
+    await putFile(root, `usr/bin/tool${i}`, Buffer.concat([Buffer.from('#!/bin/sh\n'), bytes(seed, 4096 + ((i * 1531) % 16384))]), 0o755);
   }
   for (let i = 1; i <= (o.docs ?? 2); i++) {
-    for (const f of ['README', 'copyright', 'changelog']) await put(root, `usr/share/doc/pkg${i}/${f}`, `${f} of pkg${i}\n${bytes(`doc ${i} ${f}`, 200 + ((i * 97) % 1800)).toString('base64')}\n`);
+    for (const f of ['README', 'copyright', 'changelog']) await putFile(root, `usr/share/doc/pkg${i}/${f}`, `${f} of pkg${i}\n${bytes(`doc ${i} ${f}`, 200 + ((i * 97) % 1800)).toString('base64')}\n`);
   }
   const blobs = o.blobs ?? 1;
   for (let i = 1; i <= blobs; i++) {
     const seed = i <= (o.changed ?? 1) ? `blob ${i} ${variant}` : `blob ${i}`;
-    await put(root, `usr/lib/${OS}-data/blob${i}.bin`, bytes(seed, 100 * 1024 + ((i * 7919) % 65536)));
+    await putFile(root, `usr/lib/${OS}-data/blob${i}.bin`, bytes(seed, 100 * 1024 + ((i * 7919) % 65536)));
   }
   return root;
 }

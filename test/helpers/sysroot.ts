@@ -4,9 +4,10 @@
  * farm) so that two sysroots can be compared fact for fact.
  */
 import { createHash } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ROOT, run, type RunResult } from './env.js';
+import { putFile } from './trees.js';
 
 export const ATOMIC = path.join(ROOT, 'dist', 'src', 'cli', 'atomic.js');
 
@@ -34,13 +35,6 @@ export interface OsTreeOptions {
   extra?: Record<string, string>;
 }
 
-async function put(root: string, rel: string, content: string, mode = 0o644): Promise<void> {
-  const p = path.join(root, rel);
-  await mkdir(path.dirname(p), { recursive: true });
-  await writeFile(p, content);
-  await chmod(p, mode);
-}
-
 /**
  * A deployable tree: a kernel (and initramfs) in the modules layout,
  * os-release, default configuration in usr/etc (a.conf, sub/c.conf, …) and
@@ -49,17 +43,17 @@ async function put(root: string, rel: string, content: string, mode = 0o644): Pr
 export async function makeOsTree(root: string, o: OsTreeOptions = {}): Promise<string> {
   await rm(root, { recursive: true, force: true });
   const mod = `usr/lib/modules/${KVER}`;
-  await put(root, `${mod}/vmlinuz`, o.kernel ?? 'kernel image 5.10.0-test\n');
-  if (o.initramfs !== false) await put(root, `${mod}/initramfs.img`, 'initramfs for 5.10.0-test\n');
-  await put(root, 'usr/lib/os-release', `NAME="TestOS"\nID=testos\nPRETTY_NAME="${o.pretty ?? 'TestOS 1'}"\n`);
-  await put(root, 'usr/bin/hello', `#!/bin/sh\n${o.hello ?? 'echo hello'}\n`, 0o755);
+  await putFile(root, `${mod}/vmlinuz`, o.kernel ?? 'kernel image 5.10.0-test\n');
+  if (o.initramfs !== false) await putFile(root, `${mod}/initramfs.img`, 'initramfs for 5.10.0-test\n');
+  await putFile(root, 'usr/lib/os-release', `NAME="TestOS"\nID=testos\nPRETTY_NAME="${o.pretty ?? 'TestOS 1'}"\n`);
+  await putFile(root, 'usr/bin/hello', `#!/bin/sh\n${o.hello ?? 'echo hello'}\n`, 0o755);
   const etc: Record<string, string | null> = { 'a.conf': 'default-a\n', 'sub/c.conf': 'default-c\n', ...o.etc };
-  for (const [rel, content] of Object.entries(etc)) if (content !== null) await put(root, `usr/etc/${rel}`, content);
+  for (const [rel, content] of Object.entries(etc)) if (content !== null) await putFile(root, `usr/etc/${rel}`, content);
   for (const [rel, target] of Object.entries(o.etcLinks ?? {})) {
     await mkdir(path.dirname(path.join(root, 'usr/etc', rel)), { recursive: true });
     await symlink(target, path.join(root, 'usr/etc', rel));
   }
-  for (const [rel, content] of Object.entries(o.extra ?? {})) await put(root, rel, content);
+  for (const [rel, content] of Object.entries(o.extra ?? {})) await putFile(root, rel, content);
   for (const d of ['.', 'usr', 'usr/bin', 'usr/lib', 'usr/lib/modules', mod, 'usr/etc']) await chmod(path.join(root, d), 0o755);
   return root;
 }

@@ -2,11 +2,20 @@
  * Fixture trees, built on demand because git cannot hold what they test
  * (ownership, xattrs, capabilities, setuid bits). See fixtures/README.md.
  */
-import { chmod, chown, lchown, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { writeXattr } from '../../src/io/index.js';
 import { isRoot } from './env.js';
+
+/** Write `rel` under `root` with `mode`, replacing whatever is there and making its parents. */
+export async function putFile(root: string, rel: string, content: string | Buffer, mode = 0o644): Promise<void> {
+  const p = path.join(root, rel);
+  await mkdir(path.dirname(p), { recursive: true });
+  await rm(p, { recursive: true, force: true });
+  await writeFile(p, content);
+  await chmod(p, mode);
+}
 
 async function file(root: string, rel: string, content: string | Buffer, mode = 0o644): Promise<string> {
   const p = path.join(root, rel);

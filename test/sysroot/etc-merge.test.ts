@@ -5,21 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, chown, lchown, link, lstat, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, link, lstat, mkdir, readdir, readFile, rm, stat, symlink, utimes } from 'node:fs/promises';
 import * as path from 'node:path';
 import { readXattrs, writeXattr } from '../../src/io/index.js';
 import { OstreeTsError } from '../../src/errors/index.js';
 import { applyEtcMerge, checkEtcMerge, copyTree, diffEtc, dirDefaults, type EtcNewDefaults } from '../../src/sysroot/etc-merge.js';
 import { isRoot, ok, ostree, requireOstree, tempDir } from '../helpers/env.js';
 import { snapshotTree } from '../helpers/snapshot.js';
-
-async function put(root: string, rel: string, content: string | Buffer, mode = 0o644): Promise<void> {
-  const p = path.join(root, rel);
-  await mkdir(path.dirname(p), { recursive: true });
-  await rm(p, { recursive: true, force: true });
-  await writeFile(p, content);
-  await chmod(p, mode);
-}
+import { putFile } from '../helpers/trees.js';
 
 async function dir(root: string, rel: string, mode = 0o755): Promise<void> {
   const p = path.join(root, rel);
@@ -50,42 +43,42 @@ test('diffEtc classifies changes as libostree does (xattrs ignored, added and re
   const mod = path.join(d, 'etc');
   for (const root of [orig, mod]) {
     await dir(root, '.');
-    await put(root, 'same.conf', 'same\n');
-    await put(root, 'content.conf', 'aaaa\n');
-    await put(root, 'mode.conf', 'm\n');
-    await put(root, 'removed.conf', 'r\n');
-    await put(root, 'removed-dir/x', 'x\n');
-    await put(root, 'sub/deep/kept', 'k\n');
-    await put(root, 'sub/deep/changed', 'c\n');
-    await put(root, 'xattr-only.conf', 'x\n');
-    await put(root, 'file-to-dir', 'f\n');
-    await put(root, 'dir-to-file/y', 'y\n');
-    await put(root, 'big.bin', Buffer.alloc(3 << 20, 7));
+    await putFile(root, 'same.conf', 'same\n');
+    await putFile(root, 'content.conf', 'aaaa\n');
+    await putFile(root, 'mode.conf', 'm\n');
+    await putFile(root, 'removed.conf', 'r\n');
+    await putFile(root, 'removed-dir/x', 'x\n');
+    await putFile(root, 'sub/deep/kept', 'k\n');
+    await putFile(root, 'sub/deep/changed', 'c\n');
+    await putFile(root, 'xattr-only.conf', 'x\n');
+    await putFile(root, 'file-to-dir', 'f\n');
+    await putFile(root, 'dir-to-file/y', 'y\n');
+    await putFile(root, 'big.bin', Buffer.alloc(3 << 20, 7));
     await dir(root, 'metadir');
-    await put(root, 'metadir/inner', 'i\n');
+    await putFile(root, 'metadir/inner', 'i\n');
     await symlink('same.conf', path.join(root, 'link'));
-    await put(root, 'owner.conf', 'o\n');
+    await putFile(root, 'owner.conf', 'o\n');
   }
   // The modified tree: one change of each kind.
-  await put(mod, 'content.conf', 'bbbb\n'); // same size, other bytes
+  await putFile(mod, 'content.conf', 'bbbb\n'); // same size, other bytes
   await chmod(path.join(mod, 'mode.conf'), 0o600);
   await rm(path.join(mod, 'removed.conf'));
   await rm(path.join(mod, 'removed-dir'), { recursive: true });
-  await put(mod, 'sub/deep/changed', 'changed\n');
+  await putFile(mod, 'sub/deep/changed', 'changed\n');
   await writeXattr(path.join(mod, 'xattr-only.conf'), 'user.note', Buffer.from('ignored'));
   await rm(path.join(mod, 'file-to-dir'));
-  await put(mod, 'file-to-dir/z', 'z\n');
+  await putFile(mod, 'file-to-dir/z', 'z\n');
   await rm(path.join(mod, 'dir-to-file'), { recursive: true });
-  await put(mod, 'dir-to-file', 'now a file\n');
+  await putFile(mod, 'dir-to-file', 'now a file\n');
   const big = Buffer.alloc(3 << 20, 7);
   big[big.length - 1] = 8; // differs only in its last byte, past the whole-file threshold
-  await put(mod, 'big.bin', big);
+  await putFile(mod, 'big.bin', big);
   await chmod(path.join(mod, 'metadir'), 0o700);
   await relink(mod, 'link', 'content.conf');
-  await put(mod, 'added.conf', 'new\n');
-  await put(mod, 'added-dir/a/b', 'b\n');
-  await put(mod, 'added-dir/c', 'c\n');
-  await put(mod, 'sub/deep/added', 'a\n');
+  await putFile(mod, 'added.conf', 'new\n');
+  await putFile(mod, 'added-dir/a/b', 'b\n');
+  await putFile(mod, 'added-dir/c', 'c\n');
+  await putFile(mod, 'sub/deep/added', 'a\n');
   if (isRoot) await chown(path.join(mod, 'owner.conf'), 1000, 1000);
   // The same inode on both sides is equal without reading it.
   await link(path.join(orig, 'same.conf'), path.join(d, 'shared'));
@@ -107,12 +100,12 @@ test('copyTree copies exactly: modes, owners, xattrs, symlinks, times, and never
   const d = await tempDir(t);
   const src = path.join(d, 'src');
   await dir(src, '.');
-  await put(src, 'plain.conf', 'plain\n');
-  await put(src, 'secret', 'secret\n', 0o600);
-  await put(src, 'empty', '');
-  await put(src, 'bin/suid', '#!/bin/sh\n', 0o4755);
+  await putFile(src, 'plain.conf', 'plain\n');
+  await putFile(src, 'secret', 'secret\n', 0o600);
+  await putFile(src, 'empty', '');
+  await putFile(src, 'bin/suid', '#!/bin/sh\n', 0o4755);
   await dir(src, 'sticky', 0o1777);
-  await put(src, 'ro/inside', 'inside\n', 0o444);
+  await putFile(src, 'ro/inside', 'inside\n', 0o444);
   await chmod(path.join(src, 'ro'), 0o555);
   await symlink('/nonexistent/target', path.join(src, 'dangling'));
   await symlink('plain.conf', path.join(src, 'rel-link'));
@@ -144,19 +137,19 @@ test('a file the user kept where the new defaults have a directory: the dry run 
   const next = path.join(d, 'new-usr-etc');
   for (const root of [orig, mod]) {
     await dir(root, '.');
-    await put(root, 'x.conf', 'default-x\n');
-    await put(root, 'p/q.conf', 'default-q\n');
-    await put(root, 'z.conf', 'default-z\n');
+    await putFile(root, 'x.conf', 'default-x\n');
+    await putFile(root, 'p/q.conf', 'default-q\n');
+    await putFile(root, 'z.conf', 'default-z\n');
   }
-  await put(mod, 'x.conf', 'user-x\n'); // modified; the new defaults turn it into a directory
-  await put(mod, 'p/q.conf', 'user-q\n'); // modified; the new defaults turn its parent into a file
-  await put(mod, 'y.conf', 'user-y\n'); // added; the new defaults have a directory there
+  await putFile(mod, 'x.conf', 'user-x\n'); // modified; the new defaults turn it into a directory
+  await putFile(mod, 'p/q.conf', 'user-q\n'); // modified; the new defaults turn its parent into a file
+  await putFile(mod, 'y.conf', 'user-y\n'); // added; the new defaults have a directory there
   await rm(path.join(mod, 'z.conf')); // removed: must not happen when the merge is refused
   await dir(next, '.');
-  await put(next, 'x.conf/inside', 'new default\n');
-  await put(next, 'p', 'now a file\n');
-  await put(next, 'y.conf/inside', 'new default\n');
-  await put(next, 'z.conf', 'default-z2\n');
+  await putFile(next, 'x.conf/inside', 'new default\n');
+  await putFile(next, 'p', 'now a file\n');
+  await putFile(next, 'y.conf/inside', 'new default\n');
+  await putFile(next, 'z.conf', 'default-z2\n');
 
   const plan = await diffEtc(orig, mod);
   assert.deepEqual(plan, { modified: ['p/q.conf', 'x.conf'], removed: ['z.conf'], added: ['y.conf'] });
@@ -198,10 +191,10 @@ test('nothing is written or deleted through a symlink in the new defaults', asyn
   const outside = path.join(d, 'outside');
   for (const root of [orig, mod]) {
     await dir(root, '.');
-    await put(root, 'ln/old.conf', 'old\n');
+    await putFile(root, 'ln/old.conf', 'old\n');
   }
   await rm(path.join(mod, 'ln', 'old.conf')); // removed by the user
-  await put(outside, 'old.conf', 'not ours\n');
+  await putFile(outside, 'old.conf', 'not ours\n');
   await dir(next, '.');
   await symlink(outside, path.join(next, 'ln')); // the new defaults make ln a symlink out of etc
 
@@ -213,7 +206,7 @@ test('nothing is written or deleted through a symlink in the new defaults', asyn
   assert.equal(await readFile(path.join(outside, 'old.conf'), 'utf8'), 'not ours\n');
 
   // A file added inside the user's directory would land outside: a conflict.
-  await put(mod, 'ln/new.conf', 'user\n');
+  await putFile(mod, 'ln/new.conf', 'user\n');
   const plan = await diffEtc(orig, mod);
   const conflicts = await checkEtcMerge(plan, mod, dirDefaults(next));
   assert.deepEqual(conflicts.map((c) => c.path), ['ln/new.conf']);
@@ -232,9 +225,9 @@ test('plans with unsafe paths are refused', async (t) => {
 });
 
 async function osTree(root: string, etc: (etcDir: string) => Promise<void>): Promise<void> {
-  await put(root, 'usr/lib/modules/5.10.0-test/vmlinuz', 'kernel\n');
-  await put(root, 'usr/lib/modules/5.10.0-test/initramfs.img', 'initramfs\n');
-  await put(root, 'usr/lib/os-release', 'PRETTY_NAME="Test OS"\nID=testos\n');
+  await putFile(root, 'usr/lib/modules/5.10.0-test/vmlinuz', 'kernel\n');
+  await putFile(root, 'usr/lib/modules/5.10.0-test/initramfs.img', 'initramfs\n');
+  await putFile(root, 'usr/lib/os-release', 'PRETTY_NAME="Test OS"\nID=testos\n');
   await dir(root, 'usr/etc');
   await etc(path.join(root, 'usr/etc'));
 }
@@ -250,20 +243,20 @@ test('the merge gives exactly what `ostree admin deploy` gives (oracle)', { time
 
   const v1 = path.join(d, 'v1');
   await osTree(v1, async (e) => {
-    await put(e, 'a.conf', 'default-a\n');
-    await put(e, 'b.conf', 'default-b\n');
-    await put(e, 'sub/c.conf', 'default-c\n');
+    await putFile(e, 'a.conf', 'default-a\n');
+    await putFile(e, 'b.conf', 'default-b\n');
+    await putFile(e, 'sub/c.conf', 'default-c\n');
     await symlink('a.conf', path.join(e, 'link'));
-    await put(e, 'secret', 'secret-1\n', 0o600);
-    await put(e, 'e.conf', 'default-e\n');
-    await put(e, 'f.conf', 'default-f\n');
-    await put(e, 'gdir/h.conf', 'default-h\n');
-    await put(e, 'meta/m.conf', 'default-m\n');
-    await put(e, 'gone.conf', 'default-gone\n');
-    await put(e, 'own.conf', 'default-own\n');
-    await put(e, 'xattr.conf', 'default-x\n');
+    await putFile(e, 'secret', 'secret-1\n', 0o600);
+    await putFile(e, 'e.conf', 'default-e\n');
+    await putFile(e, 'f.conf', 'default-f\n');
+    await putFile(e, 'gdir/h.conf', 'default-h\n');
+    await putFile(e, 'meta/m.conf', 'default-m\n');
+    await putFile(e, 'gone.conf', 'default-gone\n');
+    await putFile(e, 'own.conf', 'default-own\n');
+    await putFile(e, 'xattr.conf', 'default-x\n');
     await writeXattr(path.join(e, 'xattr.conf'), 'user.test', Buffer.from('v1'));
-    await put(e, 'lvl/keep.conf', 'default-keep\n');
+    await putFile(e, 'lvl/keep.conf', 'default-keep\n');
     await chmod(path.join(e, 'lvl'), 0o711);
   });
   await ok(ostree(`--repo=${repo}`, 'commit', '-b', 'testos/stable', '-s', 'v1', `--tree=dir=${v1}`), 'commit v1');
@@ -277,28 +270,28 @@ test('the merge gives exactly what `ostree admin deploy` gives (oracle)', { time
 
   // The user's changes.
   const etc = path.join(M, 'etc');
-  await put(etc, 'a.conf', 'user-a\n');
+  await putFile(etc, 'a.conf', 'user-a\n');
   await rm(path.join(etc, 'b.conf'));
-  await put(etc, 'new.conf', 'user-new\n');
-  await put(etc, 'newdir/f', 'user-f\n');
-  await put(etc, 'newdir/deeper/x', 'user-x\n', 0o640);
+  await putFile(etc, 'new.conf', 'user-new\n');
+  await putFile(etc, 'newdir/f', 'user-f\n');
+  await putFile(etc, 'newdir/deeper/x', 'user-x\n', 0o640);
   await chmod(path.join(etc, 'newdir', 'deeper'), 0o700);
   await chmod(path.join(etc, 'e.conf'), 0o640);
   await relink(etc, 'link', 'sub/c.conf');
   await rm(path.join(etc, 'f.conf'));
-  await put(etc, 'f.conf/inner', 'user-inner\n'); // a file replaced by a directory
-  await put(etc, 'gdir', 'user-gdir\n'); // a directory replaced by a file
+  await putFile(etc, 'f.conf/inner', 'user-inner\n'); // a file replaced by a directory
+  await putFile(etc, 'gdir', 'user-gdir\n'); // a directory replaced by a file
   await chmod(path.join(etc, 'sub'), 0o750);
-  await put(etc, 'sub/added.conf', 'user-added\n'); // carries sub's mode into the new etc
+  await putFile(etc, 'sub/added.conf', 'user-added\n'); // carries sub's mode into the new etc
   if (isRoot) await chown(path.join(etc, 'own.conf'), 1000, 1000);
   await chmod(path.join(etc, 'meta'), 0o700); // a directory's mode alone: not carried
-  await put(etc, 'both/u.conf', 'user-u\n'); // the new defaults add the same directory
-  await put(etc, 'gone.conf', 'user-gone\n'); // modified, dropped from the new defaults
-  await put(etc, '.updated', '');
+  await putFile(etc, 'both/u.conf', 'user-u\n'); // the new defaults add the same directory
+  await putFile(etc, 'gone.conf', 'user-gone\n'); // modified, dropped from the new defaults
+  await putFile(etc, '.updated', '');
   await symlink('/nonexistent', path.join(etc, 'userlink'));
-  await put(etc, 'xattr.conf', 'user-x\n');
+  await putFile(etc, 'xattr.conf', 'user-x\n');
   await writeXattr(path.join(etc, 'xattr.conf'), 'user.test', Buffer.from('user'));
-  await put(etc, 'lvl/a/b/c.conf', 'user-deep\n'); // the new defaults drop lvl: recreated from the template
+  await putFile(etc, 'lvl/a/b/c.conf', 'user-deep\n'); // the new defaults drop lvl: recreated from the template
   await chmod(path.join(etc, 'lvl', 'a'), 0o750);
 
   // Our diff agrees with `ostree admin config-diff` (which lists an added directory's contents too).
@@ -319,19 +312,19 @@ test('the merge gives exactly what `ostree admin deploy` gives (oracle)', { time
   // v2: new defaults.
   const v2 = path.join(d, 'v2');
   await osTree(v2, async (e) => {
-    await put(e, 'a.conf', 'default-a2\n');
-    await put(e, 'b.conf', 'default-b2\n');
-    await put(e, 'sub/c.conf', 'default-c2\n');
+    await putFile(e, 'a.conf', 'default-a2\n');
+    await putFile(e, 'b.conf', 'default-b2\n');
+    await putFile(e, 'sub/c.conf', 'default-c2\n');
     await symlink('a.conf', path.join(e, 'link'));
-    await put(e, 'secret', 'secret-2\n', 0o600);
-    await put(e, 'e.conf', 'default-e2\n');
-    await put(e, 'f.conf', 'default-f2\n');
-    await put(e, 'meta/m.conf', 'default-m2\n');
-    await put(e, 'own.conf', 'default-own\n');
-    await put(e, 'xattr.conf', 'default-x2\n');
+    await putFile(e, 'secret', 'secret-2\n', 0o600);
+    await putFile(e, 'e.conf', 'default-e2\n');
+    await putFile(e, 'f.conf', 'default-f2\n');
+    await putFile(e, 'meta/m.conf', 'default-m2\n');
+    await putFile(e, 'own.conf', 'default-own\n');
+    await putFile(e, 'xattr.conf', 'default-x2\n');
     await writeXattr(path.join(e, 'xattr.conf'), 'user.test', Buffer.from('v2'));
-    await put(e, 'both/v.conf', 'default-v\n');
-    await put(e, 'd.conf', 'default-d\n');
+    await putFile(e, 'both/v.conf', 'default-v\n');
+    await putFile(e, 'd.conf', 'default-d\n');
   });
   await ok(ostree(`--repo=${repo}`, 'commit', '-b', 'testos/stable', '-s', 'v2', `--tree=dir=${v2}`), 'commit v2');
   const rev2 = await ok(ostree(`--repo=${repo}`, 'rev-parse', 'testos/stable'));
