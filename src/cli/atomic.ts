@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Argv, CommandModule } from 'yargs';
-import { isCodedError } from '../errors/index.js';
+import { reportError } from './report.js';
 
 function load(m: Promise<unknown>): Promise<CommandModule> {
   return m as Promise<CommandModule>;
@@ -54,13 +54,6 @@ function plainStatus(args: string[]): { sysroot?: string; json: boolean } | null
   return verb ? { sysroot, json } : null;
 }
 
-function reportCoded(e: unknown, args: string[]): number | null {
-  if (!isCodedError(e)) return null;
-  process.stderr.write(`error: ${e.message}\n`);
-  if (args.includes('--json')) process.stdout.write(`${JSON.stringify({ apiVersion: 'ostree-ts/v1', kind: 'Error', error: e.toJSON() }, null, 2)}\n`);
-  return 1;
-}
-
 export async function main(args: string[]): Promise<number> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
@@ -73,9 +66,7 @@ export async function main(args: string[]): Promise<number> {
       await handler(plain);
       return 0;
     } catch (e) {
-      const code = reportCoded(e, args);
-      if (code !== null) return code;
-      throw e;
+      return reportError(e, { json: plain.json });
     }
   }
   const require = createRequire(import.meta.url);
@@ -105,14 +96,7 @@ export async function main(args: string[]): Promise<number> {
     }).parseAsync();
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
-    const code = reportCoded(e, args);
-    if (code !== null) return code;
-    if (e instanceof Error && (e as { usage?: boolean }).usage) {
-      process.stderr.write(`error: ${e.message}\nRun with --help for usage.\n`);
-      return 1;
-    }
-    process.stderr.write(`error: unexpected failure: ${e instanceof Error ? e.stack ?? e.message : String(e)}\nThis is a bug in ostree-ts; please report it with the command you ran.\n`);
-    return 1;
+    return reportError(e, { json: args.includes('--json') });
   }
 }
 

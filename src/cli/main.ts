@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
  * ostree-ts: the command table. Only the verb that runs is loaded, so the
- * command starts fast. This is the one place that maps errors to exit codes.
+ * command starts fast. Errors become exit codes in report.ts.
  */
 import { createRequire } from 'node:module';
 import type { Argv, CommandModule } from 'yargs';
-import { isCodedError } from '../errors/index.js';
+import { reportError } from './report.js';
 
 type Loader = () => Promise<CommandModule>;
 
@@ -109,25 +109,6 @@ export async function main(args: string[]): Promise<number> {
     exitCode = reportError(e);
   }
   return exitCode;
-}
-
-function reportError(e: unknown): number {
-  if (isCodedError(e)) {
-    process.stderr.write(`error: ${e.message}\n`);
-    if (process.env.OSTREE_TS_DEBUG && e.stack) process.stderr.write(`${e.stack}\n`);
-    return 1;
-  }
-  if (e instanceof Error && (e as { usage?: boolean }).usage) {
-    process.stderr.write(`error: ${e.message}\nRun with --help for usage.\n`);
-    return 1;
-  }
-  if (e instanceof Error && 'code' in e && typeof (e as NodeJS.ErrnoException).syscall === 'string') {
-    const n = e as NodeJS.ErrnoException;
-    process.stderr.write(`error: ${n.syscall} ${n.path ?? ''}: ${n.code} (${n.message})\n`);
-    return 1;
-  }
-  process.stderr.write(`error: unexpected failure: ${e instanceof Error ? e.stack ?? e.message : String(e)}\nThis is a bug in ostree-ts; please report it with the command you ran.\n`);
-  return 1;
 }
 
 main(process.argv.slice(2)).then((code) => {
