@@ -54,9 +54,14 @@ async function readKeyBlobs(pgp: OpenPGP, file: string, secret: boolean): Promis
   const text = data.toString('latin1');
   try {
     if (text.includes('-----BEGIN PGP')) {
-      return secret
-        ? await pgp.readPrivateKeys({ armoredKeys: data.toString('utf8') })
-        : await pgp.readKeys({ armoredKeys: data.toString('utf8') });
+      // A file may hold several armored blocks one after another (exports appended to each other): read them all, as gpg does.
+      const blocks = data.toString('utf8').match(/-----BEGIN PGP (?:PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP (?:PUBLIC|PRIVATE) KEY BLOCK-----/g) ?? [data.toString('utf8')];
+      const keys: import('openpgp').Key[] = [];
+      for (const armoredKeys of blocks) {
+        if (secret && armoredKeys.includes('-----BEGIN PGP PUBLIC KEY')) continue;
+        keys.push(...(secret ? await pgp.readPrivateKeys({ armoredKeys }) : await pgp.readKeys({ armoredKeys })));
+      }
+      return keys;
     }
     return secret ? await pgp.readPrivateKeys({ binaryKeys: data }) : await pgp.readKeys({ binaryKeys: data });
   } catch (e) {
@@ -114,13 +119,30 @@ function describeKey(keys: import('openpgp').Key[], keyId: string): GpgKeyInfo {
   return { keyId, fingerprint: key?.getFingerprint() ?? '', userIds: key?.getUserIDs() ?? [] };
 }
 
+/** What the OpenPGP signatures over some bytes come to. */
+export interface GpgVerdict {
+  /** The key of the first signature that counts, or null when none does. */
+  good: GpgKeyInfo | null;
+  /** Why each signature that did not count was refused, in order, one sentence each. */
+  refused: string[];
+}
+
+const iso = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, 'Z');
+
 /**
- * The key that made the first valid signature among `signatures` over
- * `data`, from `trusted`; null when none verifies. Each signature is one
- * binary OpenPGP signature packet (sequence).
+ * The signatures among `signatures` (each one binary OpenPGP signature packet
+ * sequence) over `data`, judged against the keys in `trusted` as gpgme judges
+ * them for ostree: the first good one counts.
+ *
+ * Time follows GnuPG rather than OpenPGP.js's defaults. A signature made
+ * later than `now` (a host whose clock is behind) is good. The key must have
+ * been valid when the signature was made, and must still be valid at `now`:
+ * created by then (a key from the future is a time conflict), not expired,
+ * not revoked. A signature whose own expiry has passed at `now` does not count.
  */
-export async function verifyGpg(data: Uint8Array, signatures: Uint8Array[], trusted: import('openpgp').Key[]): Promise<GpgKeyInfo | null> {
-  if (!trusted.length) return null;
+export async function verifyGpg(data: Uint8Array, signatures: Uint8Array[], trusted: import('openpgp').Key[], now: Date = new Date()): Promise<GpgVerdict> {
+  const refused: string[] = [];
+  if (!trusted.length) return { good: null, refused };
   const pgp = await openpgp();
   const message = await pgp.createMessage({ binary: data });
   for (const raw of signatures) {
@@ -128,21 +150,52 @@ export async function verifyGpg(data: Uint8Array, signatures: Uint8Array[], trus
     try {
       signature = await pgp.readSignature({ binarySignature: raw });
     } catch {
-      continue; // not a signature packet: it verifies nothing
+      refused.push('A signature is not an OpenPGP signature packet.');
+      continue;
     }
-    const result = await pgp.verify({ message, signature, verificationKeys: trusted, format: 'binary' });
+    // date: null leaves the signature's own times to the checks below (OpenPGP.js would refuse one from the future).
+    const result = await pgp.verify({ message, signature, verificationKeys: trusted, format: 'binary', date: null as unknown as Date });
     for (const s of result.signatures) {
+      const keyId = s.keyID.toHex().toUpperCase();
       try {
         await s.verified;
-        const info = describeKey(trusted, s.keyID.toHex());
-        const packet = (await s.signature).packets[0] as { created?: Date | null; publicKeyAlgorithm?: number } | undefined;
-        if (packet?.created) info.created = Math.floor(packet.created.getTime() / 1000);
-        if (packet?.publicKeyAlgorithm !== undefined && ALGORITHMS[packet.publicKeyAlgorithm]) info.algorithm = ALGORITHMS[packet.publicKeyAlgorithm];
-        return info;
-      } catch {
-        // invalid, expired, or from an unknown key: try the next one
+      } catch (e) {
+        refused.push(`The signature by key ${keyId} does not verify (${(e as Error).message}).`);
+        continue;
       }
+      const packet = (await s.signature).packets[0] as { created?: Date | null; publicKeyAlgorithm?: number; getExpirationTime?: () => Date | number } | undefined;
+      const expires = packet?.getExpirationTime?.();
+      if (expires instanceof Date && expires.getTime() <= now.getTime()) {
+        refused.push(`The signature by key ${keyId} expired at ${iso(expires)}.`);
+        continue;
+      }
+      const problem = await keyProblemAt(trusted, s.keyID, now);
+      if (problem) {
+        refused.push(`The signature by key ${keyId} is from a key that ${problem}.`);
+        continue;
+      }
+      const info = describeKey(trusted, s.keyID.toHex());
+      if (packet?.created) info.created = Math.floor(packet.created.getTime() / 1000);
+      if (packet?.publicKeyAlgorithm !== undefined && ALGORITHMS[packet.publicKeyAlgorithm]) info.algorithm = ALGORITHMS[packet.publicKeyAlgorithm];
+      return { good: info, refused };
     }
+  }
+  return { good: null, refused };
+}
+
+/** Why the key (or subkey) `keyId` among `keys` cannot sign at `now`, as GnuPG sees it; null when it can. */
+async function keyProblemAt(keys: import('openpgp').Key[], keyId: import('openpgp').KeyID, now: Date): Promise<string | null> {
+  const key = keys.find((k) => k.getKeys(keyId).length > 0);
+  if (!key) return 'is not trusted';
+  const signing = key.getKeys(keyId)[0];
+  if (signing.getCreationTime().getTime() > now.getTime()) return `was created at ${iso(signing.getCreationTime())}, after this host's clock (${iso(now)}); set the clock`;
+  if (await key.isRevoked(undefined, undefined, now)) return 'has been revoked';
+  const expiry = await key.getExpirationTime().catch(() => null);
+  if (expiry instanceof Date && expiry.getTime() <= now.getTime()) return `expired at ${iso(expiry)}`;
+  try {
+    await key.getSigningKey(keyId, now);
+  } catch (e) {
+    return `cannot sign at ${iso(now)} (${(e as Error).message})`;
   }
   return null;
 }

@@ -123,6 +123,7 @@ function fail(subject: string, policy: VerifyPolicy, what: string, next: string,
 /** Check signatures over `data` (held in `sigs`) against what `policy` requires for a commit or the summary. */
 export async function verifySignatures(
   data: Uint8Array, sigs: VarDict | null, policy: VerifyPolicy, what: { kind: 'commit'; checksum: string } | { kind: 'summary' },
+  now: Date = new Date(),
 ): Promise<VerifyResult> {
   const subject = what.kind === 'commit' ? `Commit ${what.checksum}` : 'The summary';
   const needGpg = what.kind === 'commit' ? policy.gpgVerify : policy.gpgVerifySummary;
@@ -135,9 +136,12 @@ export async function verifySignatures(
     const list = signaturesIn(sigs, GPG_METADATA_KEY);
     if (!list.length) throw fail(subject, policy, `has no GPG signature (${GPG_METADATA_KEY})`, `Sign it (${what.kind === 'commit' ? 'ostree-ts gpg-sign COMMIT KEY-ID' : 'ostree-ts summary -u --gpg-sign=KEY-ID'}), or set ${gpgKey}=false for ${policy.source} if it is not meant to be signed.`, { check: gpgKey });
     if (!policy.gpgKeys.length) throw fail(subject, policy, `has ${list.length} GPG signature(s) and no trusted key to check them against`, `Import the signer's public key (ostree-ts remote add --gpg-import=FILE, or gpgkeypath=FILE).`, { check: gpgKey });
-    const key = await verifyGpg(data, list, await loadPublicKeys(policy.gpgKeys));
-    if (!key) throw fail(subject, policy, `has ${list.length} GPG signature(s), none valid from a trusted key`, `Check that it was signed with a key in ${policy.gpgKeys.join(', ')}; a modified ${what.kind} no longer matches its signature.`, { check: gpgKey });
-    result.gpg = key;
+    const verdict = await verifyGpg(data, list, await loadPublicKeys(policy.gpgKeys), now);
+    if (!verdict.good) {
+      const why = verdict.refused.length ? ` ${verdict.refused.join(' ')}` : '';
+      throw fail(subject, policy, `has ${list.length} GPG signature(s), none valid from a trusted key`, `${why.trim() ? `${why.trim()} ` : ''}Check that it was signed with a key in ${policy.gpgKeys.join(', ')}; a modified ${what.kind} no longer matches its signature.`, { check: gpgKey, refused: verdict.refused });
+    }
+    result.gpg = verdict.good;
   }
   if (needSign.length) {
     result.checked.push(signKey);

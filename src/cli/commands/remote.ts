@@ -1,11 +1,12 @@
 import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { isValidRemoteName } from '../../format/index.js';
+import { formatGlibDateTime, isValidRemoteName } from '../../format/index.js';
 import { atomicWriteFile, fsp, path } from '../../io/index.js';
 import { ED25519_METADATA_KEY, GPG_METADATA_KEY, loadPublicKeys, signaturesIn } from '../../sign/index.js';
 import { fetchRemoteSummary, type RemoteSummary } from '../../transport/index.js';
 import { summaryView } from '../../repo/index.js';
 import { asList, openRepo, write, type GlobalArgs } from '../common.js';
+import { forLocale } from '../locale.js';
 import { renderSummary, renderSummaryRaw } from '../summary-view.js';
 
 export const command = 'remote <action> [name] [url] [branches..]';
@@ -117,27 +118,18 @@ function showSummary(fetched: RemoteSummary, argv: RemoteArgs): void {
     write(renderSummaryRaw(fetched.bytes));
     return;
   }
-  write(renderSummary(fetched.summary));
+  let text = renderSummary(fetched.summary);
   const v = fetched.verified;
   if (v.gpg) {
     const n = signaturesIn(fetched.signatures, GPG_METADATA_KEY).length;
-    write(`\nGPG: Verification enabled, found ${n} signature${n === 1 ? '' : 's'}:\n\n`);
-    const made = v.gpg.created === undefined ? '' : `made ${formatCDate(v.gpg.created)} `;
-    write(`  Signature ${made}using ${v.gpg.algorithm ?? 'a'} key ID ${v.gpg.keyId.toUpperCase()}\n`);
-    write(`  Good signature from ${v.gpg.userIds.map((u) => `"${u}"`).join(', ') || 'a key with no user ID'}\n`);
+    text += `\nGPG: Verification enabled, found ${n} signature${n === 1 ? '' : 's'}:\n\n`;
+    const made = v.gpg.created === undefined ? '' : `made ${formatGlibDateTime(v.gpg.created)} `;
+    text += `  Signature ${made}using ${v.gpg.algorithm ?? 'a'} key ID ${v.gpg.keyId.toUpperCase()}\n`;
+    text += `  Good signature from ${v.gpg.userIds.map((u) => `"${u}"`).join(', ') || 'a key with no user ID'}\n`;
   }
   if (v.ed25519) {
     const n = signaturesIn(fetched.signatures, ED25519_METADATA_KEY).length;
-    write(`\ned25519: Verification enabled, found ${n} signature${n === 1 ? '' : 's'}:\n\n  Good signature from key ${v.ed25519}\n`);
+    text += `\ned25519: Verification enabled, found ${n} signature${n === 1 ? '' : 's'}:\n\n  Good signature from key ${v.ed25519}\n`;
   }
-}
-
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** Local time as the C locale's %c writes it: `Sun Nov  2 07:46:48 2026`. */
-function formatCDate(secs: number): string {
-  const d = new Date(secs * 1000);
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${d.getFullYear()}`;
+  write(forLocale(text, process.env));
 }

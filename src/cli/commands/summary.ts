@@ -5,6 +5,7 @@ import { fsp, isErrno, path } from '../../io/index.js';
 import { decodeSummary, regenerateSummary, summaryView } from '../../repo/index.js';
 import { signSummary } from '../../sign/index.js';
 import { asList, openRepo, write, type GlobalArgs } from '../common.js';
+import { forLocale } from '../locale.js';
 import { renderSummary, renderSummaryRaw } from '../summary-view.js';
 import { SIGNING_OPTIONS, signersFrom, type SigningArgs } from '../signing.js';
 
@@ -51,6 +52,6 @@ export async function handler(argv: GlobalArgs & SigningArgs & { update?: boolea
     }
     if (argv.json) write(`${JSON.stringify(summaryView(s), null, 2)}\n`);
     else if (argv.raw) write(renderSummaryRaw(bytes));
-    else write(renderSummary(s));
+    else write(forLocale(renderSummary(s), process.env));
   }
 }
