@@ -160,7 +160,10 @@ export async function verifyGpg(data: Uint8Array, signatures: Uint8Array[], trus
       try {
         await s.verified;
       } catch (e) {
-        refused.push(`The signature by key ${keyId} does not verify (${(e as Error).message}).`);
+        const why = (e as Error).message;
+        refused.push(/revoked/i.test(why)
+          ? `The signature by key ${keyId} is from a key that has been revoked.`
+          : `The signature by key ${keyId} does not verify (${why}).`);
         continue;
       }
       const packet = (await s.signature).packets[0] as { created?: Date | null; publicKeyAlgorithm?: number; getExpirationTime?: () => Date | number } | undefined;

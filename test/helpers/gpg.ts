@@ -3,7 +3,7 @@
  * commands run at a fixed time, so that tests printing signature dates never
  * depend on today's date.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 import { ok, requireTool, run, type RunResult } from './env.js';
@@ -42,4 +42,17 @@ export async function makeGpgKey(dir: string, name: string, created: string, exp
   const publicFile = path.join(dir, `${path.basename(home)}.asc`);
   await writeFile(publicFile, await gpg(created, '--export', '--armor'));
   return { home, fingerprint, keyId: fingerprint.slice(-16).toUpperCase(), publicFile };
+}
+
+/** Revoke `key` at `when` with the revocation certificate gpg made with it; its public file then carries the revocation. */
+export async function revokeGpgKey(key: GpgKey, when: string): Promise<void> {
+  const certFile = path.join(key.home, 'openpgp-revocs.d', `${key.fingerprint}.rev`);
+  // gpg guards the stored certificate with a ':' before its armor line.
+  const cert = (await readFile(certFile, 'utf8')).replace(/^:-----BEGIN/m, '-----BEGIN');
+  const gpg = (...a: string[]): Promise<string> =>
+    ok(atTime(when, 'gpg', ['--homedir', key.home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...a]), `gpg ${a[0]}`);
+  const fixed = path.join(key.home, 'revocation.asc');
+  await writeFile(fixed, cert);
+  await gpg('--import', fixed);
+  await writeFile(key.publicFile, await gpg('--export', '--armor'));
 }

@@ -13,9 +13,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { CLI, isRoot, ok, ostree, ots, requireOstree, run, tempDir, type RunResult } from '../helpers/env.js';
-import { atTime, makeGpgKey, requireGpgTools, type GpgKey } from '../helpers/gpg.js';
+import { atTime, makeGpgKey, requireGpgTools, revokeGpgKey, type GpgKey } from '../helpers/gpg.js';
 import { atomic, makeHost, makeOsTree, publish } from '../helpers/host.js';
 import { serveRepo } from '../helpers/serve.js';
 import { makeBasicTree } from '../helpers/trees.js';
@@ -80,7 +81,7 @@ test('remote summary prints signature dates as ostree does: one- and two-digit d
   }
 });
 
-test('a commit signed after the host\'s clock is pulled; one by a key that has expired since is refused, as by ostree', async (t) => {
+test('a commit signed after the host\'s clock is pulled; one by a key that has expired or been revoked since is refused, as by ostree', async (t) => {
   if (!(await requireOstree(t)) || !(await requireGpgTools(t))) return;
   const dir = await tempDir(t);
   const tree = await makeBasicTree(path.join(dir, 'tree'));
@@ -92,9 +93,14 @@ test('a commit signed after the host\'s clock is pulled; one by a key that has e
   const old = await ok(ots(`--repo=${upstream}`, 'commit', '-b', 'os/old', `--tree=dir=${tree}`, '--timestamp=@1600000001'));
   await ostreeSignsAt('2099-05-06 07:08:09', upstream, live, future);
   await ostreeSignsAt('2020-06-09 10:00:00', upstream, expired, old);
+  // Signed while good, revoked afterwards.
+  const revoked = await makeGpgKey(dir, 'Revoked Key', KEYS_MADE);
+  const withdrawn = await ok(ots(`--repo=${upstream}`, 'commit', '-b', 'os/revoked', `--tree=dir=${tree}`, '--timestamp=@1600000002'));
+  await ostreeSignsAt('2020-06-09 10:00:00', upstream, revoked, withdrawn);
+  await revokeGpgKey(revoked, '2021-01-01 00:00:00');
   await ok(ots(`--repo=${upstream}`, 'summary', '-u'));
   const keys = path.join(dir, 'trusted.asc');
-  await writeFile(keys, `${await readFile(live.publicFile, 'utf8')}${await readFile(expired.publicFile, 'utf8')}`);
+  await writeFile(keys, [live, expired, revoked].map((k) => readFileSync(k.publicFile, 'utf8')).join(''));
   const { url } = await serveRepo(t, upstream, dir);
 
   const verdicts: Record<string, Record<string, number>> = {};
@@ -103,15 +109,16 @@ test('a commit signed after the host\'s clock is pulled; one by a key that has e
     await ok(tool('init', `--repo=${repo}`, '--mode=archive'));
     await ok(tool(`--repo=${repo}`, 'remote', 'add', `--gpg-import=${keys}`, 'origin', url));
     verdicts[name] = {};
-    for (const ref of ['os/future', 'os/old']) {
+    for (const ref of ['os/future', 'os/old', 'os/revoked']) {
       const r = await tool(`--repo=${repo}`, 'pull', 'origin', ref);
       verdicts[name][ref] = r.code;
       if (name === 'ostree-ts' && ref === 'os/old') assert.match(r.stderr, /key that expired at 2020-12-31T00:00:00Z/, r.stderr);
+      if (name === 'ostree-ts' && ref === 'os/revoked') assert.match(r.stderr, /key that has been revoked/, r.stderr);
     }
     if (name === 'ostree-ts') assert.equal(await ok(ots(`--repo=${repo}`, 'rev-parse', 'origin:os/future')), future);
   }
   assert.deepEqual(verdicts['ostree-ts'], verdicts.ostree, 'the same verdicts as ostree');
-  assert.deepEqual(verdicts.ostree, { 'os/future': 0, 'os/old': 1 }, 'future-dated: good; expired key: refused');
+  assert.deepEqual(verdicts.ostree, { 'os/future': 0, 'os/old': 1, 'os/revoked': 1 }, 'future-dated: good; expired or revoked key: refused');
 });
 
 test('verification takes its clock from the caller: an expired key is good at a time it was valid', async (t) => {
