@@ -19,6 +19,8 @@ const ALLOWED: Record<string, string[]> = {
   host: ['errors', 'format', 'io', 'repo', 'sign', 'transport', 'sysroot'],
   compose: ['errors', 'format', 'io', 'repo', 'sign'],
   cli: ['errors', 'format', 'io', 'repo', 'sign', 'transport', 'sysroot', 'host', 'compose'],
+  // src/index.ts: the package's public entry point, re-exporting from the layers' index files.
+  'index.ts': ['errors', 'format', 'io', 'repo', 'sign', 'transport', 'sysroot', 'host', 'compose'],
 };
 
 /** Third-party packages each layer may import: bindings and codecs in io, yargs in cli, openpgp in sign. */

@@ -1,9 +1,8 @@
 import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { formatGlibDateTime, isValidRemoteName } from '../../format/index.js';
-import { atomicWriteFile, fsp, path } from '../../io/index.js';
-import { ED25519_METADATA_KEY, GPG_METADATA_KEY, loadPublicKeys, signaturesIn } from '../../sign/index.js';
-import { fetchRemoteSummary, type RemoteSummary } from '../../transport/index.js';
+import { ED25519_METADATA_KEY, GPG_METADATA_KEY, signaturesIn } from '../../sign/index.js';
+import { addRemote, deleteRemote, fetchRemoteSummary, remoteSection, type RemoteSummary } from '../../transport/index.js';
 import { summaryView } from '../../repo/index.js';
 import { asList, openRepo, write, type GlobalArgs } from '../common.js';
 import { forLocale } from '../locale.js';
@@ -38,7 +37,6 @@ interface RemoteArgs extends GlobalArgs {
 
 export async function handler(argv: RemoteArgs): Promise<void> {
   const repo = await openRepo(argv);
-  const section = (n: string): string => `remote "${n}"`;
   if (argv.action === 'list') {
     for (const g of repo.config.groups) {
       const m = /^remote "(.+)"$/.exec(g.name);
@@ -56,43 +54,30 @@ export async function handler(argv: RemoteArgs): Promise<void> {
     return;
   }
   if (argv.action === 'show-url') {
-    const url = repo.config.get(section(name), 'url');
+    const url = repo.config.get(remoteSection(name), 'url');
     if (!url) throw new OstreeTsError(Codes.NOT_FOUND, `No remote '${name}'.`, { remote: name });
     write(`${url}\n`);
     return;
   }
   if (argv.action === 'delete') {
-    if (!repo.config.group(section(name))) {
-      if (argv.ifExists) return;
-      throw new OstreeTsError(Codes.NOT_FOUND, `No remote '${name}'.`, { remote: name });
-    }
-    repo.config.remove(section(name));
-    await repo.saveConfig();
-    await fsp.rm(path.join(repo.path, `${name}.trustedkeys.gpg`), { force: true });
+    if (!(await deleteRemote(repo, name)) && !argv.ifExists) throw new OstreeTsError(Codes.NOT_FOUND, `No remote '${name}'.`, { remote: name });
     return;
   }
   if (!argv.url) throw new OstreeTsError(Codes.USAGE, 'remote add needs NAME and URL.');
-  if (repo.config.group(section(name))) {
-    if (argv.ifNotExists) return;
-    throw new OstreeTsError(Codes.EXISTS, `Remote '${name}' already exists. Delete it first, or pass --if-not-exists.`, { remote: name });
-  }
-  repo.config.set(section(name), 'url', argv.url);
-  const branches = asList(argv.branches);
-  if (branches.length) repo.config.set(section(name), 'branches', `${branches.join(';')};`);
-  if (argv.noGpgVerify) repo.config.set(section(name), 'gpg-verify', 'false');
+  const settings: Record<string, string> = {};
   for (const kv of asList(argv.set)) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new OstreeTsError(Codes.USAGE, `--set needs KEY=VALUE, got '${kv}'.`, { value: kv });
-    repo.config.set(section(name), kv.slice(0, i), kv.slice(i + 1));
+    settings[kv.slice(0, i)] = kv.slice(i + 1);
   }
-  const gpgImport = asList(argv.gpgImport).pop();
-  if (gpgImport) {
-    // Stored as a binary keyring, the form libostree reads.
-    const keys = await loadPublicKeys([gpgImport]);
-    const binary = Buffer.concat(keys.map((k) => Buffer.from(k.toPublic().write())));
-    await atomicWriteFile(path.join(repo.path, `${name}.trustedkeys.gpg`), binary);
+  try {
+    await addRemote(repo, name, argv.url, {
+      branches: asList(argv.branches), noGpgVerify: argv.noGpgVerify, settings, gpgImport: asList(argv.gpgImport).pop(), ifNotExists: argv.ifNotExists,
+    });
+  } catch (e) {
+    if (e instanceof OstreeTsError && e.code === Codes.EXISTS) throw new OstreeTsError(Codes.EXISTS, `Remote '${name}' already exists. Delete it first, or pass --if-not-exists.`, { remote: name }, { cause: e });
+    throw e;
   }
-  await repo.saveConfig();
 }
 
 /** `remote refs`: REMOTE:REF lines in strcmp order, as ostree prints them. */
