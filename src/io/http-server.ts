@@ -4,7 +4,7 @@
  * archive repository needs to be pulled from.
  */
 import * as http from 'node:http';
-import { createReadStream } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 
@@ -24,7 +24,7 @@ export interface StaticServer {
 
 const TYPES: Record<string, string> = { '': 'application/octet-stream' };
 
-/** The file a URL path names under `root`, or null when it would leave it. */
+/** The path a URL path names under `root`, or null when it would leave it by name. */
 function resolveUnder(root: string, urlPath: string): string | null {
   let decoded: string;
   try {
@@ -56,13 +56,36 @@ function parseRange(header: string | undefined, size: number): { start: number; 
   return { start, end };
 }
 
+/**
+ * The regular file at `file`, opened, when every symbolic link on the way
+ * resolves inside `realRoot` (the root's own real path): a link out of the
+ * directory (`leak -> /etc/passwd`, `objects/zz -> /etc`) is never followed.
+ * The file is opened by its resolved path without following a link there, and
+ * checked by its descriptor, so a link swapped in between is refused too.
+ */
+async function openUnder(realRoot: string, file: string): Promise<{ fd: fsp.FileHandle; size: number; mtime: Date } | null> {
+  const real = await fsp.realpath(file).catch(() => null);
+  if (!real || !(real === realRoot || real.startsWith(`${realRoot}${path.sep}`))) return null;
+  const fd = await fsp.open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW).catch(() => null);
+  if (!fd) return null;
+  const st = await fd.stat().catch(() => null);
+  if (!st?.isFile()) {
+    await fd.close();
+    return null;
+  }
+  return { fd, size: st.size, mtime: st.mtime };
+}
+
 export async function startStaticServer(opts: StaticServerOptions): Promise<StaticServer> {
   const root = path.resolve(opts.root);
+  const realRoot = await fsp.realpath(root);
   const server = http.createServer(async (req, res) => {
     const method = req.method ?? 'GET';
     let status = 200;
     let bytes = 0;
     const finish = (): void => opts.onRequest?.({ method, path: req.url ?? '', status, bytes });
+    let opened: Awaited<ReturnType<typeof openUnder>> = null;
+    let handed = false; // the read stream closes the file
     try {
       if (method !== 'GET' && method !== 'HEAD') {
         status = 405;
@@ -70,14 +93,16 @@ export async function startStaticServer(opts: StaticServerOptions): Promise<Stat
         return finish();
       }
       const file = resolveUnder(root, req.url ?? '/');
-      const st = file ? await fsp.stat(file).catch(() => null) : null;
-      if (!file || !st || !st.isFile()) {
+      opened = file ? await openUnder(realRoot, file) : null;
+      if (!opened) {
         status = 404;
         res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': '10' }).end(method === 'HEAD' ? undefined : 'Not Found\n');
         return finish();
       }
+      const st = opened;
       const range = parseRange(req.headers.range, st.size);
       if (range === 'invalid') {
+        await st.fd.close();
         status = 416;
         res.writeHead(status, { 'Content-Range': `bytes */${st.size}` }).end();
         return finish();
@@ -95,15 +120,18 @@ export async function startStaticServer(opts: StaticServerOptions): Promise<Stat
       if (range) headers['Content-Range'] = `bytes ${start}-${end}/${st.size}`;
       res.writeHead(status, headers);
       if (method === 'HEAD' || length === 0) {
+        await st.fd.close();
         res.end();
         return finish();
       }
-      const stream = createReadStream(file, { start, end });
+      const stream = st.fd.createReadStream({ start, end, autoClose: true });
+      handed = true;
       stream.on('data', (c) => { bytes += (c as Buffer).length; });
       stream.on('error', () => res.destroy());
       res.on('close', () => { stream.destroy(); finish(); });
       stream.pipe(res);
     } catch {
+      if (opened && !handed) await opened.fd.close().catch(() => undefined);
       status = 500;
       if (!res.headersSent) res.writeHead(status).end();
       else res.destroy();

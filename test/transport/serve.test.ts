@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { ok, ostree, ots, requireOstree, tempDir } from '../helpers/env.js';
 import { serveRepo } from '../helpers/serve.js';
@@ -56,4 +56,43 @@ test('the real ostree pulls from ostree-ts serve; ranges work; paths cannot leav
     assert.equal(f.code, 0, f.stderr);
   }
   assert.match(await readFile(log, 'utf8'), /GET \/summary 200/);
+});
+
+test('serve follows no symbolic link out of the repository, at any level', async (t) => {
+  const dir = await tempDir(t);
+  const repo = path.join(dir, 'repo');
+  await ok(ots('init', `--repo=${repo}`, '--mode=archive'));
+  const outside = path.join(dir, 'outside');
+  await mkdir(path.join(outside, 'sub'), { recursive: true });
+  await writeFile(path.join(outside, 'secret'), 'not for the web\n');
+  await writeFile(path.join(outside, 'sub', 'deep'), 'nor this\n');
+  await writeFile(path.join(repo, 'inside.txt'), 'fine\n');
+  // Links out: at the top, as a directory, below a fan-out directory, relative, through two hops.
+  await symlink(path.join(outside, 'secret'), path.join(repo, 'leak'));
+  await symlink('/etc', path.join(repo, 'objects', 'zz'));
+  await symlink(outside, path.join(repo, 'objects', 'yy'));
+  await mkdir(path.join(repo, 'objects', 'ab'), { recursive: true });
+  await symlink(path.join(outside, 'secret'), path.join(repo, 'objects', 'ab', 'cdef.filez'));
+  await symlink('../../../outside/secret', path.join(repo, 'refs', 'heads', 'rel'));
+  await symlink('leak', path.join(repo, 'hop'));
+  // Links that stay inside are served (a summary kept under another name, say).
+  await symlink('inside.txt', path.join(repo, 'alias'));
+  await symlink('../inside.txt', path.join(repo, 'refs', 'up'));
+  const { url: base } = await serveRepo(t, repo, dir);
+  for (const p of ['leak', 'objects/zz/passwd', 'objects/zz/hostname', 'objects/yy/secret', 'objects/yy/sub/deep', 'objects/ab/cdef.filez', 'refs/heads/rel', 'hop']) {
+    const r = await get(`${base}${p}`);
+    assert.equal(r.status, 404, `${p} is not served`);
+    assert.doesNotMatch(r.body.toString(), /not for the web|nor this|root:/, p);
+  }
+  for (const p of ['alias', 'refs/up', 'inside.txt']) {
+    const r = await get(`${base}${p}`);
+    assert.equal(r.status, 200, `${p} is served`);
+    assert.equal(r.body.toString(), 'fine\n');
+  }
+  // The repository itself may be reached through a link.
+  const linked = path.join(dir, 'linked');
+  await symlink(repo, linked);
+  const { url: viaLink } = await serveRepo(t, linked, dir);
+  assert.equal((await get(`${viaLink}inside.txt`)).status, 200);
+  assert.equal((await get(`${viaLink}leak`)).status, 404);
 });
