@@ -378,7 +378,8 @@ function readTuple(t: Extract<GType, { kind: 'tuple' }>, buf: Uint8Array, start:
     } else if (i === last) {
       mEnd = tail;
     } else {
-      if (tail - w < 0) throw invalid(`A '${t.str}' value is too short for its framing offsets.`, { type: t.str });
+      // An empty value has no room for an offset (GLib's offsets are 0 bytes wide then): too short, not a read past the end.
+      if (w === 0 || tail - w < 0) throw invalid(`A '${t.str}' value is too short for its framing offsets.`, { type: t.str, size });
       tail -= w;
       mEnd = readOffset(buf, start + tail, w);
     }

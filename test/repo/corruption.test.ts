@@ -202,3 +202,57 @@ test('prune removes exactly what ostree prune removes', async (t) => {
   }
   assert.deepEqual(results.ots, results.ostree);
 });
+
+test('a zero-length commit, dirtree or delta superblock (a torn write) is a coded error naming the object, in every verb', async (t) => {
+  const dir = await tempDir(t);
+  const repo = path.join(dir, 'repo');
+  await ok(ots('init', `--repo=${repo}`, '--mode=archive'));
+  const tree = await makeBasicTree(path.join(dir, 'tree'));
+  const first = await ok(ots(`--repo=${repo}`, 'commit', '-b', 'x', `--tree=dir=${tree}`, '--timestamp=@1600000000'));
+  await writeFile(path.join(tree, 'new-file'), 'more\n');
+  const second = await ok(ots(`--repo=${repo}`, 'commit', '-b', 'x', `--tree=dir=${tree}`, '--timestamp=@1600000001'));
+  await ok(ots(`--repo=${repo}`, 'static-delta', 'generate', `--from=${first}`, `--to=${second}`));
+  const deltaDir = path.join(repo, 'deltas');
+  const superblocks: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(path.join(d, e.name));
+      else if (e.name === 'superblock') superblocks.push(path.join(d, e.name));
+    }
+  };
+  await walk(deltaDir);
+  assert.equal(superblocks.length, 1);
+  const checkout = (n: string): string[] => ['checkout', 'x', path.join(dir, `co-${n}`)];
+  // Verbs that read the tree; log and show read only the commit.
+  const verbs: string[][] = [['ls', 'x'], ['ls', '-R', 'x'], ['export', 'x', '-o', path.join(dir, 'out.tar')], ['prune', '--refs-only'], ['static-delta', 'generate', '--empty', '--to=x']];
+  const refused = async (what: string, expect: RegExp, extra: string[][]): Promise<void> => {
+    let i = 0;
+    for (const args of [...verbs, ...extra]) {
+      const r = await ots(`--repo=${repo}`, ...(args[0] === 'checkout' ? checkout(`${what}-${i++}`) : args));
+      assert.equal(r.code, 1, `${args.join(' ')} with ${what}: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /RangeError|TypeError|This is a bug|\n\s+at /, `${args.join(' ')} with ${what}`);
+      assert.match(r.stderr, expect, `${args.join(' ')} with ${what} names the object`);
+    }
+  };
+  // The root dirtree of the second commit, emptied.
+  const treeSum = (await ok(ots(`--repo=${repo}`, 'show', '--json', second))).match(/"rootTree": "([0-9a-f]{64})"/)?.[1] as string;
+  const treeFile = path.join(repo, 'objects', treeSum.slice(0, 2), `${treeSum.slice(2)}.dirtree`);
+  const savedTree = await readFile(treeFile);
+  await writeFile(treeFile, '');
+  await refused('an empty dirtree', new RegExp(`${treeSum}\\.dirtree is corrupt`), [['checkout']]);
+  await writeFile(treeFile, savedTree);
+  // The commit itself, emptied.
+  const commitFile = path.join(repo, 'objects', second.slice(0, 2), `${second.slice(2)}.commit`);
+  const savedCommit = await readFile(commitFile);
+  await writeFile(commitFile, '');
+  await refused('an empty commit', new RegExp(`${second}\\.commit is corrupt`), [['checkout'], ['log', 'x'], ['show', 'x']]);
+  await writeFile(commitFile, savedCommit);
+  // An empty superblock: show and apply-offline say which file.
+  await writeFile(superblocks[0], '');
+  for (const args of [['static-delta', 'show', `${first}-${second}`], ['static-delta', 'apply-offline', superblocks[0]]]) {
+    const r = await ots(`--repo=${repo}`, ...args);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /RangeError|TypeError|This is a bug|\n\s+at /, args.join(' '));
+    assert.match(r.stderr, /superblock/, args.join(' '));
+  }
+});
