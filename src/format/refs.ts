@@ -13,7 +13,14 @@ export function isValidRemoteName(name: string): boolean {
   return COMPONENT.test(name);
 }
 
+/** The longest file name a Linux filesystem stores (NAME_MAX): each part of a ref is one. */
+export const MAX_REF_PART_BYTES = 255;
+
 export function validateRefName(name: string): void {
+  const long = name.split('/').find((part) => Buffer.byteLength(part) > MAX_REF_PART_BYTES);
+  if (long !== undefined) {
+    throw new OstreeTsError(Codes.INVALID_REF, `Invalid ref name '${name.length > 80 ? `${name.slice(0, 60)}…` : name}': a part of it is ${Buffer.byteLength(long)} bytes long, over the ${MAX_REF_PART_BYTES} bytes a file name may have. Use a shorter name.`, { ref: name, part: long.length });
+  }
   if (!isValidRefName(name)) {
     throw new OstreeTsError(Codes.INVALID_REF, `Invalid ref name '${name}': use /-separated parts of letters, digits, '_', '-' and '.', each not starting with '-' or '.'.`, { ref: name });
   }

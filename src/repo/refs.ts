@@ -21,7 +21,8 @@ async function readRefFile(file: string, name: string): Promise<string | null> {
   try {
     text = await fsp.readFile(file, 'utf8');
   } catch (e) {
-    if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return null;
+    // A name too long for the filesystem cannot be a ref there.
+    if (isErrno(e, 'ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG')) return null;
     throw e;
   }
   const csum = text.trim();
@@ -49,14 +50,37 @@ async function walk(dir: string, prefix: string, out: Array<[string, string]>): 
   }
 }
 
+export interface ListRefsOptions {
+  remotes?: boolean;
+  local?: boolean;
+  /**
+   * A ref file that holds no checksum (garbage, a torn write): given here, it
+   * is reported and left out; without it, the listing fails naming the ref.
+   * Whatever must not lose a commit (prune, fsck) lists strictly.
+   */
+  onInvalid?: (e: OstreeTsError) => void;
+}
+
+async function readListed(file: string, name: string, onInvalid: ListRefsOptions['onInvalid']): Promise<string | null> {
+  try {
+    return await readRefFile(file, name);
+  } catch (e) {
+    if (onInvalid && e instanceof OstreeTsError && e.code === Codes.INVALID_REF) {
+      onInvalid(e);
+      return null;
+    }
+    throw e;
+  }
+}
+
 /** All refs, local first then remote, each sorted by name. */
-export async function listRefs(repo: Repo, opts: { remotes?: boolean; local?: boolean } = {}): Promise<RefEntry[]> {
+export async function listRefs(repo: Repo, opts: ListRefsOptions = {}): Promise<RefEntry[]> {
   const out: RefEntry[] = [];
   if (opts.local !== false) {
     const files: Array<[string, string]> = [];
     await walk(refDir(repo, null), '', files);
     for (const [name, file] of files.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
-      const c = await readRefFile(file, name);
+      const c = await readListed(file, name, opts.onInvalid);
       if (c) out.push({ refspec: name, remote: null, ref: name, checksum: c });
     }
   }
@@ -68,7 +92,7 @@ export async function listRefs(repo: Repo, opts: { remotes?: boolean; local?: bo
       if (slash < 0) continue;
       const remote = name.slice(0, slash);
       const ref = name.slice(slash + 1);
-      const c = await readRefFile(file, name);
+      const c = await readListed(file, `${remote}:${ref}`, opts.onInvalid);
       if (c) out.push({ refspec: `${remote}:${ref}`, remote, ref, checksum: c });
     }
   }

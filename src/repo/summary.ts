@@ -168,12 +168,14 @@ export interface RegenerateOptions {
   additional?: VarDict;
   /** Seconds since the epoch for ostree.summary.last-modified; default now. */
   now?: bigint;
+  /** A ref holding no checksum is left out of the summary and reported here; without it, it fails the summary. */
+  onWarning?: (e: OstreeTsError) => void;
 }
 
 /** Write `summary` for the repository's current refs and remove `summary.sig`; returns the bytes. */
 export async function regenerateSummary(repo: Repo, opts: RegenerateOptions = {}): Promise<Buffer> {
   const refs: SummaryRef[] = [];
-  const local = (await listRefs(repo, { remotes: false })).map((r) => [r.ref, r.checksum] as const);
+  const local = (await listRefs(repo, { remotes: false, onInvalid: opts.onWarning })).map((r) => [r.ref, r.checksum] as const);
   local.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
   for (const [name, checksum] of local) {
     const bytes = await repo.readMetadataBytes('commit', checksum);

@@ -25,6 +25,32 @@ export interface RemoteOptions {
 
 export const remoteSection = (name: string): string => `remote "${name}"`;
 
+/**
+ * The URL of remote NAME, checked: `http://HOST/…`, `https://HOST/…`, or
+ * `file:///ABSOLUTE/PATH` (no host, or localhost), optionally behind
+ * ostree's `mirrorlist=`. Anything else is refused naming the remote.
+ */
+export function checkRemoteUrl(url: string, remote: string): URL {
+  const plain = url.replace(/^mirrorlist=/, '');
+  const fix = 'Use http://HOST/PATH, https://HOST/PATH or file:///ABSOLUTE/PATH.';
+  let u: URL;
+  try {
+    u = new URL(plain);
+  } catch {
+    throw new OstreeTsError(Codes.REPO_CONFIG, `The URL of remote '${remote}', '${url}', is not a URL. ${fix}`, { remote, url });
+  }
+  if (u.protocol === 'file:') {
+    if (u.hostname !== '' && u.hostname !== 'localhost') {
+      throw new OstreeTsError(Codes.REPO_CONFIG, `The URL of remote '${remote}', '${url}', names the host '${u.hostname}'; a file URL names a path on this machine: file:///ABSOLUTE/PATH (three slashes).`, { remote, url });
+    }
+  } else if (u.protocol === 'http:' || u.protocol === 'https:') {
+    if (!u.hostname) throw new OstreeTsError(Codes.REPO_CONFIG, `The URL of remote '${remote}', '${url}', names no host. ${fix}`, { remote, url });
+  } else {
+    throw new OstreeTsError(Codes.REPO_CONFIG, `The URL of remote '${remote}', '${url}', uses the scheme '${u.protocol.replace(/:$/, '')}', which is not supported. ${fix}`, { remote, url });
+  }
+  return u;
+}
+
 /** Add remote NAME at URL to `repo`'s configuration. */
 export async function addRemote(repo: Repo, name: string, url: string, o: RemoteOptions = {}): Promise<void> {
   if (!isValidRemoteName(name)) throw new OstreeTsError(Codes.USAGE, `'${name}' is not a valid remote name: use letters, digits, '-', '_' and '.'.`, { remote: name });
@@ -33,6 +59,7 @@ export async function addRemote(repo: Repo, name: string, url: string, o: Remote
     if (o.ifNotExists) return;
     throw new OstreeTsError(Codes.EXISTS, `Remote '${name}' already exists. Delete it first, or add it only if it does not exist.`, { remote: name });
   }
+  checkRemoteUrl(url, name);
   repo.config.set(section, 'url', url);
   if (o.branches?.length) repo.config.set(section, 'branches', `${o.branches.join(';')};`);
   if (o.noGpgVerify) repo.config.set(section, 'gpg-verify', 'false');

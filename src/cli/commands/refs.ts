@@ -20,6 +20,7 @@ export async function handler(argv: GlobalArgs & { prefix?: string[]; create?: s
   const repo = await openRepo(argv);
   const args = asList(argv.prefix);
   const create = last(argv.create);
+  if (create !== undefined && create.trim() === '') throw new OstreeTsError(Codes.INVALID_REF, 'Invalid refspec: --create needs a ref name (--create=NAME COMMIT).', { ref: create });
   if (create) {
     if (args.length !== 1) throw new OstreeTsError(Codes.USAGE, '--create=NAME needs exactly one commit argument.');
     if (await readRef(repo, create)) throw new OstreeTsError(Codes.EXISTS, `Ref '${create}' already exists. Delete it first with --delete.`, { ref: create });
@@ -37,7 +38,8 @@ export async function handler(argv: GlobalArgs & { prefix?: string[]; create?: s
     }
     return;
   }
-  let refs = await listRefs(repo);
+  // A ref file holding garbage is named and skipped; the others are still listed.
+  let refs = await listRefs(repo, { onInvalid: (e) => process.stderr.write(`warning: skipping it: ${e.message}\n`) });
   // Like ostree: with a prefix, list the refs below it, named relative to it.
   const prefix = args[0]?.replace(/\/$/, '');
   const shown = (r: (typeof refs)[number]): string => (prefix && !argv.list ? r.refspec.slice(prefix.length + 1) : r.refspec);

@@ -33,7 +33,7 @@ export async function handler(argv: GlobalArgs & SigningArgs & { update?: boolea
       if (i <= 0) throw new OstreeTsError(Codes.USAGE, `--add-metadata needs KEY=VALUE, got '${s}'.`, { value: s });
       return [s.slice(0, i), parseVariantText(s.slice(i + 1))];
     });
-    await regenerateSummary(repo, { additional });
+    await regenerateSummary(repo, { additional, onWarning: (e) => process.stderr.write(`warning: left out of the summary: ${e.message}\n`) });
   }
   if (signers.length) await signSummary(repo, signers);
   if (argv.view || argv.raw || (!argv.update && !signers.length)) {
