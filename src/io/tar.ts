@@ -222,8 +222,21 @@ export async function* readTar(source: AsyncIterable<Buffer>, opts: TarReadOptio
           ? 'empty input: this is not a tar archive.'
           : `truncated: the stream ends at byte ${offset} without the end-of-archive marker. The file is incomplete; fetch or build it again.`);
       }
-      const h = new Header(block);
+      let h: Header;
+      try {
+        h = new Header(block);
+      } catch (e) {
+        // A number field the header codec cannot read (a base-256 size beyond 2^53, say).
+        throw invalid(name, `corrupt header block at byte ${offset}: ${(e as Error).message}.`, { offset });
+      }
       if (h.nullBlock) return;
+      // [name, value, where the field is in the block]: a value the codec could not read (undefined) must come from an empty field.
+      for (const [field, v, at, len] of [['size', h.size, 124, 12], ['uid', h.uid, 108, 8], ['gid', h.gid, 116, 8]] as const) {
+        const blank = block.subarray(at, at + len).every((c) => c === 0 || c === 0x20);
+        if (v === undefined ? !blank : !Number.isSafeInteger(v) || v < 0) {
+          throw invalid(name, `corrupt header block at byte ${offset}: its ${field} field cannot be read${v === undefined ? '' : ` (${v})`}.`, { offset });
+        }
+      }
       if (!h.cksumValid) {
         throw invalid(name, first
           ? 'not a tar archive (the first header block has a bad checksum). Supported inputs: tar, tar.gz, tar.zst.'

@@ -162,3 +162,33 @@ test('--skip-list can leave device nodes out of an archive, as in ostree', async
   const args = ['commit', '-b', 'x', '--timestamp=@1', `--tree=tar=${tar}`, `--skip-list=${skip}`];
   assert.equal(await ok(ots(`--repo=${ours}`, ...args)), await ok(ostree(`--repo=${theirs}`, ...args)));
 });
+
+test('a header whose base-256 size or owner is beyond 2^53 (or negative) is refused as corrupt, not a crash', async (t) => {
+  if (!(await requireTool(t, 'python3', 'python3'))) return;
+  const dir = await tempDir(t);
+  const repo = path.join(dir, 'repo');
+  await ok(ots('init', `--repo=${repo}`, '--mode=archive'));
+  const tar = await pythonTar(path.join(dir, 'one.tar'), [{ name: 'f', type: 'file', data: 'hello\n' }]);
+  const whole = await readFile(tar);
+  /** The archive with header field [at, at+len) replaced by `value`, and the header checksum made right again. */
+  const patched = async (name: string, at: number, value: Buffer): Promise<string> => {
+    const b = Buffer.from(whole);
+    value.copy(b, at);
+    b.fill(0x20, 148, 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += b[i];
+    b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const out = path.join(dir, name);
+    await writeFile(out, b);
+    return out;
+  };
+  const base256 = (n: bigint, len: number): Buffer => {
+    const b = Buffer.alloc(len);
+    b[0] = 0x80;
+    for (let i = len - 1; i > 0 && n > 0n; i--, n >>= 8n) b[i] = Number(n & 0xffn);
+    return b;
+  };
+  await refused({ name: 'huge size' }, repo, ['--tar-autocreate-parents', `--tree=tar=${await patched('huge-size.tar', 124, base256(2n ** 60n, 12))}`], /corrupt header block at byte 0/);
+  await refused({ name: 'huge uid' }, repo, ['--tar-autocreate-parents', `--tree=tar=${await patched('huge-uid.tar', 108, base256(2n ** 54n, 8))}`], /corrupt header block at byte 0/);
+  await refused({ name: 'negative size' }, repo, ['--tar-autocreate-parents', `--tree=tar=${await patched('negative-size.tar', 124, Buffer.alloc(12, 0xff))}`], /corrupt header block at byte 0/);
+});
