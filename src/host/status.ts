@@ -6,6 +6,7 @@
 import { Kargs } from '../format/bls.js';
 import { lookup } from '../format/gvariant.js';
 import { path } from '../io/fs.js';
+import type { HostEnv } from '../io/host-env.js';
 // Narrow imports: `atomic status` is called often and must start quickly.
 import { Repo } from '../repo/repo.js';
 import {
@@ -101,8 +102,20 @@ async function signatureOf(repo: Repo, d: Deployment, remote: string | null): Pr
   }
 }
 
-export async function hostStatus(root: string, opts: { state?: SysrootState; repo?: Repo; signatures?: boolean } = {}): Promise<HostStatus> {
-  const st = opts.state ?? (await loadSysroot(root));
+export interface HostStatusOptions {
+  /** The sysroot (`/` on a host). */
+  sysroot: string;
+  /** The host it is read on: what booted. */
+  env: HostEnv;
+  /** Verify each deployment's commit against its remote's policy (default true). */
+  signatures?: boolean;
+  /** Already loaded (then `sysroot` and `env` are not read again). */
+  state?: SysrootState;
+  repo?: Repo;
+}
+
+export async function hostStatus(opts: HostStatusOptions): Promise<HostStatus> {
+  const st = opts.state ?? (await loadSysroot(opts.sysroot, opts.env));
   const repo = opts.repo ?? (await Repo.open(path.join(st.root, 'ostree', 'repo')));
   const { pending, rollback } = places(st);
   const deployments = await Promise.all(st.deployments.map(async (d, index): Promise<DeploymentStatus> => {

@@ -12,7 +12,7 @@
  */
 import { Codes, OstreeTsError, isCodedError } from '../errors/index.js';
 import { KeyFile, Kargs, commitObjectSizes, lookup, type Commit } from '../format/index.js';
-import { freeSpace, fsp, path } from '../io/index.js';
+import { fsp, path, type HostEnv } from '../io/index.js';
 import { diffRevs, readRef, resolveRev, writeRef, type Repo, type TreeDiff } from '../repo/index.js';
 import {
   checkEtcMerge, cleanupSysroot, commitReader, deploymentPath, diffEtc, findKernel, finishWrite, kernelSize,
@@ -39,6 +39,8 @@ export type UpdateEvent =
 export interface UpdateOptions {
   /** The sysroot (default /). */
   sysroot: string;
+  /** The host: what booted, the clock, free space. */
+  env: HostEnv;
   /** Stateroot; default: the booted one, else the default deployment's. */
   osname?: string;
   /** Rebase: follow this refspec (REMOTE:REF or REF) from now on. */
@@ -57,8 +59,6 @@ export interface UpdateOptions {
   kargAppend?: string[];
   kargDelete?: string[];
   onEvent?: (e: UpdateEvent) => void;
-  /** Injected for tests: free bytes on a filesystem. */
-  freeSpace?: (p: string) => Promise<number>;
 }
 
 export interface UpdateResult {
@@ -131,13 +131,13 @@ async function findRevision(repo: Repo, remote: string | null, ref: string, tip:
 export async function update(opts: UpdateOptions): Promise<UpdateResult> {
   const root = path.resolve(opts.sysroot);
   const purpose = opts.rebase ? `atomic rebase ${opts.rebase}` : opts.revision ? `atomic deploy ${opts.revision}` : 'atomic upgrade';
-  return withSysrootLock(root, { wait: opts.lockWait, purpose }, () => updateLocked(root, opts));
+  return withSysrootLock(root, { wait: opts.lockWait, purpose, now: opts.env.now }, () => updateLocked(root, opts));
 }
 
 async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateResult> {
   const emit = (e: UpdateEvent): void => opts.onEvent?.(e);
-  const free = opts.freeSpace ?? freeSpace;
-  const st = await loadSysroot(root);
+  const free = opts.env.freeSpace;
+  const st = await loadSysroot(root, opts.env);
   const repo = await openSysrootRepo(st.root);
   const osname = pickStateroot(st, opts.osname);
   const merge = mergeDeployment(st, osname);
@@ -305,12 +305,12 @@ export interface RollbackResult {
  * (or, not booted, after the default) in its stateroot. Booted on a pending
  * deployment's predecessor, the booted one becomes the default again.
  */
-export async function rollback(opts: { sysroot: string; lockWait?: boolean; onEvent?: (e: DeployEvent) => void }): Promise<RollbackResult> {
+export async function rollback(opts: { sysroot: string; env: HostEnv; lockWait?: boolean; onEvent?: (e: DeployEvent) => void }): Promise<RollbackResult> {
   const root = path.resolve(opts.sysroot);
-  return withSysrootLock(root, { wait: opts.lockWait, purpose: 'atomic rollback' }, async () => {
+  return withSysrootLock(root, { wait: opts.lockWait, purpose: 'atomic rollback', now: opts.env.now }, async () => {
     let from = '';
     let to = '';
-    await writeList(root, (st) => {
+    await writeList(root, opts.env, (st) => {
       const list = [...st.deployments];
       if (!list.length) throw new OstreeTsError(Codes.NOT_FOUND, `No deployments in ${root}: nothing to roll back to.`, {});
       const anchor = st.booted ?? list[0];
@@ -329,10 +329,10 @@ export async function rollback(opts: { sysroot: string; lockWait?: boolean; onEv
 }
 
 /** Pin or unpin the deployment at `index`. */
-export async function pin(opts: { sysroot: string; index: number; unpin?: boolean; lockWait?: boolean }): Promise<Deployment> {
+export async function pin(opts: { sysroot: string; env: HostEnv; index: number; unpin?: boolean; lockWait?: boolean }): Promise<Deployment> {
   const root = path.resolve(opts.sysroot);
-  return withSysrootLock(root, { wait: opts.lockWait, purpose: 'pin' }, async () => {
-    const st = await loadSysroot(root);
+  return withSysrootLock(root, { wait: opts.lockWait, purpose: 'pin', now: opts.env.now }, async () => {
+    const st = await loadSysroot(root, opts.env);
     const d = st.deployments[opts.index];
     if (!d) throw new OstreeTsError(Codes.NOT_FOUND, `No deployment at index ${opts.index} (there are ${st.deployments.length}). See 'atomic status'.`, { index: opts.index });
     if (d.staged && !opts.unpin) throw new OstreeTsError(Codes.USAGE, 'A staged deployment cannot be pinned.', {});
@@ -346,15 +346,15 @@ export async function pin(opts: { sysroot: string; index: number; unpin?: boolea
  * the default) in place: its boot entries are written anew and switched atomically.
  */
 export async function setKargs(opts: {
-  sysroot: string; index?: number; append?: string[]; replace?: string[]; delete?: string[]; set?: string; lockWait?: boolean;
+  sysroot: string; env: HostEnv; index?: number; append?: string[]; replace?: string[]; delete?: string[]; set?: string; lockWait?: boolean;
   /** `admin kargs edit-in-place --append-if-missing`: every deployment gets these unless it has the key already. */
   appendIfMissingAll?: string[];
 }): Promise<{ before: string; after: string }> {
   const root = path.resolve(opts.sysroot);
-  return withSysrootLock(root, { wait: opts.lockWait, purpose: 'kargs' }, async () => {
+  return withSysrootLock(root, { wait: opts.lockWait, purpose: 'kargs', now: opts.env.now }, async () => {
     let before = '';
     let after = '';
-    await writeList(root, (st) => {
+    await writeList(root, opts.env, (st) => {
       const list = st.deployments.map((d) => ({ ...d }));
       if (opts.appendIfMissingAll) {
         if (!list.length) throw new OstreeTsError(Codes.NOT_FOUND, `No deployments in ${root}.`, {});
@@ -386,10 +386,10 @@ export async function setKargs(opts: {
 }
 
 /** `admin cleanup` under the lock. */
-export async function cleanup(opts: { sysroot: string; lockWait?: boolean }): ReturnType<typeof cleanupSysroot> {
+export async function cleanup(opts: { sysroot: string; env: HostEnv; lockWait?: boolean }): ReturnType<typeof cleanupSysroot> {
   const root = path.resolve(opts.sysroot);
-  return withSysrootLock(root, { wait: opts.lockWait, purpose: 'cleanup' }, async () => {
-    const st = await loadSysroot(root);
+  return withSysrootLock(root, { wait: opts.lockWait, purpose: 'cleanup', now: opts.env.now }, async () => {
+    const st = await loadSysroot(root, opts.env);
     return cleanupSysroot(st, await openSysrootRepo(st.root));
   });
 }
