@@ -1,3 +1,4 @@
 export * from './pull.js';
 export * from './remote-summary.js';
 export * from './delta-pull.js';
+export * from './resolve-commit.js';
