@@ -5,7 +5,7 @@ import { fsp, nodeHostEnv, path } from '../../io/index.js';
 import type { UpdateEvent } from '../../host/index.js';
 
 /** The updater (and the transport it pulls with) is loaded only by the verbs that use it. */
-const updater = (): Promise<typeof import('../../host/update.js')> => import('../../host/update.js');
+const updater = (): Promise<typeof import('../../host/index.js')> => import('../../host/index.js');
 import {
   deploy, initFs, loadSysroot, osInit, withSysrootLock, writeList, writeOrigin, type DeployEvent,
 } from '../../sysroot/index.js';
