@@ -73,13 +73,17 @@ export function parseRefspec(refspec: string): { remote: string | null; ref: str
   return i < 0 ? { remote: null, ref: refspec } : { remote: refspec.slice(0, i), ref: refspec.slice(i + 1) };
 }
 
-/** The booted deployment's neighbours in its stateroot: the first before it is pending, the first after it the rollback. */
+/**
+ * Pending and rollback, as libostree names them: of the booted deployment's
+ * stateroot, the first deployment before the booted one (the next boot's)
+ * is pending, the first after it the rollback. Not booted, neither.
+ */
 export function places(st: SysrootState): { pending: Deployment | null; rollback: Deployment | null } {
   const b = st.booted;
   if (!b) return { pending: null, rollback: null };
   const same = st.deployments.filter((d) => d.osname === b.osname);
   const i = same.findIndex((d) => sameDeployment(d, b));
-  return { pending: i > 0 ? same[i - 1] : null, rollback: i >= 0 && i + 1 < same.length ? same[i + 1] : null };
+  return { pending: i > 0 ? same[0] : null, rollback: i >= 0 && i + 1 < same.length ? same[i + 1] : null };
 }
 
 async function signatureOf(repo: Repo, d: Deployment, remote: string | null): Promise<DeploymentStatus['signature']> {
