@@ -1,5 +1,5 @@
 export * from './status.js';
-export * from './common.js';
+export type { HostVerbOptions } from './common.js';
 export * from './preflight/index.js';
 export * from './upgrade.js';
 export * from './rollback.js';
