@@ -28,4 +28,7 @@ export { addRemote, pull, type PullOptions, type PullResult, type RemoteOptions 
 
 export { deploy, initFs, osInit, loadSysroot, openSysrootRepo, withSysrootLock, type Deployment, type DeployOptions, type DeployResult, type SysrootState } from './sysroot/index.js';
 
-export { hostStatus, renderHostStatus, type HostStatus, type DeploymentStatus } from './host/index.js';
+export { hostStatus, renderHostStatus, upgrade, rollback, type HostStatus, type DeploymentStatus, type UpdateResult, type RollbackResult } from './host/index.js';
+
+/** The machine this runs on, as the sysroot and host functions see it (what booted, the clock, free space, root). */
+export { nodeHostEnv, type HostEnv } from './io/index.js';

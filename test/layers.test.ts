@@ -67,3 +67,31 @@ test('every import respects the layer table', async () => {
   }
   assert.deepEqual(problems, []);
 });
+
+/**
+ * What the machine is — what booted, its run directory and kernel command
+ * line, the clock, the user — reaches these layers only through the host
+ * environment (io/host-env.ts), so a test or a simulation can be another host.
+ */
+const HOST_READS: Array<[RegExp, string]> = [
+  [/\bprocess\.getuid\b/, 'process.getuid (use HostEnv.asRoot)'],
+  [/\bDate\.now\b/, 'Date.now (use HostEnv.now)'],
+  [/\bnew Date\(\)/, 'new Date() (use HostEnv.now)'],
+  [/['"`]\/(?:run|proc|sys)(?:\/|['"`])/, 'a fixed host path (use HostEnv.runDir, procCmdline)'],
+];
+const HOST_ENV_LAYERS = ['host', 'sysroot'];
+
+test('host and sysroot read the machine only through the host environment', async () => {
+  const src = path.join(ROOT, 'src');
+  const problems: string[] = [];
+  for (const layer of HOST_ENV_LAYERS) {
+    for (const file of await sources(path.join(src, layer))) {
+      const lines = (await readFile(file, 'utf8')).split('\n');
+      lines.forEach((line, i) => {
+        if (/^\s*(\*|\/\/)/.test(line)) return;
+        for (const [re, what] of HOST_READS) if (re.test(line)) problems.push(`${path.relative(ROOT, file)}:${i + 1} reads ${what}`);
+      });
+    }
+  }
+  assert.deepEqual(problems, []);
+});

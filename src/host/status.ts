@@ -6,6 +6,7 @@
 import { Kargs } from '../format/bls.js';
 import { lookup } from '../format/gvariant.js';
 import { path } from '../io/fs.js';
+import type { HostEnv } from '../io/host-env.js';
 // Narrow imports: `atomic status` is called often and must start quickly.
 import { Repo } from '../repo/repo.js';
 import {
@@ -72,13 +73,17 @@ export function parseRefspec(refspec: string): { remote: string | null; ref: str
   return i < 0 ? { remote: null, ref: refspec } : { remote: refspec.slice(0, i), ref: refspec.slice(i + 1) };
 }
 
-/** The booted deployment's neighbours in its stateroot: the first before it is pending, the first after it the rollback. */
+/**
+ * Pending and rollback, as libostree names them: of the booted deployment's
+ * stateroot, the first deployment before the booted one (the next boot's)
+ * is pending, the first after it the rollback. Not booted, neither.
+ */
 export function places(st: SysrootState): { pending: Deployment | null; rollback: Deployment | null } {
   const b = st.booted;
   if (!b) return { pending: null, rollback: null };
   const same = st.deployments.filter((d) => d.osname === b.osname);
   const i = same.findIndex((d) => sameDeployment(d, b));
-  return { pending: i > 0 ? same[i - 1] : null, rollback: i >= 0 && i + 1 < same.length ? same[i + 1] : null };
+  return { pending: i > 0 ? same[0] : null, rollback: i >= 0 && i + 1 < same.length ? same[i + 1] : null };
 }
 
 async function signatureOf(repo: Repo, d: Deployment, remote: string | null): Promise<DeploymentStatus['signature']> {
@@ -101,8 +106,20 @@ async function signatureOf(repo: Repo, d: Deployment, remote: string | null): Pr
   }
 }
 
-export async function hostStatus(root: string, opts: { state?: SysrootState; repo?: Repo; signatures?: boolean } = {}): Promise<HostStatus> {
-  const st = opts.state ?? (await loadSysroot(root));
+export interface HostStatusOptions {
+  /** The sysroot (`/` on a host). */
+  sysroot: string;
+  /** The host it is read on: what booted. */
+  env: HostEnv;
+  /** Verify each deployment's commit against its remote's policy (default true). */
+  signatures?: boolean;
+  /** Already loaded (then `sysroot` and `env` are not read again). */
+  state?: SysrootState;
+  repo?: Repo;
+}
+
+export async function hostStatus(opts: HostStatusOptions): Promise<HostStatus> {
+  const st = opts.state ?? (await loadSysroot(opts.sysroot, opts.env));
   const repo = opts.repo ?? (await Repo.open(path.join(st.root, 'ostree', 'repo')));
   const { pending, rollback } = places(st);
   const deployments = await Promise.all(st.deployments.map(async (d, index): Promise<DeploymentStatus> => {

@@ -1,10 +1,11 @@
 /**
  * What a sysroot needs from the machine beyond plain files: an exclusive
  * lock that dies with its holder, the immutable flag on deployment
- * directories, free space, and symlinks replaced in one rename.
+ * directories, and symlinks replaced in one rename (free space is the host
+ * environment's: host-env.ts).
  */
 import { spawn, execFile } from 'node:child_process';
-import { promises as fsp, statfs } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomSuffix } from './fs.js';
 
@@ -121,13 +122,6 @@ function holdLock(cmd: string, args: string[], timeoutMs: number | undefined, fi
 export function setImmutable(p: string, on: boolean): Promise<void> {
   return new Promise((resolve) => {
     execFile('chattr', ['-f', on ? '+i' : '-i', p], () => resolve());
-  });
-}
-
-/** Bytes an unprivileged writer may still use on the filesystem holding `p`. */
-export function freeSpace(p: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    statfs(p, (err, s) => (err ? reject(err) : resolve(Number(s.bavail) * Number(s.bsize))));
   });
 }
 

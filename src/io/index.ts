@@ -9,3 +9,4 @@ export * from './xz.js';
 export * from './object-files.js';
 export * from './worker.js';
 export * from './host-fs.js';
+export * from './host-env.js';

@@ -2,11 +2,12 @@
  * Cleanup (libostree's order): the inactive boot version's files, then
  * deployment directories no entry names, then kernels no deployment uses,
  * then the `ostree/B/S/i` refs that keep deployed commits, and last a prune
- * of everything else in the repository.
+ * of everything else in the repository. A deployment directory that is the
+ * running root is never removed, whether a boot entry names it or not.
  */
-import { fsp, isErrno, path, setImmutable } from '../io/index.js';
+import { fsp, isErrno, path, setImmutable, type BootedRoot } from '../io/index.js';
 import { listRefs, prune, writeRef, type PruneResult, type Repo } from '../repo/index.js';
-import { deploymentName, listStateroots, type SysrootState } from './state.js';
+import { deploymentName, isBootedRoot, listStateroots, type SysrootState } from './state.js';
 
 export interface CleanupResult {
   deploymentsRemoved: string[];
@@ -51,6 +52,14 @@ export async function cleanupSysroot(st: SysrootState, repo: Repo, opts: { prune
   }
   const live = new Set(st.deployments.map((d) => `${d.osname}/${deploymentName(d)}`));
   if (st.booted) live.add(`${st.booted.osname}/${deploymentName(st.booted)}`);
+  // What `/` is, asked once, before the first removal: a directory that is the running root stays, listed or not.
+  let running: Promise<BootedRoot> | null = null;
+  const isRunning = async (osname: string, name: string): Promise<boolean> => {
+    const m = /^([0-9a-f]{64})\.([0-9]+)$/.exec(name);
+    if (!m) return false;
+    running ??= st.env.bootedRoot();
+    return isBootedRoot(await running, root, { osname, csum: m[1], deployserial: Number(m[2]) });
+  };
   for (const os of await listStateroots(root)) {
     const dir = path.join(root, 'ostree', 'deploy', os, 'deploy');
     for (const name of await readdirOrEmpty(dir)) {
@@ -62,8 +71,9 @@ export async function cleanupSysroot(st: SysrootState, repo: Repo, opts: { prune
       }
       if (live.has(`${os}/${base}`)) continue;
       if (!/^[0-9a-f]{64}\.[0-9]+(\.origin)?$/.test(name)) continue;
-      if (name.endsWith('.origin')) await fsp.rm(path.join(dir, name), { force: true });
-      else {
+      if (name.endsWith('.origin')) {
+        if (!(await isRunning(os, base))) await fsp.rm(path.join(dir, name), { force: true });
+      } else if (!(await isRunning(os, name))) {
         await removeDeploymentDir(path.join(dir, name));
         result.deploymentsRemoved.push(`${os}/${name}`);
       }

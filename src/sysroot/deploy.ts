@@ -7,7 +7,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { KeyFile, Kargs } from '../format/index.js';
-import { atomicWriteFile, exists, fsp, isErrno, path, setImmutable } from '../io/index.js';
+import { atomicWriteFile, exists, fsp, isErrno, path, setImmutable, type HostEnv } from '../io/index.js';
 import { Repo, checkout, resolveRev } from '../repo/index.js';
 import { cleanupSysroot, removeDeploymentDir, type CleanupResult } from './cleanup.js';
 import { applyEtcMerge, copyTree, diffEtc, type EtcMergePlan } from './etc-merge.js';
@@ -148,7 +148,7 @@ export function newDeploymentList(st: SysrootState, osname: string, added: Deplo
   return out;
 }
 
-async function prepareEtc(dir: string, merge: Deployment | null, root: string, noMerge: boolean): Promise<EtcMergePlan | null> {
+async function prepareEtc(dir: string, merge: Deployment | null, st: SysrootState, noMerge: boolean): Promise<EtcMergePlan | null> {
   const etc = path.join(dir, 'etc');
   const usrEtc = path.join(dir, 'usr', 'etc');
   const hasEtc = await exists(etc);
@@ -158,11 +158,12 @@ async function prepareEtc(dir: string, merge: Deployment | null, root: string, n
   }
   if (hasEtc) await fsp.rename(etc, usrEtc);
   if (!hasEtc && !hasUsrEtc) return null;
-  await copyTree(usrEtc, etc);
+  const asRoot = st.env.asRoot;
+  await copyTree(usrEtc, etc, { asRoot });
   if (!merge || noMerge) return null;
-  const mdir = deploymentPath(root, merge);
+  const mdir = deploymentPath(st.root, merge);
   const plan = await diffEtc(path.join(mdir, 'usr', 'etc'), path.join(mdir, 'etc'));
-  await applyEtcMerge(plan, path.join(mdir, 'etc'), etc);
+  await applyEtcMerge(plan, path.join(mdir, 'etc'), etc, { asRoot });
   return plan;
 }
 
@@ -184,7 +185,7 @@ export async function prepareDeployment(st: SysrootState, repo: Repo, csum: stri
   await fsp.mkdir(path.dirname(dir), { recursive: true, mode: 0o775 });
   o.onEvent?.({ type: 'checkout', deployment: deploymentRelPath(d) });
   await checkout(repo, csum, dir, {});
-  const etc = await prepareEtc(dir, merge, root, o.noMerge === true);
+  const etc = await prepareEtc(dir, merge, st, o.noMerge === true);
   if (etc) o.onEvent?.({ type: 'etc', modified: etc.modified.length, removed: etc.removed.length, added: etc.added.length });
   // systemd's ConditionNeedsUpdate runs once after an update.
   await fsp.rm(path.join(dir, 'etc', '.updated'), { force: true });
@@ -205,8 +206,8 @@ export async function prepareDeployment(st: SysrootState, repo: Repo, csum: stri
 }
 
 /** `admin deploy`: a new deployment of REVISION, made the default unless told otherwise. */
-export async function deploy(root: string, o: DeployOptions): Promise<DeployResult> {
-  const st = await loadSysroot(root);
+export async function deploy(root: string, env: HostEnv, o: DeployOptions): Promise<DeployResult> {
+  const st = await loadSysroot(root, env);
   const repo = await openSysrootRepo(st.root);
   const csum = await resolveRev(repo, o.revision);
   if (!csum) throw new OstreeTsError(Codes.REF_NOT_FOUND, `No ref or commit ${o.revision} in ${repo.path}. Pull it first, or name another.`, { revision: o.revision });
@@ -232,8 +233,8 @@ export async function finishWrite(
 }
 
 /** Write a reordered or shortened list of existing deployments (undeploy, rollback). */
-export async function writeList(root: string, pick: (st: SysrootState) => Deployment[], o: { noClean?: boolean; onEvent?: (e: DeployEvent) => void } = {}): Promise<{ state: SysrootState; write: WriteEvent; cleanup: CleanupResult | null; deployments: Deployment[] }> {
-  const st = await loadSysroot(root);
+export async function writeList(root: string, env: HostEnv, pick: (st: SysrootState) => Deployment[], o: { noClean?: boolean; onEvent?: (e: DeployEvent) => void } = {}): Promise<{ state: SysrootState; write: WriteEvent; cleanup: CleanupResult | null; deployments: Deployment[] }> {
+  const st = await loadSysroot(root, env);
   const repo = await openSysrootRepo(st.root);
   const list = pick(st);
   if (st.booted && !list.some((d) => sameDeployment(d, st.booted))) {

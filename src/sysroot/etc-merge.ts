@@ -42,6 +42,8 @@ export interface EtcNewDefaults {
 export interface EtcMergeOptions {
   /** Checked between file-system operations. */
   signal?: AbortSignal;
+  /** Copies keep owners (uid, gid) only when the process may set them: say so (the host environment's `asRoot`). */
+  asRoot?: boolean;
 }
 
 export interface EtcMergeConflict {
@@ -66,10 +68,6 @@ function kindOf(st: Stats): Kind {
 
 function describeKind(k: Kind): string {
   return k === 'dir' ? 'a directory' : k === 'symlink' ? 'a symlink' : k === 'file' ? 'a file' : 'a special file';
-}
-
-function asRoot(): boolean {
-  return process.getuid?.() === 0;
 }
 
 /** Bounded parallelism for a recursive walk: only leaf operations take a slot, so nesting cannot deadlock. */
@@ -261,7 +259,7 @@ export async function copyTree(src: string, dest: string, opts: EtcMergeOptions 
   if (!st) throw new OstreeTsError(Codes.NOT_FOUND, `Cannot copy ${src}: it does not exist. Check the path.`, { path: src });
   if (await lstatOrNull(dest)) throw new OstreeTsError(Codes.EXISTS, `Cannot copy ${src} to ${dest}: ${dest} already exists. Remove it first.`, { path: dest });
   try {
-    copyEntrySync(src, dest, st, asRoot(), opts.signal);
+    copyEntrySync(src, dest, st, opts.asRoot === true, opts.signal);
   } catch (e) {
     throw ioError(`copy ${src} to`, dest, e);
   }
@@ -506,7 +504,7 @@ export async function applyEtcMerge(plan: EtcMergePlan, modifiedEtc: string, new
     const more = sim.conflicts.length > 1 ? ` (and ${sim.conflicts.length - 1} more conflict${sim.conflicts.length > 2 ? 's' : ''})` : '';
     throw new OstreeTsError(Codes.TREE_CONFLICT, `Cannot merge /etc: ${first.reason}${more}. Nothing was changed.`, { path: first.path, conflicts: sim.conflicts });
   }
-  const root = asRoot();
+  const root = opts.asRoot === true;
   for (const a of sim.actions) {
     opts.signal?.throwIfAborted();
     const from = path.join(modifiedEtc, a.path);

@@ -11,9 +11,11 @@ export interface LockOptions {
   timeoutMs?: number;
   /** What this process is doing, for the note. */
   purpose?: string;
+  /** The clock the note's time is read from (the host environment's). */
+  now: () => number;
 }
 
-export async function lockSysroot(root: string, opts: LockOptions = {}): Promise<HeldLock> {
+export async function lockSysroot(root: string, opts: LockOptions): Promise<HeldLock> {
   const file = path.join(root, 'ostree', 'lock');
   const info = path.join(root, 'ostree', 'lock.owner');
   const held = await lockFile(file, { wait: opts.wait === true, timeoutMs: opts.timeoutMs });
@@ -24,7 +26,7 @@ export async function lockSysroot(root: string, opts: LockOptions = {}): Promise
       `The sysroot ${root} is locked${who}: another update is in progress. Nothing was changed; wait for it to finish, or pass --lock-wait to wait for it.`,
       { sysroot: root, owner: owner.trim() || null });
   }
-  const started = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const started = new Date(opts.now()).toISOString().replace(/\.\d+Z$/, 'Z');
   await atomicWriteFile(info, `${opts.purpose ?? 'a sysroot change'} (pid ${process.pid}, since ${started})\n`, { fsync: false }).catch(() => undefined);
   return {
     release: async () => {

@@ -7,6 +7,7 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { BlsEntry, Kargs, strverscmp } from '../format/bls.js';
 import { KeyFile } from '../format/keyfile.js';
 import { exists, fsp, isErrno, path } from '../io/fs.js';
+import type { BootedRoot, HostEnv } from '../io/host-env.js';
 
 export interface Deployment {
   osname: string;
@@ -33,6 +34,8 @@ export interface SysrootState {
   deployments: Deployment[];
   /** The deployment this machine is running, when it runs one from this sysroot. */
   booted: Deployment | null;
+  /** The host it was read on: what booted, the clock, free space, root or not. */
+  env: HostEnv;
 }
 
 const OSTREE_ARG = /^\/ostree\/boot\.([01])\/([^/]+)\/([^/]+)\/([0-9]+)$/;
@@ -129,8 +132,8 @@ export async function readEntries(root: string, bootversion: 0 | 1): Promise<Arr
   return out;
 }
 
-/** Load the sysroot's current deployment list. */
-export async function loadSysroot(rootIn: string, opts: { bootedCheck?: boolean } = {}): Promise<SysrootState> {
+/** Load the sysroot's current deployment list, and which of them `env` runs. */
+export async function loadSysroot(rootIn: string, env: HostEnv, opts: { bootedCheck?: boolean } = {}): Promise<SysrootState> {
   const root = path.resolve(rootIn);
   if (!(await exists(path.join(root, 'ostree', 'deploy'))) && !(await exists(path.join(root, 'ostree', 'repo')))) {
     throw new OstreeTsError(Codes.SYSROOT_INVALID, `${root} is not an OSTree sysroot (it has no ostree/deploy). Create one with 'ostree-ts admin init-fs ${rootIn}', or pass --sysroot=DIR.`, { path: root });
@@ -162,19 +165,33 @@ export async function loadSysroot(rootIn: string, opts: { bootedCheck?: boolean 
     d.origin = await readOrigin(originPath(root, d));
     deployments.push(d);
   }
-  const booted = opts.bootedCheck === false ? null : await findBooted(root, deployments);
-  return { root, bootversion, subbootversion, deployments, booted };
+  const bootedRoot = opts.bootedCheck === false ? null : await ostreeBootedRoot(env);
+  let booted: Deployment | null = null;
+  if (bootedRoot) {
+    for (const d of deployments) {
+      if (await isBootedRoot(bootedRoot, root, d)) {
+        booted = d;
+        break;
+      }
+    }
+  }
+  return { root, bootversion, subbootversion, deployments, booted, env };
 }
 
-/** The running deployment: only on a machine booted by OSTree, the one whose directory is `/`. */
-async function findBooted(root: string, deployments: Deployment[]): Promise<Deployment | null> {
-  if (!(await exists('/run/ostree-booted'))) return null;
-  const rootSt = await fsp.stat('/');
-  for (const d of deployments) {
-    const st = await fsp.stat(deploymentPath(root, d)).catch(() => null);
-    if (st && st.dev === rootSt.dev && st.ino === rootSt.ino) return d;
+/** What `/` is on a machine OSTree booted (its run directory holds `ostree-booted`); null on any other. */
+export async function ostreeBootedRoot(env: HostEnv): Promise<BootedRoot | null> {
+  if (!(await exists(path.join(env.runDir, 'ostree-booted')))) return null;
+  return env.bootedRoot();
+}
+
+/** Whether `d`, a deployment of the sysroot at `root`, is what `/` is. */
+export async function isBootedRoot(booted: BootedRoot, root: string, d: Pick<Deployment, 'osname' | 'csum' | 'deployserial'>): Promise<boolean> {
+  if ('deployment' in booted) {
+    const b = booted.deployment;
+    return b.osname === d.osname && b.checksum === d.csum && b.serial === d.deployserial;
   }
-  return null;
+  const st = await fsp.stat(deploymentPath(root, d)).catch(() => null);
+  return st !== null && st.dev === booted.dev && st.ino === booted.ino;
 }
 
 /** The deployment whose configuration a new one of `osname` inherits: the booted one, else the first of that stateroot. */

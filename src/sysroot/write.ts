@@ -151,7 +151,7 @@ export async function writeDeployments(st: SysrootState, repo: Repo, list: Deplo
     ev = { type: 'bootconfig', swap: true, bootversion: nb, subbootversion: sub, deployments: list.length };
   }
   // A change signal for other readers, as libostree gives.
-  const now = new Date();
+  const now = new Date(st.env.now());
   await fsp.utimes(path.join(root, 'ostree', 'deploy'), now, now).catch(() => undefined);
   opts.onEvent?.(ev);
   return ev;

@@ -46,6 +46,8 @@ export interface OsTreeOptions {
   changed?: number;
   /** Change usr/etc after it is written (the defaults this version ships). */
   etc?: (etcDir: string) => Promise<void>;
+  /** The top level of a bootable tree: mount points (sysroot, boot, dev, proc, run) and the links ostree → sysroot/ostree, bin, lib and lib64 → usr/… (see helpers/booted.ts). */
+  rootfs?: boolean;
 }
 
 /** An OS-like tree in OSTree layout (kernel under usr/lib/modules, defaults in usr/etc). */
@@ -77,6 +79,12 @@ export async function makeOsTree(root: string, o: OsTreeOptions): Promise<string
   for (let i = 1; i <= blobs; i++) {
     const seed = i <= (o.changed ?? 1) ? `blob ${i} ${variant}` : `blob ${i}`;
     await putFile(root, `usr/lib/${OS}-data/blob${i}.bin`, bytes(seed, 100 * 1024 + ((i * 7919) % 65536)));
+  }
+  if (o.rootfs) {
+    for (const d of ['sysroot', 'boot', 'dev', 'proc', 'run']) await mkdir(path.join(root, d), { recursive: true, mode: 0o755 });
+    for (const [name, target] of [['ostree', 'sysroot/ostree'], ['bin', 'usr/bin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64']]) {
+      await symlink(target, path.join(root, name));
+    }
   }
   return root;
 }

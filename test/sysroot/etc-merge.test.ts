@@ -118,7 +118,7 @@ test('copyTree copies exactly: modes, owners, xattrs, symlinks, times, and never
     await lchown(path.join(src, 'rel-link'), 7, 8);
   }
   const dest = path.join(d, 'dest');
-  await copyTree(src, dest);
+  await copyTree(src, dest, { asRoot: isRoot });
   assert.deepEqual(await snapshotTree(dest), await snapshotTree(src));
   const srcInodes = await inodes(src);
   for (const i of await inodes(dest)) assert.ok(!srcInodes.has(i), 'a copy, not a hard link');
@@ -202,7 +202,7 @@ test('nothing is written or deleted through a symlink in the new defaults', asyn
   const removalOnly = await diffEtc(orig, mod);
   assert.deepEqual(removalOnly, { modified: [], removed: ['ln/old.conf'], added: [] });
   assert.deepEqual(await checkEtcMerge(removalOnly, mod, dirDefaults(next)), []);
-  await applyEtcMerge(removalOnly, mod, next);
+  await applyEtcMerge(removalOnly, mod, next, { asRoot: isRoot });
   assert.equal(await readFile(path.join(outside, 'old.conf'), 'utf8'), 'not ours\n');
 
   // A file added inside the user's directory would land outside: a conflict.
@@ -265,7 +265,7 @@ test('the merge gives exactly what `ostree admin deploy` gives (oracle)', { time
   const M = path.join(sysroot, 'ostree', 'deploy', 'testos', 'deploy', `${rev1}.0`);
   // A fresh deployment's etc is an exact copy of its usr/etc, as copyTree makes it.
   const fresh = path.join(d, 'fresh-etc');
-  await copyTree(path.join(M, 'usr', 'etc'), fresh);
+  await copyTree(path.join(M, 'usr', 'etc'), fresh, { asRoot: isRoot });
   assert.deepEqual(await snapshotTree(fresh), await snapshotTree(path.join(M, 'etc')));
 
   // The user's changes.
@@ -339,8 +339,8 @@ test('the merge gives exactly what `ostree admin deploy` gives (oracle)', { time
 
   // Ours: copy v2's usr/etc, then merge.
   const ours = path.join(d, 'ours-etc');
-  await copyTree(path.join(N, 'usr', 'etc'), ours);
-  await applyEtcMerge(await diffEtc(path.join(M, 'usr', 'etc'), etc), etc, ours);
+  await copyTree(path.join(N, 'usr', 'etc'), ours, { asRoot: isRoot });
+  await applyEtcMerge(await diffEtc(path.join(M, 'usr', 'etc'), etc), etc, ours, { asRoot: isRoot });
 
   const expected = await snapshotTree(path.join(N, 'etc'));
   assert.deepEqual(await snapshotTree(ours), expected);

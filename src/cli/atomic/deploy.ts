@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { update } from '../../host/index.js';
+import { nodeHostEnv } from '../../io/host-env.js';
 import { last } from '../common.js';
 import { jsonOption, lockOption, sysrootOf, updateLine, type AtomicArgs } from './common.js';
 import { finish } from './upgrade.js';
@@ -21,7 +22,7 @@ interface Args extends AtomicArgs { revision: string; reboot?: boolean; os?: str
 
 export async function handler(argv: Args): Promise<void> {
   const r = await update({
-    sysroot: sysrootOf(argv), osname: last(argv.os), revision: argv.revision, lockWait: argv.lockWait, onEvent: argv.json ? undefined : updateLine,
+    sysroot: sysrootOf(argv), env: nodeHostEnv(), osname: last(argv.os), revision: argv.revision, lockWait: argv.lockWait, onEvent: argv.json ? undefined : updateLine,
   });
   finish(r, argv);
 }

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
-import { hostStatus, setKargs } from '../../host/index.js';
+import { readKargs, setKargs } from '../../host/index.js';
+import { nodeHostEnv } from '../../io/host-env.js';
 import { asList, write } from '../common.js';
 import { json, jsonOption, lockOption, sysrootOf, type AtomicArgs } from './common.js';
 
@@ -25,13 +26,12 @@ export async function handler(argv: Args): Promise<void> {
   const del = asList(argv.delete);
   const index = argv.index !== undefined ? Number(argv.index) : undefined;
   if (!append.length && !replace.length && !del.length) {
-    const s = await hostStatus(sysrootOf(argv), { signatures: false });
-    const d = s.deployments[index ?? Math.max(0, s.deployments.findIndex((x) => x.booted))];
-    if (argv.json) json({ apiVersion: 'ostree-ts/v1', kind: 'KernelArguments', deployment: d?.id ?? null, kernelArguments: d?.kernelArguments ?? null });
-    else write(`${d?.kernelArguments ?? ''}\n`);
+    const k = await readKargs({ sysroot: sysrootOf(argv), env: nodeHostEnv(), index });
+    if (argv.json) json({ apiVersion: 'ostree-ts/v1', kind: 'KernelArguments', ...k });
+    else write(`${k.kernelArguments ?? ''}\n`);
     return;
   }
-  const r = await setKargs({ sysroot: sysrootOf(argv), index, append, replace, delete: del, lockWait: argv.lockWait });
+  const r = await setKargs({ sysroot: sysrootOf(argv), env: nodeHostEnv(), index, append, replace, delete: del, lockWait: argv.lockWait });
   if (argv.json) json({ apiVersion: 'ostree-ts/v1', kind: 'KernelArguments', before: r.before, kernelArguments: r.after });
   else write(`Kernel arguments: ${r.after}\n`);
 }

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { pin } from '../../host/index.js';
+import { nodeHostEnv } from '../../io/host-env.js';
 import { asList, write } from '../common.js';
 import { lockOption, sysrootOf, type AtomicArgs } from './common.js';
 
@@ -17,7 +18,7 @@ export function builder(y: Argv): Argv {
 export async function handler(argv: AtomicArgs & { index: string | string[]; unpin?: boolean }): Promise<void> {
   for (const i of asList(argv.index)) {
     if (!/^\d+$/.test(i)) throw Object.assign(new Error(`'${i}' is not a deployment index (0, 1, …).`), { usage: true });
-    const d = await pin({ sysroot: sysrootOf(argv), index: Number(i), unpin: argv.unpin, lockWait: argv.lockWait });
+    const d = await pin({ sysroot: sysrootOf(argv), env: nodeHostEnv(), index: Number(i), unpin: argv.unpin, lockWait: argv.lockWait });
     write(`Deployment ${d.csum}.${d.deployserial} is now ${argv.unpin ? 'unpinned' : 'pinned'}\n`);
   }
 }

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { update } from '../../host/index.js';
+import { nodeHostEnv } from '../../io/host-env.js';
 import { last } from '../common.js';
 import { jsonOption, lockOption, sysrootOf, updateLine, type AtomicArgs } from './common.js';
 import { finish } from './upgrade.js';
@@ -22,7 +23,7 @@ interface Args extends AtomicArgs { refspec: string; reboot?: boolean; allowDown
 
 export async function handler(argv: Args): Promise<void> {
   const r = await update({
-    sysroot: sysrootOf(argv), osname: last(argv.os), rebase: argv.refspec, allowDowngrade: argv.allowDowngrade,
+    sysroot: sysrootOf(argv), env: nodeHostEnv(), osname: last(argv.os), rebase: argv.refspec, allowDowngrade: argv.allowDowngrade,
     lockWait: argv.lockWait, onEvent: argv.json ? undefined : updateLine,
   });
   finish(r, argv);

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { rollback } from '../../host/index.js';
+import { nodeHostEnv } from '../../io/host-env.js';
 import { write } from '../common.js';
 import { deployLine, json, jsonOption, lockOption, sysrootOf, type AtomicArgs } from './common.js';
 import { reboot } from './reboot.js';
@@ -15,7 +16,7 @@ export function builder(y: Argv): Argv {
 }
 
 export async function handler(argv: AtomicArgs & { reboot?: boolean }): Promise<void> {
-  const r = await rollback({ sysroot: sysrootOf(argv), lockWait: argv.lockWait, onEvent: argv.json ? undefined : deployLine });
+  const r = await rollback({ sysroot: sysrootOf(argv), env: nodeHostEnv(), lockWait: argv.lockWait, onEvent: argv.json ? undefined : deployLine });
   if (argv.json) json(r);
   else write(`Moving '${r.to}' to be first deployment; '${r.from}' is now the rollback.\n`);
   if (argv.reboot) reboot(sysrootOf(argv));

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { hostStatus, renderHostStatus } from '../../host/status.js';
+import { nodeHostEnv } from '../../io/host-env.js';
 import { write } from '../common.js';
 import { json, jsonOption, sysrootOf, type AtomicArgs } from './common.js';
 
@@ -14,7 +15,7 @@ export function builder(y: Argv): Argv {
 }
 
 export async function handler(argv: AtomicArgs): Promise<void> {
-  const s = await hostStatus(sysrootOf(argv));
+  const s = await hostStatus({ sysroot: sysrootOf(argv), env: nodeHostEnv() });
   if (argv.json) json(s);
   else write(renderHostStatus(s));
 }

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { update, type UpdateResult } from '../../host/index.js';
+import { nodeHostEnv } from '../../io/host-env.js';
 import { asList, last, write } from '../common.js';
 import { json, jsonOption, lockOption, renderUpdate, sysrootOf, updateLine, type AtomicArgs } from './common.js';
 import { reboot } from './reboot.js';
@@ -25,7 +26,7 @@ interface Args extends AtomicArgs { check?: boolean; preview?: boolean; reboot?:
 
 export async function handler(argv: Args): Promise<void> {
   const r = await update({
-    sysroot: sysrootOf(argv), osname: last(argv.os), check: argv.check, preview: argv.preview, allowDowngrade: argv.allowDowngrade,
+    sysroot: sysrootOf(argv), env: nodeHostEnv(), osname: last(argv.os), check: argv.check, preview: argv.preview, allowDowngrade: argv.allowDowngrade,
     karg: asList(argv.karg), lockWait: argv.lockWait, onEvent: argv.json ? undefined : updateLine,
   });
   finish(r, argv);

@@ -1,11 +1,11 @@
 import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { KeyFile } from '../../format/index.js';
-import { fsp, path } from '../../io/index.js';
+import { fsp, nodeHostEnv, path } from '../../io/index.js';
 import type { UpdateEvent } from '../../host/index.js';
 
 /** The updater (and the transport it pulls with) is loaded only by the verbs that use it. */
-const updater = (): Promise<typeof import('../../host/update.js')> => import('../../host/update.js');
+const updater = (): Promise<typeof import('../../host/index.js')> => import('../../host/index.js');
 import {
   deploy, initFs, loadSysroot, osInit, withSysrootLock, writeList, writeOrigin, type DeployEvent,
 } from '../../sysroot/index.js';
@@ -76,6 +76,8 @@ export async function handler(argv: AdminArgs): Promise<void> {
   const args = asList(argv.args);
   const root = sysrootOf(argv);
   const lockWait = argv.lockWait === true;
+  const env = nodeHostEnv();
+  const now = env.now;
   switch (argv.action) {
     case 'init-fs': {
       const dir = args[0];
@@ -92,7 +94,7 @@ export async function handler(argv: AdminArgs): Promise<void> {
     }
     case 'status': {
       const { hostStatus, renderAdminStatus } = await import('../../host/status.js');
-      const s = await hostStatus(root, { signatures: argv.json === true });
+      const s = await hostStatus({ sysroot: root, env, signatures: argv.json === true });
       write(argv.json ? `${JSON.stringify(s, null, 2)}\n` : renderAdminStatus(s));
       return;
     }
@@ -102,14 +104,14 @@ export async function handler(argv: AdminArgs): Promise<void> {
       if (argv.stage) {
         throw new OstreeTsError(Codes.USAGE, '--stage finalizes the deployment at shutdown, which needs a booted OSTree system (/run/ostree-booted); this sysroot is not booted. Deploy without --stage.');
       }
-      await withSysrootLock(root, { wait: lockWait, purpose: `admin deploy ${rev}` }, async () => {
-        const st = await loadSysroot(root);
+      await withSysrootLock(root, { wait: lockWait, purpose: `admin deploy ${rev}`, now }, async () => {
+        const st = await loadSysroot(root, env);
         const osname = last(argv.os) ?? st.booted?.osname;
         if (!osname) throw new OstreeTsError(Codes.USAGE, 'Not booted into an OSTree system, and no --os=STATEROOT given.');
         const originFile = last(argv.originFile);
         const origin = originFile ? KeyFile.parse(await fsp.readFile(originFile, 'utf8'), originFile) : undefined;
-        const proc = argv.kargProcCmdline ? await fsp.readFile('/proc/cmdline', 'utf8') : undefined;
-        await deploy(root, {
+        const proc = argv.kargProcCmdline ? await env.procCmdline() : undefined;
+        await deploy(root, env, {
           osname, revision: rev, origin, karg: asList(argv.karg), kargAppend: asList(argv.kargAppend), kargDelete: asList(argv.kargDelete),
           procCmdline: proc?.trim(), retain: argv.retain, retainPending: argv.retainPending, retainRollback: argv.retainRollback,
           notAsDefault: argv.notAsDefault, noMerge: argv.noMerge, onEvent: deployProgress,
@@ -120,7 +122,7 @@ export async function handler(argv: AdminArgs): Promise<void> {
     case 'undeploy': {
       const i = index(args[0], 'admin undeploy');
       let gone = '';
-      await withSysrootLock(root, { wait: lockWait, purpose: 'admin undeploy' }, () => writeList(root, (st) => {
+      await withSysrootLock(root, { wait: lockWait, purpose: 'admin undeploy', now }, () => writeList(root, env, (st) => {
         const d = st.deployments[i];
         if (!d) throw new OstreeTsError(Codes.NOT_FOUND, `Out of range deployment index ${i} (there are ${st.deployments.length}).`, { index: i });
         gone = `${d.csum}.${d.deployserial}`;
@@ -130,13 +132,13 @@ export async function handler(argv: AdminArgs): Promise<void> {
       return;
     }
     case 'cleanup': {
-      await (await updater()).cleanup({ sysroot: root, lockWait });
+      await (await updater()).cleanup({ sysroot: root, env, lockWait });
       return;
     }
     case 'pin': {
       if (!args.length) throw new OstreeTsError(Codes.USAGE, 'admin pin needs one or more deployment INDEXes.');
       for (const a of args) {
-        const d = await (await updater()).pin({ sysroot: root, index: index(a, 'admin pin'), unpin: argv.unpin, lockWait });
+        const d = await (await updater()).pin({ sysroot: root, env, index: index(a, 'admin pin'), unpin: argv.unpin, lockWait });
         write(`Deployment ${d.csum}.${d.deployserial} is ${argv.unpin ? 'now unpinned' : 'now pinned'}\n`);
       }
       return;
@@ -144,8 +146,8 @@ export async function handler(argv: AdminArgs): Promise<void> {
     case 'set-origin': {
       const [remote, url, branch] = args;
       if (!remote || !url || !branch) throw new OstreeTsError(Codes.USAGE, 'admin set-origin needs REMOTE URL BRANCH.');
-      await withSysrootLock(root, { wait: lockWait, purpose: 'admin set-origin' }, async () => {
-        const st = await loadSysroot(root);
+      await withSysrootLock(root, { wait: lockWait, purpose: 'admin set-origin', now }, async () => {
+        const st = await loadSysroot(root, env);
         const i = argv.index !== undefined ? index(last(argv.index), 'admin set-origin --index') : 0;
         const d = st.deployments[i];
         if (!d) throw new OstreeTsError(Codes.NOT_FOUND, `No deployment at index ${i}.`, { index: i });
@@ -165,13 +167,13 @@ export async function handler(argv: AdminArgs): Promise<void> {
       const rebase = argv.action === 'switch' ? args[0] : undefined;
       if (argv.action === 'switch' && !rebase) throw new OstreeTsError(Codes.USAGE, 'admin switch needs a REF (REMOTE:REF, or REF on the current remote).');
       const r = await (await updater()).update({
-        sysroot: root, osname: last(argv.os), rebase, allowDowngrade: argv.allowDowngrade, lockWait, onEvent: updateProgress,
+        sysroot: root, env, osname: last(argv.os), rebase, allowDowngrade: argv.allowDowngrade, lockWait, onEvent: updateProgress,
       });
       if (r.outcome === 'no-update') write('No update available.\n');
       return;
     }
     case 'rollback': {
-      const r = await (await updater()).rollback({ sysroot: root, lockWait, onEvent: deployProgress });
+      const r = await (await updater()).rollback({ sysroot: root, env, lockWait, onEvent: deployProgress });
       write(`Moving '${r.to}' to be first deployment\n`);
       return;
     }
@@ -179,8 +181,8 @@ export async function handler(argv: AdminArgs): Promise<void> {
       if (args[0] !== 'edit-in-place') throw new OstreeTsError(Codes.USAGE, 'admin kargs: the action is edit-in-place (--append-if-missing=ARG, for every deployment; or --karg-append, --karg, --karg-delete for the default one).');
       const aim = asList(argv.appendIfMissing);
       const { setKargs } = await updater();
-      if (aim.length) await setKargs({ sysroot: root, appendIfMissingAll: aim, lockWait });
-      else await setKargs({ sysroot: root, append: asList(argv.kargAppend), replace: asList(argv.karg), delete: asList(argv.kargDelete), lockWait });
+      if (aim.length) await setKargs({ sysroot: root, env, appendIfMissingAll: aim, lockWait });
+      else await setKargs({ sysroot: root, env, append: asList(argv.kargAppend), replace: asList(argv.karg), delete: asList(argv.kargDelete), lockWait });
       return;
     }
     default:

@@ -1,0 +1,54 @@
+/**
+ * The host a sysroot is read and changed on: what booted, its run
+ * directory, the running kernel's command line, the clock, free space and
+ * whether we are root. Library code asks this object instead of the
+ * machine, so a test or a simulation can boot a deployment by handing in
+ * another one; `nodeHostEnv()` is the real machine.
+ */
+import { promises as fsp, statfs } from 'node:fs';
+
+/**
+ * What `/` is: its device and inode (a deployment directory with the same
+ * pair is the one running), or a deployment named outright (a simulated
+ * boot, where no directory is mounted at `/`).
+ */
+export type BootedRoot =
+  | { dev: number; ino: number }
+  | { deployment: { osname: string; checksum: string; serial: number } };
+
+export interface HostEnv {
+  /** The run directory (`/run`): a machine booted by OSTree has `ostree-booted` in it. */
+  runDir: string;
+  /** What `/` is; asked only when `runDir` says OSTree booted this machine. */
+  bootedRoot(): Promise<BootedRoot>;
+  /** The running kernel's command line (`/proc/cmdline`). */
+  procCmdline(): Promise<string>;
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Bytes an unprivileged writer may still use on the filesystem holding `p`. */
+  freeSpace(p: string): Promise<number>;
+  /** Whether this process may set owners (copies keep uid and gid only then). */
+  asRoot: boolean;
+}
+
+/** Bytes an unprivileged writer may still use on the filesystem holding `p`. */
+export function freeSpace(p: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    statfs(p, (err, s) => (err ? reject(err) : resolve(Number(s.bavail) * Number(s.bsize))));
+  });
+}
+
+/** This machine, as it is. */
+export function nodeHostEnv(): HostEnv {
+  return {
+    runDir: '/run',
+    bootedRoot: async () => {
+      const st = await fsp.stat('/');
+      return { dev: st.dev, ino: st.ino };
+    },
+    procCmdline: () => fsp.readFile('/proc/cmdline', 'utf8'),
+    now: () => Date.now(),
+    freeSpace,
+    asRoot: process.getuid?.() === 0,
+  };
+}
