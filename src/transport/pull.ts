@@ -22,11 +22,12 @@ import {
   commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, lookup, sha256Hex, type Commit, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
-import { decodeSummary, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
+import { readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
 import { ObjectIndex, newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
 import { PullStore, badObject } from './pull-store.js';
+import { fetchVerifiedSummary, remoteBaseUrl } from './remote-summary.js';
 
 export interface PullOptions {
   /** Static deltas: used when the remote lists one (auto), never, or required. */
@@ -146,9 +147,7 @@ function formatTimestamp(ts: bigint): string {
 export async function pull(repo: Repo, remote: string, refs: string[], opts: PullOptions = {}): Promise<PullResult> {
   checkOptions(opts);
   const section = `remote "${remote}"`;
-  let base = repo.config.get(section, 'url');
-  if (!base) throw new OstreeTsError(Codes.NOT_FOUND, `No remote '${remote}' (or it has no url). Add it with 'ostree-ts remote add ${remote} URL'.`, { remote });
-  if (!base.endsWith('/')) base += '/';
+  const base = remoteBaseUrl(repo, remote);
   const policy = await remotePolicy(repo, remote);
   const fetcher = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8);
   const startBytes = fetcher.stats.bytes;
@@ -165,30 +164,12 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
     emit, fetchedCommits: new Map(), done: new Map(), result,
   };
   try {
-    // The summary and its signature, checked before anything in them is believed.
-    const summaryBytes = await fetcher.get(new URL('summary', base).href, { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
-    const sigBytes = await fetcher.get(new URL('summary.sig', base).href, { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
-    if (policy.gpgVerifySummary || policy.signVerifySummary.length) {
-      if (!summaryBytes) throw new OstreeTsError(Codes.SIGNATURE, `Remote '${remote}' has no summary, but its policy requires a signed one.`, { remote });
-      let sigs = null;
-      try {
-        sigs = sigBytes ? decodeMetadata(sigBytes) : null;
-      } catch (e) {
-        throw new OstreeTsError(Codes.SIGNATURE, `The summary signature file of remote '${remote}' (${new URL('summary.sig', base).href}) is not valid: ${(e as Error).message} Nothing from the remote was used.`, { remote }, { cause: e });
-      }
-      await verifySignatures(summaryBytes, sigs, policy, { kind: 'summary' });
-    }
-    let summary: Summary | null = null;
-    if (summaryBytes) {
-      try {
-        summary = decodeSummary(summaryBytes);
-      } catch (e) {
-        throw new OstreeTsError(Codes.OBJECT_CORRUPT, `The summary of remote '${remote}' is not valid: ${(e as Error).message} Nothing from it was used.`, { remote }, { cause: e });
-      }
-    }
     const branches = (repo.config.get(section, 'branches') ?? '').split(';').filter(Boolean);
     // Mirroring with nothing named: every ref the summary lists, and the summary itself.
     const mirrorAll = opts.mirror === true && refs.length === 0 && branches.length === 0;
+    // The summary and its signature, checked before anything in them is believed.
+    const fetched = await fetchVerifiedSummary({ remote, base, policy, fetcher, signal: opts.signal }, { optional: true, keepSignatureFile: mirrorAll });
+    const summary: Summary | null = fetched?.summary ?? null;
     let wanted = refs.length ? refs : branches;
     if (mirrorAll) {
       if (!summary) throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no summary, so there is no list of refs to mirror. Name the refs, or run 'summary -u' on the server's repository.`, { remote });
@@ -234,10 +215,10 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
     if (!dryRun && !opts.noRefs) {
       // Refs last, once everything they need is durable.
       for (const r of result.refs) if (r.changed) await writeRef(repo, r.localRef, r.checksum);
-      if (mirrorAll && summaryBytes) {
+      if (mirrorAll && fetched) {
         const fsync = repo.fsyncEnabled;
-        await atomicWriteFile(path.join(repo.path, 'summary'), summaryBytes, { fsync });
-        if (sigBytes) await atomicWriteFile(path.join(repo.path, 'summary.sig'), sigBytes, { fsync });
+        await atomicWriteFile(path.join(repo.path, 'summary'), fetched.bytes, { fsync });
+        if (fetched.signatureBytes) await atomicWriteFile(path.join(repo.path, 'summary.sig'), fetched.signatureBytes, { fsync });
         else await fsp.rm(path.join(repo.path, 'summary.sig'), { force: true });
         result.summaryCopied = true;
       }
