@@ -19,10 +19,10 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
-  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, lookup, sha256Hex, type Commit, type VarDict,
+  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, sha256Hex, type Commit, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
-import { readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
+import { checkRefBinding, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
 import { ObjectIndex, newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
@@ -279,30 +279,15 @@ async function verifiedCommit(ctx: PullContext, checksum: string, bytes: Buffer,
   return { commit, verified };
 }
 
-/**
- * libostree's binding check: a commit bound to refs may only be pulled as one
- * of them, and from a remote with a collection ID only a commit bound to it.
- * A server cannot pass off another branch's commit under the name asked for.
- */
+/** The binding check (repo/ref-binding.ts), with this remote's collection ID. */
 function checkBindings(ctx: PullContext, commit: Commit, checksum: string, ref: string | null): void {
   if (ctx.opts.disableVerifyBindings) return;
-  const collection = ctx.repo.config.get(`remote "${ctx.remote}"`, 'collection-id') ?? null;
-  const bound = lookup(commit.metadata, 'ostree.ref-binding', 'as') as string[] | undefined;
-  const refuse = (why: string): OstreeTsError => new OstreeTsError(Codes.REF_NOT_FOUND,
-    `Commit ${checksum}${ref ? ` (ref ${ref} of remote '${ctx.remote}')` : ''}: ${why}. Nothing of it was stored and no ref moved; pull it under a name it is bound to, or pass --disable-verify-bindings.`,
-    { checksum, ref, bindings: bound ?? null });
-  if (!bound) {
-    if (collection) throw refuse('the remote has a collection ID, but the commit has no ref binding metadata');
-    return;
-  }
-  if (ref !== null && !bound.includes(ref)) {
-    throw refuse(`it has no requested ref ‘${ref}’ in its ref binding metadata (${bound.length ? bound.map((b) => `‘${b}’`).join(', ') : 'no refs'})`);
-  }
-  if (collection) {
-    const cb = lookup(commit.metadata, 'ostree.collection-binding', 's') as string | undefined;
-    if (cb === undefined) throw refuse('the remote has a collection ID, but the commit has no collection binding metadata');
-    if (cb !== collection) throw refuse(`it is bound to collection ‘${cb}’, while the remote has collection ID ‘${collection}’`);
-  }
+  checkRefBinding(commit, checksum, {
+    ref,
+    collectionId: ctx.repo.config.get(`remote "${ctx.remote}"`, 'collection-id') ?? null,
+    origin: ref ? `ref ${ref} of remote '${ctx.remote}'` : undefined,
+    next: 'Nothing of it was stored and no ref moved; pull it under a name it is bound to, or pass --disable-verify-bindings.',
+  });
 }
 
 /** --timestamp-check: the new commit must not be older than what the local ref names (libostree's rule). */
