@@ -186,10 +186,7 @@ class Copier {
     let metaBytes: Buffer | null = null;
     let detached: VarDict | null = null;
     if (!have) {
-      metaBytes = await fsp.readFile(src.objectPath(checksum, 'commitmeta')).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return null;
-        throw e;
-      });
+      metaBytes = await src.readCommitMetaBytes(checksum);
       if (metaBytes) {
         try {
           detached = decodeMetadata(metaBytes);

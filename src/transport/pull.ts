@@ -27,6 +27,7 @@ import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } 
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
 import { ObjectIndex, newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
 import { PullStore, badObject } from './pull-store.js';
+import { fetchCommitMeta } from './remote-metadata.js';
 import { fetchVerifiedSummary, remoteBaseUrl } from './remote-summary.js';
 
 export interface PullOptions {
@@ -243,10 +244,7 @@ async function loadCommit(ctx: PullContext, checksum: string): Promise<{ bytes: 
   const { repo, fetcher, base, opts } = ctx;
   if (await repo.hasObject(checksum, 'commit')) {
     const bytes = await repo.readMetadataBytes('commit', checksum);
-    const meta = await fsp.readFile(repo.objectPath(checksum, 'commitmeta')).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return null;
-      throw e;
-    });
+    const meta = await repo.readCommitMetaBytes(checksum);
     return { bytes, meta, stored: true };
   }
   const cached = ctx.fetchedCommits.get(checksum);
@@ -254,7 +252,7 @@ async function loadCommit(ctx: PullContext, checksum: string): Promise<{ bytes: 
   const bytes = await fetcher.get(objectUrl(base, checksum, 'commit'), { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
   if (!bytes) return null;
   if (sha256Hex(bytes) !== checksum) throw badObject(checksum, 'commit', 'its content does not match its name');
-  const meta = await fetcher.get(objectUrl(base, checksum, 'commitmeta'), { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
+  const meta = await fetchCommitMeta(fetcher, base, checksum, { signal: opts.signal });
   ctx.fetchedCommits.set(checksum, { bytes, meta });
   return { bytes, meta, stored: false };
 }
