@@ -8,3 +8,4 @@ export * from './ghash.js';
 export * from './delta.js';
 export * from './sizes.js';
 export * from './bls.js';
+export * from './byte-size.js';
