@@ -25,9 +25,9 @@ import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/i
 import { checkRefBinding, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
-import { ObjectIndex, newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
+import { ObjectIndex, newCounters, walkTree, type PullCounters } from './pull-objects.js';
 import { PullStore, badObject } from './pull-store.js';
-import { fetchCommitMeta } from './remote-metadata.js';
+import { fetchCommitMeta, fetchMetadataObject } from './remote-metadata.js';
 import { fetchVerifiedSummary, remoteBaseUrl } from './remote-summary.js';
 
 export interface PullOptions {
@@ -249,7 +249,7 @@ async function loadCommit(ctx: PullContext, checksum: string): Promise<{ bytes: 
   }
   const cached = ctx.fetchedCommits.get(checksum);
   if (cached) return { ...cached, stored: false };
-  const bytes = await fetcher.get(objectUrl(base, checksum, 'commit'), { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
+  const bytes = await fetchMetadataObject(fetcher, base, checksum, 'commit', { signal: opts.signal });
   if (!bytes) return null;
   if (sha256Hex(bytes) !== checksum) throw badObject(checksum, 'commit', 'its content does not match its name');
   const meta = await fetchCommitMeta(fetcher, base, checksum, { signal: opts.signal });
