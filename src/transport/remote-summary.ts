@@ -88,6 +88,30 @@ export async function fetchVerifiedSummary(source: SummarySource, opts: Verified
     throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no summary file (${url} answered 404), so its refs cannot be listed. Run 'ostree summary -u' on the server's repository.`, { remote, url });
   }
   const signatureBytes = needed || opts.keepSignatureFile ? await fetcher.get(sigUrl, { maxBytes: MAX_METADATA_SIZE, signal }) : null;
+  const { summary, signatures, verified } = await verifySummary(bytes, signatureBytes, policy, { subject: `remote '${remote}'`, url, sigUrl, data: { remote } });
+  return { remote, url, bytes, summary, signatures, signatureBytes, verified };
+}
+
+/** Where a summary came from, for messages and error data. */
+export interface SummaryOrigin {
+  /** What served it, as messages name it: `remote 'origin'`, or a repository's path. */
+  subject: string;
+  url: string;
+  sigUrl: string;
+  /** Facts added to every error's data (`{ remote }`). */
+  data?: Record<string, unknown>;
+}
+
+/**
+ * The trust step, whatever the summary came from: summary.sig decoded and
+ * checked against `policy` (only when the policy asks for a signed summary),
+ * then the summary decoded. Nothing in it is believed before this returns.
+ */
+export async function verifySummary(
+  bytes: Buffer, signatureBytes: Buffer | null, policy: VerifyPolicy, origin: SummaryOrigin,
+): Promise<{ summary: Summary; signatures: VarDict | null; verified: VerifyResult }> {
+  const { subject, url, sigUrl } = origin;
+  const needed = policy.gpgVerifySummary || policy.signVerifySummary.length > 0;
   let signatures: VarDict | null = null;
   if (needed && signatureBytes) {
     try {
@@ -96,7 +120,7 @@ export async function fetchVerifiedSummary(source: SummarySource, opts: Verified
       signaturesIn(signatures, 'ostree.gpgsigs');
       signaturesIn(signatures, 'ostree.sign.ed25519');
     } catch (e) {
-      throw new OstreeTsError(Codes.SIGNATURE, `The summary signature file of remote '${remote}' (${sigUrl}) is not valid: ${(e as Error).message} Nothing from the remote was used; ask its owner to sign the summary again.`, { remote, url: sigUrl }, { cause: e });
+      throw new OstreeTsError(Codes.SIGNATURE, `The summary signature file of ${subject} (${sigUrl}) is not valid: ${(e as Error).message} Nothing from ${subject} was used; ask its owner to sign the summary again.`, { ...origin.data, url: sigUrl }, { cause: e });
     }
   }
   let verified: VerifyResult;
@@ -104,7 +128,7 @@ export async function fetchVerifiedSummary(source: SummarySource, opts: Verified
     verified = await verifySignatures(bytes, signatures, policy, { kind: 'summary' });
   } catch (e) {
     if (e instanceof OstreeTsError && e.code === Codes.SIGNATURE) {
-      throw new OstreeTsError(Codes.SIGNATURE, `Refusing the summary of remote '${remote}' (${url}): ${e.message}`, { ...e.data, remote, url }, { cause: e });
+      throw new OstreeTsError(Codes.SIGNATURE, `Refusing the summary of ${subject} (${url}): ${e.message}`, { ...e.data, ...origin.data, url }, { cause: e });
     }
     throw e;
   }
@@ -112,7 +136,7 @@ export async function fetchVerifiedSummary(source: SummarySource, opts: Verified
   try {
     summary = decodeSummary(bytes);
   } catch (e) {
-    throw new OstreeTsError(Codes.OBJECT_CORRUPT, `The summary of remote '${remote}' (${url}) is not valid: ${(e as Error).message} Nothing from it was used.`, { remote, url }, { cause: e });
+    throw new OstreeTsError(Codes.OBJECT_CORRUPT, `The summary of ${subject} (${url}) is not valid: ${(e as Error).message} Nothing from it was used.`, { ...origin.data, url }, { cause: e });
   }
-  return { remote, url, bytes, summary, signatures, signatureBytes, verified };
+  return { summary, signatures, verified };
 }
