@@ -1,8 +1,10 @@
 /**
  * A remote's summary, fetched and checked against the remote's signature
  * policy before anything in it is shown or believed: `pull`, `remote refs`
- * and `remote summary` all take it from here. (libostree:
- * ostree_repo_remote_fetch_summary plus the verification its pull does.)
+ * and `remote summary` all take it from here, and `pull-local
+ * --gpg-verify-summary` checks a local summary with the same `verifySummary`.
+ * (libostree: ostree_repo_remote_fetch_summary plus the verification its
+ * pull does.)
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { decodeMetadata, type VarDict } from '../format/index.js';
