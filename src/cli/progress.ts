@@ -1,3 +1,4 @@
+import { formatBytes } from '../format/byte-size.js';
 import type { PullEvent } from '../transport/index.js';
 
 /** Progress on a terminal: one line rewritten at most ten times a second; nothing when not a TTY. */
@@ -24,17 +25,8 @@ export function progressLine(stream: NodeJS.WriteStream = process.stderr, enable
   };
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
+// Byte counts are formatted in format/byte-size.ts; re-exported for the commands that take them from here.
+export { formatBytes };
 
 // --------------------------------------------------------------------------
 // Pull progress: the library reports events; these turn them into a bar on a

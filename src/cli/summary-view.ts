@@ -5,20 +5,11 @@
  * friendly names for the keys OSTree knows. Times are shown in the local
  * time zone, as ostree shows them. Pure: values in, text out.
  */
-import { byteswapValue, parseNormal, printValue, swap64, type VarDict } from '../format/index.js';
+import { byteswapValue, formatSize, parseNormal, printValue, swap64, type VarDict } from '../format/index.js';
 import { SUMMARY_TYPE, summaryValue, type Summary, type SummaryRef } from '../repo/index.js';
 
-const NBSP = '\u00a0';
-const UNITS = ['kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
-
-/** A size as GLib's g_format_size writes it: "134 bytes", "1.6 kB" (powers of 1000). */
-export function formatSize(size: bigint | number): string {
-  const n = Number(size);
-  if (n < 1000) return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
-  let i = 0;
-  while (i + 1 < UNITS.length && n >= 1000 ** (i + 2)) i++;
-  return `${(n / 1000 ** (i + 1)).toFixed(1)}${NBSP}${UNITS[i]}`;
-}
+// Sizes are formatted in format/byte-size.ts; re-exported for the commands that take them from here.
+export { formatSize };
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 

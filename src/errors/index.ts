@@ -39,6 +39,8 @@ export const Codes = {
   INVALID_CHECKSUM: 'E_INVALID_CHECKSUM',
   INVALID_REF: 'E_INVALID_REF',
   REF_NOT_FOUND: 'E_REF_NOT_FOUND',
+  /** A commit whose ref or collection binding does not allow it under the name asked for. */
+  REF_BINDING: 'E_REF_BINDING',
   REPO_NOT_FOUND: 'E_REPO_NOT_FOUND',
   REPO_CONFIG: 'E_REPO_CONFIG',
   REPO_EXISTS: 'E_REPO_EXISTS',

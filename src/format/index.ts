@@ -9,3 +9,4 @@ export * from './delta.js';
 export * from './sizes.js';
 export * from './bls.js';
 export * from './glib-date.js';
+export * from './byte-size.js';

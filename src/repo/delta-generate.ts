@@ -227,7 +227,7 @@ export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Pro
   await finishPart('code', true);
   await Promise.all(compressing);
 
-  const detached = await fsp.readFile(repo.objectPath(to, 'commitmeta')).catch(() => null);
+  const detached = await repo.readCommitMetaBytes(to);
   const md: VarDict = [...(opts.metadata ?? [])];
   if (opts.inline) {
     inlineParts.forEach((p, i) => md.push([`${deltaDir(from, to)}/${i}`, { type: '(yay)', value: [p[0], p.subarray(1)] }]));

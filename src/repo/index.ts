@@ -19,5 +19,6 @@ export * from './delta.js';
 export * from './delta-generate.js';
 export * from './delta-apply.js';
 export * from './pull-local.js';
+export * from './ref-binding.js';
 export * from './staging-writer.js';
 export * from './storable.js';

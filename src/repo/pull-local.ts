@@ -19,9 +19,10 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { createHash } from 'node:crypto';
 import {
   S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, encodeFileHeader, isChecksum,
-  isValidRefName, isValidRemoteName, lookup, sha256Hex, type Commit, type ObjectType, type VarDict,
+  isValidRefName, isValidRemoteName, sha256Hex, type Commit, type ObjectType, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import { checkRefBinding } from './ref-binding.js';
 import { listRefs, readRef, writeRef } from './refs.js';
 import type { Repo, StoredFile } from './repo.js';
 import { checkStorable, unstorableReason } from './storable.js';
@@ -116,14 +117,6 @@ async function resolveTargets(src: Repo, refs: string[]): Promise<Array<{ ref: s
   return out;
 }
 
-/** libostree's binding check: a commit bound to refs may only be copied as one of them. */
-function checkBindings(commit: Commit, checksum: string, ref: string): void {
-  const bound = lookup(commit.metadata, 'ostree.ref-binding', 'as') as string[] | undefined;
-  if (bound && !bound.includes(ref)) {
-    throw new OstreeTsError(Codes.REF_NOT_FOUND, `Commit ${checksum} has no requested ref ‘${ref}’ in ref binding metadata (${bound.map((b) => `‘${b}’`).join(', ')}). Copy it under one of those names, or pass --disable-verify-bindings.`, { checksum, ref, bindings: bound });
-  }
-}
-
 /** Copy commits (with their trees, and parents to `depth`) from `src` into `repo`, then write the refs. */
 export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: PullLocalOptions = {}): Promise<PullLocalResult> {
   if (opts.remote !== undefined && !isValidRemoteName(opts.remote)) {
@@ -138,7 +131,9 @@ export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: Pul
   const parents = new Map<string, string | null>();
   for (const t of targets) {
     const commit = decodeCommit(await readSourceMetadata(src, 'commit', t.checksum), t.checksum);
-    if (t.isRef && !opts.disableVerifyBindings) checkBindings(commit, t.checksum, t.ref);
+    if (t.isRef && !opts.disableVerifyBindings) {
+      checkRefBinding(commit, t.checksum, { ref: t.ref, next: 'Copy it under one of those names, or pass --disable-verify-bindings.' });
+    }
     let depth = opts.depth ?? 0;
     let current: string | null = t.checksum;
     while (current) {
@@ -191,10 +186,7 @@ class Copier {
     let metaBytes: Buffer | null = null;
     let detached: VarDict | null = null;
     if (!have) {
-      metaBytes = await fsp.readFile(src.objectPath(checksum, 'commitmeta')).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return null;
-        throw e;
-      });
+      metaBytes = await src.readCommitMetaBytes(checksum);
       if (metaBytes) {
         try {
           detached = decodeMetadata(metaBytes);

@@ -208,15 +208,24 @@ export class Repo {
     return this.wrapInvalid(checksum, 'dirmeta', () => decodeDirMeta(b, `dirmeta ${checksum}`));
   }
 
-  /** Detached metadata of a commit, or null when it has none. */
-  async loadCommitMeta(checksum: string): Promise<VarDict | null> {
-    let b: Buffer;
+  /**
+   * The stored bytes of a commit's detached metadata (`.commitmeta`), or null
+   * when it has none; refused over the metadata size limit, as every
+   * metadata object is. Every reader of detached metadata goes through here.
+   */
+  async readCommitMetaBytes(checksum: string): Promise<Buffer | null> {
     try {
-      b = await fsp.readFile(this.objectPath(checksum, 'commitmeta'));
+      return await this.readMetadataBytes('commitmeta', checksum);
     } catch (e) {
-      if (isErrno(e, 'ENOENT', 'ENOTDIR')) return null;
+      if (e instanceof OstreeTsError && e.code === Codes.OBJECT_MISSING) return null;
       throw e;
     }
+  }
+
+  /** Detached metadata of a commit, or null when it has none. */
+  async loadCommitMeta(checksum: string): Promise<VarDict | null> {
+    const b = await this.readCommitMetaBytes(checksum);
+    if (!b) return null;
     return this.wrapInvalid(checksum, 'commitmeta', () => decodeMetadata(b));
   }
 

@@ -15,6 +15,7 @@ import {
 import { atomicWriteFile, fsp, path, type Fetcher } from '../io/index.js';
 import { Transaction, applyPart, partIsRedundant, preparePart, type ApplyStats, type Repo } from '../repo/index.js';
 import { verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
+import { fetchCommitMeta } from './remote-metadata.js';
 
 export type StaticDeltaMode = 'auto' | 'disable' | 'require';
 
@@ -102,10 +103,7 @@ export async function applyDeltaFromRemote(
   }
   // TO's signatures, on the commit the superblock carries, before any content.
   let metaBytes = superblockCommitMeta(sb);
-  if (!metaBytes) {
-    const c = choice.to;
-    metaBytes = await fetcher.get(new URL(`objects/${c.slice(0, 2)}/${c.slice(2)}.commitmeta`, base).href, { maxBytes: 64 * 1024 * 1024 });
-  }
+  if (!metaBytes) metaBytes = await fetchCommitMeta(fetcher, base, choice.to, { signal: opts.signal });
   const verified = await verifySignatures(sb.commit, metaBytes ? decodeMetadata(metaBytes) : null, policy, { kind: 'commit', checksum: choice.to });
 
   const partial = path.join(repo.path, 'state', `${choice.to}.commitpartial`);

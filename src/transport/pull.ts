@@ -19,14 +19,16 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
-  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, lookup, sha256Hex, type Commit, type VarDict,
+  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, sha256Hex, type Commit, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
-import { decodeSummary, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
+import { checkRefBinding, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
-import { ObjectIndex, newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
+import { ObjectIndex, newCounters, walkTree, type PullCounters } from './pull-objects.js';
 import { PullStore, badObject } from './pull-store.js';
+import { fetchCommitMeta, fetchMetadataObject } from './remote-metadata.js';
+import { fetchVerifiedSummary, remoteBaseUrl } from './remote-summary.js';
 
 export interface PullOptions {
   /** Static deltas: used when the remote lists one (auto), never, or required. */
@@ -146,9 +148,7 @@ function formatTimestamp(ts: bigint): string {
 export async function pull(repo: Repo, remote: string, refs: string[], opts: PullOptions = {}): Promise<PullResult> {
   checkOptions(opts);
   const section = `remote "${remote}"`;
-  let base = repo.config.get(section, 'url');
-  if (!base) throw new OstreeTsError(Codes.NOT_FOUND, `No remote '${remote}' (or it has no url). Add it with 'ostree-ts remote add ${remote} URL'.`, { remote });
-  if (!base.endsWith('/')) base += '/';
+  const base = remoteBaseUrl(repo, remote);
   const policy = await remotePolicy(repo, remote);
   const fetcher = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8);
   const startBytes = fetcher.stats.bytes;
@@ -165,30 +165,12 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
     emit, fetchedCommits: new Map(), done: new Map(), result,
   };
   try {
-    // The summary and its signature, checked before anything in them is believed.
-    const summaryBytes = await fetcher.get(new URL('summary', base).href, { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
-    const sigBytes = await fetcher.get(new URL('summary.sig', base).href, { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
-    if (policy.gpgVerifySummary || policy.signVerifySummary.length) {
-      if (!summaryBytes) throw new OstreeTsError(Codes.SIGNATURE, `Remote '${remote}' has no summary, but its policy requires a signed one.`, { remote });
-      let sigs = null;
-      try {
-        sigs = sigBytes ? decodeMetadata(sigBytes) : null;
-      } catch (e) {
-        throw new OstreeTsError(Codes.SIGNATURE, `The summary signature file of remote '${remote}' (${new URL('summary.sig', base).href}) is not valid: ${(e as Error).message} Nothing from the remote was used.`, { remote }, { cause: e });
-      }
-      await verifySignatures(summaryBytes, sigs, policy, { kind: 'summary' });
-    }
-    let summary: Summary | null = null;
-    if (summaryBytes) {
-      try {
-        summary = decodeSummary(summaryBytes);
-      } catch (e) {
-        throw new OstreeTsError(Codes.OBJECT_CORRUPT, `The summary of remote '${remote}' is not valid: ${(e as Error).message} Nothing from it was used.`, { remote }, { cause: e });
-      }
-    }
     const branches = (repo.config.get(section, 'branches') ?? '').split(';').filter(Boolean);
     // Mirroring with nothing named: every ref the summary lists, and the summary itself.
     const mirrorAll = opts.mirror === true && refs.length === 0 && branches.length === 0;
+    // The summary and its signature, checked before anything in them is believed.
+    const fetched = await fetchVerifiedSummary({ remote, base, policy, fetcher, signal: opts.signal }, { optional: true, keepSignatureFile: mirrorAll });
+    const summary: Summary | null = fetched?.summary ?? null;
     let wanted = refs.length ? refs : branches;
     if (mirrorAll) {
       if (!summary) throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no summary, so there is no list of refs to mirror. Name the refs, or run 'summary -u' on the server's repository.`, { remote });
@@ -234,10 +216,10 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
     if (!dryRun && !opts.noRefs) {
       // Refs last, once everything they need is durable.
       for (const r of result.refs) if (r.changed) await writeRef(repo, r.localRef, r.checksum);
-      if (mirrorAll && summaryBytes) {
+      if (mirrorAll && fetched) {
         const fsync = repo.fsyncEnabled;
-        await atomicWriteFile(path.join(repo.path, 'summary'), summaryBytes, { fsync });
-        if (sigBytes) await atomicWriteFile(path.join(repo.path, 'summary.sig'), sigBytes, { fsync });
+        await atomicWriteFile(path.join(repo.path, 'summary'), fetched.bytes, { fsync });
+        if (fetched.signatureBytes) await atomicWriteFile(path.join(repo.path, 'summary.sig'), fetched.signatureBytes, { fsync });
         else await fsp.rm(path.join(repo.path, 'summary.sig'), { force: true });
         result.summaryCopied = true;
       }
@@ -262,18 +244,15 @@ async function loadCommit(ctx: PullContext, checksum: string): Promise<{ bytes: 
   const { repo, fetcher, base, opts } = ctx;
   if (await repo.hasObject(checksum, 'commit')) {
     const bytes = await repo.readMetadataBytes('commit', checksum);
-    const meta = await fsp.readFile(repo.objectPath(checksum, 'commitmeta')).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return null;
-      throw e;
-    });
+    const meta = await repo.readCommitMetaBytes(checksum);
     return { bytes, meta, stored: true };
   }
   const cached = ctx.fetchedCommits.get(checksum);
   if (cached) return { ...cached, stored: false };
-  const bytes = await fetcher.get(objectUrl(base, checksum, 'commit'), { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
+  const bytes = await fetchMetadataObject(fetcher, base, checksum, 'commit', { signal: opts.signal });
   if (!bytes) return null;
   if (sha256Hex(bytes) !== checksum) throw badObject(checksum, 'commit', 'its content does not match its name');
-  const meta = await fetcher.get(objectUrl(base, checksum, 'commitmeta'), { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
+  const meta = await fetchCommitMeta(fetcher, base, checksum, { signal: opts.signal });
   ctx.fetchedCommits.set(checksum, { bytes, meta });
   return { bytes, meta, stored: false };
 }
@@ -298,30 +277,15 @@ async function verifiedCommit(ctx: PullContext, checksum: string, bytes: Buffer,
   return { commit, verified };
 }
 
-/**
- * libostree's binding check: a commit bound to refs may only be pulled as one
- * of them, and from a remote with a collection ID only a commit bound to it.
- * A server cannot pass off another branch's commit under the name asked for.
- */
+/** The binding check (repo/ref-binding.ts), with this remote's collection ID. */
 function checkBindings(ctx: PullContext, commit: Commit, checksum: string, ref: string | null): void {
   if (ctx.opts.disableVerifyBindings) return;
-  const collection = ctx.repo.config.get(`remote "${ctx.remote}"`, 'collection-id') ?? null;
-  const bound = lookup(commit.metadata, 'ostree.ref-binding', 'as') as string[] | undefined;
-  const refuse = (why: string): OstreeTsError => new OstreeTsError(Codes.REF_NOT_FOUND,
-    `Commit ${checksum}${ref ? ` (ref ${ref} of remote '${ctx.remote}')` : ''}: ${why}. Nothing of it was stored and no ref moved; pull it under a name it is bound to, or pass --disable-verify-bindings.`,
-    { checksum, ref, bindings: bound ?? null });
-  if (!bound) {
-    if (collection) throw refuse('the remote has a collection ID, but the commit has no ref binding metadata');
-    return;
-  }
-  if (ref !== null && !bound.includes(ref)) {
-    throw refuse(`it has no requested ref ‘${ref}’ in its ref binding metadata (${bound.length ? bound.map((b) => `‘${b}’`).join(', ') : 'no refs'})`);
-  }
-  if (collection) {
-    const cb = lookup(commit.metadata, 'ostree.collection-binding', 's') as string | undefined;
-    if (cb === undefined) throw refuse('the remote has a collection ID, but the commit has no collection binding metadata');
-    if (cb !== collection) throw refuse(`it is bound to collection ‘${cb}’, while the remote has collection ID ‘${collection}’`);
-  }
+  checkRefBinding(commit, checksum, {
+    ref,
+    collectionId: ctx.repo.config.get(`remote "${ctx.remote}"`, 'collection-id') ?? null,
+    origin: ref ? `ref ${ref} of remote '${ctx.remote}'` : undefined,
+    next: 'Nothing of it was stored and no ref moved; pull it under a name it is bound to, or pass --disable-verify-bindings.',
+  });
 }
 
 /** --timestamp-check: the new commit must not be older than what the local ref names (libostree's rule). */

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { MODES, isRoot, ok, ostree, ots, requireOstree, requireTool, run, tempDir } from '../helpers/env.js';
 import { makeBasicTree, makeOwnedTree, makeRichTree, makeXattrTree } from '../helpers/trees.js';
+import type { OstreeTsError } from '../../src/errors/index.js';
 import { Repo, pullLocal } from '../../src/repo/index.js';
 
 /** Object files (XX/REST.TYPE, .filez and .file alike), refs, and partial marks of a repository. */
@@ -158,6 +159,11 @@ test('pull-local options: --remote, checksums, --depth, --commit-metadata-only, 
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`Commit ${second} has no requested ref ‘alias’ in ref binding metadata \\(‘os/stable’\\)`));
   assert.deepEqual((await contents(bound)).objects, [], 'refused before anything was copied');
+  await assert.rejects(pullLocal(await Repo.open(bound), await Repo.open(src), ['alias']), (e: OstreeTsError) => {
+    assert.equal(e.code, 'E_REF_BINDING');
+    assert.deepEqual(e.data, { checksum: second, ref: 'alias', bindings: ['os/stable'], collectionId: null });
+    return true;
+  });
   await both('unbound', 'archive', '--disable-verify-bindings', src, 'alias');
   // Refs of remotes in the source, and refs it does not have, are refused by name.
   await ok(ostree(`--repo=${src}`, 'refs', '--create=up:os/stable', 'os/stable'));

@@ -15,6 +15,9 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { ok, ostree, ots, requireOstree, run, tempDir } from '../helpers/env.js';
 import { serveRepo } from '../helpers/serve.js';
 import { snapshotTree } from '../helpers/snapshot.js';
+import type { OstreeTsError } from '../../src/errors/index.js';
+import { Repo } from '../../src/repo/index.js';
+import { pull } from '../../src/transport/index.js';
 
 type Tool = 'ostree' | 'ostree-ts';
 const tool = (t: Tool, ...args: string[]): ReturnType<typeof ots> => (t === 'ostree' ? ostree(...args) : ots(...args));
@@ -270,4 +273,18 @@ test('ref bindings: a commit bound to another ref is refused by both tools, as o
     await ok(tool(t2, `--repo=${repo}`, 'pull', '--disable-verify-bindings', 'origin', 'alias'));
     assert.equal(await ok(tool(t2, `--repo=${repo}`, 'rev-parse', 'origin:alias')), u.commits[0]);
   }
+  // The refusal has its own code, with the facts in data.
+  const lib = await client('ostree-ts', u.dir, 'bindings-lib', u.url);
+  await assert.rejects(pull(await Repo.open(lib), 'origin', ['alias']), (e: OstreeTsError) => {
+    assert.equal(e.code, 'E_REF_BINDING');
+    assert.deepEqual(e.data, { checksum: u.commits[0], ref: 'alias', bindings: ['os'], collectionId: null });
+    return true;
+  });
+  assert.deepEqual(await refFiles(lib), [], 'no ref');
+  // A remote with a collection ID takes only commits bound to that collection: these have none.
+  await ok(ots(`--repo=${lib}`, 'config', 'set', 'remote "origin".collection-id', 'org.example.Os'));
+  const r = await ots(`--repo=${lib}`, 'pull', 'origin', 'os');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`Commit ${u.commits[2]} \\(ref os of remote 'origin'\\) has no collection binding metadata, but the remote has a collection ID\\.`));
+  assert.deepEqual(await refFiles(lib), [], 'no ref');
 });

@@ -154,15 +154,7 @@ export async function handler(argv: CommitArgs): Promise<void> {
     noXattrs: argv.noXattrs,
     canonicalPermissions: argv.canonicalPermissions,
     skipIfUnchanged: argv.skipIfUnchanged,
-    sign: signers.length ? async (data, detached) => {
-      const { makeSignatures, withSignatures } = await import('../../sign/index.js');
-      let out = detached;
-      for (const s of signers) {
-        const { key, sigs } = await makeSignatures(s, data);
-        out = withSignatures(out, key, sigs);
-      }
-      return out;
-    } : undefined,
+    sign: signers.length ? async (data, detached) => (await import('../../sign/index.js')).signDetached(data, signers, detached) : undefined,
     fsync: last(argv.fsync),
   });
   progress.done();

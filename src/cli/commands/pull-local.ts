@@ -1,9 +1,9 @@
 import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { decodeMetadata } from '../../format/index.js';
 import { fsp, isErrno, path } from '../../io/index.js';
 import { Repo, pullLocal, type PullLocalOptions } from '../../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy } from '../../sign/index.js';
+import { verifySummary } from '../../transport/remote-summary.js';
 import { asList, last, openRepo, write, type GlobalArgs } from '../common.js';
 import { progressLine } from '../progress.js';
 import { formatSize } from '../summary-view.js';
@@ -50,14 +50,9 @@ async function verifySourceSummary(src: Repo, policy: VerifyPolicy): Promise<voi
   });
   const summary = await read('summary');
   if (!summary) throw new OstreeTsError(Codes.SIGNATURE, `GPG verification of the summary was asked for, but ${src.path} has no summary.`, { source: src.path });
-  const sig = await read('summary.sig');
-  let sigs = null;
-  try {
-    sigs = sig ? decodeMetadata(sig) : null;
-  } catch (e) {
-    throw new OstreeTsError(Codes.SIGNATURE, `${src.path}/summary.sig is not a valid signature file: ${(e as Error).message}`, { source: src.path }, { cause: e });
-  }
-  await verifySignatures(summary, sigs, policy, { kind: 'summary' });
+  await verifySummary(summary, await read('summary.sig'), policy, {
+    subject: `repository ${src.path}`, url: path.join(src.path, 'summary'), sigUrl: path.join(src.path, 'summary.sig'), data: { source: src.path },
+  });
 }
 
 export async function handler(argv: PullLocalArgs): Promise<void> {
