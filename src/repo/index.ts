@@ -1,6 +1,7 @@
 export * from './repo.js';
 export * from './refs.js';
 export * from './transaction.js';
+export * from './object-index.js';
 export * from './commit-writer.js';
 export * from './commit.js';
 export * from './checkout.js';

@@ -15,6 +15,7 @@ import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
   syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit,
 } from '../io/index.js';
+import { ObjectIndex } from './object-index.js';
 import type { Repo } from './repo.js';
 import { splitKey } from './traverse.js';
 import { storedFileMode } from './stored-mode.js';
@@ -44,8 +45,8 @@ export class Transaction {
   /** Keys (`CHECKSUM.TYPE`) of the objects written into the staging directory. */
   private readonly staged = new Set<string>();
   private readonly inflight = new Map<string, Promise<boolean>>();
-  /** Names in each objects/XX directory, listed once: one readdir instead of an lstat per object. */
-  private readonly fanoutNames = new Map<string, Promise<Set<string>>>();
+  /** What the repository holds, listed once per objects/XX directory: one readdir instead of an lstat per object. */
+  private readonly index: ObjectIndex;
   private done = false;
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
@@ -61,6 +62,7 @@ export class Transaction {
     this.fsync = fsync;
     this.newFileOwner = newFileOwner;
     this.umask = umask;
+    this.index = new ObjectIndex(repo);
   }
 
   static async begin(repo: Repo, opts: TransactionOptions = {}): Promise<Transaction> {
@@ -99,7 +101,7 @@ export class Transaction {
     }
     const p = (async () => {
       try {
-        if (await this.repoHas(checksum, type)) {
+        if (await this.index.has(checksum, type)) {
           this.stats.existing++;
           return false;
         }
@@ -114,23 +116,6 @@ export class Transaction {
     })();
     this.inflight.set(k, p);
     return p;
-  }
-
-  /** Does the repository already hold this object (as of when its fan-out directory was listed)? */
-  private async repoHas(checksum: string, type: ObjectType): Promise<boolean> {
-    const fan = checksum.slice(0, 2);
-    let names = this.fanoutNames.get(fan);
-    if (!names) {
-      names = fsp.readdir(path.join(this.repo.path, 'objects', fan)).then(
-        (list) => new Set(list),
-        (e: unknown) => {
-          if (isErrno(e, 'ENOENT')) return new Set<string>();
-          throw e;
-        },
-      );
-      this.fanoutNames.set(fan, names);
-    }
-    return (await names).has(`${checksum.slice(2)}.${objectSuffix(type, this.repo.isArchive)}`);
   }
 
   /** Write a metadata object; returns its checksum. */

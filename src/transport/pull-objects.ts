@@ -7,9 +7,9 @@
  * run) only directory listings are fetched, into memory, to count the rest.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { decodeDirTree, objectRelPath, objectSuffix, type ObjectSize, type ObjectType } from '../format/index.js';
-import { fsp, isErrno, path, randomSuffix, type Fetcher } from '../io/index.js';
-import type { Repo } from '../repo/index.js';
+import { decodeDirTree, objectRelPath, type ObjectSize, type ObjectType } from '../format/index.js';
+import { path, randomSuffix, type Fetcher } from '../io/index.js';
+import type { ObjectIndex, Repo } from '../repo/index.js';
 import { checkMetadata, type PullStore } from './pull-store.js';
 
 /** Objects at least this large (compressed) are spooled to disk, not held in memory. */
@@ -36,37 +36,6 @@ export interface PullCounters {
 
 export function newCounters(): PullCounters {
   return { fetched: 0, needed: 0, metadataNeeded: 0, metadataFetched: 0, scanning: 0, neededBytes: 0, neededBytesKnown: true };
-}
-
-/** Which objects the repository has, from one listing per fan-out directory instead of a stat per object. */
-export class ObjectIndex {
-  private readonly dirs = new Map<string, Promise<Set<string>>>();
-  /** The fan-out directories that exist (an empty repository has none to list). */
-  private fanouts: Promise<Set<string>> | null = null;
-
-  constructor(private readonly repo: Repo) {}
-
-  private list(dir: string): Promise<Set<string>> {
-    return fsp.readdir(dir).then(
-      (names) => new Set(names),
-      (e: unknown) => {
-        if (isErrno(e, 'ENOENT', 'ENOTDIR')) return new Set<string>();
-        throw e;
-      },
-    );
-  }
-
-  async has(checksum: string, type: ObjectType): Promise<boolean> {
-    const fan = checksum.slice(0, 2);
-    let names = this.dirs.get(fan);
-    if (!names) {
-      this.fanouts ??= this.list(path.join(this.repo.path, 'objects'));
-      const objects = this.fanouts;
-      names = objects.then((f) => (f.has(fan) ? this.list(path.join(this.repo.path, 'objects', fan)) : new Set<string>()));
-      this.dirs.set(fan, names);
-    }
-    return (await names).has(`${checksum.slice(2)}.${objectSuffix(type, this.repo.isArchive)}`);
-  }
 }
 
 export interface TreeWalk {

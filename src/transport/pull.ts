@@ -22,10 +22,10 @@ import {
   commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, lookup, sha256Hex, type Commit, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
-import { decodeSummary, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
+import { ObjectIndex, decodeSummary, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
-import { ObjectIndex, newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
+import { newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
 import { PullStore, badObject } from './pull-store.js';
 
 export interface PullOptions {
