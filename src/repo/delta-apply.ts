@@ -11,7 +11,7 @@ import {
 } from '../format/index.js';
 import { atomicWriteFile, fsp, mapLimit, path, xzDecompress } from '../io/index.js';
 import type { Repo } from './repo.js';
-import { checkStorable } from './storable.js';
+import { checkStorable } from './stored-form.js';
 import { Transaction } from './transaction.js';
 
 /** A part decompresses to at most this much (libostree's parts are 32 MB by default). */
@@ -140,7 +140,7 @@ async function storeContent(
   const actual = txn.contentChecksum(header, content);
   if (actual !== obj.checksum) throw partError(what, `the content object it builds as ${obj.checksum} hashes to ${actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' });
   // Content this repository's mode would read back as something else is refused, never stored damaged.
-  checkStorable(txn.repo.mode, obj.checksum, header, { disableXattrs: txn.repo.disableXattrs });
+  checkStorable(txn.repo, obj.checksum, header);
   await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
 }
 

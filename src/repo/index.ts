@@ -21,4 +21,4 @@ export * from './delta-generate.js';
 export * from './delta-apply.js';
 export * from './pull-local.js';
 export * from './staging-writer.js';
-export * from './storable.js';
+export * from './stored-form.js';

@@ -24,7 +24,7 @@ import {
 import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
 import { listRefs, readRef, writeRef } from './refs.js';
 import type { Repo, StoredFile } from './repo.js';
-import { checkStorable, unstorableReason } from './storable.js';
+import { checkStorable, unstorableReason } from './stored-form.js';
 import { STREAM_THRESHOLD, Transaction } from './transaction.js';
 
 export interface PullLocalOptions {
@@ -388,7 +388,7 @@ class Copier {
   private async convert(txn: Transaction, checksum: string, stored: StoredFile): Promise<string> {
     const { src } = this;
     const header = stored.header;
-    checkStorable(this.repo.mode, checksum, header, { disableXattrs: this.repo.disableXattrs });
+    checkStorable(this.repo, checksum, header);
     let actual: string;
     if ((header.mode & S_IFMT) === S_IFLNK) {
       actual = txn.contentChecksum(header, Buffer.alloc(0));

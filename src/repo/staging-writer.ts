@@ -12,7 +12,8 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { startWorker, type WorkerHandle } from '../io/index.js';
-import type { Repo, RepoMode } from './repo.js';
+import type { Repo } from './repo.js';
+import type { StoreProfile } from './stored-form.js';
 
 /** A metadata object already checked by the caller, a served `.filez` to check here, or a staged file to move. */
 export type StageItem =
@@ -22,7 +23,8 @@ export type StageItem =
 
 export interface StageRequest {
   id: number;
-  mode: RepoMode;
+  /** What the repository keeps: the worker refuses what it could not store faithfully. */
+  profile: StoreProfile;
   items: StageItem[];
 }
 
@@ -101,7 +103,7 @@ export class StagingWriter {
     }
     const id = this.nextId++;
     this.inflight.set(id, batch.map(({ resolve, reject }) => ({ resolve, reject })));
-    this.next().post({ id, mode: this.repo.mode, items: batch.map((b) => b.item) });
+    this.next().post({ id, profile: { mode: this.repo.mode, disableXattrs: this.repo.disableXattrs }, items: batch.map((b) => b.item) });
   }
 
   private onReply(reply: StageReply): void {

@@ -203,7 +203,7 @@ async function storeContent(txn: Transaction, checksum: string, data: Buffer): P
   // An archive repository keeps the compressed object as served: no second compression.
   if (txn.repo.isArchive) await txn.writeArchivedContent(checksum, data);
   else {
-    checkStorable(txn.repo.mode, checksum, header, { disableXattrs: txn.repo.disableXattrs });
+    checkStorable(txn.repo, checksum, header);
     await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
   }
 }
@@ -265,7 +265,7 @@ async function storeSpooledContent(txn: Transaction, checksum: string, body: Spo
       await txn.adoptArchivedContent(checksum, body.path);
       return;
     }
-    checkStorable(txn.repo.mode, checksum, header, { disableXattrs: txn.repo.disableXattrs });
+    checkStorable(txn.repo, checksum, header);
     let got: string;
     try {
       got = await txn.writeContentStream(header, Number(size), inflated(checksum, body, length), `file ${checksum}`);
