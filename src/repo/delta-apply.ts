@@ -5,7 +5,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
-  COMPRESSION_NONE, COMPRESSION_XZ, bspatch, decodeDirMeta, decodePayload, decodeDirTree, decodeMetadata, decodeSuperblock, deltaName,
+  COMPRESSION_NONE, COMPRESSION_XZ, bspatch, decodePayload, decodeMetadata, decodeSuperblock, deltaName,
   inlinePart, planPart, sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock,
   type FileHeader, type PlannedObject,
 } from '../format/index.js';
@@ -13,6 +13,7 @@ import { atomicWriteFile, fsp, mapLimit, path, xzDecompress } from '../io/index.
 import type { Repo } from './repo.js';
 import { checkStorable } from './stored-form.js';
 import { Transaction } from './transaction.js';
+import { BadObjectError, contentChecksum, verifyMetadata } from './verify-object.js';
 
 /** A part decompresses to at most this much (libostree's parts are 32 MB by default). */
 export const MAX_PART_PAYLOAD = 1024 * 1024 * 1024;
@@ -95,13 +96,14 @@ export async function applyPart(txn: Transaction, part: Uint8Array | PlannedObje
 
 async function storeMetadata(txn: Transaction, obj: Extract<PlannedObject, { kind: 'metadata' }>, what: string): Promise<void> {
   const data = Buffer.from(obj.data);
-  if (sha256Hex(data) !== obj.checksum) throw partError(what, `the ${obj.type} object it builds as ${obj.checksum} does not hash to that name. Nothing from it was stored.`, { checksum: obj.checksum, type: obj.type });
+  const facts = { checksum: obj.checksum, type: obj.type };
+  if (obj.type !== 'dirtree' && obj.type !== 'dirmeta') throw partError(what, `${obj.type} ${obj.checksum} is invalid: a delta part may not create a ${obj.type} object`, facts);
   try {
-    if (obj.type === 'dirtree') decodeDirTree(data, obj.checksum);
-    else if (obj.type === 'dirmeta') decodeDirMeta(data, `dirmeta ${obj.checksum}`);
-    else throw new Error(`a delta part may not create a ${obj.type} object`);
+    verifyMetadata(obj.checksum, obj.type, data);
   } catch (e) {
-    throw partError(what, `${obj.type} ${obj.checksum} is invalid: ${(e as Error).message}`, { checksum: obj.checksum, type: obj.type });
+    if (!(e instanceof BadObjectError)) throw e;
+    if (e.data.actual) throw partError(what, `the ${obj.type} object it builds as ${obj.checksum} does not hash to that name. Nothing from it was stored.`, facts);
+    throw partError(what, `${obj.type} ${obj.checksum} is invalid: ${e.why}`, facts);
   }
   await txn.writeMetadata(obj.type, data);
 }
@@ -137,7 +139,7 @@ async function storeContent(
   };
   const content = isLink ? Buffer.alloc(0) : data;
   if (isLink && (data.length === 0 || data.includes(0))) throw partError(what, `symlink ${obj.checksum} has an empty or NUL-containing target.`, { checksum: obj.checksum });
-  const actual = txn.contentChecksum(header, content);
+  const actual = contentChecksum(header, content);
   if (actual !== obj.checksum) throw partError(what, `the content object it builds as ${obj.checksum} hashes to ${actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' });
   // Content this repository's mode would read back as something else is refused, never stored damaged.
   checkStorable(txn.repo, obj.checksum, header);

@@ -22,3 +22,4 @@ export * from './delta-apply.js';
 export * from './pull-local.js';
 export * from './staging-writer.js';
 export * from './stored-form.js';
+export * from './verify-object.js';

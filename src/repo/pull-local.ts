@@ -16,16 +16,16 @@
  * libostree; `untrusted` re-hashes every object before it is imported.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { createHash } from 'node:crypto';
 import {
-  S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, encodeFileHeader, isChecksum,
-  isValidRefName, isValidRemoteName, lookup, sha256Hex, type Commit, type ObjectType, type VarDict,
+  S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirTree, decodeMetadata, isChecksum,
+  isValidRefName, isValidRemoteName, lookup, type Commit, type ObjectType, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
 import { listRefs, readRef, writeRef } from './refs.js';
 import type { Repo, StoredFile } from './repo.js';
 import { checkStorable, unstorableReason } from './stored-form.js';
 import { STREAM_THRESHOLD, Transaction } from './transaction.js';
+import { BadObjectError, contentChecksum, storedContentChecksum, verifyMetadata } from './verify-object.js';
 
 export interface PullLocalOptions {
   /** Write refs as REMOTE:REF (refs/remotes/REMOTE/REF) instead of REF. */
@@ -81,17 +81,20 @@ function corrupt(src: Repo, checksum: string, type: ObjectType, why: string, cau
   return new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.${type} in ${src.path} is corrupt: ${reason}. Nothing of it was stored here and no ref moved; run 'ostree fsck' on ${src.path}.`, { checksum, type, source: src.path }, { cause });
 }
 
+/** A source object found not to be what its name says. */
+function sourceBad(src: Repo, e: BadObjectError): OstreeTsError {
+  const { checksum, type, actual } = e.data;
+  return corrupt(src, checksum, type, actual ? `its content hashes to ${actual}` : e.why, e);
+}
+
 /** A metadata object of the source, checked against its name and parsed strictly. */
 async function readSourceMetadata(src: Repo, type: 'commit' | 'dirtree' | 'dirmeta', checksum: string): Promise<Buffer> {
   const bytes = await src.readMetadataBytes(type, checksum);
-  const actual = sha256Hex(bytes);
-  if (actual !== checksum) throw corrupt(src, checksum, type, `its content hashes to ${actual}`);
   try {
-    if (type === 'commit') decodeCommit(bytes, checksum);
-    else if (type === 'dirtree') decodeDirTree(bytes, checksum);
-    else decodeDirMeta(bytes, `dirmeta ${checksum}`);
+    verifyMetadata(checksum, type, bytes);
   } catch (e) {
-    throw corrupt(src, checksum, type, (e as Error).message, e);
+    if (e instanceof BadObjectError) throw sourceBad(src, e);
+    throw e;
   }
   return bytes;
 }
@@ -391,11 +394,11 @@ class Copier {
     checkStorable(this.repo, checksum, header);
     let actual: string;
     if ((header.mode & S_IFMT) === S_IFLNK) {
-      actual = txn.contentChecksum(header, Buffer.alloc(0));
+      actual = contentChecksum(header, Buffer.alloc(0));
       if (actual === checksum) await txn.writeContent(header, { kind: 'symlink' });
     } else if (stored.size < STREAM_THRESHOLD) {
       const data = await stored.read();
-      actual = txn.contentChecksum(header, data);
+      actual = contentChecksum(header, data);
       if (actual === checksum) await txn.writeContent(header, { kind: 'buffer', data });
     } else if (!src.isArchive) {
       // Hashed as it is read; an object that does not match is stored under its own (true) name only.
@@ -419,15 +422,13 @@ class Copier {
   /** Re-hash a source object as stored (header and content) against its name. */
   private async verifyStored(checksum: string): Promise<void> {
     const stored = await this.loadStored(checksum);
-    const h = createHash('sha256');
-    h.update(encodeFileHeader(stored.header));
+    let actual: string;
     try {
-      if ((stored.header.mode & S_IFMT) !== S_IFLNK) for await (const c of stored.open()) h.update(c as Buffer);
+      actual = await storedContentChecksum(stored, { archive: this.src.isArchive });
     } catch (e) {
       if (e instanceof OstreeTsError) throw corrupt(this.src, checksum, 'file', e.message, e);
       throw e;
     }
-    const actual = h.digest('hex');
     if (actual !== checksum) throw corrupt(this.src, checksum, 'file', `its content hashes to ${actual}`);
   }
 }

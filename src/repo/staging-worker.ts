@@ -1,40 +1,15 @@
 /**
- * The worker thread behind StagingWriter: checks served `.filez` objects and
- * creates staged files, synchronously, one batch per message.
+ * The worker thread behind StagingWriter: checks served `.filez` objects
+ * (verify-object.ts) and creates staged files in their stored form
+ * (stored-form.ts), synchronously, one batch per message.
  */
 import { InternalError, OstreeTsError } from '../errors/index.js';
-import { S_IFLNK, S_IFMT, decodeArchiveHeader, sha256Hex, encodeFileHeader, type FileHeader } from '../format/index.js';
 // The modules themselves, not io/index.js: the worker starts faster without the rest of io.
 import { createFileSync, createSymlinkSync, inflateRawSync, renameFileSync } from '../io/object-files.js';
 import { serveWorker } from '../io/worker.js';
 import type { StageItem, StageReply, StageRequest, StageResult } from './staging-writer.js';
 import { ARCHIVE_OBJECT_MODE, checkStorable, storedForm, type StoreProfile, type StoredForm } from './stored-form.js';
-
-class Bad extends Error {}
-
-/** Check a served `.filez` against its name; returns its header and content. */
-function checkFilez(checksum: string, data: Uint8Array): { header: FileHeader; content: Uint8Array } {
-  let header: FileHeader;
-  let size: bigint;
-  let length: number;
-  try {
-    ({ header, size, length } = decodeArchiveHeader(data, `file ${checksum}`));
-  } catch (e) {
-    throw new Bad((e as Error).message);
-  }
-  let content: Uint8Array = new Uint8Array(0);
-  if ((header.mode & S_IFMT) !== S_IFLNK) {
-    const n = Number(size);
-    try {
-      content = inflateRawSync(data.subarray(length), n + 1);
-    } catch (e) {
-      throw new Bad(`its compressed content cannot be inflated (${(e as Error).message})`);
-    }
-    if (content.length !== n) throw new Bad(`it inflates to ${content.length} bytes, not ${size}`);
-  }
-  if (sha256Hex(encodeFileHeader(header), content) !== checksum) throw new Bad('its content does not match its name');
-  return { header, content };
-}
+import { BadObjectError, verifyFilez } from './verify-object.js';
 
 /** Create a content object's staged file in its stored form (see stored-form.ts); returns the bytes written. */
 function writeForm(dest: string, form: StoredForm, content: Uint8Array): number {
@@ -62,7 +37,7 @@ function stage(profile: StoreProfile, item: StageItem): StageResult {
       createFileSync(item.dest, item.data, { mode: 0o644 });
       return { ok: true, bytes: item.data.length };
     }
-    const { header, content } = checkFilez(item.checksum, item.data);
+    const { header, content } = verifyFilez(item.checksum, item.data, inflateRawSync);
     if (profile.mode === 'archive') {
       // An archive repository keeps the object as served: no second compression.
       createFileSync(item.dest, item.data, { mode: ARCHIVE_OBJECT_MODE });
@@ -71,7 +46,7 @@ function stage(profile: StoreProfile, item: StageItem): StageResult {
     checkStorable(profile, item.checksum, header);
     return { ok: true, bytes: writeForm(item.dest, storedForm(profile.mode, header, content.length), content) };
   } catch (e) {
-    if (e instanceof Bad) return { ok: false, bad: e.message, message: e.message };
+    if (e instanceof BadObjectError) return { ok: false, bad: e.data, message: e.message };
     if (e instanceof OstreeTsError) return { ok: false, code: e.code, message: e.message, data: e.data };
     const err = e as NodeJS.ErrnoException;
     return { ok: false, errno: err.code, message: err.message };

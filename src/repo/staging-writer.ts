@@ -14,6 +14,7 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { startWorker, type WorkerHandle } from '../io/index.js';
 import type { Repo } from './repo.js';
 import type { StoreProfile } from './stored-form.js';
+import { BadObjectError, type BadObjectFacts } from './verify-object.js';
 
 /** A metadata object already checked by the caller, a served `.filez` to check here, or a staged file to move. */
 export type StageItem =
@@ -28,21 +29,14 @@ export interface StageRequest {
   items: StageItem[];
 }
 
-/** `bad`: the object is not what its name says (why). Otherwise a failure writing it. */
+/** `bad`: the object is not what its name says (the facts). Otherwise a failure writing it. */
 export type StageResult =
   | { ok: true; bytes: number }
-  | { ok: false; bad?: string; code?: string; errno?: string; message: string; data?: Record<string, unknown> };
+  | { ok: false; bad?: BadObjectFacts; code?: string; errno?: string; message: string; data?: Record<string, unknown> };
 
 export interface StageReply {
   id: number;
   results: StageResult[];
-}
-
-/** The object named by `checksum` is not what it claims: what was wrong, for the caller's message. */
-export class BadObjectError extends Error {
-  constructor(readonly why: string) {
-    super(why);
-  }
 }
 
 /** Items sent to the worker at once, at most. */

@@ -231,16 +231,6 @@ export class Transaction {
     }
   }
 
-  /** The checksum a content object with this header and content has. */
-  contentChecksum(header: FileHeader, data: Uint8Array): string {
-    return sha256Hex(encodeFileHeader(header), data);
-  }
-
-  /** A hash to feed a content object's content into, for content too large to hold: digest('hex') is its checksum. */
-  contentHasher(header: FileHeader): { update(chunk: Uint8Array): void; digest(enc: 'hex'): string } {
-    return createHash('sha256').update(encodeFileHeader(header));
-  }
-
   /**
    * Stage a `.filez` file the caller has verified (moved, not copied), for an
    * archive repository; a no-op (the file stays) when the object is here already.

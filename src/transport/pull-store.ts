@@ -4,11 +4,11 @@
  * (each batch one transaction), so an interrupted pull keeps what it had.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
+import { S_IFLNK, S_IFMT, type ObjectType } from '../format/index.js';
+import { fsp, path, type SpooledBody } from '../io/index.js';
 import {
-  S_IFLNK, S_IFMT, decodeArchiveHeader, decodeDirMeta, decodeDirTree, sha256Hex, type FileHeader, type ObjectType,
-} from '../format/index.js';
-import { createInflateRaw, createReadStream, fsp, inflateRaw, path, type SpooledBody } from '../io/index.js';
-import { BadObjectError, StagingWriter, Transaction, checkStorable, type Repo } from '../repo/index.js';
+  BadObjectError, StagingWriter, Transaction, checkStorable, readFilezHeader, verifiedFilezContent, verifyFilez, verifyMetadata, type Repo,
+} from '../repo/index.js';
 
 export function badObject(checksum: string, type: ObjectType, why: string): OstreeTsError {
   return new OstreeTsError(Codes.OBJECT_CORRUPT, `The remote served a bad ${type} object ${checksum}: ${why.replace(/\.$/, '')}. Nothing of it was stored and no ref moved; pull again when the server is repaired.`, { checksum, type });
@@ -16,14 +16,16 @@ export function badObject(checksum: string, type: ObjectType, why: string): Ostr
 
 /** Check a fetched metadata object against its name and its type's rules. */
 export function checkMetadata(checksum: string, type: 'dirtree' | 'dirmeta' | 'commit', data: Uint8Array): void {
-  if (sha256Hex(data) !== checksum) throw badObject(checksum, type, 'its content does not match its name');
-  if (type === 'commit') return;
   try {
-    if (type === 'dirtree') decodeDirTree(data, checksum);
-    else decodeDirMeta(data, `dirmeta ${checksum}`);
+    verifyMetadata(checksum, type, data);
   } catch (e) {
-    throw badObject(checksum, type, (e as Error).message);
+    throw servedError(e);
   }
+}
+
+/** A served object that is not what its name says, told as the remote's fault. */
+export function servedError(e: unknown): unknown {
+  return e instanceof BadObjectError ? badObject(e.data.checksum, e.data.type, e.why) : e;
 }
 
 /** One transaction and the writes going into it. */
@@ -77,16 +79,9 @@ export class PullStore {
 
   /** Check a served `.filez` (in memory or spooled to a file) against its name, then stage it in this repository's form. */
   content(checksum: string, body: Buffer | SpooledBody): Promise<void> {
-    if (!Buffer.isBuffer(body)) return this.write((txn) => storeSpooledContent(txn, checksum, body));
+    if (!Buffer.isBuffer(body)) return this.write((txn) => storeSpooledContent(txn, checksum, body)).catch((e) => { throw servedError(e); });
     return this.write(async (txn) => {
-      let bytes: number;
-      try {
-        bytes = await this.writer.write({ kind: 'filez', dest: txn.stagedPath(checksum, 'file'), checksum, data: body });
-      } catch (e) {
-        if (e instanceof BadObjectError) throw badObject(checksum, 'file', e.why);
-        throw e;
-      }
-      txn.adoptStaged(checksum, 'file', bytes);
+      txn.adoptStaged(checksum, 'file', await this.writer.write({ kind: 'filez', dest: txn.stagedPath(checksum, 'file'), checksum, data: body }));
     });
   }
 
@@ -180,102 +175,29 @@ async function removeStaleSpools(repo: Repo, now = Date.now()): Promise<void> {
   }
 }
 
-async function storeContent(txn: Transaction, checksum: string, data: Buffer): Promise<void> {
-  let header: FileHeader;
-  let size: bigint;
-  let length: number;
-  try {
-    ({ header, size, length } = decodeArchiveHeader(data, `file ${checksum}`));
-  } catch (e) {
-    throw badObject(checksum, 'file', (e as Error).message);
-  }
-  const isLink = (header.mode & S_IFMT) === S_IFLNK;
-  let content: Buffer = Buffer.alloc(0);
-  if (!isLink) {
-    try {
-      content = await inflateRaw(data.subarray(length), Number(size) + 1);
-    } catch (e) {
-      throw badObject(checksum, 'file', `its compressed content cannot be inflated (${(e as Error).message})`);
-    }
-    if (content.length !== Number(size)) throw badObject(checksum, 'file', `it inflates to ${content.length} bytes, not ${size}`);
-  }
-  if (txn.contentChecksum(header, content) !== checksum) throw badObject(checksum, 'file', 'its content does not match its name');
-  // An archive repository keeps the compressed object as served: no second compression.
-  if (txn.repo.isArchive) await txn.writeArchivedContent(checksum, data);
-  else {
-    checkStorable(txn.repo, checksum, header);
-    await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
-  }
-}
-
-/** The header of a spooled `.filez`, and where its compressed content starts. */
-async function readSpooledHeader(checksum: string, body: SpooledBody): Promise<{ header: FileHeader; size: bigint; length: number }> {
-  const fh = await fsp.open(body.path, 'r');
-  try {
-    const pre = Buffer.alloc(8);
-    await fh.read(pre, 0, 8, 0);
-    const len = pre.readUInt32BE(0);
-    if (len > 16 * 1024 * 1024 || 8 + len > body.size) throw badObject(checksum, 'file', `its header length ${len} does not fit`);
-    const head = Buffer.alloc(8 + len);
-    await fh.read(head, 0, head.length, 0);
-    return decodeArchiveHeader(head, `file ${checksum}`);
-  } catch (e) {
-    if (e instanceof OstreeTsError && e.code === Codes.OBJECT_CORRUPT) throw e;
-    throw badObject(checksum, 'file', (e as Error).message);
-  } finally {
-    await fh.close();
-  }
-}
-
-/** The inflated content of a spooled `.filez`, as a stream of chunks. */
-async function* inflated(checksum: string, body: SpooledBody, offset: number): AsyncGenerator<Buffer> {
-  const inflate = createInflateRaw();
-  const src = createReadStream(body.path, { start: offset, highWaterMark: 256 * 1024 });
-  src.on('error', (e) => inflate.destroy(e));
-  src.pipe(inflate);
-  try {
-    for await (const chunk of inflate) yield chunk as Buffer;
-  } catch (e) {
-    throw badObject(checksum, 'file', `its compressed content cannot be inflated (${(e as Error).message})`);
-  } finally {
-    src.destroy();
-  }
-}
-
-/** A large object: verified while streaming, never held whole in memory. */
+/** A large object, spooled to a file: verified while it streams into the store, never held whole in memory. */
 async function storeSpooledContent(txn: Transaction, checksum: string, body: SpooledBody): Promise<void> {
   try {
-    const { header, size, length } = await readSpooledHeader(checksum, body);
-    if ((header.mode & S_IFMT) === S_IFLNK) {
-      // Symlinks carry no content; a large one is simply read.
-      await storeContent(txn, checksum, await fsp.readFile(body.path));
+    const at = await readFilezHeader(checksum, body);
+    if ((at.header.mode & S_IFMT) === S_IFLNK) {
+      // Symlinks carry no content: there is nothing to inflate.
+      const { header } = verifyFilez(checksum, await fsp.readFile(body.path), () => new Uint8Array(0));
+      if (txn.repo.isArchive) await txn.adoptArchivedContent(checksum, body.path);
+      else {
+        checkStorable(txn.repo, checksum, header);
+        await txn.writeContent(header, { kind: 'symlink' });
+      }
       return;
     }
+    const content = verifiedFilezContent(checksum, body, at);
     if (txn.repo.isArchive) {
-      // Verify by inflating and hashing, then keep the served bytes as they are.
-      const h = txn.contentHasher(header);
-      let n = 0;
-      for await (const c of inflated(checksum, body, length)) {
-        n += c.length;
-        if (n > Number(size)) break;
-        h.update(c);
-      }
-      if (n !== Number(size)) throw badObject(checksum, 'file', `it inflates to ${n === Number(size) + 1 ? 'more than' : n} bytes, not ${size}`);
-      if (h.digest('hex') !== checksum) throw badObject(checksum, 'file', 'its content does not match its name');
+      // Verified by inflating and hashing; the served bytes are kept as they are.
+      for await (const _ of content);
       await txn.adoptArchivedContent(checksum, body.path);
       return;
     }
-    checkStorable(txn.repo, checksum, header);
-    let got: string;
-    try {
-      got = await txn.writeContentStream(header, Number(size), inflated(checksum, body, length), `file ${checksum}`);
-    } catch (e) {
-      if (e instanceof OstreeTsError && e.code === Codes.IO && /expected \d+ bytes/.test(e.message)) {
-        throw badObject(checksum, 'file', `it does not inflate to the ${size} bytes its header says`);
-      }
-      throw e;
-    }
-    if (got !== checksum) throw badObject(checksum, 'file', 'its content does not match its name');
+    checkStorable(txn.repo, checksum, at.header);
+    await txn.writeContentStream(at.header, at.size, content, `file ${checksum}`);
   } finally {
     await fsp.rm(body.path, { force: true });
   }

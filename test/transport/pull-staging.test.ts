@@ -11,7 +11,7 @@ import { deflateRawSync } from 'node:zlib';
 import { lstat, readFile, readlink } from 'node:fs/promises';
 import { encodeArchiveHeader, type FileHeader } from '../../src/format/index.js';
 import { readXattrs } from '../../src/io/index.js';
-import { BadObjectError, Repo, StagingWriter, Transaction, type RepoMode } from '../../src/repo/index.js';
+import { BadObjectError, Repo, StagingWriter, Transaction, contentChecksum, type RepoMode } from '../../src/repo/index.js';
 import { isRoot, tempDir } from '../helpers/env.js';
 
 function filez(header: FileHeader, content: Buffer): Buffer {
@@ -59,7 +59,7 @@ for (const mode of ['archive', 'bare-user', 'bare-user-only', 'bare'] as const) 
       // The transaction's own writer, for reference.
       let checksum: string;
       if (mode === 'archive') {
-        checksum = ref.contentChecksum(s.header, s.content);
+        checksum = contentChecksum(s.header, s.content);
         await ref.writeArchivedContent(checksum, data);
       } else {
         checksum = await ref.writeContent(s.header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: s.content });
@@ -71,7 +71,7 @@ for (const mode of ['archive', 'bare-user', 'bare-user-only', 'bare'] as const) 
     // Served bytes that are not what their name says.
     const good = samples[0];
     const data = filez(good.header, good.content);
-    const checksum = ref.contentChecksum(good.header, good.content);
+    const checksum = contentChecksum(good.header, good.content);
     const flipped = Buffer.from(data);
     flipped[flipped.length - 2] ^= 0x10;
     const wrongName = checksum.replace(/^./, (c) => (c === '0' ? '1' : '0'));
@@ -97,6 +97,6 @@ test('a bare-user-only repository refuses a setuid file, as the transaction does
   const txn = await Transaction.begin(repo);
   t.after(() => txn.abort());
   const s = samples[3];
-  const checksum = txn.contentChecksum(s.header, s.content);
+  const checksum = contentChecksum(s.header, s.content);
   await assert.rejects(writer.write({ kind: 'filez', dest: txn.stagedPath(checksum, 'file'), checksum, data: filez(s.header, s.content) }), /mode 04755/);
 });
