@@ -21,5 +21,6 @@ export * from './delta-generate.js';
 export * from './delta-apply.js';
 export * from './pull-local.js';
 export * from './staging-writer.js';
+export * from './batched-store.js';
 export * from './stored-form.js';
 export * from './verify-object.js';

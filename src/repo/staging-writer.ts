@@ -75,6 +75,11 @@ export class StagingWriter {
     });
   }
 
+  /** Whether a worker thread runs (it starts with the first write). */
+  get started(): boolean {
+    return this.workers.length > 0;
+  }
+
   /** The next worker in turn, started on first use. */
   private next(): WorkerHandle<StageRequest, StageReply> {
     const i = this.turn++ % Math.max(1, this.threads);

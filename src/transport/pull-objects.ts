@@ -8,9 +8,9 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { decodeDirTree, objectRelPath, type ObjectSize, type ObjectType } from '../format/index.js';
-import { path, randomSuffix, type Fetcher } from '../io/index.js';
-import type { ObjectIndex, Repo } from '../repo/index.js';
-import { checkMetadata, type PullStore } from './pull-store.js';
+import type { Fetcher } from '../io/index.js';
+import type { BatchedStore, ObjectIndex, Repo } from '../repo/index.js';
+import { checkServedMetadata, servedError } from './served-object.js';
 
 /** Objects at least this large (compressed) are spooled to disk, not held in memory. */
 export const SPOOL_OVER = 4 * 1024 * 1024;
@@ -46,7 +46,7 @@ export interface TreeWalk {
   /** `CHECKSUM.TYPE` of every object already handled in this pull (shared by its commits). */
   seen: Set<string>;
   /** Null for a dry run: nothing is stored, content is only counted. */
-  store: PullStore | null;
+  store: BatchedStore | null;
   counters: PullCounters;
   changed: () => void;
   /** Absolute paths whose objects alone are wanted (null: the whole tree). */
@@ -142,12 +142,11 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
     const store = w.store;
     if (job.type === 'file') {
       if (!store) return; // a dry run counts content, never fetches it
-      const spoolDir = path.join(w.repo.path, 'tmp');
       const body = await w.fetcher.getOrSpool(objectUrl(w.base, job.checksum, 'file'), {
-        spoolOver: SPOOL_OVER, spoolPath: () => path.join(spoolDir, `pull-${randomSuffix(10)}.filez`), signal: w.signal,
+        spoolOver: SPOOL_OVER, spoolPath: () => store.spoolPath(), signal: w.signal,
       });
       if (!body) throw missingObject(job);
-      track(storing, store.content(job.checksum, body).then(() => {
+      track(storing, store.content(job.checksum, body).catch((e) => { throw servedError(e); }).then(() => {
         w.counters.fetched++;
         w.changed();
       }), Buffer.isBuffer(body) ? body.length : 0);
@@ -157,7 +156,7 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
     if (job.missing) {
       const got = await w.fetcher.get(objectUrl(w.base, job.checksum, job.type), { maxBytes: 128 * 1024 * 1024, signal: w.signal });
       if (!got) throw missingObject(job);
-      checkMetadata(job.checksum, job.type, got);
+      checkServedMetadata(job.checksum, job.type, got);
       const stored = store ? store.metadata(job.type, job.checksum, got) : Promise.resolve();
       track(storing, stored.then(() => {
         w.counters.fetched++;

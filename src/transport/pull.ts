@@ -22,11 +22,11 @@ import {
   commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, lookup, sha256Hex, type Commit, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
-import { ObjectIndex, decodeSummary, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
+import { BatchedStore, ObjectIndex, decodeSummary, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
 import { newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
-import { PullStore, badObject } from './pull-store.js';
+import { badObject } from './served-object.js';
 
 export interface PullOptions {
   /** Static deltas: used when the remote lists one (auto), never, or required. */
@@ -105,7 +105,7 @@ interface PullContext {
   policy: VerifyPolicy;
   fetcher: Fetcher;
   opts: PullOptions;
-  store: PullStore | null;
+  store: BatchedStore | null;
   index: ObjectIndex;
   seen: Set<string>;
   counters: PullCounters;
@@ -212,7 +212,7 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
     emit({ type: 'start', remote, dryRun, refs: plans });
 
     // Unless a batch size is asked for, batches also last at least a few seconds: one sync each.
-    if (!dryRun) ctx.store = await PullStore.open(repo, opts.batch ?? 2000, opts.batch === undefined ? 3000 : 0);
+    if (!dryRun) ctx.store = await BatchedStore.open(repo, { batch: opts.batch ?? 2000, minBatchMs: opts.batch === undefined ? 3000 : 0 });
     try {
       for (const plan of plans) {
         if (opts.timestampCheck) await checkTimestamp(ctx, plan);

@@ -1,31 +1,35 @@
 /**
- * Where a pull puts what it fetched: every object is checked against its
- * name before it is staged, and staged objects are made durable in batches
- * (each batch one transaction), so an interrupted pull keeps what it had.
+ * Where an import (pull, pull-local, a static delta) puts the objects it
+ * brings: staged into a transaction, made durable in batches (each batch one
+ * transaction), so an interrupted import keeps what it had. A full batch is
+ * made durable in the background (syncfs, then renames into objects/) while
+ * the next one fills: fetching never waits for the disk.
+ *
+ * Small served objects are checked and written by a worker thread
+ * (StagingWriter); large ones, spooled to a file, are verified as they stream
+ * into the transaction. Every served `.filez` is verified (verify-object.ts)
+ * before it is staged; a bad one fails with BadObjectError.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFLNK, S_IFMT, type ObjectType } from '../format/index.js';
-import { fsp, path, type SpooledBody } from '../io/index.js';
-import {
-  BadObjectError, StagingWriter, Transaction, checkStorable, readFilezHeader, verifiedFilezContent, verifyFilez, verifyMetadata, type Repo,
-} from '../repo/index.js';
+import { S_IFLNK, S_IFMT } from '../format/index.js';
+import { fsp, path, randomSuffix } from '../io/index.js';
+import type { Repo } from './repo.js';
+import { StagingWriter } from './staging-writer.js';
+import { checkStorable } from './stored-form.js';
+import { Transaction, type TransactionOptions } from './transaction.js';
+import { readFilezHeader, verifiedFilezContent, verifyFilez } from './verify-object.js';
 
-export function badObject(checksum: string, type: ObjectType, why: string): OstreeTsError {
-  return new OstreeTsError(Codes.OBJECT_CORRUPT, `The remote served a bad ${type} object ${checksum}: ${why.replace(/\.$/, '')}. Nothing of it was stored and no ref moved; pull again when the server is repaired.`, { checksum, type });
+/** A served `.filez` too large to hold, spooled to a file (which the store consumes). */
+export interface SpooledObject {
+  path: string;
+  size: number;
 }
 
-/** Check a fetched metadata object against its name and its type's rules. */
-export function checkMetadata(checksum: string, type: 'dirtree' | 'dirmeta' | 'commit', data: Uint8Array): void {
-  try {
-    verifyMetadata(checksum, type, data);
-  } catch (e) {
-    throw servedError(e);
-  }
-}
-
-/** A served object that is not what its name says, told as the remote's fault. */
-export function servedError(e: unknown): unknown {
-  return e instanceof BadObjectError ? badObject(e.data.checksum, e.data.type, e.why) : e;
+export interface BatchedStoreOptions extends TransactionOptions {
+  /** Objects per durable batch (default 2000). */
+  batch?: number;
+  /** But a batch at most this often, in milliseconds (a fast import makes fewer, larger batches; each costs a filesystem sync). */
+  minBatchMs?: number;
 }
 
 /** One transaction and the writes going into it. */
@@ -36,36 +40,35 @@ interface Batch {
   started: number;
 }
 
-/**
- * A batch is made durable in the background (syncfs, then renames into
- * objects/) while the next one fills: fetching never waits for the disk,
- * and whatever was committed survives an interruption.
- */
-export class PullStore {
+export class BatchedStore {
   private current: Batch | null;
   /** The chain of batch commits under way, oldest first. */
   private committed: Promise<void> = Promise.resolve();
   private failure: unknown = null;
   private switching: Promise<void> | null = null;
   private closed = false;
-  /** Small objects are checked and written by a worker thread. */
   private readonly writer: StagingWriter;
+  private readonly batch: number;
+  private readonly minBatchMs: number;
 
-  private constructor(readonly repo: Repo, txn: Transaction, private readonly batch: number, private readonly minBatchMs: number) {
+  private constructor(readonly repo: Repo, txn: Transaction, private readonly opts: BatchedStoreOptions) {
     this.current = { txn, writes: new Set(), count: 0, started: Date.now() };
     this.writer = new StagingWriter(repo);
+    this.batch = Math.max(1, opts.batch ?? 2000);
+    this.minBatchMs = opts.minBatchMs ?? 0;
   }
 
-  /**
-   * `batch`: objects per durable batch; `minBatchMs`: but not more often than
-   * this (a fast pull makes fewer, larger batches; each costs a filesystem sync).
-   */
-  static async open(repo: Repo, batch = 2000, minBatchMs = 0): Promise<PullStore> {
+  static async open(repo: Repo, opts: BatchedStoreOptions = {}): Promise<BatchedStore> {
     await removeStaleSpools(repo);
-    return new PullStore(repo, await Transaction.begin(repo), Math.max(1, batch), minBatchMs);
+    return new BatchedStore(repo, await Transaction.begin(repo, txnOptions(opts)), opts);
   }
 
-  /** Stage a metadata object the caller has checked (checkMetadata). */
+  /** Where to spool a served object too large to hold, for `content` (a spool left by a killed import is removed once expired). */
+  spoolPath(): string {
+    return path.join(this.repo.path, 'tmp', `pull-${randomSuffix(10)}.filez`);
+  }
+
+  /** Stage a metadata object the caller has verified (verifyMetadata). */
   metadata(type: 'dirtree' | 'dirmeta' | 'commit', checksum: string, bytes: Buffer): Promise<void> {
     return this.write(async (txn) => {
       txn.adoptStaged(checksum, type, await this.writer.write({ kind: 'metadata', dest: txn.stagedPath(checksum, type), data: bytes }));
@@ -77,34 +80,47 @@ export class PullStore {
     return this.write((txn) => txn.writeNamedMetadata('commitmeta', checksum, bytes));
   }
 
-  /** Check a served `.filez` (in memory or spooled to a file) against its name, then stage it in this repository's form. */
-  content(checksum: string, body: Buffer | SpooledBody): Promise<void> {
-    if (!Buffer.isBuffer(body)) return this.write((txn) => storeSpooledContent(txn, checksum, body)).catch((e) => { throw servedError(e); });
+  /** Verify a served `.filez` (in memory, or spooled to a file) against its name, then stage it in this repository's form. */
+  content(checksum: string, body: Buffer | SpooledObject): Promise<void> {
+    if (!Buffer.isBuffer(body)) return this.write((txn) => storeSpooledContent(txn, checksum, body));
     return this.write(async (txn) => {
       txn.adoptStaged(checksum, 'file', await this.writer.write({ kind: 'filez', dest: txn.stagedPath(checksum, 'file'), checksum, data: body }));
     });
   }
 
-  private async write(fn: (txn: Transaction) => Promise<unknown>): Promise<void> {
+  /** Write into the current batch with the transaction's own calls; `weight`: the objects it counts for. */
+  stage<T>(fn: (txn: Transaction) => Promise<T>, weight = 1): Promise<T> {
+    return this.write(fn, weight);
+  }
+
+  private async write<T>(fn: (txn: Transaction) => Promise<T>, weight = 1): Promise<T> {
     while (this.switching) await this.switching;
     if (this.failure) throw this.failure;
-    if (this.closed || !this.current) throw new OstreeTsError(Codes.IO, 'The pull stopped storing objects.');
+    if (this.closed || !this.current) throw new OstreeTsError(Codes.IO, `Objects were still being written into ${this.repo.path} after the import had stopped storing them; nothing more was stored.`, { path: this.repo.path });
     const batch = this.current;
     const p = fn(batch.txn);
     batch.writes.add(p);
+    let out: T;
     try {
-      await p;
+      out = await p;
     } finally {
       batch.writes.delete(p);
     }
-    if (++batch.count >= this.batch && batch === this.current && !this.switching && Date.now() - batch.started >= this.minBatchMs) await this.rotate();
+    batch.count += weight;
+    if (batch.count >= this.batch && batch === this.current && !this.switching && Date.now() - batch.started >= this.minBatchMs) await this.rotate();
+    return out;
+  }
+
+  /** Renames into objects/ on the worker once it runs (it is faster there); else on this thread. */
+  private commitOptions(): Parameters<Transaction['commit']>[0] {
+    return this.writer.started ? { rename: (moves) => this.writer.renameAll(moves) } : {};
   }
 
   /** Start a new batch; the full one is committed behind the others. */
   private rotate(): Promise<void> {
     const run = async (): Promise<void> => {
       const full = this.current as Batch;
-      this.current = { txn: await Transaction.begin(this.repo), writes: new Set(), count: 0, started: Date.now() };
+      this.current = { txn: await Transaction.begin(this.repo, txnOptions(this.opts)), writes: new Set(), count: 0, started: Date.now() };
       this.committed = this.committed.then(async () => {
         await Promise.allSettled(full.writes);
         if (this.failure) {
@@ -112,7 +128,7 @@ export class PullStore {
           return;
         }
         try {
-          await full.txn.commit({ rename: (moves) => this.writer.renameAll(moves) });
+          await full.txn.commit(this.commitOptions());
         } catch (e) {
           this.failure ??= e;
           await full.txn.abort();
@@ -144,7 +160,7 @@ export class PullStore {
         await last.txn.abort();
         throw this.failure;
       }
-      await last.txn.commit({ rename: (moves) => this.writer.renameAll(moves) });
+      await last.txn.commit(this.commitOptions());
     } finally {
       await this.writer.close();
     }
@@ -163,7 +179,11 @@ export class PullStore {
   }
 }
 
-/** Large objects a killed pull left spooled in tmp/ (pull-*.filez), once older than core.tmp-expiry-secs. */
+function txnOptions(opts: BatchedStoreOptions): TransactionOptions {
+  return opts.fsync === undefined ? {} : { fsync: opts.fsync };
+}
+
+/** Spooled objects a killed import left in tmp/ (pull-*.filez), once older than core.tmp-expiry-secs. */
 async function removeStaleSpools(repo: Repo, now = Date.now()): Promise<void> {
   const tmp = path.join(repo.path, 'tmp');
   const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
@@ -175,8 +195,8 @@ async function removeStaleSpools(repo: Repo, now = Date.now()): Promise<void> {
   }
 }
 
-/** A large object, spooled to a file: verified while it streams into the store, never held whole in memory. */
-async function storeSpooledContent(txn: Transaction, checksum: string, body: SpooledBody): Promise<void> {
+/** A large served object: verified while it streams into the transaction, never held whole in memory. */
+async function storeSpooledContent(txn: Transaction, checksum: string, body: SpooledObject): Promise<void> {
   try {
     const at = await readFilezHeader(checksum, body);
     if ((at.header.mode & S_IFMT) === S_IFLNK) {
