@@ -1,7 +1,8 @@
 /** fsck: every object re-hashed and re-parsed; every commit's closure present. */
 import { OstreeTsError } from '../errors/index.js';
 import { decodeMetadata, type ObjectType } from '../format/index.js';
-import { fsp, path, atomicWriteFile } from '../io/index.js';
+import { fsp } from '../io/index.js';
+import { markCommitPartial } from './commit-partial.js';
 import { listRefs } from './refs.js';
 import type { Repo } from './repo.js';
 import { objectKey, splitKey, traverseCommit, type ObjectKey } from './traverse.js';
@@ -131,7 +132,7 @@ export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckRepo
       report.deleted.push(k);
     }
     for (const c of needMarking) {
-      await atomicWriteFile(path.join(repo.path, 'state', `${c}.commitpartial`), '', { fsync: repo.fsyncEnabled });
+      await markCommitPartial(repo, c, { durable: repo.fsyncEnabled });
       report.partialCommits.push(c);
     }
   }

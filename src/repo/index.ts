@@ -22,5 +22,6 @@ export * from './delta-apply.js';
 export * from './pull-local.js';
 export * from './staging-writer.js';
 export * from './batched-store.js';
+export * from './commit-partial.js';
 export * from './stored-form.js';
 export * from './verify-object.js';

@@ -20,7 +20,9 @@ import {
   S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirTree, decodeMetadata, isChecksum,
   isValidRefName, isValidRemoteName, lookup, type Commit, type ObjectType, type VarDict,
 } from '../format/index.js';
-import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import { fsp, isErrno, path } from '../io/index.js';
+import { BatchedStore } from './batched-store.js';
+import { CommitImport } from './commit-partial.js';
 import { listRefs, readRef, writeRef } from './refs.js';
 import type { Repo, StoredFile } from './repo.js';
 import { checkStorable, unstorableReason } from './stored-form.js';
@@ -137,7 +139,32 @@ export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: Pul
     apiVersion: 'ostree-ts/v1', kind: 'PullLocalResult', source: src.path, refs: [], metadataImported: 0, contentImported: 0, contentBytesWritten: 0,
   };
   const progress: PullLocalProgress = { phase: 'commit', metadata: 0, content: 0 };
-  const copier = new Copier(repo, src, opts, progress);
+  const store = await BatchedStore.open(repo, { batch: opts.batch, fsync: opts.fsync });
+  const copier = new Copier(repo, src, store, opts, progress);
+  try {
+    await copyTargets(copier, targets);
+    await store.finish();
+  } catch (e) {
+    await store.abort();
+    throw e;
+  }
+  // Refs last, once every commit they name is complete.
+  for (const t of targets) {
+    const refspec = t.isRef ? (opts.remote ? `${opts.remote}:${t.ref}` : t.ref) : null;
+    if (refspec) await writeRef(repo, refspec, t.checksum);
+    result.refs.push({ ref: t.ref, refspec, checksum: t.checksum });
+  }
+  progress.phase = 'done';
+  opts.onProgress?.({ ...progress });
+  result.metadataImported = copier.metadata;
+  result.contentImported = copier.content;
+  result.contentBytesWritten = copier.contentBytes;
+  return result;
+}
+
+/** Each target's commit, with its parents as deep as asked. */
+async function copyTargets(copier: Copier, targets: Array<{ ref: string; checksum: string; isRef: boolean }>): Promise<void> {
+  const { repo, src, opts } = copier;
   const parents = new Map<string, string | null>();
   for (const t of targets) {
     const commit = decodeCommit(await readSourceMetadata(src, 'commit', t.checksum), t.checksum);
@@ -156,18 +183,6 @@ export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: Pul
       current = parent;
     }
   }
-  // Refs last, once every commit they name is complete.
-  for (const t of targets) {
-    const refspec = t.isRef ? (opts.remote ? `${opts.remote}:${t.ref}` : t.ref) : null;
-    if (refspec) await writeRef(repo, refspec, t.checksum);
-    result.refs.push({ ref: t.ref, refspec, checksum: t.checksum });
-  }
-  progress.phase = 'done';
-  opts.onProgress?.({ ...progress });
-  result.metadataImported = copier.metadata;
-  result.contentImported = copier.content;
-  result.contentBytesWritten = copier.contentBytes;
-  return result;
 }
 
 class Copier {
@@ -175,7 +190,7 @@ class Copier {
   content = 0;
   contentBytes = 0;
 
-  constructor(readonly repo: Repo, readonly src: Repo, readonly opts: PullLocalOptions, readonly progress: PullLocalProgress) {}
+  constructor(readonly repo: Repo, readonly src: Repo, readonly store: BatchedStore, readonly opts: PullLocalOptions, readonly progress: PullLocalProgress) {}
 
   private report(): void {
     this.progress.metadata = this.metadata;
@@ -186,7 +201,6 @@ class Copier {
   /** Copy one commit and its tree; returns the commit (as verified, or as stored here when already complete). */
   async copyCommit(checksum: string): Promise<Commit> {
     const { repo, src, opts } = this;
-    const partial = path.join(repo.path, 'state', `${checksum}.commitpartial`);
     const have = await repo.hasObject(checksum, 'commit');
     if (have && !(await repo.isCommitPartial(checksum))) return repo.loadCommit(checksum); // complete already
     const bytes = have ? await repo.readMetadataBytes('commit', checksum) : await readSourceMetadata(src, 'commit', checksum);
@@ -212,40 +226,24 @@ class Copier {
     await opts.verifyCommit?.(checksum, bytes, detached);
     this.progress.phase = 'commit';
     this.report();
-    await fsp.mkdir(path.dirname(partial), { recursive: true });
-    await atomicWriteFile(partial, '', { fsync: false });
-    const txnOpts = opts.fsync === undefined ? {} : { fsync: opts.fsync };
-    let txn = await Transaction.begin(repo, txnOpts);
-    try {
-      if (!have) {
-        await txn.writeMetadata('commit', bytes);
-        if (metaBytes) await txn.writeNamedMetadata('commitmeta', checksum, metaBytes);
-        this.metadata++;
-      }
-      await txn.commit();
-      if (opts.commitMetadataOnly) return commit;
-      txn = await Transaction.begin(repo, txnOpts);
-      await this.copyTree(commit, () => txn, async () => {
-        await txn.commit();
-        txn = await Transaction.begin(repo, txnOpts);
-      });
-      await txn.commit();
-      await fsp.rm(partial, { force: true });
+    // Marked partial, then the commit object staged ahead of its tree (commit-partial.ts).
+    const imported = await CommitImport.begin(this.store, checksum, have ? null : { commit: bytes, detached: metaBytes });
+    if (!have) this.metadata++;
+    if (opts.commitMetadataOnly) {
+      await imported.finish(false);
       return commit;
-    } catch (e) {
-      await txn.abort();
-      throw e;
     }
+    await this.copyTree(commit);
+    await imported.finish(true);
+    return commit;
   }
 
-  /** Breadth-first over the tree, a bounded number of objects at once, flushing every `batch` objects. */
-  private async copyTree(commit: Commit, txn: () => Transaction, flush: () => Promise<void>): Promise<void> {
-    const { repo, src, opts } = this;
+  /** Breadth-first over the tree, a bounded number of objects at once, into the store's durable batches. */
+  private async copyTree(commit: Commit): Promise<void> {
+    const { repo, src, opts, store } = this;
     type Job = { checksum: string; type: TreeObject };
     const queue: Job[] = [{ checksum: commit.rootTree, type: 'dirtree' }, { checksum: commit.rootMeta, type: 'dirmeta' }];
     const seen = new Set<string>(queue.map((j) => `${j.checksum}.${j.type}`));
-    const batch = opts.batch ?? 2000;
-    let inBatch = 0;
     this.progress.phase = 'objects';
     const work = async (job: Job): Promise<void> => {
       opts.signal?.throwIfAborted();
@@ -253,15 +251,14 @@ class Copier {
       if (await repo.hasObject(job.checksum, job.type)) {
         if (job.type === 'dirtree') tree = await repo.readMetadataBytes('dirtree', job.checksum);
       } else if (job.type === 'file') {
-        await this.copyContent(txn(), job.checksum);
+        await store.stage((txn) => this.copyContent(txn, job.checksum));
         this.content++;
-        inBatch++;
       } else {
-        const bytes = await readSourceMetadata(src, job.type, job.checksum);
-        await txn().writeMetadata(job.type, bytes);
-        if (job.type === 'dirtree') tree = bytes;
+        const type = job.type;
+        const bytes = await readSourceMetadata(src, type, job.checksum);
+        await store.stage((txn) => txn.writeMetadata(type, bytes));
+        if (type === 'dirtree') tree = bytes;
         this.metadata++;
-        inBatch++;
       }
       if (tree) {
         const t = decodeDirTree(tree, job.checksum);
@@ -291,12 +288,6 @@ class Copier {
       if (failure) {
         await Promise.allSettled(running);
         throw failure;
-      }
-      if (inBatch >= batch) {
-        await Promise.allSettled(running);
-        if (failure) throw failure;
-        await flush();
-        inBatch = 0;
       }
     }
     this.report();

@@ -16,6 +16,7 @@ import {
 import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmallFile, readFileSync, statSync } from '../io/fs.js';
 import { createInflateRaw, inflateRaw } from '../io/compress.js';
 import { readXattrs, readXattr } from '../io/xattr.js';
+import { isCommitPartial } from './commit-partial.js';
 
 export type RepoMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
 
@@ -221,8 +222,8 @@ export class Repo {
   }
 
   /** Is the commit's tree known to be incomplete (a partial pull)? */
-  async isCommitPartial(checksum: string): Promise<boolean> {
-    return exists(path.join(this.path, 'state', `${checksum}.commitpartial`));
+  isCommitPartial(checksum: string): Promise<boolean> {
+    return isCommitPartial(this, checksum);
   }
 
   /** Load a content object's header and open its content. */
