@@ -23,5 +23,6 @@ export * from './pull-local.js';
 export * from './staging-writer.js';
 export * from './batched-store.js';
 export * from './commit-partial.js';
+export * from './fault-points.js';
 export * from './stored-form.js';
 export * from './verify-object.js';

@@ -1,7 +1,9 @@
 /**
  * A write transaction. Objects are written into a private staging directory
  * under tmp/, made durable with one syncfs, then renamed into objects/
- * (commits last). Refs are written by the caller after `commit()`.
+ * (commits last, after the other objects are durable: fault point
+ * 'before-commit-rename' stops there). Refs are written by the caller after
+ * `commit()`.
  */
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +16,7 @@ import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
   syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit,
 } from '../io/index.js';
+import type { FaultPoint } from './fault-points.js';
 import { ObjectIndex } from './object-index.js';
 import type { Repo } from './repo.js';
 import { splitKey } from './traverse.js';
@@ -47,6 +50,8 @@ export class Transaction {
   /** What the repository holds, listed once per objects/XX directory: one readdir instead of an lstat per object. */
   private readonly index: ObjectIndex;
   private done = false;
+  /** Stopped at a fault point: left as an interruption leaves it. */
+  private stopped = false;
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
 
@@ -356,6 +361,7 @@ export class Transaction {
     const rank = (key: string): number => (key.endsWith('.commit') ? 2 : key.endsWith('.commitmeta') ? 1 : 0);
     const commits = [...this.staged].some((k) => rank(k) > 0);
     for (const r of [0, 1, 2]) {
+      if (r === 1 && commits) this.stopAt('before-commit-rename');
       const batch = [...this.staged].filter((k) => rank(k) === r);
       for (const k of batch) {
         const fan = k.slice(0, 2);
@@ -379,8 +385,24 @@ export class Transaction {
     await fsp.rm(this.stagingDir, { recursive: true, force: true });
   }
 
+  /**
+   * Stop at a fault point when the handle asks for it: the transaction then
+   * stays exactly as a killed process leaves it (its staging directory too),
+   * and abort() no longer cleans up.
+   */
+  private stopAt(point: FaultPoint): void {
+    try {
+      this.repo.stopAt(point);
+    } catch (e) {
+      this.done = true;
+      this.stopped = true;
+      throw e;
+    }
+  }
+
   /** Drop everything staged. Nothing becomes visible. */
   async abort(): Promise<void> {
+    if (this.stopped) return;
     this.done = true;
     await Promise.allSettled(this.inflight.values());
     await fsp.rm(this.stagingDir, { recursive: true, force: true });
