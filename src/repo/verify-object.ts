@@ -72,8 +72,8 @@ export function verifyMetadata(checksum: string, type: 'commit' | 'dirtree' | 'd
     else if (type === 'dirtree') decodeDirTree(bytes, checksum);
     else decodeDirMeta(bytes, `dirmeta ${checksum}`);
   } catch (e) {
-    if (!(e instanceof OstreeTsError)) throw e;
-    throw new BadObjectError({ checksum, type, why: e.message }, { cause: e });
+    // Whatever the parser trips on (hostile bytes included), the object is bad.
+    throw new BadObjectError({ checksum, type, why: (e as Error).message }, { cause: e });
   }
 }
 
@@ -81,8 +81,7 @@ function decodeFilezHeader(checksum: string, data: Uint8Array): { header: FileHe
   try {
     return decodeArchiveHeader(data, `file ${checksum}`);
   } catch (e) {
-    if (!(e instanceof OstreeTsError)) throw e;
-    throw new BadObjectError({ checksum, type: 'file', why: e.message }, { cause: e });
+    throw new BadObjectError({ checksum, type: 'file', why: (e as Error).message }, { cause: e });
   }
 }
 
