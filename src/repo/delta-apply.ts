@@ -15,7 +15,7 @@ import { CommitImport } from './commit-partial.js';
 import type { Repo } from './repo.js';
 import { checkStorable } from './stored-form.js';
 import { Transaction } from './transaction.js';
-import { BadObjectError, contentChecksum, verifyMetadata } from './verify-object.js';
+import { BadObjectError, verifyContent, verifyMetadata } from './verify-object.js';
 
 /** A part decompresses to at most this much (libostree's parts are 32 MB by default). */
 export const MAX_PART_PAYLOAD = 1024 * 1024 * 1024;
@@ -141,8 +141,12 @@ async function storeContent(
   };
   const content = isLink ? Buffer.alloc(0) : data;
   if (isLink && (data.length === 0 || data.includes(0))) throw partError(what, `symlink ${obj.checksum} has an empty or NUL-containing target.`, { checksum: obj.checksum });
-  const actual = contentChecksum(header, content);
-  if (actual !== obj.checksum) throw partError(what, `the content object it builds as ${obj.checksum} hashes to ${actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' });
+  try {
+    verifyContent(obj.checksum, header, content);
+  } catch (e) {
+    if (!(e instanceof BadObjectError)) throw e;
+    throw partError(what, `the content object it builds as ${obj.checksum} hashes to ${e.data.actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' });
+  }
   // Content this repository's mode would read back as something else is refused, never stored damaged.
   checkStorable(txn.repo, obj.checksum, header);
   await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });

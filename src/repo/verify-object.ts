@@ -63,10 +63,15 @@ export function verifyContent(checksum: string, header: FileHeader, content: Uin
   if (actual !== checksum) throw new BadObjectError({ checksum, type: 'file', why: MISMATCH, actual });
 }
 
-/** Check a metadata object against its name, and parse it strictly as its type. */
-export function verifyMetadata(checksum: string, type: 'commit' | 'dirtree' | 'dirmeta', bytes: Uint8Array): void {
+/** Check that a metadata object's bytes hash to its name (before they are trusted enough to be parsed, say). */
+export function verifyMetadataChecksum(checksum: string, type: 'commit' | 'dirtree' | 'dirmeta', bytes: Uint8Array): void {
   const actual = sha256Hex(bytes);
   if (actual !== checksum) throw new BadObjectError({ checksum, type, why: MISMATCH, actual });
+}
+
+/** Check a metadata object against its name, and parse it strictly as its type. */
+export function verifyMetadata(checksum: string, type: 'commit' | 'dirtree' | 'dirmeta', bytes: Uint8Array): void {
+  verifyMetadataChecksum(checksum, type, bytes);
   try {
     if (type === 'commit') decodeCommit(bytes, checksum);
     else if (type === 'dirtree') decodeDirTree(bytes, checksum);

@@ -19,14 +19,14 @@
  */
 import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import {
-  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, lookup, sha256Hex, type Commit, type VarDict,
+  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, lookup, type Commit, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
 import { BatchedStore, CommitImport, ObjectIndex, decodeSummary, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
 import { newCounters, objectUrl, walkTree, type PullCounters } from './pull-objects.js';
-import { badObject } from './served-object.js';
+import { badObject, checkServedMetadata } from './served-object.js';
 
 export interface PullOptions {
   /** Static deltas: used when the remote lists one (auto), never, or required. */
@@ -272,7 +272,8 @@ async function loadCommit(ctx: PullContext, checksum: string): Promise<{ bytes: 
   if (cached) return { ...cached, stored: false };
   const bytes = await fetcher.get(objectUrl(base, checksum, 'commit'), { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
   if (!bytes) return null;
-  if (sha256Hex(bytes) !== checksum) throw badObject(checksum, 'commit', 'its content does not match its name');
+  // Its name only: it is parsed once its signatures are verified.
+  checkServedMetadata(checksum, 'commit', bytes, { parse: false });
   const meta = await fetcher.get(objectUrl(base, checksum, 'commitmeta'), { maxBytes: 128 * 1024 * 1024, signal: opts.signal });
   ctx.fetchedCommits.set(checksum, { bytes, meta });
   return { bytes, meta, stored: false };
