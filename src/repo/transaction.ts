@@ -140,18 +140,6 @@ export class Transaction {
   }
 
   /**
-   * Store an archive-mode `.filez` exactly as received, for an archive
-   * repository; the caller has already checked that it hashes to `checksum`.
-   */
-  async writeArchivedContent(checksum: string, filez: Buffer): Promise<void> {
-    if (!this.repo.isArchive) throw new OstreeTsError(Codes.USAGE, 'Only an archive repository stores .filez objects as they are.');
-    await this.once(checksum, 'file', async (dest) => {
-      await writeNewFile(dest, filez, ARCHIVE_OBJECT_MODE);
-      this.stats.bytesWritten += filez.length;
-    });
-  }
-
-  /**
    * Stage an object whose stored form `place(dest)` creates at `dest` (a hard
    * link to, or copy of, the same object in another repository of this mode).
    * The caller vouches for it. Returns false when the object was here already.

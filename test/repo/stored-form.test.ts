@@ -83,8 +83,11 @@ for (const mode of ['archive', 'bare-user', 'bare-user-only', 'bare'] as const) 
       // The transaction's own writer, for reference.
       let checksum: string;
       if (mode === 'archive') {
+        // An archive repository keeps a served object as it is: the transaction adopts the file.
         checksum = contentChecksum(s.header, s.content);
-        await ref.writeArchivedContent(checksum, data);
+        const served = path.join(dir, `${s.name}.filez`);
+        await writeFile(served, data);
+        await ref.adoptArchivedContent(checksum, served);
       } else {
         checksum = await ref.writeContent(s.header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: s.content });
       }
