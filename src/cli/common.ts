@@ -1,6 +1,7 @@
 /** What the command modules share: opening the repository and parsing OSTree-style values. */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { Repo } from '../repo/repo.js';
+import { parseFaultPoints } from '../repo/fault-points.js';
 import { exists, path } from '../io/fs.js';
 
 export interface GlobalArgs {
@@ -8,12 +9,17 @@ export interface GlobalArgs {
   verbose?: boolean;
 }
 
-/** The repository named by --repo, else $OSTREE_REPO, else the current directory or /sysroot/ostree/repo. */
+/**
+ * The repository named by --repo, else $OSTREE_REPO, else the current
+ * directory or /sysroot/ostree/repo. $OSTREE_TS_TEST_FAULT (comma-separated
+ * fault points, for tests) makes its writes stop there.
+ */
 export async function openRepo(args: GlobalArgs): Promise<Repo> {
+  const handle = { faults: parseFaultPoints(process.env.OSTREE_TS_TEST_FAULT ?? '') };
   const explicit = args.repo ?? process.env.OSTREE_REPO;
-  if (explicit) return Repo.open(explicit);
-  if (await exists(path.join(process.cwd(), 'objects'))) return Repo.open(process.cwd());
-  if (await exists('/sysroot/ostree/repo/objects')) return Repo.open('/sysroot/ostree/repo');
+  if (explicit) return Repo.open(explicit, handle);
+  if (await exists(path.join(process.cwd(), 'objects'))) return Repo.open(process.cwd(), handle);
+  if (await exists('/sysroot/ostree/repo/objects')) return Repo.open('/sysroot/ostree/repo', handle);
   throw new OstreeTsError(Codes.REPO_NOT_FOUND, 'No repository given. Pass --repo=PATH (or set OSTREE_REPO), or run inside a repository.');
 }
 

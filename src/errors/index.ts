@@ -64,6 +64,8 @@ export const Codes = {
   LOCKED: 'E_LOCKED',
   PREFLIGHT: 'E_PREFLIGHT',
   NO_SPACE: 'E_NO_SPACE',
+  /** A fault point a test asked for was reached (repo/fault-points.ts). */
+  FAULT_POINT: 'E_FAULT_POINT',
 } as const;
 
 export function isCodedError(e: unknown): e is OstreeTsError {

@@ -111,6 +111,8 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
       await txn.writeNamedMetadata('commitmeta', checksum, encodeMetadata(detached));
     }
     await txn.commit();
+    // The ref moves last, once the commit is durable.
+    repo.stopAt('before-ref');
     if (opts.branch) await writeRef(repo, opts.branch, checksum);
     return { checksum, skipped: false, written: txn.stats.written, existing: txn.stats.existing };
   } catch (e) {

@@ -5,14 +5,17 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import {
-  COMPRESSION_NONE, COMPRESSION_XZ, bspatch, decodeDirMeta, decodePayload, decodeDirTree, decodeMetadata, decodeSuperblock, deltaName,
+  COMPRESSION_NONE, COMPRESSION_XZ, bspatch, decodePayload, decodeMetadata, decodeSuperblock, deltaName,
   inlinePart, planPart, sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock,
   type FileHeader, type PlannedObject,
 } from '../format/index.js';
-import { atomicWriteFile, fsp, mapLimit, path, xzDecompress } from '../io/index.js';
+import { fsp, mapLimit, path, xzDecompress } from '../io/index.js';
+import { BatchedStore } from './batched-store.js';
+import { CommitImport } from './commit-partial.js';
 import type { Repo } from './repo.js';
-import { checkStorable } from './storable.js';
+import { checkStorable } from './stored-form.js';
 import { Transaction } from './transaction.js';
+import { BadObjectError, verifyContent, verifyMetadata } from './verify-object.js';
 
 /** A part decompresses to at most this much (libostree's parts are 32 MB by default). */
 export const MAX_PART_PAYLOAD = 1024 * 1024 * 1024;
@@ -95,13 +98,14 @@ export async function applyPart(txn: Transaction, part: Uint8Array | PlannedObje
 
 async function storeMetadata(txn: Transaction, obj: Extract<PlannedObject, { kind: 'metadata' }>, what: string): Promise<void> {
   const data = Buffer.from(obj.data);
-  if (sha256Hex(data) !== obj.checksum) throw partError(what, `the ${obj.type} object it builds as ${obj.checksum} does not hash to that name. Nothing from it was stored.`, { checksum: obj.checksum, type: obj.type });
+  const facts = { checksum: obj.checksum, type: obj.type };
+  if (obj.type !== 'dirtree' && obj.type !== 'dirmeta') throw partError(what, `${obj.type} ${obj.checksum} is invalid: a delta part may not create a ${obj.type} object`, facts);
   try {
-    if (obj.type === 'dirtree') decodeDirTree(data, obj.checksum);
-    else if (obj.type === 'dirmeta') decodeDirMeta(data, `dirmeta ${obj.checksum}`);
-    else throw new Error(`a delta part may not create a ${obj.type} object`);
+    verifyMetadata(obj.checksum, obj.type, data);
   } catch (e) {
-    throw partError(what, `${obj.type} ${obj.checksum} is invalid: ${(e as Error).message}`, { checksum: obj.checksum, type: obj.type });
+    if (!(e instanceof BadObjectError)) throw e;
+    if (e.data.actual) throw partError(what, `the ${obj.type} object it builds as ${obj.checksum} does not hash to that name. Nothing from it was stored.`, facts);
+    throw partError(what, `${obj.type} ${obj.checksum} is invalid: ${e.why}`, facts);
   }
   await txn.writeMetadata(obj.type, data);
 }
@@ -137,10 +141,14 @@ async function storeContent(
   };
   const content = isLink ? Buffer.alloc(0) : data;
   if (isLink && (data.length === 0 || data.includes(0))) throw partError(what, `symlink ${obj.checksum} has an empty or NUL-containing target.`, { checksum: obj.checksum });
-  const actual = txn.contentChecksum(header, content);
-  if (actual !== obj.checksum) throw partError(what, `the content object it builds as ${obj.checksum} hashes to ${actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' });
+  try {
+    verifyContent(obj.checksum, header, content);
+  } catch (e) {
+    if (!(e instanceof BadObjectError)) throw e;
+    throw partError(what, `the content object it builds as ${obj.checksum} hashes to ${e.data.actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' });
+  }
   // Content this repository's mode would read back as something else is refused, never stored damaged.
-  checkStorable(txn.repo.mode, obj.checksum, header, { disableXattrs: txn.repo.disableXattrs });
+  checkStorable(txn.repo, obj.checksum, header);
   await txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data: content });
 }
 
@@ -161,8 +169,10 @@ export async function readDeltaAt(location: string): Promise<{ dir: string; byte
 
 /**
  * `static-delta apply-offline`: apply a delta from a directory into the
- * repository. TO's commit is stored last, after every object it needs, so an
- * interrupted apply leaves no commit that looks complete.
+ * repository, by the commit-partial protocol (commit-partial.ts): TO's commit
+ * is marked partial and staged before the parts, and the mark goes only once
+ * every object it needs is durable, so an interrupted apply leaves no commit
+ * that looks complete.
  */
 export async function applyOffline(repo: Repo, location: string, opts: { onPart?: (i: number, n: number) => void } = {}): Promise<{ to: string; from: string | null; stats: ApplyStats }> {
   const { dir, superblock: sb } = await readDeltaAt(location);
@@ -175,46 +185,38 @@ export async function applyOffline(repo: Repo, location: string, opts: { onPart?
       throw new OstreeTsError(Codes.OBJECT_MISSING, `Delta ${name} leaves ${f.type} ${f.checksum} to be fetched over the network, so it cannot be applied offline. Pull the commit instead.`, { checksum: f.checksum });
     }
   }
+  const meta = superblockCommitMeta(sb);
+  if (meta) decodeMetadata(meta);
   const stats: ApplyStats = { written: 0, existing: 0 };
-  const partial = path.join(repo.path, 'state', `${sb.to}.commitpartial`);
-  await fsp.mkdir(path.dirname(partial), { recursive: true });
   const hadCommit = await repo.hasObject(sb.to, 'commit');
-  if (!hadCommit) await atomicWriteFile(partial, '', { fsync: false });
-  for (let i = 0; i < sb.parts.length; i++) {
-    const header = sb.parts[i];
-    opts.onPart?.(i, sb.parts.length);
-    if (await partIsRedundant(repo, header)) continue;
-    const what = `part ${i} of delta ${name}`;
-    const bytes = inlinePart(sb, i) ?? await fsp.readFile(path.join(dir, String(i))).catch((e) => {
-      throw new OstreeTsError(Codes.NOT_FOUND, `${what} is missing (${(e as Error).message}).`, { part: i });
-    });
-    const txn = await Transaction.begin(repo);
-    try {
-      await applyPart(txn, bytes, header, what, stats);
-      await txn.commit();
-    } catch (e) {
-      await txn.abort();
-      throw e;
-    }
-  }
-  const txn = await Transaction.begin(repo);
+  const store = await BatchedStore.open(repo);
+  let missing: string | null;
   try {
-    await txn.writeMetadata('commit', sb.commit);
-    const meta = superblockCommitMeta(sb);
-    if (meta) {
-      decodeMetadata(meta);
-      await txn.writeNamedMetadata('commitmeta', sb.to, meta);
+    // A commit already here and complete is left alone; otherwise it is (re)marked partial first.
+    const imported = hadCommit && !(await repo.isCommitPartial(sb.to))
+      ? null
+      : await CommitImport.begin(store, sb.to, hadCommit ? null : { commit: sb.commit, detached: meta });
+    for (let i = 0; i < sb.parts.length; i++) {
+      const header = sb.parts[i];
+      opts.onPart?.(i, sb.parts.length);
+      if (await partIsRedundant(repo, header)) continue;
+      const what = `part ${i} of delta ${name}`;
+      const bytes = inlinePart(sb, i) ?? await fsp.readFile(path.join(dir, String(i))).catch((e) => {
+        throw new OstreeTsError(Codes.NOT_FOUND, `${what} is missing (${(e as Error).message}).`, { part: i });
+      });
+      await store.stage((txn) => applyPart(txn, bytes, header, what, stats), header.objects.length);
     }
-    await txn.commit();
+    await store.sync();
+    missing = await firstMissing(repo, sb.to);
+    await imported?.finish(missing === null);
   } catch (e) {
-    await txn.abort();
+    await store.abort();
     throw e;
   }
-  const missing = await firstMissing(repo, sb.to);
+  await store.finish();
   if (missing) {
     throw new OstreeTsError(Codes.OBJECT_MISSING, `Delta ${name} was applied, but commit ${sb.to} still lacks ${missing}; the commit stays marked partial. The delta is incomplete: pull the commit instead.`, { checksum: sb.to });
   }
-  await fsp.rm(partial, { force: true });
   return { to: sb.to, from: sb.from, stats };
 }
 

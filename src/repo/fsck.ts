@@ -1,13 +1,12 @@
 /** fsck: every object re-hashed and re-parsed; every commit's closure present. */
-import { createHash } from 'node:crypto';
 import { OstreeTsError } from '../errors/index.js';
-import {
-  decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, encodeFileHeader, sha256Hex, S_IFMT, S_IFREG, type ObjectType,
-} from '../format/index.js';
-import { fsp, path, atomicWriteFile, readInto } from '../io/index.js';
+import { decodeMetadata, type ObjectType } from '../format/index.js';
+import { fsp } from '../io/index.js';
+import { markCommitPartial } from './commit-partial.js';
 import { listRefs } from './refs.js';
 import type { Repo } from './repo.js';
 import { objectKey, splitKey, traverseCommit, type ObjectKey } from './traverse.js';
+import { BadObjectError, storedContentChecksum, verifyMetadata } from './verify-object.js';
 
 export interface FsckProblem {
   checksum: string;
@@ -40,20 +39,7 @@ export interface FsckOptions {
 async function verifyObject(repo: Repo, checksum: string, type: ObjectType, scratch: Buffer): Promise<string | null> {
   try {
     if (type === 'file') {
-      const f = await repo.loadFile(checksum);
-      const h = createHash('sha256');
-      h.update(encodeFileHeader(f.header));
-      if ((f.header.mode & S_IFMT) === S_IFREG) {
-        if (!repo.isArchive && f.size <= scratch.length) {
-          const n = await readInto(f.objectPath, scratch, f.size);
-          h.update(scratch.subarray(0, n));
-        } else if (f.size < 1 << 20) {
-          h.update(await f.read());
-        } else {
-          for await (const c of f.open()) h.update(c as Buffer);
-        }
-      }
-      const actual = h.digest('hex');
+      const actual = await storedContentChecksum(await repo.loadFile(checksum), { archive: repo.isArchive, scratch });
       return actual === checksum ? null : `content checksum is ${actual}, not ${checksum}`;
     }
     const bytes = await repo.readMetadataBytes(type, checksum);
@@ -61,13 +47,11 @@ async function verifyObject(repo: Repo, checksum: string, type: ObjectType, scra
       decodeMetadata(bytes);
       return null;
     }
-    const actual = sha256Hex(bytes);
-    if (actual !== checksum) return `checksum is ${actual}, not ${checksum}`;
-    if (type === 'commit') decodeCommit(bytes, checksum);
-    else if (type === 'dirtree') decodeDirTree(bytes, checksum);
-    else if (type === 'dirmeta') decodeDirMeta(bytes, `dirmeta ${checksum}`);
+    verifyMetadata(checksum, type, bytes);
     return null;
   } catch (e) {
+    if (e instanceof BadObjectError && e.data.actual) return `checksum is ${e.data.actual}, not ${checksum}`;
+    if (e instanceof BadObjectError) return e.why;
     if (e instanceof OstreeTsError) return e.message;
     throw e;
   }
@@ -148,7 +132,7 @@ export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckRepo
       report.deleted.push(k);
     }
     for (const c of needMarking) {
-      await atomicWriteFile(path.join(repo.path, 'state', `${c}.commitpartial`), '', { fsync: repo.fsyncEnabled });
+      await markCommitPartial(repo, c, { durable: repo.fsyncEnabled });
       report.partialCommits.push(c);
     }
   }

@@ -1,6 +1,7 @@
 export * from './repo.js';
 export * from './refs.js';
 export * from './transaction.js';
+export * from './object-index.js';
 export * from './commit-writer.js';
 export * from './commit.js';
 export * from './checkout.js';
@@ -21,4 +22,8 @@ export * from './delta-apply.js';
 export * from './pull-local.js';
 export * from './ref-binding.js';
 export * from './staging-writer.js';
-export * from './storable.js';
+export * from './batched-store.js';
+export * from './commit-partial.js';
+export * from './fault-points.js';
+export * from './stored-form.js';
+export * from './verify-object.js';

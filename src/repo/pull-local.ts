@@ -16,17 +16,19 @@
  * libostree; `untrusted` re-hashes every object before it is imported.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { createHash } from 'node:crypto';
 import {
-  S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirMeta, decodeDirTree, decodeMetadata, encodeFileHeader, isChecksum,
-  isValidRefName, isValidRemoteName, sha256Hex, type Commit, type ObjectType, type VarDict,
+  S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirTree, decodeMetadata, isChecksum,
+  isValidRefName, isValidRemoteName, type Commit, type ObjectType, type VarDict,
 } from '../format/index.js';
-import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import { fsp, isErrno, path } from '../io/index.js';
+import { BatchedStore } from './batched-store.js';
+import { CommitImport } from './commit-partial.js';
 import { checkRefBinding } from './ref-binding.js';
 import { listRefs, readRef, writeRef } from './refs.js';
 import type { Repo, StoredFile } from './repo.js';
-import { checkStorable, unstorableReason } from './storable.js';
+import { checkStorable, unstorableReason } from './stored-form.js';
 import { STREAM_THRESHOLD, Transaction } from './transaction.js';
+import { BadObjectError, contentChecksum, storedContentChecksum, verifyMetadata } from './verify-object.js';
 
 export interface PullLocalOptions {
   /** Write refs as REMOTE:REF (refs/remotes/REMOTE/REF) instead of REF. */
@@ -82,17 +84,20 @@ function corrupt(src: Repo, checksum: string, type: ObjectType, why: string, cau
   return new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.${type} in ${src.path} is corrupt: ${reason}. Nothing of it was stored here and no ref moved; run 'ostree fsck' on ${src.path}.`, { checksum, type, source: src.path }, { cause });
 }
 
+/** A source object found not to be what its name says. */
+function sourceBad(src: Repo, e: BadObjectError): OstreeTsError {
+  const { checksum, type, actual } = e.data;
+  return corrupt(src, checksum, type, actual ? `its content hashes to ${actual}` : e.why, e);
+}
+
 /** A metadata object of the source, checked against its name and parsed strictly. */
 async function readSourceMetadata(src: Repo, type: 'commit' | 'dirtree' | 'dirmeta', checksum: string): Promise<Buffer> {
   const bytes = await src.readMetadataBytes(type, checksum);
-  const actual = sha256Hex(bytes);
-  if (actual !== checksum) throw corrupt(src, checksum, type, `its content hashes to ${actual}`);
   try {
-    if (type === 'commit') decodeCommit(bytes, checksum);
-    else if (type === 'dirtree') decodeDirTree(bytes, checksum);
-    else decodeDirMeta(bytes, `dirmeta ${checksum}`);
+    verifyMetadata(checksum, type, bytes);
   } catch (e) {
-    throw corrupt(src, checksum, type, (e as Error).message, e);
+    if (e instanceof BadObjectError) throw sourceBad(src, e);
+    throw e;
   }
   return bytes;
 }
@@ -127,7 +132,32 @@ export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: Pul
     apiVersion: 'ostree-ts/v1', kind: 'PullLocalResult', source: src.path, refs: [], metadataImported: 0, contentImported: 0, contentBytesWritten: 0,
   };
   const progress: PullLocalProgress = { phase: 'commit', metadata: 0, content: 0 };
-  const copier = new Copier(repo, src, opts, progress);
+  const store = await BatchedStore.open(repo, { batch: opts.batch, fsync: opts.fsync });
+  const copier = new Copier(repo, src, store, opts, progress);
+  try {
+    await copyTargets(copier, targets);
+    await store.finish();
+  } catch (e) {
+    await store.abort();
+    throw e;
+  }
+  // Refs last, once every commit they name is complete.
+  for (const t of targets) {
+    const refspec = t.isRef ? (opts.remote ? `${opts.remote}:${t.ref}` : t.ref) : null;
+    if (refspec) await writeRef(repo, refspec, t.checksum);
+    result.refs.push({ ref: t.ref, refspec, checksum: t.checksum });
+  }
+  progress.phase = 'done';
+  opts.onProgress?.({ ...progress });
+  result.metadataImported = copier.metadata;
+  result.contentImported = copier.content;
+  result.contentBytesWritten = copier.contentBytes;
+  return result;
+}
+
+/** Each target's commit, with its parents as deep as asked. */
+async function copyTargets(copier: Copier, targets: Array<{ ref: string; checksum: string; isRef: boolean }>): Promise<void> {
+  const { repo, src, opts } = copier;
   const parents = new Map<string, string | null>();
   for (const t of targets) {
     const commit = decodeCommit(await readSourceMetadata(src, 'commit', t.checksum), t.checksum);
@@ -148,18 +178,6 @@ export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: Pul
       current = parent;
     }
   }
-  // Refs last, once every commit they name is complete.
-  for (const t of targets) {
-    const refspec = t.isRef ? (opts.remote ? `${opts.remote}:${t.ref}` : t.ref) : null;
-    if (refspec) await writeRef(repo, refspec, t.checksum);
-    result.refs.push({ ref: t.ref, refspec, checksum: t.checksum });
-  }
-  progress.phase = 'done';
-  opts.onProgress?.({ ...progress });
-  result.metadataImported = copier.metadata;
-  result.contentImported = copier.content;
-  result.contentBytesWritten = copier.contentBytes;
-  return result;
 }
 
 class Copier {
@@ -167,7 +185,7 @@ class Copier {
   content = 0;
   contentBytes = 0;
 
-  constructor(readonly repo: Repo, readonly src: Repo, readonly opts: PullLocalOptions, readonly progress: PullLocalProgress) {}
+  constructor(readonly repo: Repo, readonly src: Repo, readonly store: BatchedStore, readonly opts: PullLocalOptions, readonly progress: PullLocalProgress) {}
 
   private report(): void {
     this.progress.metadata = this.metadata;
@@ -178,7 +196,6 @@ class Copier {
   /** Copy one commit and its tree; returns the commit (as verified, or as stored here when already complete). */
   async copyCommit(checksum: string): Promise<Commit> {
     const { repo, src, opts } = this;
-    const partial = path.join(repo.path, 'state', `${checksum}.commitpartial`);
     const have = await repo.hasObject(checksum, 'commit');
     if (have && !(await repo.isCommitPartial(checksum))) return repo.loadCommit(checksum); // complete already
     const bytes = have ? await repo.readMetadataBytes('commit', checksum) : await readSourceMetadata(src, 'commit', checksum);
@@ -201,40 +218,24 @@ class Copier {
     await opts.verifyCommit?.(checksum, bytes, detached);
     this.progress.phase = 'commit';
     this.report();
-    await fsp.mkdir(path.dirname(partial), { recursive: true });
-    await atomicWriteFile(partial, '', { fsync: false });
-    const txnOpts = opts.fsync === undefined ? {} : { fsync: opts.fsync };
-    let txn = await Transaction.begin(repo, txnOpts);
-    try {
-      if (!have) {
-        await txn.writeMetadata('commit', bytes);
-        if (metaBytes) await txn.writeNamedMetadata('commitmeta', checksum, metaBytes);
-        this.metadata++;
-      }
-      await txn.commit();
-      if (opts.commitMetadataOnly) return commit;
-      txn = await Transaction.begin(repo, txnOpts);
-      await this.copyTree(commit, () => txn, async () => {
-        await txn.commit();
-        txn = await Transaction.begin(repo, txnOpts);
-      });
-      await txn.commit();
-      await fsp.rm(partial, { force: true });
+    // Marked partial, then the commit object staged ahead of its tree (commit-partial.ts).
+    const imported = await CommitImport.begin(this.store, checksum, have ? null : { commit: bytes, detached: metaBytes });
+    if (!have) this.metadata++;
+    if (opts.commitMetadataOnly) {
+      await imported.finish(false);
       return commit;
-    } catch (e) {
-      await txn.abort();
-      throw e;
     }
+    await this.copyTree(commit);
+    await imported.finish(true);
+    return commit;
   }
 
-  /** Breadth-first over the tree, a bounded number of objects at once, flushing every `batch` objects. */
-  private async copyTree(commit: Commit, txn: () => Transaction, flush: () => Promise<void>): Promise<void> {
-    const { repo, src, opts } = this;
+  /** Breadth-first over the tree, a bounded number of objects at once, into the store's durable batches. */
+  private async copyTree(commit: Commit): Promise<void> {
+    const { repo, src, opts, store } = this;
     type Job = { checksum: string; type: TreeObject };
     const queue: Job[] = [{ checksum: commit.rootTree, type: 'dirtree' }, { checksum: commit.rootMeta, type: 'dirmeta' }];
     const seen = new Set<string>(queue.map((j) => `${j.checksum}.${j.type}`));
-    const batch = opts.batch ?? 2000;
-    let inBatch = 0;
     this.progress.phase = 'objects';
     const work = async (job: Job): Promise<void> => {
       opts.signal?.throwIfAborted();
@@ -242,15 +243,14 @@ class Copier {
       if (await repo.hasObject(job.checksum, job.type)) {
         if (job.type === 'dirtree') tree = await repo.readMetadataBytes('dirtree', job.checksum);
       } else if (job.type === 'file') {
-        await this.copyContent(txn(), job.checksum);
+        await store.stage((txn) => this.copyContent(txn, job.checksum));
         this.content++;
-        inBatch++;
       } else {
-        const bytes = await readSourceMetadata(src, job.type, job.checksum);
-        await txn().writeMetadata(job.type, bytes);
-        if (job.type === 'dirtree') tree = bytes;
+        const type = job.type;
+        const bytes = await readSourceMetadata(src, type, job.checksum);
+        await store.stage((txn) => txn.writeMetadata(type, bytes));
+        if (type === 'dirtree') tree = bytes;
         this.metadata++;
-        inBatch++;
       }
       if (tree) {
         const t = decodeDirTree(tree, job.checksum);
@@ -280,12 +280,6 @@ class Copier {
       if (failure) {
         await Promise.allSettled(running);
         throw failure;
-      }
-      if (inBatch >= batch) {
-        await Promise.allSettled(running);
-        if (failure) throw failure;
-        await flush();
-        inBatch = 0;
       }
     }
     this.report();
@@ -380,14 +374,14 @@ class Copier {
   private async convert(txn: Transaction, checksum: string, stored: StoredFile): Promise<string> {
     const { src } = this;
     const header = stored.header;
-    checkStorable(this.repo.mode, checksum, header, { disableXattrs: this.repo.disableXattrs });
+    checkStorable(this.repo, checksum, header);
     let actual: string;
     if ((header.mode & S_IFMT) === S_IFLNK) {
-      actual = txn.contentChecksum(header, Buffer.alloc(0));
+      actual = contentChecksum(header, Buffer.alloc(0));
       if (actual === checksum) await txn.writeContent(header, { kind: 'symlink' });
     } else if (stored.size < STREAM_THRESHOLD) {
       const data = await stored.read();
-      actual = txn.contentChecksum(header, data);
+      actual = contentChecksum(header, data);
       if (actual === checksum) await txn.writeContent(header, { kind: 'buffer', data });
     } else if (!src.isArchive) {
       // Hashed as it is read; an object that does not match is stored under its own (true) name only.
@@ -411,15 +405,13 @@ class Copier {
   /** Re-hash a source object as stored (header and content) against its name. */
   private async verifyStored(checksum: string): Promise<void> {
     const stored = await this.loadStored(checksum);
-    const h = createHash('sha256');
-    h.update(encodeFileHeader(stored.header));
+    let actual: string;
     try {
-      if ((stored.header.mode & S_IFMT) !== S_IFLNK) for await (const c of stored.open()) h.update(c as Buffer);
+      actual = await storedContentChecksum(stored, { archive: this.src.isArchive });
     } catch (e) {
       if (e instanceof OstreeTsError) throw corrupt(this.src, checksum, 'file', e.message, e);
       throw e;
     }
-    const actual = h.digest('hex');
     if (actual !== checksum) throw corrupt(this.src, checksum, 'file', `its content hashes to ${actual}`);
   }
 }

@@ -16,6 +16,8 @@ import {
 import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmallFile, readFileSync, statSync } from '../io/fs.js';
 import { createInflateRaw, inflateRaw } from '../io/compress.js';
 import { readXattrs, readXattr } from '../io/xattr.js';
+import { isCommitPartial } from './commit-partial.js';
+import { FaultPointReached, type FaultPoint } from './fault-points.js';
 
 export type RepoMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
 
@@ -48,18 +50,32 @@ export function modeConfigName(mode: RepoMode): string {
   return mode === 'archive' ? 'archive-z2' : mode;
 }
 
+/** How a repository handle behaves, beyond what its config says. */
+export interface RepoHandleOptions {
+  /** Fault points at which writes through this handle stop (tests; see fault-points.ts). */
+  faults?: Iterable<FaultPoint>;
+}
+
 export class Repo {
   readonly path: string;
   readonly mode: RepoMode;
   config: KeyFile;
+  /** The fault points asked for: where writes through this handle stop. */
+  readonly faults: ReadonlySet<FaultPoint>;
 
-  private constructor(repoPath: string, config: KeyFile, mode: RepoMode) {
+  private constructor(repoPath: string, config: KeyFile, mode: RepoMode, opts: RepoHandleOptions) {
     this.path = repoPath;
     this.config = config;
     this.mode = mode;
+    this.faults = new Set(opts.faults ?? []);
   }
 
-  static async open(repoPath: string): Promise<Repo> {
+  /** Stop here, as an interruption would, when fault point `point` was asked for. */
+  stopAt(point: FaultPoint): void {
+    if (this.faults.has(point)) throw new FaultPointReached(point);
+  }
+
+  static async open(repoPath: string, opts: RepoHandleOptions = {}): Promise<Repo> {
     const abs = path.resolve(repoPath);
     let text: string;
     try {
@@ -79,14 +95,14 @@ export class Repo {
     if (config.get('core', 'archive') === 'true') {
       throw new OstreeTsError(Codes.REPO_CONFIG, `The repository at ${abs} uses the old "archive" v1 format, which is no longer supported. Re-create it with --mode=archive.`, { path: abs });
     }
-    return new Repo(abs, config, parseMode(config.get('core', 'mode') ?? 'bare'));
+    return new Repo(abs, config, parseMode(config.get('core', 'mode') ?? 'bare'), opts);
   }
 
   /** Create a repository (like `ostree init`); an existing one with the same mode is left as it is. */
-  static async init(repoPath: string, mode: RepoMode, opts: { collectionId?: string } = {}): Promise<Repo> {
+  static async init(repoPath: string, mode: RepoMode, opts: { collectionId?: string } & RepoHandleOptions = {}): Promise<Repo> {
     const abs = path.resolve(repoPath);
     if (await exists(path.join(abs, 'objects'))) {
-      const existing = await Repo.open(abs);
+      const existing = await Repo.open(abs, opts);
       if (existing.mode !== mode) {
         throw new OstreeTsError(Codes.REPO_EXISTS, `A repository in mode ${existing.mode} already exists at ${abs}. Use another path, or remove it first.`, { path: abs, mode: existing.mode });
       }
@@ -101,7 +117,7 @@ export class Repo {
     for (const d of ['tmp', 'tmp/cache', 'extensions', 'state', 'refs', 'refs/heads', 'refs/mirrors', 'refs/remotes', 'objects']) {
       await fsp.mkdir(path.join(abs, d), { recursive: true, mode: 0o775 });
     }
-    return new Repo(abs, config, mode);
+    return new Repo(abs, config, mode, opts);
   }
 
   get isArchive(): boolean {
@@ -230,8 +246,8 @@ export class Repo {
   }
 
   /** Is the commit's tree known to be incomplete (a partial pull)? */
-  async isCommitPartial(checksum: string): Promise<boolean> {
-    return exists(path.join(this.path, 'state', `${checksum}.commitpartial`));
+  isCommitPartial(checksum: string): Promise<boolean> {
+    return isCommitPartial(this, checksum);
   }
 
   /** Load a content object's header and open its content. */

@@ -12,7 +12,9 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { startWorker, type WorkerHandle } from '../io/index.js';
-import type { Repo, RepoMode } from './repo.js';
+import type { Repo } from './repo.js';
+import type { StoreProfile } from './stored-form.js';
+import { BadObjectError, type BadObjectFacts } from './verify-object.js';
 
 /** A metadata object already checked by the caller, a served `.filez` to check here, or a staged file to move. */
 export type StageItem =
@@ -22,25 +24,19 @@ export type StageItem =
 
 export interface StageRequest {
   id: number;
-  mode: RepoMode;
+  /** What the repository keeps: the worker refuses what it could not store faithfully. */
+  profile: StoreProfile;
   items: StageItem[];
 }
 
-/** `bad`: the object is not what its name says (why). Otherwise a failure writing it. */
+/** `bad`: the object is not what its name says (the facts). Otherwise a failure writing it. */
 export type StageResult =
   | { ok: true; bytes: number }
-  | { ok: false; bad?: string; code?: string; errno?: string; message: string; data?: Record<string, unknown> };
+  | { ok: false; bad?: BadObjectFacts; code?: string; errno?: string; message: string; data?: Record<string, unknown> };
 
 export interface StageReply {
   id: number;
   results: StageResult[];
-}
-
-/** The object named by `checksum` is not what it claims: what was wrong, for the caller's message. */
-export class BadObjectError extends Error {
-  constructor(readonly why: string) {
-    super(why);
-  }
 }
 
 /** Items sent to the worker at once, at most. */
@@ -79,6 +75,11 @@ export class StagingWriter {
     });
   }
 
+  /** Whether a worker thread runs (it starts with the first write). */
+  get started(): boolean {
+    return this.workers.length > 0;
+  }
+
   /** The next worker in turn, started on first use. */
   private next(): WorkerHandle<StageRequest, StageReply> {
     const i = this.turn++ % Math.max(1, this.threads);
@@ -101,7 +102,7 @@ export class StagingWriter {
     }
     const id = this.nextId++;
     this.inflight.set(id, batch.map(({ resolve, reject }) => ({ resolve, reject })));
-    this.next().post({ id, mode: this.repo.mode, items: batch.map((b) => b.item) });
+    this.next().post({ id, profile: { mode: this.repo.mode, disableXattrs: this.repo.disableXattrs }, items: batch.map((b) => b.item) });
   }
 
   private onReply(reply: StageReply): void {

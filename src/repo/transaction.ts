@@ -1,23 +1,26 @@
 /**
  * A write transaction. Objects are written into a private staging directory
  * under tmp/, made durable with one syncfs, then renamed into objects/
- * (commits last). Refs are written by the caller after `commit()`.
+ * (commits last, after the other objects are durable: fault point
+ * 'before-commit-rename' stops there). Refs are written by the caller after
+ * `commit()`.
  */
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { Codes, OstreeTsError } from '../errors/index.js';
+import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import {
-  decodeDirTree, encodeArchiveHeader, encodeFileHeader, encodeUserMeta, objectRelPath, objectSuffix,
-  S_IFLNK, S_IFMT, S_IFREG, type DirTree, type FileHeader, type ObjectType, sha256Hex,
+  decodeDirTree, encodeFileHeader, objectRelPath, objectSuffix, type DirTree, type FileHeader, type ObjectType, sha256Hex,
 } from '../format/index.js';
 import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
   syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit,
 } from '../io/index.js';
+import type { FaultPoint } from './fault-points.js';
+import { ObjectIndex } from './object-index.js';
 import type { Repo } from './repo.js';
 import { splitKey } from './traverse.js';
-import { storedFileMode } from './stored-mode.js';
+import { ARCHIVE_OBJECT_MODE, storedForm, type Owner, type StoredForm } from './stored-form.js';
 
 /** Content at least this large is streamed rather than read whole. */
 export const STREAM_THRESHOLD = 512 * 1024;
@@ -44,9 +47,11 @@ export class Transaction {
   /** Keys (`CHECKSUM.TYPE`) of the objects written into the staging directory. */
   private readonly staged = new Set<string>();
   private readonly inflight = new Map<string, Promise<boolean>>();
-  /** Names in each objects/XX directory, listed once: one readdir instead of an lstat per object. */
-  private readonly fanoutNames = new Map<string, Promise<Set<string>>>();
+  /** What the repository holds, listed once per objects/XX directory: one readdir instead of an lstat per object. */
+  private readonly index: ObjectIndex;
   private done = false;
+  /** Stopped at a fault point: left as an interruption leaves it. */
+  private stopped = false;
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
 
@@ -61,6 +66,7 @@ export class Transaction {
     this.fsync = fsync;
     this.newFileOwner = newFileOwner;
     this.umask = umask;
+    this.index = new ObjectIndex(repo);
   }
 
   static async begin(repo: Repo, opts: TransactionOptions = {}): Promise<Transaction> {
@@ -99,7 +105,7 @@ export class Transaction {
     }
     const p = (async () => {
       try {
-        if (await this.repoHas(checksum, type)) {
+        if (await this.index.has(checksum, type)) {
           this.stats.existing++;
           return false;
         }
@@ -114,23 +120,6 @@ export class Transaction {
     })();
     this.inflight.set(k, p);
     return p;
-  }
-
-  /** Does the repository already hold this object (as of when its fan-out directory was listed)? */
-  private async repoHas(checksum: string, type: ObjectType): Promise<boolean> {
-    const fan = checksum.slice(0, 2);
-    let names = this.fanoutNames.get(fan);
-    if (!names) {
-      names = fsp.readdir(path.join(this.repo.path, 'objects', fan)).then(
-        (list) => new Set(list),
-        (e: unknown) => {
-          if (isErrno(e, 'ENOENT')) return new Set<string>();
-          throw e;
-        },
-      );
-      this.fanoutNames.set(fan, names);
-    }
-    return (await names).has(`${checksum.slice(2)}.${objectSuffix(type, this.repo.isArchive)}`);
   }
 
   /** Write a metadata object; returns its checksum. */
@@ -148,18 +137,6 @@ export class Transaction {
     const dest = this.stagedName(checksum, type);
     await fsp.writeFile(dest, bytes, { mode: 0o644 });
     this.staged.add(this.key(checksum, type));
-  }
-
-  /**
-   * Store an archive-mode `.filez` exactly as received, for an archive
-   * repository; the caller has already checked that it hashes to `checksum`.
-   */
-  async writeArchivedContent(checksum: string, filez: Buffer): Promise<void> {
-    if (!this.repo.isArchive) throw new OstreeTsError(Codes.USAGE, 'Only an archive repository stores .filez objects as they are.');
-    await this.once(checksum, 'file', async (dest) => {
-      await writeNewFile(dest, filez, 0o644);
-      this.stats.bytesWritten += filez.length;
-    });
   }
 
   /**
@@ -205,20 +182,21 @@ export class Transaction {
    */
   async writeContentStream(header: FileHeader, size: number, body: AsyncIterable<Buffer>, what: string): Promise<string> {
     if (this.done) throw new OstreeTsError(Codes.IO, `The transaction in ${this.stagingDir} is already finished; ${what} was not written.`, { path: what });
+    const form = storedForm(this.repo.mode, header, size);
+    if (form.kind === 'symlink' || (form.kind === 'file' && form.body)) throw new InternalError(`writeContentStream was given ${what}, which is not a regular file`, { path: what });
     const framed = encodeFileHeader(header);
     const h = createHash('sha256');
     h.update(framed);
     const spool = path.join(this.stagingDir, `spool-${randomSuffix(10)}`);
     const out = createWriteStream(spool, { mode: 0o600 });
-    const archive = this.repo.isArchive;
-    const deflate = archive ? createDeflateRaw(this.repo.zlibLevel) : null;
+    const deflate = form.kind === 'archive' ? createDeflateRaw(this.repo.zlibLevel) : null;
     const done = deflate ? pipeline(deflate, out) : new Promise<void>((resolve, reject) => { out.on('close', resolve); out.on('error', reject); });
     done.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     const sink: NodeJS.WritableStream = deflate ?? out;
     let n = 0;
     let used = false;
     try {
-      if (archive) out.write(encodeArchiveHeader(header, size));
+      if (form.kind === 'archive') out.write(form.prefix);
       for await (const c of body) {
         h.update(c);
         n += c.length;
@@ -228,11 +206,11 @@ export class Transaction {
       }
       sink.end();
       await done;
-      if (n !== size) throw new OstreeTsError(Codes.IO, `${what}: expected ${size} bytes of content, got ${n}.`, { path: what });
+      if (n !== size) throw new OstreeTsError(Codes.IO, `${what}: expected ${size} bytes of content, got ${n}.`, { path: what, expected: size, got: n });
       const checksum = h.digest('hex');
       await this.once(checksum, 'file', async (dest) => {
         used = true;
-        if (!archive) await this.finishBareFile(spool, header, false);
+        await this.finishFile(spool, form, false);
         await renameQuick(spool, dest);
         this.stats.bytesWritten += size;
       });
@@ -246,16 +224,6 @@ export class Transaction {
     }
   }
 
-  /** The checksum a content object with this header and content has. */
-  contentChecksum(header: FileHeader, data: Uint8Array): string {
-    return sha256Hex(encodeFileHeader(header), data);
-  }
-
-  /** A hash to feed a content object's content into, for content too large to hold: digest('hex') is its checksum. */
-  contentHasher(header: FileHeader): { update(chunk: Uint8Array): void; digest(enc: 'hex'): string } {
-    return createHash('sha256').update(encodeFileHeader(header));
-  }
-
   /**
    * Stage a `.filez` file the caller has verified (moved, not copied), for an
    * archive repository; a no-op (the file stays) when the object is here already.
@@ -264,7 +232,7 @@ export class Transaction {
     if (!this.repo.isArchive) throw new OstreeTsError(Codes.USAGE, 'Only an archive repository stores .filez objects as they are.');
     await this.once(checksum, 'file', async (dest) => {
       const st = await fsp.stat(filez);
-      await fsp.chmod(filez, 0o644);
+      await fsp.chmod(filez, ARCHIVE_OBJECT_MODE);
       await renameQuick(filez, dest);
       this.stats.bytesWritten += st.size;
     });
@@ -296,80 +264,57 @@ export class Transaction {
     return this.repo.loadDirTree(checksum);
   }
 
-  /** Write the stored form of a content object at `dest`, according to the repository mode. */
+  /** Write a content object at `dest` in this repository's stored form (see stored-form.ts). */
   private async storeContent(
     dest: string,
     header: FileHeader,
     content: { data: Buffer } | { path: string; size: number; framed: Buffer; checksum: string },
   ): Promise<void> {
-    const isLink = (header.mode & S_IFMT) === S_IFLNK;
-    if ((header.mode & S_IFMT) !== S_IFREG && !isLink) {
-      throw new OstreeTsError(Codes.UNSUPPORTED_FILE_TYPE, `Cannot store mode 0${header.mode.toString(8)}: only regular files and symlinks are content objects.`);
-    }
-    const mode = this.repo.mode;
-    if (mode === 'archive') {
-      if ('data' in content) {
-        const body = isLink ? Buffer.alloc(0) : await deflateRaw(content.data, this.repo.zlibLevel);
-        const hdr = encodeArchiveHeader(header, isLink ? 0 : content.data.length);
-        await writeNewFile(dest, Buffer.concat([hdr, body]), 0o644);
-        this.stats.bytesWritten += hdr.length + body.length;
-      } else {
-        await this.streamInto(dest, encodeArchiveHeader(header, content.size), content, createDeflateRaw(this.repo.zlibLevel), 0o644);
-      }
-      return;
-    }
-    if (isLink) {
-      if (mode === 'bare-user') {
-        await fsp.writeFile(dest, Buffer.concat([Buffer.from(header.symlinkTarget, 'utf8'), Buffer.from([0])]), { mode: 0o644 });
-        await writeXattr(dest, 'user.ostreemeta', encodeUserMeta(header.uid, header.gid, header.mode, header.xattrs));
-      } else {
-        await fsp.symlink(header.symlinkTarget, dest);
-        if (mode === 'bare') {
-          await fsp.lchown(dest, header.uid, header.gid);
-          for (const x of header.xattrs) await writeXattr(dest, x.name, x.value);
-        }
-      }
+    const inMemory = 'data' in content;
+    const form = storedForm(this.repo.mode, header, inMemory ? content.data.length : content.size);
+    if (form.kind === 'symlink') {
+      await fsp.symlink(form.target, dest);
+      if (form.owner) await fsp.lchown(dest, form.owner.uid, form.owner.gid);
+      for (const x of form.xattrs) await writeXattr(dest, x.name, x.value);
       await fsp.lutimes(dest, 0, 0);
       return;
     }
-    const fileMode = this.storedFileMode(header);
     // A new file already belongs to us: change the owner only when it must differ.
-    const chown = this.needsChown(header);
+    const chown = form.kind === 'file' && this.needsChown(form.owner);
     // Create the file with its final mode when nothing would undo it (umask, chown
     // clearing setuid bits) and we can still write the xattrs; otherwise chmod last.
-    const direct = !chown && (fileMode & 0o7000) === 0 && (fileMode & this.umask) === 0 && (fileMode & 0o200) !== 0;
-    const createMode = direct ? fileMode : 0o600;
-    if ('data' in content) {
-      await writeNewFile(dest, content.data, createMode);
-      this.stats.bytesWritten += content.data.length;
+    const direct = !chown && (form.mode & 0o7000) === 0 && (form.mode & this.umask) === 0 && (form.mode & 0o200) !== 0;
+    const createMode = direct ? form.mode : 0o600;
+    if (form.kind === 'file' && form.body) {
+      await writeNewFile(dest, form.body, createMode);
+      this.stats.bytesWritten += form.body.length;
+    } else if (inMemory) {
+      const bytes = form.kind === 'archive'
+        ? Buffer.concat([form.prefix, form.deflate ? await deflateRaw(content.data, this.repo.zlibLevel) : Buffer.alloc(0)])
+        : content.data;
+      await writeNewFile(dest, bytes, createMode);
+      this.stats.bytesWritten += bytes.length;
+    } else if (form.kind === 'archive') {
+      await this.streamInto(dest, form.prefix, content, createDeflateRaw(this.repo.zlibLevel), createMode);
     } else {
       await this.streamInto(dest, null, content, null, createMode);
     }
-    await this.finishBareFile(dest, header, direct);
+    await this.finishFile(dest, form, direct);
   }
 
-  /** A regular file's mode bits as this repository mode stores them. */
-  private storedFileMode(header: FileHeader): number {
-    return storedFileMode(this.repo.mode, header.mode);
-  }
-
-  private needsChown(header: FileHeader): boolean {
+  private needsChown(owner: Owner | null): owner is Owner {
     const o = this.newFileOwner;
-    return this.repo.mode === 'bare' && (!o || header.uid !== o.uid || header.gid !== o.gid);
+    return owner !== null && (!o || owner.uid !== o.uid || owner.gid !== o.gid);
   }
 
-  /** Owner, xattrs, mode and mtime of a regular file just written for a bare-family repository. */
-  private async finishBareFile(dest: string, header: FileHeader, direct: boolean): Promise<void> {
-    const mode = this.repo.mode;
-    const fileMode = this.storedFileMode(header);
-    if (mode === 'bare') {
-      if (this.needsChown(header)) await chownForBare(dest, header);
-      for (const x of header.xattrs) await writeXattr(dest, x.name, x.value);
-    } else if (mode === 'bare-user') {
-      await writeXattr(dest, 'user.ostreemeta', encodeUserMeta(header.uid, header.gid, header.mode, header.xattrs));
+  /** Owner, xattrs, mode and times of a file just written in its stored form (`direct`: created with its final mode). */
+  private async finishFile(dest: string, form: Exclude<StoredForm, { kind: 'symlink' }>, direct: boolean): Promise<void> {
+    if (form.kind === 'file') {
+      if (this.needsChown(form.owner)) await chownForBare(dest, form.owner);
+      for (const x of form.xattrs) await writeXattr(dest, x.name, x.value);
     }
-    if (!direct) await fsp.chmod(dest, fileMode);
-    await fsp.utimes(dest, 0, 0);
+    if (!direct) await fsp.chmod(dest, form.mode);
+    if (form.kind === 'file') await fsp.utimes(dest, 0, 0);
   }
 
   /** Copy (optionally through a compressor) a large source into `dest`, re-checking its hash. */
@@ -404,6 +349,7 @@ export class Transaction {
     const rank = (key: string): number => (key.endsWith('.commit') ? 2 : key.endsWith('.commitmeta') ? 1 : 0);
     const commits = [...this.staged].some((k) => rank(k) > 0);
     for (const r of [0, 1, 2]) {
+      if (r === 1 && commits) this.stopAt('before-commit-rename');
       const batch = [...this.staged].filter((k) => rank(k) === r);
       for (const k of batch) {
         const fan = k.slice(0, 2);
@@ -427,20 +373,36 @@ export class Transaction {
     await fsp.rm(this.stagingDir, { recursive: true, force: true });
   }
 
+  /**
+   * Stop at a fault point when the handle asks for it: the transaction then
+   * stays exactly as a killed process leaves it (its staging directory too),
+   * and abort() no longer cleans up.
+   */
+  private stopAt(point: FaultPoint): void {
+    try {
+      this.repo.stopAt(point);
+    } catch (e) {
+      this.done = true;
+      this.stopped = true;
+      throw e;
+    }
+  }
+
   /** Drop everything staged. Nothing becomes visible. */
   async abort(): Promise<void> {
+    if (this.stopped) return;
     this.done = true;
     await Promise.allSettled(this.inflight.values());
     await fsp.rm(this.stagingDir, { recursive: true, force: true });
   }
 }
 
-async function chownForBare(dest: string, header: FileHeader): Promise<void> {
+async function chownForBare(dest: string, owner: Owner): Promise<void> {
   try {
-    await fsp.chown(dest, header.uid, header.gid);
+    await fsp.chown(dest, owner.uid, owner.gid);
   } catch (e) {
     if (isErrno(e, 'EPERM')) {
-      throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare repository stores real owners (here ${header.uid}:${header.gid}), which needs root. Run as root, or use a bare-user repository (ostree-ts init --mode=bare-user).`, { uid: header.uid, gid: header.gid }, { cause: e });
+      throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare repository stores real owners (here ${owner.uid}:${owner.gid}), which needs root. Run as root, or use a bare-user repository (ostree-ts init --mode=bare-user).`, { uid: owner.uid, gid: owner.gid }, { cause: e });
     }
     throw e;
   }

@@ -12,8 +12,8 @@ import {
   DELTA_INDEX_KEY, decodeMetadata, decodeSuperblock, parseDeltaDigests, deltaDir, deltaIndexPath, deltaName, inlinePart, lookup, parseDeltaName,
   sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaSuperblock, type PlannedObject, type VarDict,
 } from '../format/index.js';
-import { atomicWriteFile, fsp, path, type Fetcher } from '../io/index.js';
-import { Transaction, applyPart, partIsRedundant, preparePart, type ApplyStats, type Repo } from '../repo/index.js';
+import type { Fetcher } from '../io/index.js';
+import { CommitImport, applyPart, partIsRedundant, preparePart, type ApplyStats, type BatchedStore, type Repo } from '../repo/index.js';
 import { verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { fetchCommitMeta } from './remote-metadata.js';
 
@@ -81,13 +81,15 @@ export async function chooseDelta(
 }
 
 /**
- * Fetch and apply the delta; returns the verified signatures of TO. On return
- * TO's commit is stored and still marked partial: the caller completes it.
+ * Fetch and apply the delta into `store`; returns the verified signatures of
+ * TO. On return everything is durable, and TO's commit is stored and still
+ * marked partial: the caller completes it.
  */
 export async function applyDeltaFromRemote(
-  repo: Repo, base: string, fetcher: Fetcher, policy: VerifyPolicy, choice: DeltaChoice,
-  opts: { signal?: AbortSignal; onProgress?: (e: DeltaPullProgress) => void; batch?: number } = {},
+  store: BatchedStore, base: string, fetcher: Fetcher, policy: VerifyPolicy, choice: DeltaChoice,
+  opts: { signal?: AbortSignal; onProgress?: (e: DeltaPullProgress) => void } = {},
 ): Promise<{ verified: VerifyResult; stats: ApplyStats; superblock: DeltaSuperblock }> {
+  const repo = store.repo;
   const name = deltaName(choice.from, choice.to);
   const dir = deltaDir(choice.from, choice.to);
   const sbUrl = new URL(`${dir}/superblock`, base).href;
@@ -106,18 +108,9 @@ export async function applyDeltaFromRemote(
   if (!metaBytes) metaBytes = await fetchCommitMeta(fetcher, base, choice.to, { signal: opts.signal });
   const verified = await verifySignatures(sb.commit, metaBytes ? decodeMetadata(metaBytes) : null, policy, { kind: 'commit', checksum: choice.to });
 
-  const partial = path.join(repo.path, 'state', `${choice.to}.commitpartial`);
-  await fsp.mkdir(path.dirname(partial), { recursive: true });
-  await atomicWriteFile(partial, '', { fsync: false });
-  let txn = await Transaction.begin(repo);
-  try {
-    await txn.writeMetadata('commit', sb.commit);
-    if (metaBytes) await txn.writeNamedMetadata('commitmeta', choice.to, metaBytes);
-    await txn.commit();
-  } catch (e) {
-    await txn.abort();
-    throw e;
-  }
+  // Marked partial, then the commit object staged ahead of the parts (commit-partial.ts).
+  const have = await repo.hasObject(choice.to, 'commit');
+  const imported = await CommitImport.begin(store, choice.to, have ? null : { commit: sb.commit, detached: metaBytes });
 
   const stats: ApplyStats = { written: 0, existing: 0 };
   const needed: number[] = [];
@@ -140,13 +133,10 @@ export async function applyDeltaFromRemote(
   };
   let next: Promise<{ size: number; plan: PlannedObject[] }> | null = needed.length ? fetchPart(needed[0]) : null;
   next?.catch(() => undefined);
-  // Parts share a transaction, made durable every `batch` objects or
-  // DURABLE_EVERY bytes of parts, and at the end: one sync per batch, not per
-  // part, while an interrupted pull still keeps what was made durable.
-  txn = await Transaction.begin(repo);
-  const batch = opts.batch ?? 2000;
+  // Parts go into the store's batches, made durable every `batch` objects (the
+  // store's rule) or DURABLE_EVERY bytes of parts, and at the end: one sync per
+  // batch, not per part, while an interrupted pull still keeps what was made durable.
   let sinceDurable = 0;
-  let objectsSince = 0;
   try {
     for (let n = 0; n < needed.length; n++) {
       opts.signal?.throwIfAborted();
@@ -154,22 +144,19 @@ export async function applyDeltaFromRemote(
       const part = await (next as Promise<{ size: number; plan: PlannedObject[] }>);
       next = n + 1 < needed.length ? fetchPart(needed[n + 1]) : null;
       next?.catch(() => undefined);
-      await applyPart(txn, part.plan, sb.parts[i], `part ${i} of static delta ${name}`, stats);
+      await store.stage((txn) => applyPart(txn, part.plan, sb.parts[i], `part ${i} of static delta ${name}`, stats), sb.parts[i].objects.length);
       sinceDurable += part.size;
-      objectsSince += sb.parts[i].objects.length;
-      if (sinceDurable >= DURABLE_EVERY || objectsSince >= batch || n === needed.length - 1) {
-        await txn.commit();
+      if (sinceDurable >= DURABLE_EVERY) {
+        await store.sync();
         sinceDurable = 0;
-        objectsSince = 0;
-        if (n < needed.length - 1) txn = await Transaction.begin(repo);
       }
       progress.partsDone++;
       progress.bytesDone += part.size;
       opts.onProgress?.({ ...progress });
     }
-    if (!needed.length) await txn.commit();
+    // The commit stays partial: the object pull fetches the fallbacks, then completes it.
+    await imported.finish(false);
   } catch (e) {
-    await txn.abort();
     if (e instanceof OstreeTsError && e.code === Codes.DELTA_INVALID) {
       throw new OstreeTsError(e.code, `${e.message} No ref moved. Pull again once the server is repaired, or pull with --disable-static-deltas to fetch plain objects.`, e.data, { cause: e });
     }

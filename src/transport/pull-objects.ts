@@ -7,10 +7,10 @@
  * run) only directory listings are fetched, into memory, to count the rest.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { decodeDirTree, objectRelPath, objectSuffix, type ObjectSize, type ObjectType } from '../format/index.js';
-import { fsp, isErrno, path, randomSuffix, type Fetcher } from '../io/index.js';
-import type { Repo } from '../repo/index.js';
-import { checkMetadata, type PullStore } from './pull-store.js';
+import { decodeDirTree, objectRelPath, type ObjectSize, type ObjectType } from '../format/index.js';
+import type { Fetcher } from '../io/index.js';
+import type { BatchedStore, ObjectIndex, Repo } from '../repo/index.js';
+import { checkServedMetadata, servedError } from './served-object.js';
 
 /** Objects at least this large (compressed) are spooled to disk, not held in memory. */
 export const SPOOL_OVER = 4 * 1024 * 1024;
@@ -38,37 +38,6 @@ export function newCounters(): PullCounters {
   return { fetched: 0, needed: 0, metadataNeeded: 0, metadataFetched: 0, scanning: 0, neededBytes: 0, neededBytesKnown: true };
 }
 
-/** Which objects the repository has, from one listing per fan-out directory instead of a stat per object. */
-export class ObjectIndex {
-  private readonly dirs = new Map<string, Promise<Set<string>>>();
-  /** The fan-out directories that exist (an empty repository has none to list). */
-  private fanouts: Promise<Set<string>> | null = null;
-
-  constructor(private readonly repo: Repo) {}
-
-  private list(dir: string): Promise<Set<string>> {
-    return fsp.readdir(dir).then(
-      (names) => new Set(names),
-      (e: unknown) => {
-        if (isErrno(e, 'ENOENT', 'ENOTDIR')) return new Set<string>();
-        throw e;
-      },
-    );
-  }
-
-  async has(checksum: string, type: ObjectType): Promise<boolean> {
-    const fan = checksum.slice(0, 2);
-    let names = this.dirs.get(fan);
-    if (!names) {
-      this.fanouts ??= this.list(path.join(this.repo.path, 'objects'));
-      const objects = this.fanouts;
-      names = objects.then((f) => (f.has(fan) ? this.list(path.join(this.repo.path, 'objects', fan)) : new Set<string>()));
-      this.dirs.set(fan, names);
-    }
-    return (await names).has(`${checksum.slice(2)}.${objectSuffix(type, this.repo.isArchive)}`);
-  }
-}
-
 export interface TreeWalk {
   repo: Repo;
   base: string;
@@ -77,7 +46,7 @@ export interface TreeWalk {
   /** `CHECKSUM.TYPE` of every object already handled in this pull (shared by its commits). */
   seen: Set<string>;
   /** Null for a dry run: nothing is stored, content is only counted. */
-  store: PullStore | null;
+  store: BatchedStore | null;
   counters: PullCounters;
   changed: () => void;
   /** Absolute paths whose objects alone are wanted (null: the whole tree). */
@@ -173,12 +142,11 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
     const store = w.store;
     if (job.type === 'file') {
       if (!store) return; // a dry run counts content, never fetches it
-      const spoolDir = path.join(w.repo.path, 'tmp');
       const body = await w.fetcher.getOrSpool(objectUrl(w.base, job.checksum, 'file'), {
-        spoolOver: SPOOL_OVER, spoolPath: () => path.join(spoolDir, `pull-${randomSuffix(10)}.filez`), signal: w.signal,
+        spoolOver: SPOOL_OVER, spoolPath: () => store.spoolPath(), signal: w.signal,
       });
       if (!body) throw missingObject(job);
-      track(storing, store.content(job.checksum, body).then(() => {
+      track(storing, store.content(job.checksum, body).catch((e) => { throw servedError(e); }).then(() => {
         w.counters.fetched++;
         w.changed();
       }), Buffer.isBuffer(body) ? body.length : 0);
@@ -188,7 +156,7 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
     if (job.missing) {
       const got = await w.fetcher.get(objectUrl(w.base, job.checksum, job.type), { maxBytes: 128 * 1024 * 1024, signal: w.signal });
       if (!got) throw missingObject(job);
-      checkMetadata(job.checksum, job.type, got);
+      checkServedMetadata(job.checksum, job.type, got);
       const stored = store ? store.metadata(job.type, job.checksum, got) : Promise.resolve();
       track(storing, stored.then(() => {
         w.counters.fetched++;

@@ -17,18 +17,18 @@
  * commit older than the one the ref names here), `dryRun` (count, store
  * nothing) and `staticDeltas`.
  */
-import { Codes, OstreeTsError } from '../errors/index.js';
+import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import {
-  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, sha256Hex, type Commit, type VarDict,
+  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, type Commit, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
-import { checkRefBinding, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
+import { BatchedStore, CommitImport, ObjectIndex, checkRefBinding, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
-import { ObjectIndex, newCounters, walkTree, type PullCounters } from './pull-objects.js';
-import { PullStore, badObject } from './pull-store.js';
+import { newCounters, walkTree, type PullCounters } from './pull-objects.js';
 import { fetchCommitMeta, fetchMetadataObject } from './remote-metadata.js';
 import { fetchVerifiedSummary, remoteBaseUrl } from './remote-summary.js';
+import { badObject, checkServedMetadata } from './served-object.js';
 
 export interface PullOptions {
   /** Static deltas: used when the remote lists one (auto), never, or required. */
@@ -107,7 +107,7 @@ interface PullContext {
   policy: VerifyPolicy;
   fetcher: Fetcher;
   opts: PullOptions;
-  store: PullStore | null;
+  store: BatchedStore | null;
   index: ObjectIndex;
   seen: Set<string>;
   counters: PullCounters;
@@ -194,7 +194,7 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
     emit({ type: 'start', remote, dryRun, refs: plans });
 
     // Unless a batch size is asked for, batches also last at least a few seconds: one sync each.
-    if (!dryRun) ctx.store = await PullStore.open(repo, opts.batch ?? 2000, opts.batch === undefined ? 3000 : 0);
+    if (!dryRun) ctx.store = await BatchedStore.open(repo, { batch: opts.batch ?? 2000, minBatchMs: opts.batch === undefined ? 3000 : 0 });
     try {
       for (const plan of plans) {
         if (opts.timestampCheck) await checkTimestamp(ctx, plan);
@@ -251,7 +251,8 @@ async function loadCommit(ctx: PullContext, checksum: string): Promise<{ bytes: 
   if (cached) return { ...cached, stored: false };
   const bytes = await fetchMetadataObject(fetcher, base, checksum, 'commit', { signal: opts.signal });
   if (!bytes) return null;
-  if (sha256Hex(bytes) !== checksum) throw badObject(checksum, 'commit', 'its content does not match its name');
+  // Its name only: it is parsed once its signatures are verified.
+  checkServedMetadata(checksum, 'commit', bytes, { parse: false });
   const meta = await fetchCommitMeta(fetcher, base, checksum, { signal: opts.signal });
   ctx.fetchedCommits.set(checksum, { bytes, meta });
   return { bytes, meta, stored: false };
@@ -346,9 +347,7 @@ async function pullCommit(ctx: PullContext, checksum: string, ref: string | null
     }
     const { commit, verified } = await verifiedCommit(ctx, checksum, got.bytes, got.meta);
     checkBindings(ctx, commit, checksum, ref);
-    const partialFile = path.join(repo.path, 'state', `${checksum}.commitpartial`);
-    const wasPartial = got.stored && (await fsp.stat(partialFile).catch(() => null)) !== null;
-    const complete = got.stored && !wasPartial;
+    const complete = got.stored && !(await repo.isCommitPartial(checksum));
     const entry = { checksum, parent, stored: got.stored, partial: !complete };
     ctx.result.commits.push(entry);
     if (!got.stored) {
@@ -356,12 +355,9 @@ async function pullCommit(ctx: PullContext, checksum: string, ref: string | null
       counters.metadataNeeded++;
       counters.neededBytes += got.bytes.length + (got.meta?.length ?? 0);
     }
-    if (store && !got.stored) {
-      // Marked partial before it can become visible (with the first batch): its tree is not here yet.
-      await fsp.mkdir(path.dirname(partialFile), { recursive: true });
-      await atomicWriteFile(partialFile, '', { fsync: false });
-      await store.metadata('commit', checksum, got.bytes);
-      if (got.meta) await store.commitMeta(checksum, got.meta);
+    // Marked partial, then the commit object staged ahead of its tree (commit-partial.ts).
+    const imported = store && !complete ? await CommitImport.begin(store, checksum, got.stored ? null : { commit: got.bytes, detached: got.meta }) : null;
+    if (imported && !got.stored) {
       ctx.fetchedCommits.delete(checksum);
       counters.fetched++;
       counters.metadataFetched++;
@@ -371,7 +367,7 @@ async function pullCommit(ctx: PullContext, checksum: string, ref: string | null
     if (complete || opts.commitMetadataOnly) {
       release();
       ctx.changed();
-      if (store && !got.stored) await store.sync();
+      await imported?.finish(false);
       return { commit, verified };
     }
     ctx.changed();
@@ -381,13 +377,10 @@ async function pullCommit(ctx: PullContext, checksum: string, ref: string | null
       repo, base: ctx.base, fetcher: ctx.fetcher, index: ctx.index, seen: ctx.seen, store, counters, changed: ctx.changed,
       subpaths, sizes: commitObjectSizes(commit.metadata), concurrency: opts.concurrency ?? 32, signal: opts.signal,
     }, checksum, commit.rootTree, commit.rootMeta);
-    if (store) {
-      await store.sync();
+    if (imported) {
       // Every object is durable: the commit is complete, unless only part of it was wanted.
-      if (!subpaths) {
-        await fsp.rm(partialFile, { force: true });
-        entry.partial = false;
-      }
+      await imported.finish(!subpaths);
+      entry.partial = subpaths !== null;
     }
     return { commit, verified };
   } finally {
@@ -418,9 +411,9 @@ async function maybePullDelta(ctx: PullContext, plan: PullRefPlan, summaryMeta: 
     if (required) throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no static delta to ${checksum} (${ref}) that this repository can use, and --require-static-deltas was given.`, { remote, ref, checksum });
     return null;
   }
-  await applyDeltaFromRemote(repo, base, fetcher, policy, choice, {
+  if (!ctx.store) throw new InternalError('a static delta is applied only by a pull that stores objects', { remote });
+  await applyDeltaFromRemote(ctx.store, base, fetcher, policy, choice, {
     signal: opts.signal,
-    batch: opts.batch,
     onProgress: (e) => {
       opts.onDeltaProgress?.(e);
       const { phase: _phase, ...rest } = e;
