@@ -38,6 +38,22 @@ export function freeSpace(p: string): Promise<number> {
   });
 }
 
+/** What a repository asks of the machine: the clock, and who we are (owners are set only as root). */
+export interface RepoHost {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  uid: number;
+  gid: number;
+}
+
+/** This process on this machine. */
+export function nodeRepoHost(): RepoHost {
+  return { now: () => Date.now(), uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
+
+/** Where OSTree keeps the keys every remote trusts (`trusted.ed25519`, `trusted.ed25519.d/`). */
+export const SYSTEM_TRUST_DIRS: readonly string[] = ['/etc/ostree', '/usr/share/ostree'];
+
 /** This machine, as it is. */
 export function nodeHostEnv(): HostEnv {
   return {

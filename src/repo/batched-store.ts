@@ -52,7 +52,7 @@ export class BatchedStore {
   private readonly minBatchMs: number;
 
   private constructor(readonly repo: Repo, txn: Transaction, private readonly opts: BatchedStoreOptions) {
-    this.current = { txn, writes: new Set(), count: 0, started: Date.now() };
+    this.current = { txn, writes: new Set(), count: 0, started: performance.now() };
     this.writer = new StagingWriter(repo);
     this.batch = Math.max(1, opts.batch ?? 2000);
     this.minBatchMs = opts.minBatchMs ?? 0;
@@ -107,7 +107,7 @@ export class BatchedStore {
       batch.writes.delete(p);
     }
     batch.count += weight;
-    if (batch.count >= this.batch && batch === this.current && !this.switching && Date.now() - batch.started >= this.minBatchMs) await this.rotate();
+    if (batch.count >= this.batch && batch === this.current && !this.switching && performance.now() - batch.started >= this.minBatchMs) await this.rotate();
     return out;
   }
 
@@ -120,7 +120,7 @@ export class BatchedStore {
   private rotate(): Promise<void> {
     const run = async (): Promise<void> => {
       const full = this.current as Batch;
-      this.current = { txn: await Transaction.begin(this.repo, txnOptions(this.opts)), writes: new Set(), count: 0, started: Date.now() };
+      this.current = { txn: await Transaction.begin(this.repo, txnOptions(this.opts)), writes: new Set(), count: 0, started: performance.now() };
       this.committed = this.committed.then(async () => {
         await Promise.allSettled(full.writes);
         if (this.failure) {
@@ -184,7 +184,7 @@ function txnOptions(opts: BatchedStoreOptions): TransactionOptions {
 }
 
 /** Spooled objects a killed import left in tmp/ (pull-*.filez), once older than core.tmp-expiry-secs. */
-async function removeStaleSpools(repo: Repo, now = Date.now()): Promise<void> {
+async function removeStaleSpools(repo: Repo, now = repo.host.now()): Promise<void> {
   const tmp = path.join(repo.path, 'tmp');
   const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
   for (const name of await fsp.readdir(tmp).catch(() => [] as string[])) {

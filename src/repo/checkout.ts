@@ -137,8 +137,7 @@ async function checkoutLinkFarm(ctx: Ctx, rootTree: string, rootMeta: string, de
       }
     }
   }
-  const uid = process.getuid?.() ?? 0;
-  const gid = process.getgid?.() ?? 0;
+  const { uid, gid } = ctx.repo.host;
   for (let i = dirs.length - 1; i >= 0; i--) {
     const d = dirs[i];
     const m = metas.get(d.meta) as DirMeta;
@@ -228,7 +227,7 @@ function hardlinkable(ctx: Ctx, f: StoredFile): boolean {
   // bare-user stores symlinks as regular files and keeps ownership in an xattr;
   // bare-user-only stores no ownership. Both are fine for user-mode checkouts only.
   if (mode === 'bare-user') return ctx.opts.userMode === true && (f.header.mode & S_IFMT) !== S_IFLNK;
-  return ctx.opts.userMode === true || (f.header.uid === 0 && f.header.gid === 0 && process.getuid?.() === 0);
+  return ctx.opts.userMode === true || (f.header.uid === 0 && f.header.gid === 0 && ctx.repo.host.uid === 0);
 }
 
 async function removeForUnion(ctx: Ctx, dest: string): Promise<void> {
@@ -252,7 +251,7 @@ async function removeForUnion(ctx: Ctx, dest: string): Promise<void> {
 function linkBlindly(ctx: Ctx): boolean {
   if (!ctx.canHardlink) return false;
   if (ctx.repo.mode === 'bare') return true;
-  return ctx.repo.mode === 'bare-user-only' && (ctx.opts.userMode === true || process.getuid?.() === 0);
+  return ctx.repo.mode === 'bare-user-only' && (ctx.opts.userMode === true || ctx.repo.host.uid === 0);
 }
 
 async function checkoutFile(ctx: Ctx, checksum: string, dest: string, rel: string): Promise<void> {

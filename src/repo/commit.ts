@@ -102,7 +102,7 @@ export async function commitTree(repo: Repo, opts: CommitOptions): Promise<Commi
       parent,
       subject: opts.subject ?? '',
       body: opts.body ?? '',
-      timestamp: opts.timestamp ?? BigInt(Math.floor(Date.now() / 1000)),
+      timestamp: opts.timestamp ?? BigInt(Math.floor(repo.host.now() / 1000)),
       metadata,
     });
     let detached: VarDict = [...(opts.detachedMetadata ?? [])];

@@ -237,7 +237,7 @@ export async function generateDelta(repo: Repo, opts: GenerateDeltaOptions): Pro
   }
   const superblock = encodeSuperblock({
     metadata: md,
-    timestamp: opts.timestamp ?? BigInt(Math.floor(Date.now() / 1000)),
+    timestamp: opts.timestamp ?? BigInt(Math.floor(repo.host.now() / 1000)),
     from,
     to,
     commit: await repo.readMetadataBytes('commit', to),

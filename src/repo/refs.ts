@@ -126,7 +126,7 @@ export async function writeRef(repo: Repo, refspec: string, checksum: string | n
   if (!isChecksum(checksum)) throw new OstreeTsError(Codes.INVALID_CHECKSUM, `'${checksum}' is not a valid checksum.`, { checksum });
   await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o775 });
   await atomicWriteFile(file, `${checksum}\n`, { fsync: repo.fsyncEnabled });
-  const now = new Date();
+  const now = new Date(repo.host.now());
   await fsp.utimes(repo.path, now, now).catch(() => undefined);
 }
 

@@ -16,6 +16,7 @@ import {
 import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmallFile, readFileSync, statSync } from '../io/fs.js';
 import { createInflateRaw, inflateRaw } from '../io/compress.js';
 import { readXattrs, readXattr } from '../io/xattr.js';
+import { nodeRepoHost, type RepoHost } from '../io/host-env.js';
 import { isCommitPartial } from './commit-partial.js';
 import { FaultPointReached, type FaultPoint } from './fault-points.js';
 
@@ -54,12 +55,16 @@ export function modeConfigName(mode: RepoMode): string {
 export interface RepoHandleOptions {
   /** Fault points at which writes through this handle stop (tests; see fault-points.ts). */
   faults?: Iterable<FaultPoint>;
+  /** The clock and the user this handle works with; default this process on this machine. */
+  host?: RepoHost;
 }
 
 export class Repo {
   readonly path: string;
   readonly mode: RepoMode;
   config: KeyFile;
+  /** The clock and the user: commit times, ref times and ownership decisions come from here. */
+  readonly host: RepoHost;
   /** The fault points asked for: where writes through this handle stop. */
   readonly faults: ReadonlySet<FaultPoint>;
 
@@ -68,6 +73,7 @@ export class Repo {
     this.config = config;
     this.mode = mode;
     this.faults = new Set(opts.faults ?? []);
+    this.host = opts.host ?? nodeRepoHost();
   }
 
   /** Stop here, as an interruption would, when fault point `point` was asked for. */

@@ -185,7 +185,7 @@ export async function regenerateSummary(repo: Repo, opts: RegenerateOptions = {}
     if (version) md.push(['ostree.commit.version', { type: 's', value: version[1].value }]);
     refs.push({ name, size: BigInt(bytes.length), checksum, metadata: ghashDict(md) });
   }
-  const now = opts.now ?? BigInt(Math.floor(Date.now() / 1000));
+  const now = opts.now ?? BigInt(Math.floor(repo.host.now() / 1000));
   const meta: VarDict = [...(opts.additional ?? [])];
   // Static deltas: their indexes are rewritten, and they are listed unless core.no-deltas-in-summary.
   await reindexDeltas(repo, ghashDict);

@@ -413,7 +413,7 @@ function changedWhileReading(p: string): OstreeTsError {
 }
 
 /** Remove staging directories left by transactions older than `core.tmp-expiry-secs`. */
-export async function cleanStaleStaging(repo: Repo, now = Date.now()): Promise<number> {
+export async function cleanStaleStaging(repo: Repo, now = repo.host.now()): Promise<number> {
   const tmp = path.join(repo.path, 'tmp');
   const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
   let removed = 0;

@@ -140,7 +140,7 @@ const iso = (d: Date): string => d.toISOString().replace(/\.\d+Z$/, 'Z');
  * created by then (a key from the future is a time conflict), not expired,
  * not revoked. A signature whose own expiry has passed at `now` does not count.
  */
-export async function verifyGpg(data: Uint8Array, signatures: Uint8Array[], trusted: import('openpgp').Key[], now: Date = new Date()): Promise<GpgVerdict> {
+export async function verifyGpg(data: Uint8Array, signatures: Uint8Array[], trusted: import('openpgp').Key[], now: Date): Promise<GpgVerdict> {
   const refused: string[] = [];
   if (!trusted.length) return { good: null, refused };
   const pgp = await openpgp();

@@ -7,6 +7,7 @@
 import { Codes, OstreeTsError } from '../errors/index.js';
 import type { VarDict } from '../format/index.js';
 import { fsp, path } from '../io/fs.js';
+import { SYSTEM_TRUST_DIRS, nodeRepoHost } from '../io/host-env.js';
 import type { Repo } from '../repo/index.js';
 import { signaturesIn } from './signatures.js';
 import { ED25519_METADATA_KEY, encodePublicKey, parsePublicKey, parsePublicKeyList, verifyEd25519 } from './ed25519.js';
@@ -24,6 +25,8 @@ export interface VerifyPolicy {
   signVerifySummary: string[];
   /** Trusted ed25519 public keys (32 bytes each). */
   ed25519Keys: Buffer[];
+  /** The clock signatures are judged by (milliseconds since the epoch); default this machine's. */
+  now?: () => number;
 }
 
 export interface VerifyResult {
@@ -36,7 +39,6 @@ export interface VerifyResult {
   checked: string[];
 }
 
-const SYSTEM_DIRS = ['/etc/ostree', '/usr/share/ostree'];
 
 function bool(v: string | undefined, dflt: boolean, key: string, source: string): boolean {
   if (v === undefined) return dflt;
@@ -99,11 +101,11 @@ export async function remotePolicy(repo: Repo, remote: string): Promise<VerifyPo
   const signVerify = signers(get('sign-verify'), 'sign-verify', source);
   const signVerifySummary = signers(get('sign-verify-summary'), 'sign-verify-summary', source);
   if (!inline && !file && (signVerify.length || signVerifySummary.length)) {
-    for (const d of SYSTEM_DIRS) ed25519Keys.push(...(await ed25519KeysFrom(path.join(d, 'trusted.ed25519'))));
+    for (const d of SYSTEM_TRUST_DIRS) ed25519Keys.push(...(await ed25519KeysFrom(path.join(d, 'trusted.ed25519'))));
   }
   // Keys revoked system-wide never verify, however they were configured.
   const revoked = new Set<string>();
-  for (const d of SYSTEM_DIRS) for (const k of await ed25519KeysFrom(path.join(d, 'revoked.ed25519'))) revoked.add(k.toString('hex'));
+  for (const d of SYSTEM_TRUST_DIRS) for (const k of await ed25519KeysFrom(path.join(d, 'revoked.ed25519'))) revoked.add(k.toString('hex'));
   const trusted = ed25519Keys.filter((k) => !revoked.has(k.toString('hex')));
   return {
     source,
@@ -113,6 +115,7 @@ export async function remotePolicy(repo: Repo, remote: string): Promise<VerifyPo
     signVerify,
     signVerifySummary,
     ed25519Keys: trusted,
+    now: () => repo.host.now(),
   };
 }
 
@@ -123,7 +126,7 @@ function fail(subject: string, policy: VerifyPolicy, what: string, next: string,
 /** Check signatures over `data` (held in `sigs`) against what `policy` requires for a commit or the summary. */
 export async function verifySignatures(
   data: Uint8Array, sigs: VarDict | null, policy: VerifyPolicy, what: { kind: 'commit'; checksum: string } | { kind: 'summary' },
-  now: Date = new Date(),
+  now: Date = new Date((policy.now ?? nodeRepoHost().now)()),
 ): Promise<VerifyResult> {
   const subject = what.kind === 'commit' ? `Commit ${what.checksum}` : 'The summary';
   const needGpg = what.kind === 'commit' ? policy.gpgVerify : policy.gpgVerifySummary;
