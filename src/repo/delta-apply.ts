@@ -3,7 +3,7 @@
  * read its operations into a plan (every offset checked first), then build
  * each object, hash it, and store it only if it is what the part says.
  */
-import { Codes, OstreeTsError } from '../errors/index.js';
+import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import {
   COMPRESSION_NONE, COMPRESSION_XZ, bspatch, decodeDirMeta, decodePayload, decodeDirTree, decodeMetadata, decodeSuperblock, deltaName,
   inlinePart, planPart, sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock,
@@ -96,10 +96,10 @@ export async function applyPart(txn: Transaction, part: Uint8Array | PlannedObje
 async function storeMetadata(txn: Transaction, obj: Extract<PlannedObject, { kind: 'metadata' }>, what: string): Promise<void> {
   const data = Buffer.from(obj.data);
   if (sha256Hex(data) !== obj.checksum) throw partError(what, `the ${obj.type} object it builds as ${obj.checksum} does not hash to that name. Nothing from it was stored.`, { checksum: obj.checksum, type: obj.type });
+  if (obj.type !== 'dirtree' && obj.type !== 'dirmeta') throw new InternalError(`a delta part was planned to create a ${obj.type} object`, { checksum: obj.checksum, type: obj.type });
   try {
     if (obj.type === 'dirtree') decodeDirTree(data, obj.checksum);
-    else if (obj.type === 'dirmeta') decodeDirMeta(data, `dirmeta ${obj.checksum}`);
-    else throw new Error(`a delta part may not create a ${obj.type} object`);
+    else decodeDirMeta(data, `dirmeta ${obj.checksum}`);
   } catch (e) {
     throw partError(what, `${obj.type} ${obj.checksum} is invalid: ${(e as Error).message}`, { checksum: obj.checksum, type: obj.type });
   }

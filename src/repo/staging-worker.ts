@@ -2,7 +2,7 @@
  * The worker thread behind StagingWriter: checks served `.filez` objects and
  * creates staged files, synchronously, one batch per message.
  */
-import { OstreeTsError } from '../errors/index.js';
+import { InternalError, OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT, decodeArchiveHeader, encodeUserMeta, sha256Hex, encodeFileHeader, type FileHeader } from '../format/index.js';
 // The modules themselves, not io/index.js: the worker starts faster without the rest of io.
 import { createFileSync, createSymlinkSync, inflateRawSync, renameFileSync } from '../io/object-files.js';
@@ -43,7 +43,7 @@ function writeContent(mode: RepoMode, dest: string, header: FileHeader, content:
   const isLink = (header.mode & S_IFMT) === S_IFLNK;
   switch (mode) {
     case 'archive':
-      throw new Error('archive objects are stored as served');
+      throw new InternalError('archive objects are stored as served, not staged by the worker');
     case 'bare-user': {
       const meta = [{ name: 'user.ostreemeta', value: encodeUserMeta(header.uid, header.gid, header.mode, header.xattrs) }];
       if (isLink) {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { Codes, OstreeTsError } from '../errors/index.js';
+import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import {
   decodeDirTree, encodeArchiveHeader, encodeFileHeader, encodeUserMeta, objectRelPath, objectSuffix,
   S_IFLNK, S_IFMT, S_IFREG, type DirTree, type FileHeader, type ObjectType, sha256Hex,
@@ -155,7 +155,7 @@ export class Transaction {
    * repository; the caller has already checked that it hashes to `checksum`.
    */
   async writeArchivedContent(checksum: string, filez: Buffer): Promise<void> {
-    if (!this.repo.isArchive) throw new OstreeTsError(Codes.USAGE, 'Only an archive repository stores .filez objects as they are.');
+    if (!this.repo.isArchive) throw new InternalError('only an archive repository stores .filez objects as they are', { checksum, mode: this.repo.mode });
     await this.once(checksum, 'file', async (dest) => {
       await writeNewFile(dest, filez, 0o644);
       this.stats.bytesWritten += filez.length;
@@ -261,7 +261,7 @@ export class Transaction {
    * archive repository; a no-op (the file stays) when the object is here already.
    */
   async adoptArchivedContent(checksum: string, filez: string): Promise<void> {
-    if (!this.repo.isArchive) throw new OstreeTsError(Codes.USAGE, 'Only an archive repository stores .filez objects as they are.');
+    if (!this.repo.isArchive) throw new InternalError('only an archive repository stores .filez objects as they are', { checksum, mode: this.repo.mode });
     await this.once(checksum, 'file', async (dest) => {
       const st = await fsp.stat(filez);
       await fsp.chmod(filez, 0o644);
