@@ -2,104 +2,57 @@
 /**
  * atomic: the host-facing command, for what rpm-ostree and bootc users do —
  * status, upgrade, rollback, rebase, deploy, pin, kargs — on the same
- * library as `ostree-ts admin`. Only the verb that runs is loaded.
+ * library as `ostree-ts admin`. Only the verb that runs is loaded; the shell
+ * (shell.ts) parses, runs and reports.
  */
-import { createRequire } from 'node:module';
-import type { Argv, CommandModule } from 'yargs';
-import { reportError } from './report.js';
+import { GLOBALS } from './atomic/common.js';
+import { EXIT_STATUS_HELP } from './report.js';
+import { start, type Program, type Verb, type VerbEntry } from './shell.js';
 
-function load(m: Promise<unknown>): Promise<CommandModule> {
-  return m as Promise<CommandModule>;
+function load(m: Promise<{ default: Verb }>): Promise<Verb> {
+  return m.then((x) => x.default);
 }
 
-export const VERBS: Record<string, { describe: string; load: () => Promise<CommandModule> }> = {
-  status: { describe: 'Show the deployments: booted, default, rollback, pinned; versions, origins, signatures', load: () => load(import('./atomic/status.js')) },
-  upgrade: { describe: 'Fetch and deploy the newest commit of the followed ref (checked first, switched atomically)', load: () => load(import('./atomic/upgrade.js')) },
-  rollback: { describe: 'Make the previous deployment the boot default again', load: () => load(import('./atomic/rollback.js')) },
-  rebase: { describe: 'Follow another ref (REMOTE:REF) and deploy its newest commit', load: () => load(import('./atomic/rebase.js')) },
-  deploy: { describe: 'Deploy a given version or commit of the followed ref', load: () => load(import('./atomic/deploy.js')) },
-  pin: { describe: 'Keep a deployment through upgrades and cleanup (or --unpin)', load: () => load(import('./atomic/pin.js')) },
-  kargs: { describe: 'Show or change the kernel arguments of the default deployment', load: () => load(import('./atomic/kargs.js')) },
-  cleanup: { describe: 'Remove deployments and objects nothing needs any more', load: () => load(import('./atomic/cleanup.js')) },
+export const VERBS: Record<string, VerbEntry> = {
+  status: { describe: 'Show the deployments: booted (●), default, rollback, pinned; version, commit, origin, signature', load: () => load(import('./atomic/status.js')) },
+  upgrade: { describe: 'Fetch the newest commit of the followed ref, check it, deploy it beside the running one and make it the boot default', load: () => load(import('./atomic/upgrade.js')) },
+  rollback: { describe: 'Make the rollback deployment the boot default again (the current default becomes the rollback)', load: () => load(import('./atomic/rollback.js')) },
+  rebase: { describe: 'Follow another ref (REMOTE:REF, or a local REF) and deploy its newest commit as the boot default', load: () => load(import('./atomic/rebase.js')) },
+  deploy: { describe: 'Deploy a version (the commit\'s version) or a commit checksum of the followed ref; older ones are allowed', load: () => load(import('./atomic/deploy.js')) },
+  pin: { describe: 'Pin deployments (by index, 0 = default) so upgrades and cleanup keep them (or --unpin)', load: () => load(import('./atomic/pin.js')) },
+  kargs: { describe: 'Show the default deployment\'s kernel arguments, or change them (new boot entries, switched atomically)', load: () => load(import('./atomic/kargs.js')) },
+  cleanup: { describe: 'Remove deployment directories, kernels and repository objects no deployment in the boot list needs', load: () => load(import('./atomic/cleanup.js')) },
 };
 
-function findVerb(args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--sysroot') {
-      i++;
-      continue;
-    }
-    if (!args[i].startsWith('-')) return args[i];
-  }
-  return undefined;
-}
+const SETUP = [
+  'A sysroot is set up once, with ostree-ts admin (or ostree admin):',
+  '  ostree-ts admin init-fs /mnt/sysroot',
+  '  ostree-ts admin --sysroot=/mnt/sysroot os-init debian',
+  '  ostree-ts --repo=/mnt/sysroot/ostree/repo remote add origin https://updates.example.org/repo debian/stable',
+  '  ostree-ts --repo=/mnt/sysroot/ostree/repo pull origin debian/stable',
+  '  ostree-ts admin --sysroot=/mnt/sysroot deploy --os=debian origin:debian/stable',
+  'After that, atomic keeps it up to date.',
+];
 
-/**
- * `atomic status` is what scripts and prompts call most: its plain forms
- * (`[--sysroot=DIR] status [--json]`) run without loading the option parser.
- * Anything else (help, other options) goes through yargs as usual.
- */
-function plainStatus(args: string[]): { sysroot?: string; json: boolean } | null {
-  let sysroot: string | undefined;
-  let json = false;
-  let verb = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === 'status' && !verb) verb = true;
-    else if (a === '--json') json = true;
-    else if (a.startsWith('--sysroot=')) sysroot = a.slice('--sysroot='.length);
-    else if (a === '--sysroot' && i + 1 < args.length) sysroot = args[++i];
-    else return null;
-  }
-  return verb ? { sysroot, json } : null;
-}
+export const PROGRAM: Program = {
+  name: 'atomic',
+  usage: 'Usage: atomic [--sysroot=DIR] COMMAND [OPTIONS]\n\nKeeps a host on signed OSTree deployments: upgrades are checked before anything changes,\ndeployed beside the running system, and switched in one atomic step; rollback is one command.',
+  examples: [
+    ['$0 status', 'What is deployed, what boots next, what rollback would choose'],
+    ['$0 upgrade --check', 'Is there an update, and how much does it download? (exit 77: none)'],
+    ['$0 upgrade --reboot', 'Deploy the update as the boot default and reboot into it'],
+    ['$0 rollback', 'Boot the previous deployment again'],
+    ['$0 --sysroot=/mnt/sysroot rebase origin:debian/testing', 'Follow another branch'],
+  ],
+  epilog: [
+    ...SETUP,
+    '',
+    'Exit status:',
+    ...EXIT_STATUS_HELP.map(([n, what]) => `  ${String(n).padStart(2)}  ${what}`),
+  ].join('\n'),
+  globals: GLOBALS,
+  verbs: VERBS,
+  convention: 'atomic',
+};
 
-export async function main(args: string[]): Promise<number> {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
-  const plain = plainStatus(args);
-  if (plain) {
-    try {
-      const { handler } = await import('./atomic/status.js');
-      await handler(plain);
-      return 0;
-    } catch (e) {
-      return reportError(e, { json: plain.json });
-    }
-  }
-  const require = createRequire(import.meta.url);
-  const yargs = require('yargs/yargs') as (a: string[]) => Argv;
-  const verb = findVerb(args);
-  const y = yargs(args)
-    .scriptName('atomic')
-    .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false, 'duplicate-arguments-array': true, 'boolean-negation': false })
-    .option('sysroot', { type: 'string', describe: 'The sysroot to act on (default /)', global: true })
-    .help('help').alias('help', 'h').version(false).strict()
-    .wrap(Math.min(110, process.stdout.columns || 100));
-  const entry = verb ? VERBS[verb] : undefined;
-  if (entry) y.command(await entry.load());
-  else {
-    for (const [name, c] of Object.entries(VERBS)) y.command(name, c.describe);
-    y.usage('Usage: atomic [--sysroot=DIR] COMMAND [OPTIONS]\n\nKeeps a host on signed OSTree deployments: upgrades are checked before anything changes,\ndeployed beside the running system, and switched in one atomic step; rollback is one command.');
-    if (verb) {
-      process.stderr.write(`error: Unknown command '${verb}'. Run 'atomic --help' for the list.\n`);
-      return 1;
-    }
-    y.demandCommand(1, 'Give a command. Run atomic --help for the list.');
-  }
-  try {
-    await y.fail((msg, err) => {
-      if (err) throw err;
-      throw Object.assign(new Error(msg), { usage: true });
-    }).parseAsync();
-    return process.exitCode === undefined ? 0 : Number(process.exitCode);
-  } catch (e) {
-    return reportError(e, { json: args.includes('--json') });
-  }
-}
-
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+start(PROGRAM);

@@ -43,7 +43,7 @@ async function refused(host: Host, check: string, why: string, o: { noFetch?: bo
   const before = await snapshotSysroot(host.sysroot);
   const objects = await objectCount(host.repo);
   const r = await atomic(`--sysroot=${host.sysroot}`, 'upgrade', '--json');
-  assert.equal(r.code, 1, `${why}: refused\n${r.stderr}`);
+  assert.equal(r.code, check === 'signature' ? 4 : 5, `${why}: refused with the ${check === 'signature' ? 'signature' : 'preflight'} exit status\n${r.stderr}`);
   assert.match(r.stderr, new RegExp(`^error: Preflight check '${check}' failed: .*Nothing was changed\\.$`, 'ms'), `${why}: the message names the check`);
   if (o.message) assert.match(r.stderr, o.message, why);
   const doc = errorDoc(r);
@@ -221,7 +221,7 @@ test('the sysroot lock: held by another process, an upgrade fails with E_LOCKED 
   const before = await snapshotSysroot(host.sysroot);
   const objects = await objectCount(host.repo);
   const r = await atomic(`--sysroot=${host.sysroot}`, 'upgrade', '--json');
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 3, `the locked exit status\n${r.stderr}`);
   assert.match(r.stderr, /^error: The sysroot .* is locked\b.*pass --lock-wait/m);
   const doc = errorDoc(r);
   assert.equal(doc.kind, 'Error');

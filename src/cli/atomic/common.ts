@@ -1,21 +1,23 @@
-/** What the atomic verbs share: the sysroot, progress lines, JSON output. */
+/** What the atomic verbs share: the global options, the sysroot, progress lines, renderers. */
 import { path } from '../../io/fs.js';
 import type { UpdateEvent, UpdateResult } from '../../host/index.js';
 import type { DeployEvent } from '../../sysroot/index.js';
-import { last, write } from '../common.js';
+import { flag, SYSROOT_OPTION, type Parsed } from '../options.js';
+import { defineVerb } from '../shell.js';
 
-export interface AtomicArgs {
-  sysroot?: string | string[];
-  json?: boolean;
-  lockWait?: boolean;
-}
+/** Options every atomic verb takes. */
+export const GLOBALS = {
+  sysroot: SYSROOT_OPTION,
+  verbose: flag('Print more (the stack trace of an internal error)'),
+};
 
-export function sysrootOf(argv: AtomicArgs): string {
-  return path.resolve(last(argv.sysroot) ?? '/');
-}
+export type AtomicArgs = Parsed<typeof GLOBALS>;
 
-export function json(doc: unknown): void {
-  write(`${JSON.stringify(doc, null, 2)}\n`);
+/** Define an atomic verb (see shell.ts). */
+export const verb = defineVerb<AtomicArgs>();
+
+export function sysrootOf(o: { sysroot?: string }): string {
+  return path.resolve(o.sysroot ?? '/');
 }
 
 /** Progress on stderr: one line per step (stdout stays for the result). */
@@ -31,9 +33,6 @@ export function updateLine(e: UpdateEvent): void {
   else if (e.type === 'deploy') deployLine(e.event);
   else if (e.type === 'pull' && e.event.type === 'done') process.stderr.write(`Fetched ${e.event.result.fetched} objects (${e.event.result.bytes} bytes)\n`);
 }
-
-export const lockOption = { type: 'boolean', describe: 'Wait for another change to the sysroot to finish instead of failing' } as const;
-export const jsonOption = { type: 'boolean', describe: 'Print the result as a JSON document (apiVersion ostree-ts/v1)' } as const;
 
 /** The result of an update, for people. */
 export function renderUpdate(r: UpdateResult): string {

@@ -1,0 +1,14 @@
+import { printDocument } from '../document.js';
+import { write } from '../common.js';
+import { JSON_OPTION } from '../options.js';
+import { adminVerb, sysrootOf } from './common.js';
+
+export default adminVerb({
+  options: { json: JSON_OPTION },
+  async run(o) {
+    const { hostStatus, renderAdminStatus } = await import('../../host/status.js');
+    const s = await hostStatus(sysrootOf(o), { signatures: o.json });
+    if (o.json) printDocument('HostStatus', s);
+    else write(renderAdminStatus(s));
+  },
+});
