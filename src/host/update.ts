@@ -212,7 +212,7 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
   // 2. Never older than what runs, unless asked.
   const currentCommit = await repo.loadCommit(current.csum).catch(() => null);
   if (currentCommit && commit.timestamp < currentCommit.timestamp && !opts.allowDowngrade && !opts.revision) {
-    pass({ check: 'downgrade', ok: false, detail: `commit ${target} (${fmtTime(commit.timestamp)}) is older than the deployed ${current.csum} (${fmtTime(currentCommit.timestamp)}). Pass --allow-downgrade to deploy it anyway.` });
+    pass({ check: 'downgrade', ok: false, detail: `commit ${target} (${fmtTime(commit.timestamp)}) is older than the deployed ${current.csum} (${fmtTime(currentCommit.timestamp)}). Allow a downgrade to deploy it anyway.` });
   }
   pass({ check: 'downgrade', ok: true, detail: currentCommit ? `${fmtTime(commit.timestamp)} is not older than ${fmtTime(currentCommit.timestamp)}` : 'no current commit to compare with' });
 

@@ -110,8 +110,8 @@ export class MDir {
   async write(txn: Transaction, where = '/'): Promise<RootChecksums> {
     if (this.meta === null) {
       throw new OstreeTsError(where === '/' ? Codes.USAGE : Codes.TREE_CONFLICT, where === '/'
-        ? "Can't commit an empty tree: nothing gave the root directory its owner and mode. A tar archive needs a './' entry, or pass --tar-autocreate-parents."
-        : `The directory ${where} has no metadata (owner and mode).`, { path: where });
+        ? "Can't commit an empty tree: nothing gave the root directory its owner and mode. A tar archive needs a './' entry, or missing parents created for it."
+        : `The directory ${where} has no metadata (owner and mode).`, where === '/' ? { path: where, hint: { option: 'tarAutocreateParents' } } : { path: where });
     }
     if (!this.filesMap && this.lazyTree !== null) return { tree: this.lazyTree, meta: this.meta };
     await this.expand(txn);
