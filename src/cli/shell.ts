@@ -58,6 +58,11 @@ export interface VerbEntry {
   load: () => Promise<Verb>;
 }
 
+/** A verb module's default export, for a table's `load`. */
+export function verbModule(m: Promise<{ default: Verb }>): Promise<Verb> {
+  return m.then((x) => x.default);
+}
+
 /** Verbs under a verb (`admin deploy`), with options of their own (`admin --sysroot`). */
 export interface GroupEntry {
   describe: string;
@@ -233,6 +238,98 @@ function verbCommand(name: string, describe: string, verb: Verb, onArgs: (argv: 
   };
 }
 
+/** Where a command line points in a command's table. */
+interface Target {
+  /** The verb names given (`['admin', 'deploy']`); empty without a verb. */
+  path: string[];
+  entry?: VerbEntry | GroupEntry;
+  group?: GroupEntry;
+  verb?: VerbEntry;
+  /** A name that is not in the table. */
+  unknown?: string;
+}
+
+function target(program: Program, args: string[]): Target {
+  const globalValues = valueNames(program.globals);
+  const found = findVerb(args, globalValues);
+  if (!found) return { path: [] };
+  const entry = program.verbs[found.name];
+  if (!entry) return { path: [], unknown: found.name };
+  if (!isGroup(entry)) return { path: [found.name], entry, verb: entry };
+  const s = findVerb(args, new Set([...globalValues, ...valueNames(entry.options)]), found.at + 1);
+  if (!s) return { path: [found.name], entry, group: entry };
+  const verb = entry.verbs[s.name];
+  if (!verb) return { path: [found.name], entry, group: entry, unknown: s.name };
+  return { path: [found.name, s.name], entry, group: entry, verb };
+}
+
+/** What a command line asks for: the verb to run and its options, normalised. */
+export interface Invocation {
+  path: string[];
+  verb: Verb;
+  options: Record<string, unknown>;
+  /** Which parser read the command line. */
+  parser: 'plain' | 'yargs';
+}
+
+/**
+ * Parse `args` for `program`: the plain parser when it can (unless `plain`
+ * is false), else yargs. Resolves to null when there is nothing to run (yargs
+ * printed the help); a bad command line throws a usage error.
+ */
+export async function parseCommandLine(program: Program, args: string[], opts: { plain?: boolean } = {}): Promise<Invocation | null> {
+  const t = target(program, args);
+  if (t.unknown !== undefined) {
+    const where = t.group ? `${program.name} ${t.path[0]}` : program.name;
+    throw new OstreeTsError(Codes.USAGE, `Unknown ${t.group ? `'${t.path[0]}' ` : ''}command '${t.unknown}'. Run '${where} --help' for the list.`, { command: t.unknown });
+  }
+  const verb = t.verb ? await t.verb.load() : undefined;
+  const groupOptions = t.group?.options ?? {};
+  const normalized = (raw: Record<string, unknown>): Record<string, unknown> => ({
+    ...normalize(program.globals, raw),
+    ...normalize(groupOptions, raw),
+    ...normalize(verb?.positionals ?? {}, raw),
+    ...normalize(verb?.options ?? {}, raw),
+  });
+  if (verb && opts.plain !== false) {
+    const plain = plainParse(args, t.path, [
+      { after: 0, options: program.globals },
+      { after: 1, options: groupOptions },
+      { after: t.path.length, options: verb.options },
+    ], verb.positionals);
+    if (plain) return { path: t.path, verb, options: normalized(plain), parser: 'plain' };
+  }
+  let parsed: Invocation | null = null;
+  const capture = async (raw: Record<string, unknown>): Promise<void> => {
+    if (verb) parsed = { path: t.path, verb, options: normalized(raw), parser: 'yargs' };
+  };
+  const globals = Object.keys(program.globals);
+  const y = yargs(program, args);
+  const [name, subName] = t.path;
+  if (t.group) {
+    const group = t.group;
+    y.command(name, group.describe, (g: Argv): Argv => {
+      g = declareOptions(g, group.options, { global: true });
+      if (verb && t.verb) return g.command(verbCommand(subName, t.verb.describe, verb, capture, { globals, group: Object.keys(group.options) }));
+      for (const [n, v] of Object.entries(group.verbs)) g = g.command(n, v.describe);
+      if (group.usage) g = g.usage(group.usage);
+      return examples(g, group.examples).demandCommand(1, `Give a command. Run '${program.name} ${name} --help' for the list.`);
+    });
+  } else if (verb && t.verb) {
+    y.command(verbCommand(name, t.verb.describe, verb, capture, { globals, group: [] }));
+  } else {
+    for (const [n, v] of Object.entries(program.verbs)) y.command(n, v.describe);
+    examples(y.usage(program.usage), program.examples);
+    if (program.epilog) y.epilog(program.epilog);
+    y.demandCommand(1, `Give a command. Run '${program.name} --help' for the list.`);
+  }
+  await y.fail((msg: string | null, err: Error | undefined) => {
+    if (err) throw err;
+    throw usageError(msg ?? 'Bad command line.');
+  }).parseAsync();
+  return parsed;
+}
+
 /** Run `program` on `args`; resolves to the exit status. */
 export async function runProgram(program: Program, args: string[]): Promise<number> {
   // A reader that stops early (`| head`) is not an error.
@@ -240,85 +337,20 @@ export async function runProgram(program: Program, args: string[]): Promise<numb
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
-  const globalValues = valueNames(program.globals);
-  const found = findVerb(args, globalValues);
-  const entry = found ? program.verbs[found.name] : undefined;
-  let path: string[] = found && entry ? [found.name] : [];
-  let sub: { name: string; entry: VerbEntry | undefined } | null = null;
-  if (isGroup(entry) && found) {
-    const s = findVerb(args, new Set([...globalValues, ...valueNames(entry.options)]), found.at + 1);
-    if (s) {
-      sub = { name: s.name, entry: entry.verbs[s.name] };
-      path = [found.name, s.name];
-    }
-  }
-  const usageOf = [program.name, ...path].join(' ');
-  const state: { json: boolean; verbose: boolean } = { json: args.includes('--json'), verbose: args.includes('--verbose') || args.includes('-v') };
-  const report = (e: unknown): number => reportError(e, { json: state.json, verbose: state.verbose, convention: program.convention, usageOf });
-
-  if (args.includes('--version') && !found && program.version) {
-    process.stdout.write(program.version());
-    return EXIT.OK;
-  }
-  if (found && !entry) {
-    return report(new OstreeTsError(Codes.USAGE, `Unknown command '${found.name}'. Run '${program.name} --help' for the list.`));
-  }
-  if (sub && !sub.entry) {
-    return report(new OstreeTsError(Codes.USAGE, `Unknown '${found?.name}' command '${sub.name}'. Run '${program.name} ${found?.name} --help' for the list.`));
-  }
-
-  const verbEntry = sub?.entry ?? (isGroup(entry) ? undefined : entry);
-  const groupOptions = isGroup(entry) ? entry.options : {};
-  let exit: number = EXIT.OK;
+  const state = { json: args.includes('--json'), verbose: args.includes('--verbose') };
+  const usageOf = [program.name, ...target(program, args).path].join(' ');
   try {
-    const verb = verbEntry ? await verbEntry.load() : undefined;
-    const call = async (raw: Record<string, unknown>): Promise<void> => {
-      const o = {
-        ...normalize(program.globals, raw),
-        ...normalize(groupOptions, raw),
-        ...normalize(verb?.positionals ?? {}, raw),
-        ...normalize(verb?.options ?? {}, raw),
-      };
-      state.json = o.json === true;
-      state.verbose = o.verbose === true;
-      exit = (await verb?.run(o)) ?? EXIT.OK;
-    };
-    if (verb) {
-      const plain = plainParse(args, path, [
-        { after: 0, options: program.globals },
-        { after: 1, options: groupOptions },
-        { after: path.length, options: verb.options },
-      ], verb.positionals);
-      if (plain) {
-        await call(plain);
-        return exit;
-      }
+    if (args.includes('--version') && !findVerb(args, valueNames(program.globals)) && program.version) {
+      process.stdout.write(program.version());
+      return EXIT.OK;
     }
-    const y = yargs(program, args);
-    if (isGroup(entry) && found) {
-      const group = entry;
-      y.command(found.name, group.describe, (g: Argv): Argv => {
-        g = declareOptions(g, group.options, { global: true });
-        if (verb && sub) return g.command(verbCommand(sub.name, sub.entry?.describe ?? '', verb, call, { globals: Object.keys(program.globals), group: Object.keys(group.options) }));
-        for (const [name, v] of Object.entries(group.verbs)) g = g.command(name, v.describe);
-        if (group.usage) g = g.usage(group.usage);
-        return examples(g, group.examples).demandCommand(1, `Give a command. Run '${program.name} ${found.name} --help' for the list.`);
-      });
-    } else if (verb && found && verbEntry) {
-      y.command(verbCommand(found.name, verbEntry.describe, verb, call, { globals: Object.keys(program.globals), group: [] }));
-    } else {
-      for (const [name, v] of Object.entries(program.verbs)) y.command(name, v.describe);
-      examples(y.usage(program.usage), program.examples);
-      if (program.epilog) y.epilog(program.epilog);
-      y.demandCommand(1, `Give a command. Run '${program.name} --help' for the list.`);
-    }
-    await y.fail((msg: string | null, err: Error | undefined) => {
-      if (err) throw err;
-      throw usageError(msg ?? 'Bad command line.');
-    }).parseAsync();
-    return exit;
+    const call = await parseCommandLine(program, args);
+    if (!call) return EXIT.OK;
+    state.json = call.options.json === true;
+    state.verbose = call.options.verbose === true;
+    return (await call.verb.run(call.options)) ?? EXIT.OK;
   } catch (e) {
-    return report(e);
+    return reportError(e, { json: state.json, verbose: state.verbose, convention: program.convention, usageOf });
   }
 }
 
