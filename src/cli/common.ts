@@ -36,9 +36,7 @@ export function parseTimestamp(s: string, what = '--timestamp'): bigint {
   return BigInt(Math.floor(ms / 1000));
 }
 
-export function write(s: string): void {
-  process.stdout.write(s);
-}
+export { write } from './output.js';
 
 /** `YYYY-MM-DD HH:MM:SS +0000`, as ostree prints commit dates. */
 export function formatDate(ts: bigint): string {

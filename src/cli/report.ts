@@ -8,7 +8,7 @@
  * status; only an internal error differs (70).
  */
 import { Codes, isCodedError, isInternalError, OstreeTsError, type ErrorHint } from '../errors/index.js';
-import { document } from './document.js';
+import { document } from './output.js';
 
 export const EXIT = {
   OK: 0,
@@ -37,8 +37,8 @@ export const EXIT_STATUS_HELP: Array<[number, string]> = [
   [EXIT.FAILURE, 'failure (anything not listed here)'],
   [EXIT.USAGE, 'a bad option or argument'],
   [EXIT.LOCKED, 'the sysroot is locked by another process (E_LOCKED); --lock-wait waits instead'],
-  [EXIT.SIGNATURE, "a signature the remote's policy requires is missing or invalid (E_SIGNATURE, or E_PREFLIGHT with check 'signature')"],
-  [EXIT.REFUSED, 'another preflight check refused the update (E_PREFLIGHT: downgrade, repo-space, boot-space, etc-merge)'],
+  [EXIT.SIGNATURE, 'a signature the policy requires is missing or invalid (check signature)'],
+  [EXIT.REFUSED, 'another preflight check refused the update (E_PREFLIGHT)'],
   [EXIT.INTERNAL, 'an internal error: a bug in ostree-ts'],
   [EXIT.NOTHING_TO_DO, 'upgrade --check: no update available'],
 ];

@@ -17,7 +17,7 @@ import {
   camel, commandString, declareOptions, declarePositionals, helpGroups, normalize,
   type OptionSpec, type OptionSpecs, type Parsed, type PositionalSpecs,
 } from './options.js';
-import { EXIT, reportError, type ExitConvention } from './report.js';
+import type { ExitConvention } from './report.js';
 
 /** One verb: what it takes, and what it does with it. `run` returns the exit status (default 0). */
 export interface VerbDef<P extends PositionalSpecs, O extends OptionSpecs, G> {
@@ -76,8 +76,8 @@ export interface Program {
   name: string;
   /** The text above the verb list in --help. */
   usage: string;
-  /** Shown below the verb list in --help. */
-  epilog?: string;
+  /** Shown below the verb list in --help (built only then). */
+  epilog?: string | (() => Promise<string>);
   examples?: Array<[string, string]>;
   globals: OptionSpecs;
   verbs: Record<string, VerbEntry | GroupEntry>;
@@ -320,7 +320,7 @@ export async function parseCommandLine(program: Program, args: string[], opts: {
   } else {
     for (const [n, v] of Object.entries(program.verbs)) y.command(n, v.describe);
     examples(y.usage(program.usage), program.examples);
-    if (program.epilog) y.epilog(program.epilog);
+    if (program.epilog) y.epilog(typeof program.epilog === 'string' ? program.epilog : await program.epilog());
     y.demandCommand(1, `Give a command. Run '${program.name} --help' for the list.`);
   }
   await y.fail((msg: string | null, err: Error | undefined) => {
@@ -342,14 +342,16 @@ export async function runProgram(program: Program, args: string[]): Promise<numb
   try {
     if (args.includes('--version') && !findVerb(args, valueNames(program.globals)) && program.version) {
       process.stdout.write(program.version());
-      return EXIT.OK;
+      return 0;
     }
     const call = await parseCommandLine(program, args);
-    if (!call) return EXIT.OK;
+    if (!call) return 0;
     state.json = call.options.json === true;
     state.verbose = call.options.verbose === true;
-    return (await call.verb.run(call.options)) ?? EXIT.OK;
+    return (await call.verb.run(call.options)) ?? 0;
   } catch (e) {
+    // The reporter (and its exit-status table) is loaded on a failure only.
+    const { reportError } = await import('./report.js');
     return reportError(e, { json: state.json, verbose: state.verbose, convention: program.convention, usageOf });
   }
 }

@@ -1,4 +1,4 @@
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { write } from '../common.js';
 import { JSON_OPTION } from '../options.js';
 import { adminVerb, sysrootOf } from './common.js';

@@ -1,24 +1,6 @@
-/** What the atomic verbs share: the global options, the sysroot, progress lines, renderers. */
-import { path } from '../../io/fs.js';
+/** What the atomic verbs that change the sysroot share: progress lines and the text of results. */
 import type { UpdateEvent, UpdateResult } from '../../host/index.js';
 import type { DeployEvent } from '../../sysroot/index.js';
-import { flag, SYSROOT_OPTION, type Parsed } from '../options.js';
-import { defineVerb } from '../shell.js';
-
-/** Options every atomic verb takes. */
-export const GLOBALS = {
-  sysroot: SYSROOT_OPTION,
-  verbose: flag('Print more (the stack trace of an internal error)'),
-};
-
-export type AtomicArgs = Parsed<typeof GLOBALS>;
-
-/** Define an atomic verb (see shell.ts). */
-export const verb = defineVerb<AtomicArgs>();
-
-export function sysrootOf(o: { sysroot?: string }): string {
-  return path.resolve(o.sysroot ?? '/');
-}
 
 /** Progress on stderr: one line per step (stdout stays for the result). */
 export function deployLine(e: DeployEvent): void {

@@ -1,6 +1,7 @@
 import { update } from '../../host/index.js';
 import { arg } from '../options.js';
-import { sysrootOf, updateLine, verb } from './common.js';
+import { updateLine } from './common.js';
+import { sysrootOf, verb } from './index.js';
 import { finish, UPDATE_OPTIONS } from './upgrade.js';
 
 export default verb({

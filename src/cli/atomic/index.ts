@@ -1,11 +1,28 @@
 /**
- * The atomic command table: the host-facing verbs, for what rpm-ostree and
- * bootc users do, on the same library as `ostree-ts admin`. Each verb's
- * module is loaded only when it runs (see ../shell.ts).
+ * The atomic command: its global options and its table of host-facing verbs,
+ * for what rpm-ostree and bootc users do, on the same library as
+ * `ostree-ts admin`. Each verb's module is loaded only when it runs (see
+ * ../shell.ts).
  */
-import { EXIT_STATUS_HELP } from '../report.js';
-import { verbModule, type Program, type VerbEntry } from '../shell.js';
-import { GLOBALS } from './common.js';
+import * as path from 'node:path';
+import { flag, SYSROOT_OPTION, type Parsed } from '../options.js';
+import { defineVerb, verbModule, type Program, type VerbEntry } from '../shell.js';
+
+/** Options every atomic verb takes. */
+export const GLOBALS = {
+  sysroot: SYSROOT_OPTION,
+  verbose: flag('Print more (the stack trace of an internal error)'),
+};
+
+export type AtomicArgs = Parsed<typeof GLOBALS>;
+
+/** Define an atomic verb (see shell.ts). */
+export const verb = defineVerb<AtomicArgs>();
+
+/** The sysroot the command acts on, absolute. */
+export function sysrootOf(o: { sysroot?: string }): string {
+  return path.resolve(o.sysroot ?? '/');
+}
 
 export const VERBS: Record<string, VerbEntry> = {
   status: { describe: 'Show the deployments: booted (●), default, rollback, pinned; version, commit, origin, signature', load: () => verbModule(import('./status.js')) },
@@ -38,12 +55,11 @@ export const PROGRAM: Program = {
     ['$0 rollback', 'Boot the previous deployment again'],
     ['$0 --sysroot=/mnt/sysroot rebase origin:debian/testing', 'Follow another branch'],
   ],
-  epilog: [
-    ...SETUP,
-    '',
-    'Exit status:',
-    ...EXIT_STATUS_HELP.map(([n, what]) => `  ${String(n).padStart(2)}  ${what}`),
-  ].join('\n'),
+  // Only --help needs the exit-status table (report.ts is otherwise loaded only on a failure).
+  epilog: async () => {
+    const { EXIT_STATUS_HELP } = await import('../report.js');
+    return [...SETUP, '', 'Exit status:', ...EXIT_STATUS_HELP.map(([n, what]) => `  ${String(n).padStart(2)}  ${what}`)].join('\n');
+  },
   globals: GLOBALS,
   verbs: VERBS,
   convention: 'atomic',

@@ -1,8 +1,7 @@
 import { hostStatus, setKargs } from '../../host/index.js';
-import { write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument, write } from '../output.js';
 import { JSON_OPTION, list, LOCK_WAIT_OPTION, str } from '../options.js';
-import { sysrootOf, verb } from './common.js';
+import { sysrootOf, verb } from './index.js';
 
 export default verb({
   options: {

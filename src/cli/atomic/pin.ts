@@ -1,8 +1,8 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { pin } from '../../host/index.js';
-import { write } from '../common.js';
+import { write } from '../output.js';
 import { args, flag, LOCK_WAIT_OPTION } from '../options.js';
-import { sysrootOf, verb } from './common.js';
+import { sysrootOf, verb } from './index.js';
 
 export default verb({
   positionals: { index: args('Deployment index, as atomic status lists them', { required: true }) },

@@ -1,8 +1,8 @@
 import { rollback } from '../../host/index.js';
-import { write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument, write } from '../output.js';
 import { JSON_OPTION, LOCK_WAIT_OPTION, REBOOT_OPTION } from '../options.js';
-import { deployLine, sysrootOf, verb } from './common.js';
+import { deployLine } from './common.js';
+import { sysrootOf, verb } from './index.js';
 import { reboot } from './reboot.js';
 
 export default verb({

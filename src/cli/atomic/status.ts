@@ -1,8 +1,7 @@
 import { hostStatus, renderHostStatus } from '../../host/status.js';
-import { write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument, write } from '../output.js';
 import { JSON_OPTION } from '../options.js';
-import { sysrootOf, verb } from './common.js';
+import { sysrootOf, verb } from './index.js';
 
 export default verb({
   options: { json: JSON_OPTION },

@@ -1,9 +1,9 @@
 import { update, type UpdateResult } from '../../host/index.js';
-import { write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument, write } from '../output.js';
 import { flag, JSON_OPTION, list, LOCK_WAIT_OPTION, OS_OPTION, REBOOT_OPTION } from '../options.js';
 import { EXIT } from '../report.js';
-import { renderUpdate, sysrootOf, updateLine, verb } from './common.js';
+import { renderUpdate, updateLine } from './common.js';
+import { sysrootOf, verb } from './index.js';
 import { reboot } from './reboot.js';
 
 /** What upgrade, rebase and deploy share. */

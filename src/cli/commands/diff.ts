@@ -1,6 +1,6 @@
 import { diffRevs } from '../../repo/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { arg, JSON_OPTION } from '../options.js';
 
 export default verb({

@@ -1,6 +1,6 @@
 import { fsck } from '../../repo/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { flag, JSON_OPTION } from '../options.js';
 import { progressLine } from '../progress.js';
 import { EXIT } from '../report.js';

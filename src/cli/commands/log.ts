@@ -1,7 +1,7 @@
 import { lookup, sha256Hex, contentChecksumInput, type Commit } from '../../format/index.js';
 import { readHistory } from '../../repo/index.js';
 import { formatDate, openRepo, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { arg, flag, JSON_OPTION } from '../options.js';
 
 /** One commit as `ostree log` and `ostree show` print it. */

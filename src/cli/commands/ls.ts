@@ -1,7 +1,7 @@
 import { encodeXattrs, parse, printValue, XATTRS_TYPE } from '../../format/index.js';
 import { listTree, type LsEntry } from '../../repo/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { document } from '../document.js';
+import { document } from '../output.js';
 import { arg, args, flag } from '../options.js';
 
 export function renderEntry(e: LsEntry, opts: { xattrs?: boolean; checksum?: boolean }): string {

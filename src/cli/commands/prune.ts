@@ -1,6 +1,6 @@
 import { prune } from '../../repo/index.js';
 import { openRepo, parseTimestamp, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { flag, JSON_OPTION, num, str } from '../options.js';
 
 export default verb({

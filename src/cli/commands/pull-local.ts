@@ -4,7 +4,7 @@ import { fsp, isErrno, path } from '../../io/index.js';
 import { Repo, pullLocal, type PullLocalOptions } from '../../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy } from '../../sign/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { arg, args, flag, JSON_OPTION, num, str } from '../options.js';
 import { progressLine } from '../progress.js';
 import { formatSize } from '../summary-view.js';

@@ -1,7 +1,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { pull, type PullOptions, type PullResult } from '../../transport/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { arg, args, flag, JSON_OPTION, list, str, type Parsed } from '../options.js';
 import { formatBytes, jsonPullRenderer, plainPullRenderer, ttyPullRenderer, type PullRenderer } from '../progress.js';
 

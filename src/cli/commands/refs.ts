@@ -1,7 +1,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { listRefs, resolveRev, writeRef, readRef } from '../../repo/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { args, flag, JSON_OPTION, str } from '../options.js';
 
 export default verb({

@@ -5,7 +5,7 @@ import { ED25519_METADATA_KEY, GPG_METADATA_KEY, loadPublicKeys, signaturesIn } 
 import { fetchRemoteSummary, type RemoteSummary } from '../../transport/index.js';
 import { summaryView } from '../../repo/index.js';
 import { openRepo, verb, write, type GlobalArgs } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { arg, args, flag, JSON_OPTION, list, optionalArg, str, type Parsed } from '../options.js';
 import { renderSummary, renderSummaryRaw } from '../summary-view.js';
 

@@ -2,7 +2,7 @@ import { Codes, OstreeTsError } from '../../errors/index.js';
 import { byteswapValue, printValue, type VarDict } from '../../format/index.js';
 import { resolveRev } from '../../repo/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { arg, flag, JSON_OPTION, str } from '../options.js';
 import { commitDocument, renderCommit } from './log.js';
 

@@ -5,7 +5,7 @@ import {
   applyOffline, deleteDelta, deltaPath, findDelta, openPart, generateDelta, listDeltas, loadSuperblock, resolveRev, type DeltaCompression,
 } from '../../repo/index.js';
 import { openRepo, verb, write, type GlobalArgs } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { arg, args, flag, JSON_OPTION, num, str, type Parsed } from '../options.js';
 import { progressLine } from '../progress.js';
 import { formatSize } from '../summary-view.js';

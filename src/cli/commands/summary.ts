@@ -4,7 +4,7 @@ import { fsp, isErrno, path } from '../../io/index.js';
 import { decodeSummary, regenerateSummary, summaryView } from '../../repo/index.js';
 import { signSummary } from '../../sign/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { flag, JSON_OPTION, list } from '../options.js';
 import { renderSummary, renderSummaryRaw } from '../summary-view.js';
 import { SIGNING_OPTIONS, signersFrom } from '../signing.js';

@@ -2,7 +2,7 @@ import { Codes, OstreeTsError } from '../../errors/index.js';
 import { resolveRev } from '../../repo/index.js';
 import { readSummary, remotePolicy, verifyCommit, verifySignatures, type VerifyPolicy } from '../../sign/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { printDocument } from '../document.js';
+import { printDocument } from '../output.js';
 import { flag, JSON_OPTION, list, optionalArg, str } from '../options.js';
 
 export default verb({

@@ -1,6 +1,6 @@
 /**
- * JSON output: every document a command prints carries `apiVersion` and
- * `kind`, so a program reading it knows what it holds. Fields are only ever
+ * What commands print on stdout. Every JSON document carries `apiVersion` and
+ * `kind`, so a program reading it knows what it holds; fields are only ever
  * added within one apiVersion.
  */
 export const API_VERSION = 'ostree-ts/v1';
@@ -16,4 +16,8 @@ export function document<T extends object>(kind: string, body: T): Document<T> {
 /** Print `body` as a document of `kind` on stdout. */
 export function printDocument(kind: string, body: object): void {
   process.stdout.write(`${JSON.stringify(document(kind, body), null, 2)}\n`);
+}
+
+export function write(s: string): void {
+  process.stdout.write(s);
 }
