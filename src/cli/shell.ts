@@ -146,12 +146,12 @@ export function plainParse(args: string[], path: string[], layers: Layer[], posi
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (!a.startsWith('-') || a === '-') {
-      if (a === '-') return null;
+    // `-` (stdin) and `--` (end of options) are left to yargs.
+    if (a === '-' || a === '--') return null;
+    if (!a.startsWith('-')) {
       words.push(a);
       continue;
     }
-    if (a === '--') return null;
     const eq = a.startsWith('--') ? a.indexOf('=') : -1;
     const token = eq > 0 ? a.slice(0, eq) : a;
     if (!token.startsWith('--') && token.length !== 2) return null;
