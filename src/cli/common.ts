@@ -1,20 +1,28 @@
-/** What the command modules share: opening the repository and parsing OSTree-style values. */
+/** What the ostree-ts verbs share: the global options, opening the repository, parsing OSTree-style values. */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { Repo } from '../repo/repo.js';
 import { parseFaultPoints } from '../repo/fault-points.js';
 import { exists, path } from '../io/fs.js';
+import { flag, str, type Parsed } from './options.js';
+import { defineVerb } from './shell.js';
 
-export interface GlobalArgs {
-  repo?: string;
-  verbose?: boolean;
-}
+/** Options every ostree-ts verb takes. */
+export const GLOBALS = {
+  repo: str('Path to the OSTree repository (default: $OSTREE_REPO, the current directory, or /sysroot/ostree/repo)'),
+  verbose: flag('Print more: what signed a commit, the stack trace of an internal error', { alias: 'v' }),
+};
+
+export type GlobalArgs = Parsed<typeof GLOBALS>;
+
+/** Define an ostree-ts verb (see shell.ts). */
+export const verb = defineVerb<GlobalArgs>();
 
 /**
  * The repository named by --repo, else $OSTREE_REPO, else the current
  * directory or /sysroot/ostree/repo. $OSTREE_TS_TEST_FAULT (comma-separated
  * fault points, for tests) makes its writes stop there.
  */
-export async function openRepo(args: GlobalArgs): Promise<Repo> {
+export async function openRepo(args: { repo?: string }): Promise<Repo> {
   const handle = { faults: parseFaultPoints(process.env.OSTREE_TS_TEST_FAULT ?? '') };
   const explicit = args.repo ?? process.env.OSTREE_REPO;
   if (explicit) return Repo.open(explicit, handle);
@@ -34,20 +42,7 @@ export function parseTimestamp(s: string, what = '--timestamp'): bigint {
   return BigInt(Math.floor(ms / 1000));
 }
 
-/** Make every option value a list (yargs gives a scalar for one use). */
-export function asList(v: unknown): string[] {
-  if (v === undefined || v === null) return [];
-  return (Array.isArray(v) ? v : [v]).map(String);
-}
-
-/** The last value when an option was given more than once. */
-export function last<T>(v: T | T[] | undefined): T | undefined {
-  return Array.isArray(v) ? v[v.length - 1] : v;
-}
-
-export function write(s: string): void {
-  process.stdout.write(s);
-}
+export { write } from './output.js';
 
 /** `YYYY-MM-DD HH:MM:SS +0000`, as ostree prints commit dates. */
 export function formatDate(ts: bigint): string {

@@ -1,10 +1,22 @@
 /**
  * Coded errors. Every error a user can meet carries a stable `code`, the facts
  * (`data`) that identify the object or file concerned, and a message that says
- * what to do next.
+ * what to do next. Messages speak of the library's concepts, never of one
+ * front end's flags: when the next step is an option of the call that failed,
+ * `data.hint` names it and the front end (the CLI) says how to give it.
  */
 
 export type ErrorData = Record<string, unknown>;
+
+/**
+ * The next step, when it is an option of the call that failed: the option as
+ * spelled in that call's options object (`lockWait`, `union`), and the value
+ * to give it when that is not simply `true`.
+ */
+export interface ErrorHint {
+  option: string;
+  value?: string;
+}
 
 export class OstreeTsError extends Error {
   readonly code: string;
@@ -17,15 +29,24 @@ export class OstreeTsError extends Error {
     this.data = data;
   }
 
+  /** The hint in `data`, when there is one. */
+  get hint(): ErrorHint | undefined {
+    const h = this.data.hint as ErrorHint | undefined;
+    return h && typeof h.option === 'string' ? h : undefined;
+  }
+
   toJSON(): { code: string; message: string; data: ErrorData } {
     return { code: this.code, message: this.message, data: this.data };
   }
 }
 
-/** An impossible state: a bug in ostree-ts, not in the input. */
+/**
+ * An impossible state: a broken internal contract, a bug in ostree-ts rather
+ * than a problem with the input. Front ends report it as a bug.
+ */
 export class InternalError extends OstreeTsError {
-  constructor(message: string, data: ErrorData = {}) {
-    super('E_INTERNAL', `Internal error: ${message}. This is a bug in ostree-ts; please report it with the command you ran.`, data);
+  constructor(message: string, data: ErrorData = {}, options?: { cause?: unknown }) {
+    super('E_INTERNAL', `Internal error: ${message}`, data, options);
     this.name = 'InternalError';
   }
 }
@@ -49,7 +70,6 @@ export const Codes = {
   USAGE: 'E_USAGE',
   EXISTS: 'E_EXISTS',
   NOT_FOUND: 'E_NOT_FOUND',
-  FSCK_FAILED: 'E_FSCK_FAILED',
   IO: 'E_IO',
   ARCHIVE_INVALID: 'E_ARCHIVE_INVALID',
   ARCHIVE_UNSAFE: 'E_ARCHIVE_UNSAFE',
@@ -66,8 +86,13 @@ export const Codes = {
   NO_SPACE: 'E_NO_SPACE',
   /** A fault point a test asked for was reached (repo/fault-points.ts). */
   FAULT_POINT: 'E_FAULT_POINT',
+  INTERNAL: 'E_INTERNAL',
 } as const;
 
 export function isCodedError(e: unknown): e is OstreeTsError {
   return e instanceof OstreeTsError;
+}
+
+export function isInternalError(e: unknown): e is InternalError {
+  return isCodedError(e) && e.code === Codes.INTERNAL;
 }

@@ -1,7 +1,7 @@
 /** zlib raw deflate as OSTree's archive mode stores it (zlib is loaded on first use). */
 import type { Transform } from 'node:stream';
 import { createRequire } from 'node:module';
-import { Codes, OstreeTsError } from '../errors/index.js';
+import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 
 const requireHere = createRequire(import.meta.url);
 
@@ -92,7 +92,7 @@ export function createCompressor(kind: Compression, level?: number): Transform |
   if (kind === 'gzip') return createGzip(level);
   if (kind === 'zstd') return createZstdCompress(level);
   if (kind === 'none') return null;
-  throw new Error(`writing ${kind} is not supported`);
+  throw new InternalError(`no compressor for '${kind}'`, { compression: kind });
 }
 
 export interface DecompressOptions {
@@ -151,7 +151,7 @@ export async function* decompressAuto(source: AsyncIterable<Buffer>, opts: Decom
     for await (const c of out) {
       total += c.length;
       if (total > max) {
-        throw new OstreeTsError(Codes.ARCHIVE_TOO_LARGE, `${name} expands to more than ${max} bytes (the limit for decompressed input); it may be a decompression bomb. If it is genuine, raise the limit (--tar-max-size).`, { archive: name, limit: max });
+        throw new OstreeTsError(Codes.ARCHIVE_TOO_LARGE, `${name} expands to more than ${max} bytes (the limit for decompressed input); it may be a decompression bomb. If it is genuine, raise the limit.`, { archive: name, limit: max });
       }
       yield c;
     }
@@ -161,7 +161,7 @@ export async function* decompressAuto(source: AsyncIterable<Buffer>, opts: Decom
   }
 }
 
-/** A byte sink into a file (written beside it, renamed into place by `finish`) or stdout. */
+/** A byte sink into a file (written beside it, renamed into place by `finish`) or a stream the caller gives (such as stdout). */
 export interface OutputSink {
   write(chunk: Buffer): Promise<void>;
   /** Flush, sync and move the file into place. */
@@ -170,12 +170,12 @@ export interface OutputSink {
   abort(): Promise<void>;
 }
 
-export async function openOutput(dest: string | null, compression: Compression, level?: number): Promise<OutputSink> {
+export async function openOutput(dest: string | NodeJS.WritableStream, compression: Compression, level?: number): Promise<OutputSink> {
   const fs = requireHere('node:fs') as typeof import('node:fs');
   const fsp = requireHere('node:fs/promises') as typeof import('node:fs/promises');
   const { pipeline } = requireHere('node:stream/promises') as typeof import('node:stream/promises');
-  const tmp = dest ? `${dest}.tmp-${process.pid}-${Date.now().toString(36)}` : null;
-  const out = tmp ? fs.createWriteStream(tmp, { mode: 0o644, highWaterMark: 4 * 1024 * 1024 }) : process.stdout;
+  const tmp = typeof dest === 'string' ? `${dest}.tmp-${process.pid}-${Date.now().toString(36)}` : null;
+  const out = tmp ? fs.createWriteStream(tmp, { mode: 0o644, highWaterMark: 4 * 1024 * 1024 }) : dest as NodeJS.WritableStream;
   const comp = createCompressor(compression, level);
   const head: NodeJS.WritableStream = comp ?? out;
   const done = comp ? pipeline(comp, out) : null;
@@ -209,7 +209,7 @@ export async function openOutput(dest: string | null, compression: Compression, 
       } else if (tmp) {
         await new Promise<void>((resolve, reject) => (out as import('node:fs').WriteStream).end((e?: Error | null) => (e ? reject(e) : resolve())));
       }
-      if (tmp && dest) {
+      if (tmp && typeof dest === 'string') {
         const fh = await fsp.open(tmp, 'r');
         try { await fh.sync(); } finally { await fh.close(); }
         await fsp.rename(tmp, dest);
@@ -222,16 +222,20 @@ export async function openOutput(dest: string | null, compression: Compression, 
   };
 }
 
+function outputClosed(): OstreeTsError {
+  return new OstreeTsError(Codes.IO, 'The output stream closed before everything was written.');
+}
+
 /** Wait for a stream's 'drain' (or its failure), leaving no listener behind. */
 export function drained(w: import('node:stream').Writable): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     // A stream that already failed emits nothing more: say so now rather than wait forever.
     if (w.errored) return reject(w.errored);
-    if (w.destroyed || w.writableEnded) return reject(new Error('the output stream closed before everything was written'));
+    if (w.destroyed || w.writableEnded) return reject(outputClosed());
     const done = (): void => { w.off('drain', ok); w.off('error', bad); w.off('close', closed); };
     const ok = (): void => { done(); resolve(); };
     const bad = (e: Error): void => { done(); reject(e); };
-    const closed = (): void => { done(); reject(w.errored ?? new Error('the output stream closed before everything was written')); };
+    const closed = (): void => { done(); reject(w.errored ?? outputClosed()); };
     w.once('drain', ok);
     w.once('error', bad);
     w.once('close', closed);

@@ -41,7 +41,7 @@ export class GitRepo {
     } else if (fs.existsSync(path.join(abs, 'HEAD')) && fs.existsSync(path.join(abs, 'objects'))) {
       gitdir = abs;
     } else {
-      throw new OstreeTsError(Codes.GIT, `${location} is not a git repository (no .git, and not a bare repository). Give the path of a git repository: --tree=git=REPO:REV[:SUBDIR].`, { repo: location });
+      throw new OstreeTsError(Codes.GIT, `${location} is not a git repository (no .git, and not a bare repository). Give the path of a git repository (REPO in REPO:REV[:SUBDIR]).`, { repo: location });
     }
     const git = (await import('isomorphic-git')).default as unknown as Git;
     return new GitRepo(git, location, { dir, gitdir });

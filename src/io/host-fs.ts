@@ -8,6 +8,7 @@ import { spawn, execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { randomSuffix } from './fs.js';
+import { Codes, OstreeTsError } from '../errors/index.js';
 
 export interface HeldLock {
   release(): Promise<void>;
@@ -113,7 +114,7 @@ function holdLock(cmd: string, args: string[], timeoutMs: number | undefined, fi
       settled = true;
       if (timer) clearTimeout(timer);
       if (code === 1) resolve(null);
-      else reject(new Error(`Could not lock ${file}: ${cmd} exited with ${code}${err ? `: ${err.trim()}` : ''}`));
+      else reject(new OstreeTsError(Codes.IO, `Could not lock ${file}: ${cmd} exited with ${code}${err ? `: ${err.trim()}` : ''}.`, { path: file, helper: cmd, status: code }));
     });
   });
 }

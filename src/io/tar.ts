@@ -8,7 +8,7 @@
  * would destroy binary extended attributes such as `security.capability`.
  */
 import { Header } from 'tar/header';
-import { Codes, OstreeTsError } from '../errors/index.js';
+import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 
 export type TarEntryType = 'file' | 'hardlink' | 'symlink' | 'directory' | 'chardev' | 'blockdev' | 'fifo' | 'other';
 
@@ -291,7 +291,7 @@ export async function* readTar(source: AsyncIterable<Buffer>, opts: TarReadOptio
       const dataSize = entry.size;
       let consumed = false;
       entry.body = async function* () {
-        if (consumed) throw new Error('tar entry body read twice');
+        if (consumed) throw new InternalError('a tar entry body was read twice', { archive: name, path });
         consumed = true;
         try {
           yield* r.chunks(dataSize);

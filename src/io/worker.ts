@@ -1,5 +1,6 @@
 /** Worker threads, behind a small typed interface: the only place that touches node:worker_threads. */
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
+import { InternalError } from '../errors/index.js';
 
 export interface WorkerHandle<In, Out> {
   /** Send a message; the buffers in `transfer` move to the worker (they become unusable here). */
@@ -17,7 +18,7 @@ export function startWorker<In, Out>(url: URL, onMessage: (msg: Out) => void, on
   w.on('message', onMessage);
   w.on('error', onError);
   w.on('exit', (code) => {
-    if (code !== 0) onError(new Error(`worker ${url.pathname} exited with status ${code}`));
+    if (code !== 0) onError(new InternalError(`the worker ${url.pathname} exited with status ${code}`, { worker: url.pathname, status: code }));
   });
   return {
     post(msg: In, transfer: ArrayBuffer[] = []): void {
@@ -32,7 +33,7 @@ export function startWorker<In, Out>(url: URL, onMessage: (msg: Out) => void, on
 
 /** In a worker module: answer each message with `handle`'s reply. */
 export function serveWorker<In, Out>(handle: (msg: In) => { reply: Out; transfer?: ArrayBuffer[] }): void {
-  if (isMainThread || !parentPort) throw new Error('serveWorker runs only inside a worker thread');
+  if (isMainThread || !parentPort) throw new InternalError('serveWorker runs only inside a worker thread');
   const port = parentPort;
   port.on('message', (msg: In) => {
     const { reply, transfer } = handle(msg);

@@ -18,7 +18,7 @@ export interface RawXattr {
 
 function ioError(op: string, path: string, e: unknown): OstreeTsError {
   const msg = e instanceof Error ? e.message : String(e);
-  return new OstreeTsError(Codes.IO, `Cannot ${op} extended attributes of ${path}: ${msg}. Check that the filesystem supports xattrs (or commit with --no-xattrs).`, { path }, { cause: e });
+  return new OstreeTsError(Codes.IO, `Cannot ${op} extended attributes of ${path}: ${msg}. Check that the filesystem supports xattrs, or leave extended attributes out.`, { path }, { cause: e });
 }
 
 /** All xattrs of `path` (the link itself for symlinks), in the order the kernel lists them. */

@@ -117,7 +117,7 @@ async function checkoutLinkFarm(ctx: Ctx, rootTree: string, rootMeta: string, de
       mkdirSync(d.dest, { mode: 0o700 });
     } catch (e) {
       if (isErrno(e, 'EEXIST')) {
-        throw new OstreeTsError(Codes.EXISTS, `Cannot check out to ${d.dest}: it already exists. Remove it, or pass --union to merge into it.`, { path: d.dest });
+        throw new OstreeTsError(Codes.EXISTS, `Cannot check out to ${d.dest}: it already exists. Remove it, or check out in union mode to merge into it.`, { path: d.dest, hint: { option: 'union' } });
       }
       throw e;
     }
@@ -199,7 +199,7 @@ async function makeDir(ctx: Ctx, dir: DirJob): Promise<void> {
   } catch (e) {
     if (!isErrno(e, 'EEXIST')) throw e;
     if (!ctx.opts.union) {
-      throw new OstreeTsError(Codes.EXISTS, `Cannot check out to ${dir.dest}: it already exists. Remove it, or pass --union to merge into it.`, { path: dir.dest });
+      throw new OstreeTsError(Codes.EXISTS, `Cannot check out to ${dir.dest}: it already exists. Remove it, or check out in union mode to merge into it.`, { path: dir.dest, hint: { option: 'union' } });
     }
     const st = await fsp.lstat(dir.dest);
     if (!st.isDirectory()) {
@@ -265,7 +265,7 @@ async function checkoutFile(ctx: Ctx, checksum: string, dest: string, rel: strin
       return;
     } catch (e) {
       if (isErrno(e, 'EEXIST')) {
-        throw new OstreeTsError(Codes.EXISTS, `Cannot check out ${rel} to ${dest}: it already exists. Remove it, or pass --union.`, { path: dest });
+        throw new OstreeTsError(Codes.EXISTS, `Cannot check out ${rel} to ${dest}: it already exists. Remove it, or check out in union mode.`, { path: dest, hint: { option: 'union' } });
       }
       // Missing objects are reported by loadFile below; other failures (EXDEV, EMLINK) fall back to a copy.
     }
@@ -286,7 +286,7 @@ async function checkoutFile(ctx: Ctx, checksum: string, dest: string, rel: strin
     ctx.stats.copied++;
   } catch (e) {
     if (isErrno(e, 'EEXIST')) {
-      throw new OstreeTsError(Codes.EXISTS, `Cannot check out ${rel} to ${dest}: it already exists. Remove it, or pass --union.`, { path: dest });
+      throw new OstreeTsError(Codes.EXISTS, `Cannot check out ${rel} to ${dest}: it already exists. Remove it, or check out in union mode.`, { path: dest, hint: { option: 'union' } });
     }
     throw e;
   }

@@ -38,7 +38,7 @@ export class CommitModifier {
     if (opts.statOverride !== undefined) {
       for (const line of lines(opts.statOverride)) {
         const sp = line.indexOf(' ');
-        if (sp < 0) throw new OstreeTsError(Codes.USAGE, `Malformed --statoverride line "${line}": expected "MODE PATH" or "=MODE PATH".`, { line });
+        if (sp < 0) throw new OstreeTsError(Codes.USAGE, `Malformed statoverride line "${line}": expected "MODE PATH" or "=MODE PATH".`, { line });
         const path = line.slice(sp + 1);
         if (line.startsWith('=')) this.modeSets.set(path, parseDecimal(line.slice(1, sp), line));
         else this.modeAdds.set(path, parseDecimal(line.slice(0, sp), line));
@@ -86,10 +86,10 @@ export class CommitModifier {
   /** After the whole tree: every statoverride addition and skip-list path must have matched. */
   checkAllUsed(): void {
     if (this.modeAdds.size) {
-      throw new OstreeTsError(Codes.USAGE, `Unmatched --statoverride paths: ${[...this.modeAdds.keys()].join(', ')}. Paths are absolute within the tree ("/usr/bin/foo"); fix or remove those lines.`, { paths: [...this.modeAdds.keys()] });
+      throw new OstreeTsError(Codes.USAGE, `Unmatched statoverride paths: ${[...this.modeAdds.keys()].join(', ')}. Paths are absolute within the tree ("/usr/bin/foo"); fix or remove those lines.`, { paths: [...this.modeAdds.keys()] });
     }
     if (this.skip.size) {
-      throw new OstreeTsError(Codes.USAGE, `Unmatched --skip-list paths: ${[...this.skip].join(', ')}. Paths are absolute within the tree ("/usr/bin/foo"); fix or remove those lines.`, { paths: [...this.skip] });
+      throw new OstreeTsError(Codes.USAGE, `Unmatched skip-list paths: ${[...this.skip].join(', ')}. Paths are absolute within the tree ("/usr/bin/foo"); fix or remove those lines.`, { paths: [...this.skip] });
     }
   }
 }
@@ -101,6 +101,6 @@ function lines(text: string): string[] {
 /** OSTree reads the mode with g_ascii_strtod: a decimal number ("2048" is the setgid bit). */
 function parseDecimal(s: string, line: string): number {
   const n = Number.parseFloat(s);
-  if (!Number.isFinite(n)) throw new OstreeTsError(Codes.USAGE, `Malformed --statoverride line "${line}": the mode must be a decimal number.`, { line });
+  if (!Number.isFinite(n)) throw new OstreeTsError(Codes.USAGE, `Malformed statoverride line "${line}": the mode must be a decimal number.`, { line });
   return Math.trunc(n) >>> 0;
 }

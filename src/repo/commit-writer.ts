@@ -41,7 +41,7 @@ export async function writeDirectory(txn: Transaction, root: string, opts: TreeW
   const st = await fsp.lstat(root).catch((e) => {
     throw new OstreeTsError(Codes.NOT_FOUND, `Cannot read the tree to commit, ${root}: ${(e as Error).message}.`, { path: root }, { cause: e });
   });
-  if (!st.isDirectory()) throw new OstreeTsError(Codes.USAGE, `${root} is not a directory; --tree=dir= needs a directory.`, { path: root });
+  if (!st.isDirectory()) throw new OstreeTsError(Codes.USAGE, `${root} is not a directory; a directory tree source needs one.`, { path: root });
   const ctx: WalkContext = {
     txn, opts,
     noXattrs: opts.noXattrs === true || txn.repo.mode === 'bare-user-only',

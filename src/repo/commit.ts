@@ -69,7 +69,7 @@ export interface CommitResult {
 
 export async function commitTree(repo: Repo, opts: CommitOptions): Promise<CommitResult> {
   if (!opts.branch && !opts.orphan) {
-    throw new OstreeTsError(Codes.USAGE, 'A branch is required: pass -b BRANCH, or --orphan for a commit without a ref.');
+    throw new OstreeTsError(Codes.USAGE, 'A branch is required: name the branch to commit to, or make an orphan commit (one without a ref).', { hint: { option: 'branch' } });
   }
   if (opts.branch) validateRefName(opts.branch);
   let parent: string | null = null;
@@ -153,7 +153,7 @@ async function writeLayers(repo: Repo, txn: Transaction, opts: CommitOptions): P
         const st = await fsp.stat(t.path).catch((e: NodeJS.ErrnoException) => {
           throw new OstreeTsError(Codes.NOT_FOUND, `Cannot read the archive ${t.path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}.`, { path: t.path }, { cause: e });
         });
-        if (!st.isFile()) throw new OstreeTsError(Codes.USAGE, `${t.path} is not a file; --tree=tar= needs a tar archive.`, { path: t.path });
+        if (!st.isFile()) throw new OstreeTsError(Codes.USAGE, `${t.path} is not a file; a tar tree source needs a tar archive.`, { path: t.path });
       }
       const source = t.stream ?? createReadStream(t.path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>;
       await importTar(txn, mtree, source, t.path, {

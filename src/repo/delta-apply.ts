@@ -3,7 +3,7 @@
  * read its operations into a plan (every offset checked first), then build
  * each object, hash it, and store it only if it is what the part says.
  */
-import { Codes, OstreeTsError } from '../errors/index.js';
+import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import {
   COMPRESSION_NONE, COMPRESSION_XZ, bspatch, decodePayload, decodeMetadata, decodeSuperblock, deltaName,
   inlinePart, planPart, sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock,

@@ -30,7 +30,7 @@ export interface GitImportResult {
 export function parseGitSpec(spec: string): GitSourceSpec {
   const parts = spec.split(':');
   if (parts.length < 2 || !parts[0] || !parts[1]) {
-    throw new OstreeTsError(Codes.USAGE, `Bad git tree "${spec}": expected --tree=git=REPO:REV[:SUBDIR].`, { spec });
+    throw new OstreeTsError(Codes.USAGE, `Bad git tree source "${spec}": expected REPO:REV[:SUBDIR].`, { spec });
   }
   if (parts.length === 2) return { repo: parts[0], rev: parts[1] };
   const subdir = parts.pop() as string;

@@ -49,12 +49,12 @@ interface Deferred {
 /** Parse `--tar-pathname-filter=REGEX,REPLACEMENT` (GLib-style \N back-references become $N). */
 export function parsePathnameFilter(spec: string): { regex: RegExp; replacement: string } {
   const comma = spec.indexOf(',');
-  if (comma < 0) throw new OstreeTsError(Codes.USAGE, "Missing ',' in --tar-pathname-filter: expected REGEX,REPLACEMENT.", { spec });
+  if (comma < 0) throw new OstreeTsError(Codes.USAGE, "Missing ',' in the tar pathname filter: expected REGEX,REPLACEMENT.", { spec });
   let regex: RegExp;
   try {
     regex = new RegExp(spec.slice(0, comma), 'g');
   } catch (e) {
-    throw new OstreeTsError(Codes.USAGE, `--tar-pathname-filter: ${(e as Error).message}.`, { spec });
+    throw new OstreeTsError(Codes.USAGE, `The tar pathname filter is not valid: ${(e as Error).message}.`, { spec });
   }
   const replacement = spec.slice(comma + 1).replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1').replace(/\\g<(\d+)>/g, '$$$1');
   return { regex, replacement };
@@ -113,7 +113,7 @@ class ArchiveImport {
     const parts: string[] = [];
     for (const c of rel.split('/')) {
       if (c === '' ) continue;
-      if (c === '..') throw this.unsafe(entry, "has a '..' component (after --tar-pathname-filter)", 'Fix the filter.');
+      if (c === '..') throw this.unsafe(entry, "has a '..' component (after the pathname filter)", 'Fix the filter.');
       if (c === '.') throw this.invalid(entry, "a '.' component in the middle of the path");
       const why = validateFilename(c);
       if (why) throw this.invalid(entry, `the name contains ${why}`);
@@ -138,7 +138,7 @@ class ArchiveImport {
         throw this.unsafe(entry, `would be written through ${joinPath(where, parts[i])}, which is a symlink or file earlier in the archive`, 'An archive must not place files through links it creates.');
       }
       if (!this.opts.autocreateParents) {
-        throw new OstreeTsError(Codes.ARCHIVE_INVALID, `${this.name}: entry "${entry}": its parent directory ${joinPath(where, parts[i])} is not in the archive (OSTree needs each directory before what it holds). Pass --tar-autocreate-parents to create missing parents as 0755 directories.`, { archive: this.name, entry });
+        throw new OstreeTsError(Codes.ARCHIVE_INVALID, `${this.name}: entry "${entry}": its parent directory ${joinPath(where, parts[i])} is not in the archive (OSTree needs each directory before what it holds). Add it to the archive, or let missing parents be created as 0755 directories.`, { archive: this.name, entry, hint: { option: 'tarAutocreateParents' } });
       }
       return this.createParents(parts, entry, tarEntry);
     }
@@ -211,7 +211,7 @@ class ArchiveImport {
     if (mod.skips(abs)) return;
     if (e.type === 'chardev' || e.type === 'blockdev' || e.type === 'fifo' || e.type === 'other') {
       const what = { chardev: 'a character device', blockdev: 'a block device', fifo: 'a FIFO', other: `of the unsupported type ${e.typeName}` }[e.type];
-      throw this.unsafe(entry, `is ${what}`, 'OSTree trees hold only regular files, symlinks and directories; leave it out of the archive (--skip-list, or devices in /dev at run time).');
+      throw this.unsafe(entry, `is ${what}`, 'OSTree trees hold only regular files, symlinks and directories; leave it out of the archive (a skip list does), and create devices in /dev at run time.');
     }
     const typeBits = e.type === 'directory' ? S_IFDIR : e.type === 'symlink' ? S_IFLNK : S_IFREG;
     if (parts.length === 0 && e.type !== 'directory') throw this.invalid(entry, 'the root of the tree must be a directory');

@@ -5,7 +5,7 @@
  * here. A directory taken whole from an existing tree stays a pair of
  * checksums until something has to change inside it.
  */
-import { Codes, OstreeTsError } from '../errors/index.js';
+import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import { encodeDirTree, sortByName, type DirTree } from '../format/index.js';
 import { mapLimit } from '../io/index.js';
 import type { RootChecksums } from './commit-writer.js';
@@ -47,12 +47,12 @@ export class MDir {
 
   /** Contents; call `expand` first. */
   get files(): Map<string, FileSlot> {
-    if (!this.filesMap) throw new Error('MDir not expanded');
+    if (!this.filesMap) throw new InternalError('a tree directory was read before it was expanded');
     return this.filesMap;
   }
 
   get dirs(): Map<string, MDir> {
-    if (!this.dirsMap) throw new Error('MDir not expanded');
+    if (!this.dirsMap) throw new InternalError('a tree directory was read before it was expanded');
     return this.dirsMap;
   }
 
@@ -110,8 +110,8 @@ export class MDir {
   async write(txn: Transaction, where = '/'): Promise<RootChecksums> {
     if (this.meta === null) {
       throw new OstreeTsError(where === '/' ? Codes.USAGE : Codes.TREE_CONFLICT, where === '/'
-        ? "Can't commit an empty tree: nothing gave the root directory its owner and mode. A tar archive needs a './' entry, or pass --tar-autocreate-parents."
-        : `The directory ${where} has no metadata (owner and mode).`, { path: where });
+        ? "Can't commit an empty tree: nothing gave the root directory its owner and mode. A tar archive needs a './' entry, or missing parents created for it."
+        : `The directory ${where} has no metadata (owner and mode).`, where === '/' ? { path: where, hint: { option: 'tarAutocreateParents' } } : { path: where });
     }
     if (!this.filesMap && this.lazyTree !== null) return { tree: this.lazyTree, meta: this.meta };
     await this.expand(txn);

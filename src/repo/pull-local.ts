@@ -79,9 +79,16 @@ export interface PullLocalResult {
 type TreeObject = 'dirtree' | 'dirmeta' | 'file';
 
 function corrupt(src: Repo, checksum: string, type: ObjectType, why: string, cause?: unknown): OstreeTsError {
-  // A reason taken from a repository error: its own subject and advice go.
-  const reason = why.replace(/^Object \S+ is corrupt: /, '').replace(/ Run 'ostree-ts fsck.*$/, '').replace(/\.$/, '');
-  return new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.${type} in ${src.path} is corrupt: ${reason}. Nothing of it was stored here and no ref moved; run 'ostree fsck' on ${src.path}.`, { checksum, type, source: src.path }, { cause });
+  const end = /[.!?]$/.test(why) ? '' : '.';
+  return new OstreeTsError(Codes.OBJECT_CORRUPT,
+    `Object ${checksum}.${type} in ${src.path} is corrupt: ${why}${end} Nothing of it was stored here and no ref moved; check that repository ('ostree-ts --repo=${src.path} fsck').`,
+    { checksum, type, source: src.path, reason: why }, { cause });
+}
+
+/** Why an object is corrupt: a repository error states it in `data.reason`; a decoder's message is the reason itself. */
+function reasonOf(e: unknown): string {
+  if (e instanceof OstreeTsError && typeof e.data.reason === 'string') return e.data.reason;
+  return (e as Error).message;
 }
 
 /** A source object found not to be what its name says. */
@@ -208,7 +215,7 @@ class Copier {
         try {
           detached = decodeMetadata(metaBytes);
         } catch (e) {
-          throw corrupt(src, checksum, 'commitmeta', (e as Error).message, e);
+          throw corrupt(src, checksum, 'commitmeta', reasonOf(e), e);
         }
       }
     } else {
@@ -363,7 +370,7 @@ class Copier {
     try {
       actual = await this.convert(txn, checksum, stored);
     } catch (e) {
-      if (e instanceof OstreeTsError && e.code === Codes.OBJECT_CORRUPT && e.data.checksum === checksum) throw corrupt(src, checksum, 'file', e.message, e);
+      if (e instanceof OstreeTsError && e.code === Codes.OBJECT_CORRUPT && e.data.checksum === checksum) throw corrupt(src, checksum, 'file', reasonOf(e), e);
       throw e;
     }
     if (actual !== checksum) throw corrupt(src, checksum, 'file', `its content hashes to ${actual}`);
@@ -397,7 +404,7 @@ class Copier {
       return await this.src.loadFile(checksum);
     } catch (e) {
       if (e instanceof OstreeTsError && e.code === Codes.OBJECT_MISSING) throw missing(this.src, checksum, e);
-      if (e instanceof OstreeTsError && e.code === Codes.OBJECT_CORRUPT) throw corrupt(this.src, checksum, 'file', e.message, e);
+      if (e instanceof OstreeTsError && e.code === Codes.OBJECT_CORRUPT) throw corrupt(this.src, checksum, 'file', reasonOf(e), e);
       throw e;
     }
   }
@@ -409,7 +416,7 @@ class Copier {
     try {
       actual = await storedContentChecksum(stored, { archive: this.src.isArchive });
     } catch (e) {
-      if (e instanceof OstreeTsError) throw corrupt(this.src, checksum, 'file', e.message, e);
+      if (e instanceof OstreeTsError) throw corrupt(this.src, checksum, 'file', reasonOf(e), e);
       throw e;
     }
     if (actual !== checksum) throw corrupt(this.src, checksum, 'file', `its content hashes to ${actual}`);
@@ -420,6 +427,6 @@ class Copier {
 class NotPlaced extends Error {}
 
 function missing(src: Repo, checksum: string, cause?: unknown): OstreeTsError {
-  return new OstreeTsError(Codes.OBJECT_MISSING, `Object ${checksum}.file is missing from ${src.path}, which the commit needs. Nothing more was copied and no ref moved; run 'ostree fsck' on ${src.path}.`, { checksum, type: 'file', source: src.path }, { cause });
+  return new OstreeTsError(Codes.OBJECT_MISSING, `Object ${checksum}.file is missing from ${src.path}, which the commit needs. Nothing more was copied and no ref moved; check that repository ('ostree-ts --repo=${src.path} fsck').`, { checksum, type: 'file', source: src.path }, { cause });
 }
 

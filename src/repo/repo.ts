@@ -89,7 +89,7 @@ export class Repo {
       text = await fsp.readFile(path.join(abs, 'config'), 'utf8');
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) {
-        throw new OstreeTsError(Codes.REPO_NOT_FOUND, `No OSTree repository at ${abs}. Create one with 'ostree-ts init --repo=${repoPath} --mode=archive', or pass --repo=PATH.`, { path: abs });
+        throw new OstreeTsError(Codes.REPO_NOT_FOUND, `No OSTree repository at ${abs}. Create one with 'ostree-ts init --repo=${repoPath} --mode=archive', or name an existing one.`, { path: abs, hint: { option: 'repo' } });
       }
       throw e;
     }
@@ -99,7 +99,7 @@ export class Repo {
       throw new OstreeTsError(Codes.REPO_CONFIG, `Unsupported repo_version '${version ?? ''}' in ${abs}/config; only 1 is supported.`, { path: abs });
     }
     if (config.get('core', 'archive') === 'true') {
-      throw new OstreeTsError(Codes.REPO_CONFIG, `The repository at ${abs} uses the old "archive" v1 format, which is no longer supported. Re-create it with --mode=archive.`, { path: abs });
+      throw new OstreeTsError(Codes.REPO_CONFIG, `The repository at ${abs} uses the old "archive" v1 format, which is no longer supported. Re-create it in archive mode.`, { path: abs });
     }
     return new Repo(abs, config, parseMode(config.get('core', 'mode') ?? 'bare'), opts);
   }
@@ -209,7 +209,7 @@ export class Repo {
       return fn();
     } catch (e) {
       if (e instanceof OstreeTsError && (e.code === Codes.GVARIANT_INVALID || e.code === Codes.OBJECT_INVALID)) {
-        throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.${type} is corrupt: ${e.message} Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type }, { cause: e });
+        throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.${type} is corrupt: ${e.message} Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type, reason: e.message }, { cause: e });
       }
       throw e;
     }
@@ -273,7 +273,7 @@ export class Repo {
     } catch (e) {
       if (isErrno(e, 'ENOENT', 'ENOTDIR')) throw this.missing(checksum, 'file', e);
       if (e instanceof OstreeTsError && (e.code === Codes.GVARIANT_INVALID || e.code === Codes.OBJECT_INVALID)) {
-        throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file is corrupt: ${e.message} Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file' }, { cause: e });
+        throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file is corrupt: ${e.message} Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file', reason: e.message }, { cause: e });
       }
       throw e;
     }
@@ -291,15 +291,15 @@ export class Repo {
       try {
         out = await inflateRaw(body, expected + 1);
       } catch (e) {
-        throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file is corrupt: its compressed content cannot be inflated (${(e as Error).message}). Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file' }, { cause: e });
+        throw corrupt(`its compressed content cannot be inflated (${(e as Error).message})`, e);
       }
-      if (out.length !== expected) {
-        throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file is corrupt: it inflates to ${out.length} bytes, but its header says ${expected}. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file' });
-      }
+      if (out.length !== expected) throw corrupt(`it inflates to ${out.length} bytes, but its header says ${expected}`);
       return out;
     };
-    const corrupt = (why: string, cause?: unknown): OstreeTsError => new OstreeTsError(Codes.OBJECT_CORRUPT,
-      `Object ${checksum}.file is corrupt: ${why}. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file' }, { cause });
+    function corrupt(why: string, cause?: unknown): OstreeTsError {
+      return new OstreeTsError(Codes.OBJECT_CORRUPT,
+        `Object ${checksum}.file is corrupt: ${why}. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file', reason: why }, { cause });
+    }
     const open = (): Readable => {
       // Inflate, count, and turn zlib failures into a coded error naming the object.
       let n = 0;
@@ -344,7 +344,7 @@ export class Repo {
     this.checkStoredType(checksum, st.isFile());
     const raw = await readXattr(p, 'user.ostreemeta');
     if (!raw) {
-      throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file has no user.ostreemeta attribute. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file' });
+      throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file has no user.ostreemeta attribute. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file', reason: 'it has no user.ostreemeta attribute' });
     }
     const meta = decodeUserMeta(raw, `user.ostreemeta of ${checksum}`);
     const isLink = (meta.mode & S_IFMT) === S_IFLNK;
@@ -371,7 +371,7 @@ export class Repo {
 
   private checkStoredType(checksum: string, ok: boolean): void {
     if (!ok) {
-      throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file is neither a regular file nor a symlink. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file' });
+      throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file is neither a regular file nor a symlink. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file', reason: 'it is neither a regular file nor a symlink' });
     }
   }
 

@@ -76,7 +76,7 @@ export function storedForm(repoMode: RepoMode, header: FileHeader, size: number)
 export function storedFileMode(repoMode: RepoMode, mode: number): number {
   if (repoMode === 'bare-user') return (mode & 0o775) | 0o400;
   if (repoMode === 'bare-user-only' && (mode & ~(S_IFMT | 0o775)) !== 0) {
-    throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare-user-only repository cannot store mode 0${(mode & 0o7777).toString(8)} (setuid, setgid and sticky bits, and world-writable files, are refused). Commit with --canonical-permissions or use another mode.`, { mode });
+    throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare-user-only repository cannot store mode 0${(mode & 0o7777).toString(8)} (setuid, setgid and sticky bits, and world-writable files, are refused). Commit with canonical permissions, or use another mode.`, { mode, hint: { option: 'canonicalPermissions' } });
   }
   return mode & 0o7777;
 }

@@ -229,7 +229,7 @@ export class Transaction {
    * archive repository; a no-op (the file stays) when the object is here already.
    */
   async adoptArchivedContent(checksum: string, filez: string): Promise<void> {
-    if (!this.repo.isArchive) throw new OstreeTsError(Codes.USAGE, 'Only an archive repository stores .filez objects as they are.');
+    if (!this.repo.isArchive) throw new InternalError('only an archive repository stores .filez objects as they are', { checksum, mode: this.repo.mode });
     await this.once(checksum, 'file', async (dest) => {
       const st = await fsp.stat(filez);
       await fsp.chmod(filez, ARCHIVE_OBJECT_MODE);

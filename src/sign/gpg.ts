@@ -104,7 +104,7 @@ export async function loadSigningKey(keyId: string, locations: string[]): Promis
     }
     return key;
   }
-  throw new OstreeTsError(Codes.KEY, `No secret key ${keyId} in ${locations.join(', ') || '(no key files given)'}. Pass --gpg-key-file=FILE with an exported secret key (gpg --export-secret-keys --armor ${keyId}).`, { keyId });
+  throw new OstreeTsError(Codes.KEY, `No secret key ${keyId} in ${locations.join(', ') || '(no key files given)'}. Give the file holding it, exported with gpg --export-secret-keys --armor ${keyId}.`, { keyId, locations });
 }
 
 /** A binary detached signature over `data`. */

@@ -23,8 +23,8 @@ export async function lockSysroot(root: string, opts: LockOptions): Promise<Held
     const owner = await fsp.readFile(info, 'utf8').catch(() => '');
     const who = owner.trim() ? ` by ${owner.trim()}` : '';
     throw new OstreeTsError(Codes.LOCKED,
-      `The sysroot ${root} is locked${who}: another update is in progress. Nothing was changed; wait for it to finish, or pass --lock-wait to wait for it.`,
-      { sysroot: root, owner: owner.trim() || null });
+      `The sysroot ${root} is locked${who}: another update is in progress. Nothing was changed; try again once it has finished, or wait for the lock.`,
+      { sysroot: root, owner: owner.trim() || null, hint: { option: 'lockWait' } });
   }
   const started = new Date(opts.now()).toISOString().replace(/\.\d+Z$/, 'Z');
   await atomicWriteFile(info, `${opts.purpose ?? 'a sysroot change'} (pid ${process.pid}, since ${started})\n`, { fsync: false }).catch(() => undefined);

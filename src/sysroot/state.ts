@@ -136,7 +136,7 @@ export async function readEntries(root: string, bootversion: 0 | 1): Promise<Arr
 export async function loadSysroot(rootIn: string, env: HostEnv, opts: { bootedCheck?: boolean } = {}): Promise<SysrootState> {
   const root = path.resolve(rootIn);
   if (!(await exists(path.join(root, 'ostree', 'deploy'))) && !(await exists(path.join(root, 'ostree', 'repo')))) {
-    throw new OstreeTsError(Codes.SYSROOT_INVALID, `${root} is not an OSTree sysroot (it has no ostree/deploy). Create one with 'ostree-ts admin init-fs ${rootIn}', or pass --sysroot=DIR.`, { path: root });
+    throw new OstreeTsError(Codes.SYSROOT_INVALID, `${root} is not an OSTree sysroot (it has no ostree/deploy). Create one with 'ostree-ts admin init-fs ${rootIn}', or name an existing one.`, { path: root, hint: { option: 'sysroot' } });
   }
   const bootversion = await readBootversion(root);
   const subbootversion = await readSubbootversion(root, bootversion);

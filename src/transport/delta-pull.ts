@@ -94,7 +94,7 @@ export async function applyDeltaFromRemote(
   const dir = deltaDir(choice.from, choice.to);
   const sbUrl = new URL(`${dir}/superblock`, base).href;
   const bytes = await fetcher.get(sbUrl, { maxBytes: 256 * 1024 * 1024 });
-  if (!bytes) throw new OstreeTsError(Codes.NOT_FOUND, `The remote lists static delta ${name} but has no ${dir}/superblock (404). Pull with --disable-static-deltas, or ask the publisher to run 'summary -u'.`, { name });
+  if (!bytes) throw new OstreeTsError(Codes.NOT_FOUND, `The remote lists static delta ${name} but has no ${dir}/superblock (404). Pull without static deltas, or ask the publisher to regenerate the summary.`, { name, hint: { option: 'staticDeltas', value: 'disable' } });
   const digest = sha256Hex(bytes);
   if (digest !== choice.digest) {
     throw new OstreeTsError(Codes.DELTA_INVALID, `The superblock of static delta ${name} has checksum ${digest}, but the remote's summary says ${choice.digest}. Nothing was stored and no ref moved.`, { name, checksum: digest });
@@ -127,7 +127,7 @@ export async function applyDeltaFromRemote(
     let got = inlinePart(sb, i);
     if (!got) {
       got = await fetcher.get(new URL(`${dir}/${i}`, base).href, { maxBytes: Number(header.size) });
-      if (!got) throw new OstreeTsError(Codes.OBJECT_MISSING, `Part ${i} of static delta ${name} is missing on the remote (404). No ref moved; pull again with --disable-static-deltas.`, { name, part: i });
+      if (!got) throw new OstreeTsError(Codes.OBJECT_MISSING, `Part ${i} of static delta ${name} is missing on the remote (404). No ref moved; pull again without static deltas.`, { name, part: i, hint: { option: 'staticDeltas', value: 'disable' } });
     }
     return { size: got.length, plan: await preparePart(got, header, `part ${i} of static delta ${name}`) };
   };
@@ -158,7 +158,7 @@ export async function applyDeltaFromRemote(
     await imported.finish(false);
   } catch (e) {
     if (e instanceof OstreeTsError && e.code === Codes.DELTA_INVALID) {
-      throw new OstreeTsError(e.code, `${e.message} No ref moved. Pull again once the server is repaired, or pull with --disable-static-deltas to fetch plain objects.`, e.data, { cause: e });
+      throw new OstreeTsError(e.code, `${e.message} No ref moved. Pull again once the server is repaired, or pull without static deltas to fetch plain objects.`, { ...e.data, hint: { option: 'staticDeltas', value: 'disable' } }, { cause: e });
     }
     throw e;
   }

@@ -126,13 +126,13 @@ function usage(message: string, data: Record<string, unknown> = {}): OstreeTsErr
 
 function checkOptions(opts: PullOptions): void {
   const depth = opts.depth ?? 0;
-  if (!Number.isInteger(depth) || depth < -1) throw usage(`--depth must be a whole number, -1 (all parents) or more; got ${depth}.`, { depth });
-  if (opts.timestampCheck && depth !== 0) throw usage('--timestamp-check compares the commits a ref names, so it cannot be combined with --depth (as in OSTree).');
+  if (!Number.isInteger(depth) || depth < -1) throw usage(`The depth must be a whole number, -1 (all parents) or more; got ${depth}.`, { depth });
+  if (opts.timestampCheck && depth !== 0) throw usage('The timestamp check compares the commits a ref names, so it cannot be combined with a depth (as in OSTree).');
   for (const s of opts.subpaths ?? []) {
-    if (!s.startsWith('/')) throw usage(`--subpath=${s}: give an absolute path inside the commit, such as /usr/bin.`, { subpath: s });
+    if (!s.startsWith('/')) throw usage(`Subpath ${s}: give an absolute path inside the commit, such as /usr/bin.`, { subpath: s });
   }
-  if (opts.subpaths?.length && opts.staticDeltas === 'require') throw usage('--subpath fetches objects one by one, so it cannot be combined with --require-static-deltas.');
-  if (opts.commitMetadataOnly && opts.staticDeltas === 'require') throw usage('--commit-metadata-only fetches only commits, so it cannot be combined with --require-static-deltas.');
+  if (opts.subpaths?.length && opts.staticDeltas === 'require') throw usage('A subpath is fetched object by object, so it cannot be combined with requiring static deltas.');
+  if (opts.commitMetadataOnly && opts.staticDeltas === 'require') throw usage('Fetching commit metadata only cannot be combined with requiring static deltas.');
 }
 
 /** Subpaths as compared: no trailing slash (but '/' itself). */
@@ -301,8 +301,8 @@ async function checkTimestamp(ctx: PullContext, plan: PullRefPlan): Promise<void
   checkBindings(ctx, commit, plan.checksum, plan.ref);
   if (commit.timestamp > current.timestamp || commit.timestamp === current.timestamp) return;
   throw new OstreeTsError(Codes.DOWNGRADE,
-    `Refusing commit ${plan.checksum} for ${plan.localRef}: its timestamp ${formatTimestamp(commit.timestamp)} is chronologically older than that of the current commit ${plan.previous} (${formatTimestamp(current.timestamp)}). Nothing was stored and the ref is unchanged; pull without --timestamp-check to accept an older commit.`,
-    { ref: plan.localRef, checksum: plan.checksum, current: plan.previous });
+    `Refusing commit ${plan.checksum} for ${plan.localRef}: its timestamp ${formatTimestamp(commit.timestamp)} is chronologically older than that of the current commit ${plan.previous} (${formatTimestamp(current.timestamp)}). Nothing was stored and the ref is unchanged; pull without the timestamp check to accept an older commit.`,
+    { ref: plan.localRef, checksum: plan.checksum, current: plan.previous, hint: { option: 'timestampCheck', value: 'false' } });
 }
 
 /** The requested commit, then its parents as deep as asked. Returns the requested commit's verification. */
@@ -401,14 +401,14 @@ async function maybePullDelta(ctx: PullContext, plan: PullRefPlan, summaryMeta: 
   if (mode === 'disable') return null;
   const required = mode === 'require';
   if (repo.isArchive || base.startsWith('file:')) {
-    if (required && repo.isArchive) throw new OstreeTsError(Codes.USAGE, `Static deltas cannot be used to pull into an archive repository (${repo.path}), as in OSTree; pull without --require-static-deltas.`, { remote });
+    if (required && repo.isArchive) throw new OstreeTsError(Codes.USAGE, `Static deltas cannot be used to pull into an archive repository (${repo.path}), as in OSTree; pull without requiring them.`, { remote, hint: { option: 'staticDeltas', value: 'auto' } });
     if (!required) return null;
   }
   // Already complete here: nothing to fetch.
   if ((await repo.hasObject(checksum, 'commit')) && !(await repo.isCommitPartial(checksum))) return null;
   const choice = await chooseDelta(repo, base, fetcher, summaryMeta, checksum, plan.previous);
   if (!choice) {
-    if (required) throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no static delta to ${checksum} (${ref}) that this repository can use, and --require-static-deltas was given.`, { remote, ref, checksum });
+    if (required) throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no static delta to ${checksum} (${ref}) that this repository can use, and static deltas were required.`, { remote, ref, checksum, hint: { option: 'staticDeltas', value: 'auto' } });
     return null;
   }
   if (!ctx.store) throw new InternalError('a static delta is applied only by a pull that stores objects', { remote });

@@ -43,7 +43,7 @@ async function refused(host: Host, check: string, why: string, o: { noFetch?: bo
   const before = await snapshotSysroot(host.sysroot);
   const objects = await objectCount(host.repo);
   const r = await atomic(`--sysroot=${host.sysroot}`, 'upgrade', '--json');
-  assert.equal(r.code, 1, `${why}: refused\n${r.stderr}`);
+  assert.equal(r.code, check === 'signature' ? 4 : 5, `${why}: refused with the ${check === 'signature' ? 'signature' : 'preflight'} exit status\n${r.stderr}`);
   assert.match(r.stderr, new RegExp(`^error: Preflight check '${check}' failed: .*Nothing was changed\\.$`, 'ms'), `${why}: the message names the check`);
   if (o.message) assert.match(r.stderr, o.message, why);
   const doc = errorDoc(r);
@@ -72,7 +72,7 @@ test('downgrade: a ref moved to an older commit is refused, then deployed with -
   const host = await makeHost(t, dir, { v1: { version: '1', kernel: 'k1' } });
   // The publisher moves os/stable to a commit dated before v1.
   const older = await publish(host.upstream, await makeOsTree(path.join(dir, 'tree-old'), { version: '0.9', kernel: 'k0' }), { timestamp: 1_600_000_000, version: '0.9' });
-  const r = await refused(host, 'downgrade', 'older commit', { noFetch: true, message: /is older than the deployed .*--allow-downgrade/ });
+  const r = await refused(host, 'downgrade', 'older commit', { noFetch: true, message: /is older than the deployed .*\nhint: pass --allow-downgrade\b/ });
   assert.match(r.stderr, new RegExp(older));
   await upgraded(host, older, host.v1, ['--allow-downgrade']);
 });
@@ -221,8 +221,8 @@ test('the sysroot lock: held by another process, an upgrade fails with E_LOCKED 
   const before = await snapshotSysroot(host.sysroot);
   const objects = await objectCount(host.repo);
   const r = await atomic(`--sysroot=${host.sysroot}`, 'upgrade', '--json');
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /^error: The sysroot .* is locked\b.*pass --lock-wait/m);
+  assert.equal(r.code, 3, `the locked exit status\n${r.stderr}`);
+  assert.match(r.stderr, /^error: The sysroot .* is locked\b.*\nhint: pass --lock-wait\b/m);
   const doc = errorDoc(r);
   assert.equal(doc.kind, 'Error');
   assert.equal(doc.error.code, 'E_LOCKED');

@@ -82,7 +82,7 @@ test('user-mode checkouts (-U) agree, and bare repositories hardlink', async (t)
   assert.deepEqual((await snapshotTree(path.join(dir, 'sub'), facts)).map((e) => e.path), ['/', 'nested', 'nested/deep.txt', 'up-link']);
   const again = await ots(`--repo=${repo}`, 'checkout', '-U', '--subpath=/sub', 'main', path.join(dir, 'sub'));
   assert.equal(again.code, 1);
-  assert.match(again.stderr, /already exists.*--union/);
+  assert.match(again.stderr, /already exists.*\nhint: pass --union\b/);
   await ok(ots(`--repo=${repo}`, 'checkout', '-U', '--union', '--subpath=/sub', 'main', path.join(dir, 'sub')));
   // An archive repository cannot hardlink.
   const arch = path.join(dir, 'arch');

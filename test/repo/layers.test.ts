@@ -91,11 +91,11 @@ test('a layer may not turn a file into a directory or back, and unmatched overri
   await writeFile(so, '73 /no/such/file\n');
   const r = await ots(`--repo=${repo}`, ...COMMIT, '-b', 'c', `--tree=dir=${basic}`, `--statoverride=${so}`);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /Unmatched --statoverride paths: \/no\/such\/file/);
+  assert.match(r.stderr, /Unmatched statoverride paths: \/no\/such\/file/);
   assert.notEqual((await ostree(`--repo=${theirs}`, ...COMMIT, '-b', 'c', `--tree=dir=${basic}`, `--statoverride=${so}`)).code, 0);
   const sl = path.join(dir, 'sl');
   await writeFile(sl, '/missing\n');
   const r2 = await ots(`--repo=${repo}`, ...COMMIT, '-b', 'c', `--tree=dir=${basic}`, `--skip-list=${sl}`);
-  assert.match(r2.stderr, /Unmatched --skip-list paths: \/missing/);
+  assert.match(r2.stderr, /Unmatched skip-list paths: \/missing/);
   assert.equal(await ok(ots(`--repo=${repo}`, 'refs')), '');
 });

@@ -1,22 +1,6 @@
-/** What the atomic verbs share: the sysroot, progress lines, JSON output. */
-import { path } from '../../io/fs.js';
+/** What the atomic verbs that change the sysroot share: progress lines and the text of results. */
 import type { UpdateEvent, UpdateResult } from '../../host/index.js';
 import type { DeployEvent } from '../../sysroot/index.js';
-import { last, write } from '../common.js';
-
-export interface AtomicArgs {
-  sysroot?: string | string[];
-  json?: boolean;
-  lockWait?: boolean;
-}
-
-export function sysrootOf(argv: AtomicArgs): string {
-  return path.resolve(last(argv.sysroot) ?? '/');
-}
-
-export function json(doc: unknown): void {
-  write(`${JSON.stringify(doc, null, 2)}\n`);
-}
 
 /** Progress on stderr: one line per step (stdout stays for the result). */
 export function deployLine(e: DeployEvent): void {
@@ -31,9 +15,6 @@ export function updateLine(e: UpdateEvent): void {
   else if (e.type === 'deploy') deployLine(e.event);
   else if (e.type === 'pull' && e.event.type === 'done') process.stderr.write(`Fetched ${e.event.result.fetched} objects (${e.event.result.bytes} bytes)\n`);
 }
-
-export const lockOption = { type: 'boolean', describe: 'Wait for another change to the sysroot to finish instead of failing' } as const;
-export const jsonOption = { type: 'boolean', describe: 'Print the result as a JSON document (apiVersion ostree-ts/v1)' } as const;
 
 /** The result of an update, for people. */
 export function renderUpdate(r: UpdateResult): string {

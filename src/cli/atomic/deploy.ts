@@ -1,28 +1,18 @@
-import type { Argv } from 'yargs';
 import { update } from '../../host/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
-import { last } from '../common.js';
-import { jsonOption, lockOption, sysrootOf, updateLine, type AtomicArgs } from './common.js';
-import { finish } from './upgrade.js';
+import { arg } from '../options.js';
+import { updateLine } from './common.js';
+import { sysrootOf, verb } from './index.js';
+import { finish, UPDATE_OPTIONS } from './upgrade.js';
 
-export const command = 'deploy <revision>';
-export const describe = 'Deploy a version (the commit\'s version) or a commit checksum of the followed ref; older ones are allowed';
-
-export function builder(y: Argv): Argv {
-  return y
-    .positional('revision', { type: 'string', describe: 'A version such as 2.0, or a commit checksum' })
-    .option('reboot', { alias: 'r', type: 'boolean', describe: 'Reboot into it' })
-    .option('os', { type: 'string', describe: 'The stateroot' })
-    .option('json', jsonOption)
-    .option('lock-wait', lockOption)
-    .example('$0 deploy 2.0', 'Go to version 2.0 of the followed ref (the origin records it as override-commit)');
-}
-
-interface Args extends AtomicArgs { revision: string; reboot?: boolean; os?: string | string[] }
-
-export async function handler(argv: Args): Promise<void> {
-  const r = await update({
-    sysroot: sysrootOf(argv), env: nodeHostEnv(), osname: last(argv.os), revision: argv.revision, lockWait: argv.lockWait, onEvent: argv.json ? undefined : updateLine,
-  });
-  finish(r, argv);
-}
+export default verb({
+  positionals: { revision: arg('A version such as 2.0, or a commit checksum') },
+  options: UPDATE_OPTIONS,
+  examples: [['$0 deploy 2.0', 'Go to version 2.0 of the followed ref (the origin records it as override-commit)']],
+  async run(o) {
+    const r = await update({
+      sysroot: sysrootOf(o), env: nodeHostEnv(), osname: o.os, revision: o.revision, lockWait: o.lockWait, onEvent: o.json ? undefined : updateLine,
+    });
+    return finish(r, o);
+  },
+});

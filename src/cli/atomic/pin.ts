@@ -1,24 +1,19 @@
-import type { Argv } from 'yargs';
-import { pin } from '../../host/index.js';
+import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
-import { asList, write } from '../common.js';
-import { lockOption, sysrootOf, type AtomicArgs } from './common.js';
+import { pin } from '../../host/index.js';
+import { write } from '../output.js';
+import { args, flag, LOCK_WAIT_OPTION } from '../options.js';
+import { sysrootOf, verb } from './index.js';
 
-export const command = 'pin <index..>';
-export const describe = 'Pin deployments (by index, 0 = default) so upgrades and cleanup keep them';
-
-export function builder(y: Argv): Argv {
-  return y
-    .positional('index', { type: 'string', describe: 'Deployment index, as atomic status lists them' })
-    .option('unpin', { alias: 'u', type: 'boolean', describe: 'Unpin instead' })
-    .option('lock-wait', lockOption)
-    .example('$0 pin 1', 'Keep the rollback deployment');
-}
-
-export async function handler(argv: AtomicArgs & { index: string | string[]; unpin?: boolean }): Promise<void> {
-  for (const i of asList(argv.index)) {
-    if (!/^\d+$/.test(i)) throw Object.assign(new Error(`'${i}' is not a deployment index (0, 1, …).`), { usage: true });
-    const d = await pin({ sysroot: sysrootOf(argv), env: nodeHostEnv(), index: Number(i), unpin: argv.unpin, lockWait: argv.lockWait });
-    write(`Deployment ${d.csum}.${d.deployserial} is now ${argv.unpin ? 'unpinned' : 'pinned'}\n`);
-  }
-}
+export default verb({
+  positionals: { index: args('Deployment index, as atomic status lists them', { required: true }) },
+  options: { unpin: flag('Unpin instead', { alias: 'u' }), 'lock-wait': LOCK_WAIT_OPTION },
+  examples: [['$0 pin 1', 'Keep the rollback deployment']],
+  async run(o) {
+    for (const i of o.index) {
+      if (!/^\d+$/.test(i)) throw new OstreeTsError(Codes.USAGE, `'${i}' is not a deployment index (0, 1, …; see atomic status).`, { index: i });
+      const d = await pin({ sysroot: sysrootOf(o), env: nodeHostEnv(), index: Number(i), unpin: o.unpin, lockWait: o.lockWait });
+      write(`Deployment ${d.csum}.${d.deployserial} is now ${o.unpin ? 'unpinned' : 'pinned'}\n`);
+    }
+  },
+});

@@ -1,51 +1,46 @@
-import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { compressionForName, openOutput, type Compression } from '../../io/index.js';
 import { exportTree } from '../../repo/index.js';
-import { last, openRepo, write, type GlobalArgs } from '../common.js';
+import { openRepo, verb, write } from '../common.js';
+import { arg, flag, num, str } from '../options.js';
 import { formatBytes, progressLine } from '../progress.js';
 
-export const command = 'export <commit>';
-export const describe = 'Write a commit as a tar archive (tar, tar.gz or tar.zst)';
-
-export function builder(y: Argv): Argv {
-  return y
-    .positional('commit', { type: 'string', describe: 'Ref or checksum' })
-    .option('output', { alias: 'o', type: 'string', describe: 'Archive to write; .tar.gz/.tgz and .tar.zst/.tzst are compressed (default: stdout)' })
-    .option('compression', { type: 'string', choices: ['none', 'gzip', 'zstd'], describe: 'Override the compression the output name implies' })
-    .option('level', { type: 'number', describe: 'Compression level (gzip 1-9, zstd 1-19)' })
-    .option('subpath', { type: 'string', describe: 'Export only this directory of the commit' })
-    .option('prefix', { type: 'string', describe: 'Add PATH in front of every name in the archive (include the trailing /)' })
-    .option('no-xattrs', { type: 'boolean', describe: 'Leave out extended attributes' })
-    .example('$0 --repo=repo export os/x86_64 -o rootfs.tar.zst', 'A zstd-compressed tarball of a branch')
-    .example('$0 --repo=repo commit -b copy --tree=tar=rootfs.tar.zst', 'Import it again: the tree has the same checksum');
-}
-
-export async function handler(argv: GlobalArgs & {
-  commit: string; output?: string | string[]; compression?: string; level?: number | number[];
-  subpath?: string | string[]; prefix?: string | string[]; noXattrs?: boolean;
-}): Promise<void> {
-  const repo = await openRepo(argv);
-  const output = last(argv.output);
-  const compression = (argv.compression as Compression | undefined) ?? (output ? compressionForName(output) : 'none');
-  if (!output && process.stdout.isTTY) {
-    throw new OstreeTsError(Codes.USAGE, 'Refusing to write a tar archive to a terminal. Pass -o FILE, or redirect stdout.');
-  }
-  const levelArg = last(argv.level);
-  const sink = await openOutput(output ?? null, compression, levelArg === undefined ? undefined : Number(levelArg));
-  const progress = output ? progressLine() : null;
-  try {
-    const stats = await exportTree(repo, argv.commit, sink, {
-      subpath: last(argv.subpath),
-      prefix: last(argv.prefix),
-      noXattrs: argv.noXattrs,
-      onProgress: (e) => progress?.update(`Exporting: ${e.filesDone} files, ${formatBytes(e.bytesDone)}`),
-    });
-    await sink.finish();
-    progress?.done();
-    if (output) write(`Exported ${stats.checksum}: ${stats.files} files, ${stats.directories} directories, ${formatBytes(stats.bytes)} to ${output}\n`);
-  } catch (e) {
-    await sink.abort();
-    throw e;
-  }
-}
+export default verb({
+  positionals: { commit: arg('Ref or checksum') },
+  options: {
+    output: str('Archive to write; .tar.gz/.tgz and .tar.zst/.tzst are compressed (default: stdout)', { alias: 'o' }),
+    compression: str('Override the compression the output name implies', { choices: ['none', 'gzip', 'zstd'] }),
+    level: num('Compression level (gzip 1-9, zstd 1-19)'),
+    subpath: str('Export only this directory of the commit'),
+    prefix: str('Add PATH in front of every name in the archive (include the trailing /)'),
+    'no-xattrs': flag('Leave out extended attributes'),
+  },
+  examples: [
+    ['$0 --repo=repo export os/x86_64 -o rootfs.tar.zst', 'A zstd-compressed tarball of a branch'],
+    ['$0 --repo=repo commit -b copy --tree=tar=rootfs.tar.zst', 'Import it again: the tree has the same checksum'],
+  ],
+  async run(o) {
+    const repo = await openRepo(o);
+    const output = o.output;
+    const compression = (o.compression as Compression | undefined) ?? (output ? compressionForName(output) : 'none');
+    if (!output && process.stdout.isTTY) {
+      throw new OstreeTsError(Codes.USAGE, 'Refusing to write a tar archive to a terminal. Pass -o FILE, or redirect stdout.');
+    }
+    const sink = await openOutput(output ?? process.stdout, compression, o.level);
+    const progress = output ? progressLine() : null;
+    try {
+      const stats = await exportTree(repo, o.commit, sink, {
+        subpath: o.subpath,
+        prefix: o.prefix,
+        noXattrs: o.noXattrs,
+        onProgress: (e) => progress?.update(`Exporting: ${e.filesDone} files, ${formatBytes(e.bytesDone)}`),
+      });
+      await sink.finish();
+      progress?.done();
+      if (output) write(`Exported ${stats.checksum}: ${stats.files} files, ${stats.directories} directories, ${formatBytes(stats.bytes)} to ${output}\n`);
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+  },
+});

@@ -1,17 +1,8 @@
-import type { Argv } from 'yargs';
 import { lookup, sha256Hex, contentChecksumInput, type Commit } from '../../format/index.js';
 import { readHistory } from '../../repo/index.js';
-import { formatDate, openRepo, write, type GlobalArgs } from '../common.js';
-
-export const command = 'log <ref>';
-export const describe = 'Show the history of a branch';
-
-export function builder(y: Argv): Argv {
-  return y
-    .positional('ref', { type: 'string', describe: 'Ref or commit to start from' })
-    .option('raw', { type: 'boolean', describe: 'Show raw variant data (as --json here)' })
-    .option('json', { type: 'boolean', describe: 'Print a JSON document' });
-}
+import { formatDate, openRepo, verb, write } from '../common.js';
+import { printDocument } from '../output.js';
+import { arg, flag, JSON_OPTION } from '../options.js';
 
 /** One commit as `ostree log` and `ostree show` print it. */
 export function renderCommit(checksum: string, c: Commit): string {
@@ -50,13 +41,17 @@ export function commitDocument(checksum: string, c: Commit): Record<string, unkn
   };
 }
 
-export async function handler(argv: GlobalArgs & { ref: string; json?: boolean; raw?: boolean }): Promise<void> {
-  const repo = await openRepo(argv);
-  const { entries, truncated } = await readHistory(repo, argv.ref);
-  if (argv.json || argv.raw) {
-    write(`${JSON.stringify({ apiVersion: 'ostree-ts/v1', kind: 'CommitLog', commits: entries.map((e) => commitDocument(e.checksum, e.commit)), truncated }, null, 2)}\n`);
-    return;
-  }
-  for (const e of entries) write(renderCommit(e.checksum, e.commit));
-  if (truncated) write('<< History beyond this commit not fetched >>\n');
-}
+export default verb({
+  positionals: { ref: arg('Ref or commit to start from') },
+  options: {
+    raw: flag('Show raw variant data (as --json here)'),
+    json: JSON_OPTION,
+  },
+  async run(o) {
+    const repo = await openRepo(o);
+    const { entries, truncated } = await readHistory(repo, o.ref);
+    if (o.json || o.raw) return printDocument('CommitLog', { commits: entries.map((e) => commitDocument(e.checksum, e.commit)), truncated });
+    for (const e of entries) write(renderCommit(e.checksum, e.commit));
+    if (truncated) write('<< History beyond this commit not fetched >>\n');
+  },
+});

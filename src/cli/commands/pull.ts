@@ -1,54 +1,24 @@
-import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { pull, type PullOptions, type PullResult } from '../../transport/index.js';
-import { asList, last, openRepo, write, type GlobalArgs } from '../common.js';
+import { openRepo, verb, write } from '../common.js';
+import { printDocument } from '../output.js';
+import { arg, args, flag, JSON_OPTION, list, str, type Parsed } from '../options.js';
 import { formatBytes, jsonPullRenderer, plainPullRenderer, ttyPullRenderer, type PullRenderer } from '../progress.js';
 
-export const command = 'pull <remote> [refs..]';
-export const describe = 'Download commits (and what they need) from a remote, verified';
-
-export function builder(y: Argv): Argv {
-  return y
-    .positional('remote', { type: 'string', describe: 'Remote name (ostree-ts remote add), or REMOTE:REF' })
-    .positional('refs', { type: 'string', describe: "Refs to pull (default: the remote's branches; with --mirror, every ref it lists)" })
-    .option('depth', { type: 'string', describe: 'Also pull this many parent commits (-1: all). Parents the server lacks end the history quietly' })
-    .option('commit-metadata-only', { type: 'boolean', describe: 'Fetch only the commits and their detached metadata; they stay marked partial' })
-    .option('mirror', { type: 'boolean', describe: 'Write refs/heads/REF instead of REMOTE:REF; with no refs, pull every ref in the summary and copy the summary' })
-    .option('subpath', { type: 'string', describe: 'Only the objects under this absolute path (repeatable); the commit stays marked partial' })
-    .option('dry-run', { type: 'boolean', describe: 'Say what would be fetched (refs, commits, objects, bytes when known) and change nothing' })
-    .option('timestamp-check', { alias: 'T', type: 'boolean', describe: 'Refuse a commit older than the one the local ref names' })
-    .option('disable-verify-bindings', { type: 'boolean', describe: "Accept a commit whose ref binding does not name the ref pulled (by default refused, as ostree does)" })
-    .option('disable-static-deltas', { type: 'boolean', describe: 'Never use static deltas; fetch objects' })
-    .option('require-static-deltas', { type: 'boolean', describe: 'Fail unless a static delta can be used' })
-    .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
-    .option('json-progress', { type: 'boolean', describe: 'Write progress to stdout as JSON lines ({"v":1,"type":"start"|"commit"|"objects"|"delta"|"done"|"error",...})' })
-    .option('object-batch', { type: 'string', describe: 'Objects made durable at a time: what an interrupted pull keeps (default 2000, and a batch every 3 s at most)' })
-    .example('$0 --repo=repo pull origin os/x86_64/stable', 'Fetch and verify the latest commit of a branch (ref origin:os/x86_64/stable)')
-    .example('$0 --repo=repo pull --depth=2 origin os/stable', 'The commit and its two parents, with their trees (for diffs and rollbacks)')
-    .example('$0 --repo=repo pull --commit-metadata-only --depth=-1 origin os/stable', 'The whole history, commits only: enough for log, nothing to check out')
-    .example('$0 --repo=repo pull --subpath=/usr/share/doc origin os/stable', 'One directory of the tree; the commit stays partial')
-    .example('$0 --repo=mirror pull --mirror origin', 'Every ref of the remote as refs/heads/REF, and its summary: a mirror that can be served')
-    .example('$0 --repo=repo pull --dry-run origin os/stable', 'How many objects (and bytes, when the commit lists sizes) a pull would fetch')
-    .example('$0 --repo=repo pull -T origin os/stable', 'Refuse to move the ref to an older commit (a rollback served by the remote)')
-    .example('$0 --repo=repo pull --json-progress origin os/stable | jq -c .', 'Progress as JSON lines for another program');
-}
-
-interface PullArgs extends GlobalArgs {
-  remote: string;
-  refs?: string[] | string;
-  depth?: string | string[];
-  commitMetadataOnly?: boolean | boolean[];
-  mirror?: boolean | boolean[];
-  subpath?: string | string[];
-  dryRun?: boolean | boolean[];
-  timestampCheck?: boolean | boolean[];
-  disableStaticDeltas?: boolean | boolean[];
-  disableVerifyBindings?: boolean | boolean[];
-  requireStaticDeltas?: boolean | boolean[];
-  json?: boolean | boolean[];
-  jsonProgress?: boolean | boolean[];
-  objectBatch?: string | string[];
-}
+const OPTIONS = {
+  depth: str('Also pull this many parent commits (-1: all). Parents the server lacks end the history quietly'),
+  'commit-metadata-only': flag('Fetch only the commits and their detached metadata; they stay marked partial'),
+  mirror: flag('Write refs/heads/REF instead of REMOTE:REF; with no refs, pull every ref in the summary and copy the summary'),
+  subpath: list('Only the objects under this absolute path (repeatable); the commit stays marked partial'),
+  'dry-run': flag('Say what would be fetched (refs, commits, objects, bytes when known) and change nothing'),
+  'timestamp-check': flag('Refuse a commit older than the one the local ref names', { alias: 'T' }),
+  'disable-verify-bindings': flag("Accept a commit whose ref binding does not name the ref pulled (by default refused, as ostree does)"),
+  'disable-static-deltas': flag('Never use static deltas; fetch objects'),
+  'require-static-deltas': flag('Fail unless a static delta can be used'),
+  json: JSON_OPTION,
+  'json-progress': flag('Write progress to stdout as JSON lines ({"v":1,"type":"start"|"commit"|"objects"|"delta"|"done"|"error",...})'),
+  'object-batch': str('Objects made durable at a time: what an interrupted pull keeps (default 2000, and a batch every 3 s at most)'),
+};
 
 function wholeNumber(v: string | undefined, what: string, min: number): number | undefined {
   if (v === undefined) return undefined;
@@ -59,20 +29,24 @@ function wholeNumber(v: string | undefined, what: string, min: number): number |
 }
 
 /** The pull's options from the command line, checked the way ostree checks them. */
-export function pullOptions(argv: PullArgs): PullOptions {
-  const disable = last(argv.disableStaticDeltas) === true;
-  const require = last(argv.requireStaticDeltas) === true;
-  if (disable && require) throw new OstreeTsError(Codes.USAGE, '--disable-static-deltas and --require-static-deltas contradict each other; give one.');
+export function pullOptions(o: Parsed<typeof OPTIONS>): PullOptions {
+  if (o.disableStaticDeltas && o.requireStaticDeltas) throw new OstreeTsError(Codes.USAGE, '--disable-static-deltas and --require-static-deltas contradict each other; give one.');
+  const depth = wholeNumber(o.depth, '--depth', -1);
+  // The library checks these too; here they are said in terms of the flags.
+  if (o.timestampCheck && (depth ?? 0) !== 0) throw new OstreeTsError(Codes.USAGE, '--timestamp-check compares the commits a ref names, so it cannot be combined with --depth (as in OSTree).');
+  for (const s of o.subpath) {
+    if (!s.startsWith('/')) throw new OstreeTsError(Codes.USAGE, `--subpath=${s}: give an absolute path inside the commit, such as /usr/bin.`, { subpath: s });
+  }
   return {
-    depth: wholeNumber(last(argv.depth), '--depth', -1),
-    commitMetadataOnly: last(argv.commitMetadataOnly) === true,
-    mirror: last(argv.mirror) === true,
-    subpaths: asList(argv.subpath),
-    dryRun: last(argv.dryRun) === true,
-    timestampCheck: last(argv.timestampCheck) === true,
-    disableVerifyBindings: last(argv.disableVerifyBindings) === true,
-    staticDeltas: disable ? 'disable' : require ? 'require' : 'auto',
-    batch: wholeNumber(last(argv.objectBatch), '--object-batch', 1),
+    depth,
+    commitMetadataOnly: o.commitMetadataOnly,
+    mirror: o.mirror,
+    subpaths: o.subpath,
+    dryRun: o.dryRun,
+    timestampCheck: o.timestampCheck,
+    disableVerifyBindings: o.disableVerifyBindings,
+    staticDeltas: o.disableStaticDeltas ? 'disable' : o.requireStaticDeltas ? 'require' : 'auto',
+    batch: wholeNumber(o.objectBatch, '--object-batch', 1),
   };
 }
 
@@ -100,35 +74,48 @@ export function renderPull(r: PullResult): string {
   return `${out.join('\n')}\n`;
 }
 
-export async function handler(argv: PullArgs): Promise<void> {
-  let remote = argv.remote;
-  let refs = asList(argv.refs);
-  // REMOTE:REF, as ostree accepts it.
-  const colon = remote.indexOf(':');
-  if (colon > 0) {
-    if (refs.length) throw new OstreeTsError(Codes.USAGE, `Give either REMOTE:REF or REMOTE REF..., not both ('${remote}' and ${refs.join(' ')}).`);
-    refs = [remote.slice(colon + 1)];
-    remote = remote.slice(0, colon);
-  }
-  const opts = pullOptions(argv);
-  const jsonProgress = last(argv.jsonProgress) === true;
-  const repo = await openRepo(argv);
-  const renderer: PullRenderer = jsonProgress
-    ? jsonPullRenderer(process.stdout)
-    : process.stderr.isTTY ? ttyPullRenderer(process.stderr) : plainPullRenderer(process.stderr);
-  let result: PullResult;
-  try {
-    result = await pull(repo, remote, refs, { ...opts, onProgress: (e) => renderer.onEvent(e) });
-  } catch (e) {
-    renderer.finish(e);
-    throw e;
-  }
-  renderer.finish();
-  // With --json-progress, stdout carries only JSON lines; the done event holds the result.
-  if (jsonProgress) return;
-  if (last(argv.json)) {
-    write(`${JSON.stringify(result, null, 2)}\n`);
-    return;
-  }
-  write(renderPull(result));
-}
+export default verb({
+  positionals: {
+    remote: arg('Remote name (ostree-ts remote add), or REMOTE:REF'),
+    refs: args("Refs to pull (default: the remote's branches; with --mirror, every ref it lists)"),
+  },
+  options: OPTIONS,
+  examples: [
+    ['$0 --repo=repo pull origin os/x86_64/stable', 'Fetch and verify the latest commit of a branch (ref origin:os/x86_64/stable)'],
+    ['$0 --repo=repo pull --depth=2 origin os/stable', 'The commit and its two parents, with their trees (for diffs and rollbacks)'],
+    ['$0 --repo=repo pull --commit-metadata-only --depth=-1 origin os/stable', 'The whole history, commits only: enough for log, nothing to check out'],
+    ['$0 --repo=repo pull --subpath=/usr/share/doc origin os/stable', 'One directory of the tree; the commit stays partial'],
+    ['$0 --repo=mirror pull --mirror origin', 'Every ref of the remote as refs/heads/REF, and its summary: a mirror that can be served'],
+    ['$0 --repo=repo pull --dry-run origin os/stable', 'How many objects (and bytes, when the commit lists sizes) a pull would fetch'],
+    ['$0 --repo=repo pull -T origin os/stable', 'Refuse to move the ref to an older commit (a rollback served by the remote)'],
+    ['$0 --repo=repo pull --json-progress origin os/stable | jq -c .', 'Progress as JSON lines for another program'],
+  ],
+  async run(o) {
+    let remote = o.remote;
+    let refs = o.refs;
+    // REMOTE:REF, as ostree accepts it.
+    const colon = remote.indexOf(':');
+    if (colon > 0) {
+      if (refs.length) throw new OstreeTsError(Codes.USAGE, `Give either REMOTE:REF or REMOTE REF..., not both ('${remote}' and ${refs.join(' ')}).`);
+      refs = [remote.slice(colon + 1)];
+      remote = remote.slice(0, colon);
+    }
+    const opts = pullOptions(o);
+    const repo = await openRepo(o);
+    const renderer: PullRenderer = o.jsonProgress
+      ? jsonPullRenderer(process.stdout)
+      : process.stderr.isTTY ? ttyPullRenderer(process.stderr) : plainPullRenderer(process.stderr);
+    let result: PullResult;
+    try {
+      result = await pull(repo, remote, refs, { ...opts, onProgress: (e) => renderer.onEvent(e) });
+    } catch (e) {
+      renderer.finish(e);
+      throw e;
+    }
+    renderer.finish();
+    // With --json-progress, stdout carries only JSON lines; the done event holds the result.
+    if (o.jsonProgress) return;
+    if (o.json) return printDocument('PullResult', result);
+    write(renderPull(result));
+  },
+});

@@ -1,41 +1,35 @@
-import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { formatGlibDateTime, isValidRemoteName } from '../../format/index.js';
 import { ED25519_METADATA_KEY, GPG_METADATA_KEY, signaturesIn } from '../../sign/index.js';
 import { addRemote, deleteRemote, fetchRemoteSummary, remoteSection, type RemoteSummary } from '../../transport/index.js';
 import { summaryView } from '../../repo/index.js';
-import { asList, openRepo, write, type GlobalArgs } from '../common.js';
+import { openRepo, verb, write, type GlobalArgs } from '../common.js';
+import { printDocument } from '../output.js';
+import { arg, args, flag, JSON_OPTION, list, optionalArg, str, type Parsed } from '../options.js';
 import { forLocale } from '../locale.js';
 import { renderSummary, renderSummaryRaw } from '../summary-view.js';
 
-export const command = 'remote <action> [name] [url] [branches..]';
-export const describe = "Add, delete, list or show remotes (and their signature policy); list a remote's refs or show its summary";
+const POSITIONALS = {
+  action: arg('What to do', { choices: ['add', 'delete', 'list', 'show-url', 'refs', 'summary'] }),
+  name: optionalArg('Remote name'),
+  url: optionalArg('With add: the repository URL (http://, https://, file://)'),
+  branches: args('With add: default branches to pull'),
+};
 
-export function builder(y: Argv): Argv {
-  return y
-    .positional('action', { type: 'string', choices: ['add', 'delete', 'list', 'show-url', 'refs', 'summary'], describe: 'What to do' })
-    .positional('name', { type: 'string', describe: 'Remote name' })
-    .positional('url', { type: 'string', describe: 'With add: the repository URL (http://, https://, file://)' })
-    .positional('branches', { type: 'string', describe: 'With add: default branches to pull' })
-    .option('set', { type: 'string', describe: 'With add: KEY=VALUE in the remote\'s config (gpg-verify, sign-verify, verification-ed25519-file, ...)' })
-    .option('no-gpg-verify', { type: 'boolean', describe: 'With add: gpg-verify=false' })
-    .option('gpg-import', { type: 'string', describe: 'With add: trust the OpenPGP public keys in FILE (written to NAME.trustedkeys.gpg)' })
-    .option('if-not-exists', { type: 'boolean', describe: 'With add: do nothing if the remote exists' })
-    .option('if-exists', { type: 'boolean', describe: 'With delete: do nothing if the remote does not exist' })
-    .option('revision', { alias: 'r', type: 'boolean', describe: 'With refs: show the commit each ref points at' })
-    .option('raw', { type: 'boolean', describe: 'With summary: print the whole summary as GVariant text' })
-    .option('json', { type: 'boolean', describe: 'With refs or summary: print a JSON document' })
-    .example('$0 --repo=repo remote refs --revision origin', "The remote's refs, from its summary (signature checked as the remote's policy asks)")
-    .example('$0 --repo=repo remote add --set=sign-verify=true --set=verification-ed25519-file=keys/public.ed25519 origin https://updates.example.org/repo os/x86_64', 'A remote whose commits must carry an ed25519 signature');
-}
+const OPTIONS = {
+  set: list('With add: KEY=VALUE in the remote\'s config (gpg-verify, sign-verify, verification-ed25519-file, ...)'),
+  'no-gpg-verify': flag('With add: gpg-verify=false'),
+  'gpg-import': str('With add: trust the OpenPGP public keys in FILE (written to NAME.trustedkeys.gpg)'),
+  'if-not-exists': flag('With add: do nothing if the remote exists'),
+  'if-exists': flag('With delete: do nothing if the remote does not exist'),
+  revision: flag('With refs: show the commit each ref points at', { alias: 'r' }),
+  raw: flag('With summary: print the whole summary as GVariant text'),
+  json: JSON_OPTION,
+};
 
-interface RemoteArgs extends GlobalArgs {
-  action: string; name?: string; url?: string; branches?: string[];
-  set?: string[]; noGpgVerify?: boolean; gpgImport?: string | string[]; ifNotExists?: boolean; ifExists?: boolean;
-  revision?: boolean; raw?: boolean; json?: boolean;
-}
+type RemoteArgs = GlobalArgs & Parsed<typeof POSITIONALS> & Parsed<typeof OPTIONS>;
 
-export async function handler(argv: RemoteArgs): Promise<void> {
+async function handler(argv: RemoteArgs): Promise<void> {
   const repo = await openRepo(argv);
   if (argv.action === 'list') {
     for (const g of repo.config.groups) {
@@ -65,14 +59,14 @@ export async function handler(argv: RemoteArgs): Promise<void> {
   }
   if (!argv.url) throw new OstreeTsError(Codes.USAGE, 'remote add needs NAME and URL.');
   const settings: Record<string, string> = {};
-  for (const kv of asList(argv.set)) {
+  for (const kv of argv.set) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new OstreeTsError(Codes.USAGE, `--set needs KEY=VALUE, got '${kv}'.`, { value: kv });
     settings[kv.slice(0, i)] = kv.slice(i + 1);
   }
   try {
     await addRemote(repo, name, argv.url, {
-      branches: asList(argv.branches), noGpgVerify: argv.noGpgVerify, settings, gpgImport: asList(argv.gpgImport).pop(), ifNotExists: argv.ifNotExists,
+      branches: argv.branches, noGpgVerify: argv.noGpgVerify, settings, gpgImport: argv.gpgImport, ifNotExists: argv.ifNotExists,
     });
   } catch (e) {
     if (e instanceof OstreeTsError && e.code === Codes.EXISTS) throw new OstreeTsError(Codes.EXISTS, `Remote '${name}' already exists. Delete it first, or pass --if-not-exists.`, { remote: name }, { cause: e });
@@ -84,10 +78,9 @@ export async function handler(argv: RemoteArgs): Promise<void> {
 function showRefs(remote: string, fetched: RemoteSummary, argv: RemoteArgs): void {
   const refs = [...fetched.summary.refs].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   if (argv.json) {
-    write(`${JSON.stringify({
-      apiVersion: 'ostree-ts/v1', kind: 'RemoteRefs', remote, url: fetched.url, verified: fetched.verified.checked,
-      refs: refs.map((r) => ({ ref: r.name, checksum: r.checksum })),
-    }, null, 2)}\n`);
+    printDocument('RemoteRefs', {
+      remote, url: fetched.url, verified: fetched.verified.checked, refs: refs.map((r) => ({ ref: r.name, checksum: r.checksum })),
+    });
     return;
   }
   write(refs.map((r) => (argv.revision ? `${remote}:${r.name}\t${r.checksum}\n` : `${remote}:${r.name}\n`)).join(''));
@@ -96,7 +89,7 @@ function showRefs(remote: string, fetched: RemoteSummary, argv: RemoteArgs): voi
 /** `remote summary`: the summary as `summary --view` shows it, then what verified it. */
 function showSummary(fetched: RemoteSummary, argv: RemoteArgs): void {
   if (argv.json) {
-    write(`${JSON.stringify({ ...summaryView(fetched.summary), remote: fetched.remote, url: fetched.url, verified: fetched.verified }, null, 2)}\n`);
+    printDocument('Summary', { ...summaryView(fetched.summary), remote: fetched.remote, url: fetched.url, verified: fetched.verified });
     return;
   }
   if (argv.raw) {
@@ -118,3 +111,13 @@ function showSummary(fetched: RemoteSummary, argv: RemoteArgs): void {
   }
   write(forLocale(text, process.env));
 }
+
+export default verb({
+  positionals: POSITIONALS,
+  options: OPTIONS,
+  examples: [
+    ['$0 --repo=repo remote refs --revision origin', "The remote's refs, from its summary (signature checked as the remote's policy asks)"],
+    ['$0 --repo=repo remote add --set=sign-verify=true --set=verification-ed25519-file=keys/public.ed25519 origin https://updates.example.org/repo os/x86_64', 'A remote whose commits must carry an ed25519 signature'],
+  ],
+  run: handler,
+});

@@ -1,4 +1,3 @@
-import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { fsp, path, writeNewFile } from '../../io/index.js';
 import { resolveRev } from '../../repo/index.js';
@@ -6,39 +5,24 @@ import {
   ED25519_METADATA_KEY, deleteCommitSignatures, ed25519KeysFrom, encodePublicKey, encodeSecretKey, generateSecretKey,
   parsePublicKey, parsePublicKeyList, signCommit, verifyCommit, verifyEd25519,
 } from '../../sign/index.js';
-import { asList, last, openRepo, write, type GlobalArgs } from '../common.js';
-import { checkSignType, ed25519Keys, type SigningArgs } from '../signing.js';
+import { openRepo, verb, write, type GlobalArgs } from '../common.js';
+import { arg, args, flag, list, str, type Parsed } from '../options.js';
+import { checkSignType, ed25519Keys } from '../signing.js';
 
-export const command = 'sign <commit> [keys..]';
-export const describe = 'Sign a commit (ed25519), verify its signatures, or generate a key pair';
+const OPTIONS = {
+  'sign-type': str('Signature type (only ed25519)', { alias: 's' }),
+  'keys-file': list('File of keys, base64, one per line (secret to sign, public to verify)'),
+  'keys-dir': str('With --verify: directory holding trusted.ed25519 and trusted.ed25519.d/'),
+  verify: flag('Verify the commit\'s signatures instead of signing'),
+  delete: flag('Remove the signatures the given public keys verify', { alias: 'd' }),
+  out: str("With 'generate': directory for secret.ed25519 (mode 0600) and public.ed25519"),
+};
 
-export function builder(y: Argv): Argv {
-  return y
-    .positional('commit', { type: 'string', describe: "Ref or checksum; or 'generate' to make a key pair" })
-    .positional('keys', { type: 'string', describe: 'Secret keys (base64) to sign with; public keys with --verify' })
-    .option('sign-type', { alias: 's', type: 'string', describe: 'Signature type (only ed25519)' })
-    .option('keys-file', { type: 'string', describe: 'File of keys, base64, one per line (secret to sign, public to verify)' })
-    .option('keys-dir', { type: 'string', describe: 'With --verify: directory holding trusted.ed25519 and trusted.ed25519.d/' })
-    .option('verify', { type: 'boolean', describe: 'Verify the commit\'s signatures instead of signing' })
-    .option('delete', { alias: 'd', type: 'boolean', describe: 'Remove the signatures the given public keys verify' })
-    .option('out', { type: 'string', describe: "With 'generate': directory for secret.ed25519 (mode 0600) and public.ed25519" })
-    .example('$0 sign generate --sign-type=ed25519 --out=keys', 'Make a key pair')
-    .example('$0 --repo=repo sign os/x86_64 --keys-file=keys/secret.ed25519', 'Sign a commit')
-    .example('$0 --repo=repo sign --verify os/x86_64 --keys-file=keys/public.ed25519', 'Check a commit');
-}
-
-interface SignArgs extends GlobalArgs, SigningArgs {
-  commit: string;
-  keys?: string[];
-  keysDir?: string | string[];
-  verify?: boolean;
-  delete?: boolean;
-  out?: string | string[];
-}
+type SignArgs = GlobalArgs & Parsed<typeof OPTIONS> & { commit: string; keys: string[] };
 
 async function generate(argv: SignArgs): Promise<void> {
   checkSignType(argv);
-  const out = last(argv.out);
+  const out = argv.out;
   if (!out) throw new OstreeTsError(Codes.USAGE, "sign generate needs --out=DIR (where secret.ed25519 and public.ed25519 go).");
   await fsp.mkdir(out, { recursive: true, mode: 0o700 });
   const key = generateSecretKey();
@@ -57,14 +41,13 @@ async function generate(argv: SignArgs): Promise<void> {
 
 async function publicKeys(argv: SignArgs): Promise<Buffer[]> {
   const keys: Buffer[] = [];
-  for (const k of asList(argv.keys)) {
+  for (const k of argv.keys) {
     const pub = parsePublicKey(k);
     if (!pub) throw new OstreeTsError(Codes.KEY, `'${k}' is not a base64 ed25519 public key (32 bytes).`, { key: k });
     keys.push(pub);
   }
-  const file = last(argv.keysFile);
-  if (file) keys.push(...parsePublicKeyList(await fsp.readFile(file, 'utf8')));
-  const dir = last(argv.keysDir);
+  for (const file of argv.keysFile) keys.push(...parsePublicKeyList(await fsp.readFile(file, 'utf8')));
+  const dir = argv.keysDir;
   if (dir) {
     keys.push(...(await ed25519KeysFrom(path.join(dir, 'trusted.ed25519'))));
     const revoked = new Set((await ed25519KeysFrom(path.join(dir, 'revoked.ed25519'))).map((k) => k.toString('hex')));
@@ -73,7 +56,7 @@ async function publicKeys(argv: SignArgs): Promise<Buffer[]> {
   return keys;
 }
 
-export async function handler(argv: SignArgs): Promise<void> {
+async function handler(argv: SignArgs): Promise<void> {
   if (argv.commit === 'generate' && !argv.verify && !argv.delete) return generate(argv);
   checkSignType(argv);
   const repo = await openRepo(argv);
@@ -95,8 +78,22 @@ export async function handler(argv: SignArgs): Promise<void> {
     write(`Deleted ${n} signature(s)\n`);
     return;
   }
-  const keys = await ed25519Keys({ ...argv, sign: argv.keys });
+  const keys = await ed25519Keys({ sign: argv.keys, signType: argv.signType, keysFile: argv.keysFile });
   if (!keys.length) throw new OstreeTsError(Codes.USAGE, 'No key to sign with: give a base64 secret key, or --keys-file=FILE.');
   const checksum = await signCommit(repo, argv.commit, [{ type: 'ed25519', keys }]);
   if (argv.verbose) write(`Signed ${checksum}\n`);
 }
+
+export default verb({
+  positionals: {
+    commit: arg("Ref or checksum; or 'generate' to make a key pair"),
+    keys: args('Secret keys (base64) to sign with; public keys with --verify'),
+  },
+  options: OPTIONS,
+  examples: [
+    ['$0 sign generate --sign-type=ed25519 --out=keys', 'Make a key pair'],
+    ['$0 --repo=repo sign os/x86_64 --keys-file=keys/secret.ed25519', 'Sign a commit'],
+    ['$0 --repo=repo sign --verify os/x86_64 --keys-file=keys/public.ed25519', 'Check a commit'],
+  ],
+  run: handler,
+});

@@ -1,67 +1,49 @@
-import type { Argv } from 'yargs';
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { Op, decodePayload, deltaName, inlinePart, planPart } from '../../format/index.js';
 import { fsp, path } from '../../io/index.js';
 import {
   applyOffline, deleteDelta, deltaPath, findDelta, openPart, generateDelta, listDeltas, loadSuperblock, resolveRev, type DeltaCompression,
 } from '../../repo/index.js';
-import { last, openRepo, write, type GlobalArgs } from '../common.js';
+import { openRepo, verb, write, type GlobalArgs } from '../common.js';
+import { printDocument } from '../output.js';
+import { arg, args, flag, JSON_OPTION, num, str, type Parsed } from '../options.js';
 import { progressLine } from '../progress.js';
 import { formatSize } from '../summary-view.js';
 
-export const command = 'static-delta <action> [args..]';
-export const describe = 'Generate, list, show, delete or apply static deltas';
+const POSITIONALS = {
+  action: arg('What to do', { choices: ['list', 'show', 'delete', 'generate', 'apply-offline'] }),
+  args: args('show/delete: a delta name (FROM-TO or TO); apply-offline: a delta directory or superblock file'),
+};
 
-export function builder(y: Argv): Argv {
-  return y
-    .positional('action', { type: 'string', choices: ['list', 'show', 'delete', 'generate', 'apply-offline'], describe: 'What to do' })
-    .positional('args', { type: 'string', describe: 'show/delete: a delta name (FROM-TO or TO); apply-offline: a delta directory or superblock file' })
-    .option('from', { type: 'string', describe: 'generate: the commit clients have (default: the parent of --to)' })
-    .option('to', { type: 'string', describe: 'generate: the commit clients want' })
-    .option('empty', { type: 'boolean', describe: 'generate: a from-scratch delta (clients have nothing)' })
-    .option('inline', { type: 'boolean', describe: 'generate: put the parts inside the superblock' })
-    .option('if-not-exists', { alias: 'n', type: 'boolean', describe: 'generate: do nothing if the delta exists' })
-    .option('min-fallback-size', { type: 'number', describe: 'generate: files larger than this many MB are fetched as plain objects (default 4; 0 never)' })
-    .option('max-chunk-size', { type: 'number', describe: 'generate: cut parts at this many MB (default 16; ostree uses 32)' })
-    .option('disable-bsdiff', { type: 'boolean', describe: 'generate: accepted for ostree compatibility (ostree-ts writes no bsdiff)' })
-    .option('disable-copies', { type: 'boolean', describe: 'generate: write modified files whole, not as copies from the old version' })
-    .option('compression', { type: 'string', choices: ['xz', 'none'], describe: 'generate: part compression (default xz, as ostree writes; none for inspection)' })
-    .option('level', { type: 'number', describe: 'generate: xz preset 0-9 for data parts (default 6); parts of x86 machine code use two less, behind the x86 filter' })
-    .option('jobs', { type: 'number', describe: 'generate: parts compressed at once (default: the number of CPUs)' })
-    .option('json', { type: 'boolean', describe: 'list/show/generate: print JSON' })
-    .example('$0 --repo=repo static-delta generate --from=os/v1 --to=os/v2', 'A delta that updates clients from v1 to v2 (then run summary -u)')
-    .example('$0 --repo=repo static-delta generate --empty --to=os/v2', 'A from-scratch delta: a first install in a few requests')
-    .example('$0 --repo=repo static-delta apply-offline /media/usb/deltas/XX/YYYY', 'Apply a delta carried on removable media');
-}
+const OPTIONS = {
+  from: str('generate: the commit clients have (default: the parent of --to)'),
+  to: str('generate: the commit clients want'),
+  empty: flag('generate: a from-scratch delta (clients have nothing)'),
+  inline: flag('generate: put the parts inside the superblock'),
+  'if-not-exists': flag('generate: do nothing if the delta exists', { alias: 'n' }),
+  'min-fallback-size': num('generate: files larger than this many MB are fetched as plain objects (default 4; 0 never)'),
+  'max-chunk-size': num('generate: cut parts at this many MB (default 16; ostree uses 32)'),
+  'disable-bsdiff': flag('generate: accepted for ostree compatibility (ostree-ts writes no bsdiff)'),
+  'disable-copies': flag('generate: write modified files whole, not as copies from the old version'),
+  compression: str('generate: part compression (default xz, as ostree writes; none for inspection)', { choices: ['xz', 'none'] }),
+  level: num('generate: xz preset 0-9 for data parts (default 6); parts of x86 machine code use two less, behind the x86 filter'),
+  jobs: num('generate: parts compressed at once (default: the number of CPUs)'),
+  json: JSON_OPTION,
+};
 
-interface DeltaArgs extends GlobalArgs {
-  action: string;
-  args?: string[];
-  from?: string | string[];
-  to?: string | string[];
-  empty?: boolean;
-  inline?: boolean;
-  ifNotExists?: boolean;
-  minFallbackSize?: number | number[];
-  maxChunkSize?: number | number[];
-  disableCopies?: boolean;
-  compression?: string | string[];
-  level?: number | number[];
-  jobs?: number | number[];
-  json?: boolean;
-}
+type DeltaArgs = GlobalArgs & Parsed<typeof POSITIONALS> & Parsed<typeof OPTIONS>;
 
 async function rev(repo: Parameters<typeof resolveRev>[0], r: string): Promise<string> {
   return (await resolveRev(repo, r)) as string;
 }
 
-export async function handler(argv: DeltaArgs): Promise<void> {
+async function handler(argv: DeltaArgs): Promise<void> {
   const repo = await openRepo(argv);
-  const args = argv.args ?? [];
+  const args = argv.args;
   switch (argv.action) {
     case 'list': {
       const deltas = await listDeltas(repo);
-      if (argv.json) write(`${JSON.stringify(deltas.map((d) => d.name), null, 2)}\n`);
+      if (argv.json) printDocument('StaticDeltaList', { deltas: deltas.map((d) => d.name) });
       else if (!deltas.length) write('(No static deltas)\n');
       else for (const d of deltas) write(`${d.name}\n`);
       return;
@@ -75,11 +57,11 @@ export async function handler(argv: DeltaArgs): Promise<void> {
       const fbSize = sb.fallbacks.reduce((n, f) => n + f.compressedSize, 0n);
       const fbUsize = sb.fallbacks.reduce((n, f) => n + f.uncompressedSize, 0n);
       if (argv.json) {
-        write(`${JSON.stringify({
+        printDocument('StaticDelta', {
           name: d.name, signed: signatures !== null, from: sb.from, to: sb.to, timestamp: Number(sb.timestamp), digest,
           parts: sb.parts.map((p) => ({ checksum: p.checksum, size: Number(p.size), uncompressedSize: Number(p.uncompressedSize), objects: p.objects.length })),
           fallbacks: sb.fallbacks.map((f) => ({ type: f.type, checksum: f.checksum, size: Number(f.compressedSize), uncompressedSize: Number(f.uncompressedSize) })),
-        }, null, 2)}\n`);
+        });
         return;
       }
       const lines = [
@@ -124,11 +106,11 @@ export async function handler(argv: DeltaArgs): Promise<void> {
       return;
     }
     case 'generate': {
-      const toRev = last(argv.to);
+      const toRev = argv.to;
       if (!toRev) throw new OstreeTsError(Codes.USAGE, 'generate needs --to=REV (and --from=REV or --empty).');
       const to = await rev(repo, toRev);
       let from: string | null = null;
-      const fromRev = last(argv.from);
+      const fromRev = argv.from;
       if (argv.empty && fromRev) throw new OstreeTsError(Codes.USAGE, 'Give --from=REV or --empty, not both.');
       if (!argv.empty) {
         from = fromRev ? await rev(repo, fromRev) : (await repo.loadCommit(to)).parent;
@@ -139,10 +121,7 @@ export async function handler(argv: DeltaArgs): Promise<void> {
         return;
       }
       if (!argv.json) write(`Generating static delta:\n  From: ${from ?? 'empty'}\n  To:   ${to}\n`);
-      const mb = (v: number | number[] | undefined): number | undefined => {
-        const n = last(v);
-        return n === undefined ? undefined : Number(n) * 1000 * 1000;
-      };
+      const mb = (n: number | undefined): number | undefined => (n === undefined ? undefined : n * 1000 * 1000);
       const progress = progressLine();
       const result = await generateDelta(repo, {
         from, to,
@@ -150,14 +129,14 @@ export async function handler(argv: DeltaArgs): Promise<void> {
         minFallbackSize: mb(argv.minFallbackSize),
         inline: argv.inline,
         copies: !argv.disableCopies,
-        compression: (last(argv.compression) ?? 'xz') as DeltaCompression,
-        level: last(argv.level) === undefined ? undefined : Number(last(argv.level)),
-        jobs: last(argv.jobs) === undefined ? undefined : Number(last(argv.jobs)),
+        compression: (argv.compression ?? 'xz') as DeltaCompression,
+        level: argv.level,
+        jobs: argv.jobs,
         onProgress: (e) => progress.update(e.phase === 'scan' ? `Reading objects: ${e.done}/${e.total}` : `Compressing parts: ${e.done}/${e.total}`),
       });
       progress.done();
       if (argv.json) {
-        write(`${JSON.stringify({ name: result.name, parts: result.parts.length, fallbacks: result.fallbacks.length, objects: result.objects, copied: result.copied, bytes: result.bytes }, null, 2)}\n`);
+        printDocument('StaticDeltaGenerateResult', { name: result.name, parts: result.parts.length, fallbacks: result.fallbacks.length, objects: result.objects, copied: result.copied, bytes: result.bytes });
       }
       return;
     }
@@ -166,10 +145,21 @@ export async function handler(argv: DeltaArgs): Promise<void> {
       const progress = progressLine();
       const r = await applyOffline(repo, args[0], { onPart: (i, n) => progress.update(`Applying part ${i + 1}/${n}`) });
       progress.done();
-      if (argv.json) write(`${JSON.stringify({ from: r.from, to: r.to, written: r.stats.written, existing: r.stats.existing }, null, 2)}\n`);
+      if (argv.json) printDocument('StaticDeltaApplyResult', { from: r.from, to: r.to, written: r.stats.written, existing: r.stats.existing });
       return;
     }
     default:
       throw new OstreeTsError(Codes.USAGE, `Unknown static-delta action '${argv.action}'.`);
   }
 }
+
+export default verb({
+  positionals: POSITIONALS,
+  options: OPTIONS,
+  examples: [
+    ['$0 --repo=repo static-delta generate --from=os/v1 --to=os/v2', 'A delta that updates clients from v1 to v2 (then run summary -u)'],
+    ['$0 --repo=repo static-delta generate --empty --to=os/v2', 'A from-scratch delta: a first install in a few requests'],
+    ['$0 --repo=repo static-delta apply-offline /media/usb/deltas/XX/YYYY', 'Apply a delta carried on removable media'],
+  ],
+  run: handler,
+});

@@ -12,7 +12,7 @@ export const downgrade: PreflightCheck = {
     if (currentCommit && commit.timestamp < currentCommit.timestamp && !ctx.allowDowngrade && !ctx.revision) {
       return {
         check: 'downgrade', ok: false,
-        detail: `commit ${checksum} (${formatTime(commit.timestamp)}) is older than the deployed ${current} (${formatTime(currentCommit.timestamp)}). Pass --allow-downgrade to deploy it anyway.`,
+        detail: `commit ${checksum} (${formatTime(commit.timestamp)}) is older than the deployed ${current} (${formatTime(currentCommit.timestamp)}). Allow a downgrade to deploy it anyway.`,
       };
     }
     return {
