@@ -138,9 +138,12 @@ export default verb({
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** Local time as the C locale's %c writes it: `Sun Nov  2 07:46:48 2026`. */
+/**
+ * Local time as GLib's %c writes it in the C locale: `Sun Nov \u20072 07:46:48 2026`
+ * (a one-digit day is padded with a figure space, U+2007, as GLib's %e does).
+ */
 function formatCDate(secs: number): string {
   const d = new Date(secs * 1000);
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${d.getFullYear()}`;
+  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, '\u2007')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${d.getFullYear()}`;
 }
