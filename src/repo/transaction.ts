@@ -228,7 +228,7 @@ export class Transaction {
       }
       sink.end();
       await done;
-      if (n !== size) throw new OstreeTsError(Codes.IO, `${what}: expected ${size} bytes of content, got ${n}.`, { path: what });
+      if (n !== size) throw new OstreeTsError(Codes.IO, `${what}: expected ${size} bytes of content, got ${n}.`, { path: what, expected: size, got: n });
       const checksum = h.digest('hex');
       await this.once(checksum, 'file', async (dest) => {
         used = true;
