@@ -12,11 +12,12 @@ export class BlsEntry {
   static parse(text: string): BlsEntry {
     const e = new BlsEntry();
     for (const raw of text.split('\n')) {
-      const line = raw.replace(/\r$/, '');
+      const line = raw.replace(/\r+$/, '');
       if (!/^[A-Za-z]/.test(line)) continue;
-      const m = /^(\S+)[ \t]+(.*)$/.exec(line);
+      // The key ends at the first space or tab (only those separate it, as libostree reads entries).
+      const m = /^([^ \t]+)[ \t]+(.*)$/.exec(line);
       if (m) e.lines.push([m[1], m[2]]);
-      else e.lines.push([line, '']);
+      else e.lines.push([line.replace(/[ \t]+$/, ''), '']);
     }
     return e;
   }

@@ -158,13 +158,13 @@ export function encodeSuperblock(sb: DeltaSuperblock): Buffer {
 }
 
 /** Unwrap a signed superblock (`(taya{sv})` with the OSTSGNDT magic); returns the inner bytes and signatures. */
-export function unwrapSignedSuperblock(data: Uint8Array): { superblock: Uint8Array; signatures: VarDict | null } {
+export function unwrapSignedSuperblock(data: Uint8Array, what = 'delta superblock'): { superblock: Uint8Array; signatures: VarDict | null } {
   if (data.length >= 8 && Buffer.from(data.buffer, data.byteOffset, 8).readBigUInt64BE(0) === DELTA_SIGNED_MAGIC) {
     try {
       const [, inner, sigs] = parseNormal(DELTA_SIGNED_TYPE, data) as [bigint, Uint8Array, VarDict];
       return { superblock: inner, signatures: sigs };
     } catch (e) {
-      throw invalid(`The signed delta superblock is malformed: ${(e as Error).message}`);
+      throw invalid(`${what} is signed, but its signature wrapper is malformed: ${(e as Error).message}`);
     }
   }
   return { superblock: data, signatures: null };
@@ -664,15 +664,20 @@ export function findCopies(prev: Uint8Array, next: Uint8Array, block = 32): Arra
 // ---------------------------------------------------------------------------
 // bspatch (the bare patch stream of the bsdiff library libostree uses)
 
-function offtin(b: Uint8Array, at: number): number {
+function offtin(b: Uint8Array, at: number, what: string): number {
   let y = b[at + 7] & 0x7f;
   for (let i = 6; i >= 0; i--) y = y * 256 + b[at + i];
-  if (!Number.isSafeInteger(y)) throw invalid('A bsdiff control value is too large.');
+  if (!Number.isSafeInteger(y)) throw invalid(`${what}: a bsdiff control value at byte ${at} of the patch is too large.`);
   return b[at + 7] & 0x80 ? -y : y;
 }
 
 /** Apply a bsdiff patch stream to `old`, producing exactly `newSize` bytes. */
 export function bspatch(old: Uint8Array, patch: Uint8Array, newSize: number, what: string): Buffer {
+  // Every byte written comes from one byte of the patch (diff or extra), so a size the patch cannot
+  // cover is refused before anything is allocated for it.
+  if (newSize > patch.length) {
+    throw invalid(`${what}: a ${patch.length}-byte bsdiff patch cannot produce the ${newSize} bytes the object claims.`, { size: newSize });
+  }
   const out = Buffer.alloc(newSize);
   let p = 0;
   let newPos = 0;
@@ -682,9 +687,9 @@ export function bspatch(old: Uint8Array, patch: Uint8Array, newSize: number, wha
   };
   while (newPos < newSize) {
     need(24);
-    const c0 = offtin(patch, p);
-    const c1 = offtin(patch, p + 8);
-    const c2 = offtin(patch, p + 16);
+    const c0 = offtin(patch, p, what);
+    const c1 = offtin(patch, p + 8, what);
+    const c2 = offtin(patch, p + 16, what);
     p += 24;
     if (c0 < 0 || c1 < 0 || newPos + c0 > newSize) throw invalid(`${what}: a bsdiff control block is out of range.`);
     need(c0);

@@ -16,8 +16,12 @@ function fail(text: string, why: string): OstreeTsError {
   return new OstreeTsError(Codes.USAGE, `Cannot parse GVariant text ${JSON.stringify(text)}: ${why}. Examples: "'a string'", "uint32 5", "true", "['a', 'b']".`, { text });
 }
 
+/** Nesting deeper than this is refused (GVariant's own limit), not a stack overflow. */
+const MAX_DEPTH = 64;
+
 class P {
   pos = 0;
+  depth = 0;
   constructor(readonly s: string) {}
   ws(): void {
     while (this.pos < this.s.length && /\s/.test(this.s[this.pos])) this.pos++;
@@ -50,6 +54,15 @@ export function parseVariantText(text: string): Variant {
 }
 
 function value(p: P, want: string | null): Variant {
+  if (++p.depth > MAX_DEPTH) throw fail(p.s, `it nests deeper than ${MAX_DEPTH} levels`);
+  try {
+    return valueAt(p, want);
+  } finally {
+    p.depth--;
+  }
+}
+
+function valueAt(p: P, want: string | null): Variant {
   const c = p.peek();
   if (c === '@') {
     p.pos++;
@@ -144,6 +157,7 @@ function number(text: string, lit: string, t: string): unknown {
   if (!range) throw fail(text, `a number cannot have type '${t}'`);
   const neg = lit.startsWith('-');
   const body = lit.replace(/^[-+]/, '');
+  if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(body)) throw fail(text, `${lit} is not a whole number, as '${t}' needs`);
   let n = BigInt(body);
   if (neg) n = -n;
   if (n < range[0] || n > range[1]) throw fail(text, `${lit} is out of range for '${t}'`);

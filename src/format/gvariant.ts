@@ -1,6 +1,7 @@
 /**
- * GVariant serialization, exactly as GLib writes it, and a strict parser that
- * accepts only normal-form input.
+ * GVariant serialization, exactly as GLib writes it, and a strict parser:
+ * `parse` refuses anything that is not a well-formed serialization, and
+ * `parseNormal` also refuses what is not in normal form.
  *
  * Values map to JavaScript as follows:
  *   y n q i u h d -> number      x t -> bigint       b -> boolean
@@ -282,8 +283,10 @@ function checkZero(buf: Uint8Array, from: number, to: number, t: GType): void {
 }
 
 /**
- * Parse GVariant bytes strictly. Anything that is not a normal-form
- * serialization of `type` throws E_GVARIANT_INVALID; nothing is defaulted.
+ * Parse GVariant bytes strictly: anything that is not a well-formed
+ * serialization of `type` (sizes, framing offsets, padding, terminators,
+ * UTF-8) throws E_GVARIANT_INVALID; nothing is defaulted. Offsets wider than
+ * needed and non-canonical NaNs are accepted here; parseNormal refuses them.
  */
 export function parse(type: string | GType, data: Uint8Array): unknown {
   const t = typeof type === 'string' ? parseType(type) : type;

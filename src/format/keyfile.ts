@@ -14,13 +14,16 @@ export interface KeyFileGroup {
 export class KeyFile {
   readonly head: Line[] = [];
   readonly groups: KeyFileGroup[] = [];
+  /** The file it was read from, for messages. */
+  source = 'key file';
 
   static parse(text: string, what = 'key file'): KeyFile {
     const kf = new KeyFile();
+    kf.source = what;
     let current: KeyFileGroup | null = null;
     const rawLines = text.split('\n');
     rawLines.forEach((raw, i) => {
-      const line = raw.replace(/\r$/, '');
+      const line = raw.replace(/\r+$/, '');
       if (i === rawLines.length - 1 && line === '') return;
       const trimmed = line.trim();
       if (trimmed === '' || trimmed.startsWith('#')) {
@@ -34,10 +37,12 @@ export class KeyFile {
         return;
       }
       const eq = line.indexOf('=');
-      if (eq <= 0 || !current) {
+      // A key is needed before '=' (blanks alone are none: they would be written back as a line with no key).
+      const key = eq < 0 ? '' : line.slice(0, eq).trim();
+      if (key === '' || !current) {
         throw new OstreeTsError(Codes.REPO_CONFIG, `Cannot parse line ${i + 1} of ${what}: ${JSON.stringify(line)}. Fix or remove that line.`, { file: what, line: i + 1 });
       }
-      current.lines.push({ kind: 'entry', key: line.slice(0, eq).trim(), value: unescapeValue(line.slice(eq + 1).trimStart()) });
+      current.lines.push({ kind: 'entry', key, value: unescapeValue(line.slice(eq + 1).trimStart()) });
     });
     return kf;
   }
@@ -59,7 +64,7 @@ export class KeyFile {
     if (v === undefined) return dflt;
     if (v === 'true' || v === '1') return true;
     if (v === 'false' || v === '0') return false;
-    throw new OstreeTsError(Codes.REPO_CONFIG, `The value of ${group}.${key} is '${v}', not a boolean. Set it to true or false.`, { group, key, value: v });
+    throw new OstreeTsError(Codes.REPO_CONFIG, `The value of ${group}.${key} in ${this.source} is '${v}', not a boolean. Set it to true or false.`, { group, key, value: v, file: this.source });
   }
 
   set(group: string, key: string, value: string): void {

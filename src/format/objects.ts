@@ -4,7 +4,7 @@
  * Pure: buffers in, buffers out.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { parse, parseNormal, parseType, serialize, type VarDict } from './gvariant.js';
+import { parseNormal, parseType, serialize, type GType, type VarDict } from './gvariant.js';
 import { bytesToHex, hexToBytes, isChecksum } from './checksum.js';
 
 export type ObjectType = 'file' | 'dirtree' | 'dirmeta' | 'commit' | 'tombstone-commit' | 'commitmeta';
@@ -64,6 +64,21 @@ function bad(what: string, message: string, data: Record<string, unknown> = {}):
   return new OstreeTsError(Codes.OBJECT_INVALID, `Invalid ${what}: ${message}`, data);
 }
 
+/**
+ * Parse an object's GVariant strictly; what is wrong with it is reported as
+ * an invalid `what` (the object named), not as a bare GVariant error.
+ */
+function parseObject(type: GType, data: Uint8Array, what: string, facts: Record<string, unknown> = {}): unknown {
+  try {
+    return parseNormal(type, data);
+  } catch (e) {
+    if (e instanceof OstreeTsError && e.code === Codes.GVARIANT_INVALID) {
+      throw new OstreeTsError(Codes.OBJECT_INVALID, `Invalid ${what}: ${e.message}`, { ...e.data, ...facts }, { cause: e });
+    }
+    throw e;
+  }
+}
+
 export function swap32(n: number): number {
   return (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | ((n >>> 24) & 0xff)) >>> 0;
 }
@@ -115,12 +130,21 @@ export function xattrsToGv(xattrs: Xattr[]): Array<[Uint8Array, Uint8Array]> {
   return xattrs.map((x) => [Buffer.concat([Buffer.from(x.name, 'utf8'), Buffer.from([0])]), x.value]);
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 export function xattrsFromGv(v: unknown, what: string): Xattr[] {
   return (v as Array<[Uint8Array, Uint8Array]>).map(([n, value]) => {
     if (n.length === 0 || n[n.length - 1] !== 0 || n.subarray(0, n.length - 1).includes(0)) {
       throw bad(what, 'an extended attribute name is not a NUL-terminated byte string.');
     }
-    return { name: Buffer.from(n.subarray(0, n.length - 1)).toString('utf8'), value: Buffer.from(value) };
+    // Names are kept as text: one that is not UTF-8 would be written back as other bytes (another object).
+    let name: string;
+    try {
+      name = utf8.decode(n.subarray(0, n.length - 1));
+    } catch {
+      throw bad(what, `the extended attribute name ${JSON.stringify(Buffer.from(n.subarray(0, n.length - 1)).toString('latin1'))} is not valid UTF-8.`);
+    }
+    return { name, value: Buffer.from(value) };
   });
 }
 
@@ -136,7 +160,7 @@ export function encodeDirMeta(m: DirMeta): Buffer {
 }
 
 export function decodeDirMeta(data: Uint8Array, what = 'dirmeta'): DirMeta {
-  const [uid, gid, mode, x] = parseNormal(DIRMETA_TYPE, data) as [number, number, number, unknown];
+  const [uid, gid, mode, x] = parseObject(DIRMETA_TYPE, data, what) as [number, number, number, unknown];
   const m = { uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), xattrs: xattrsFromGv(x, what) };
   if ((m.mode & S_IFMT) !== S_IFDIR) throw bad(what, `mode 0${m.mode.toString(8)} is not a directory.`);
   if ((m.mode & ~(S_IFMT | 0o7777)) !== 0) throw bad(what, `mode 0${m.mode.toString(8)} has unknown bits.`);
@@ -162,7 +186,7 @@ function checkCsum(b: Uint8Array, what: string, name: string): string {
 export function decodeDirTree(data: Uint8Array, checksum = ''): DirTree {
   const what = checksum ? `dirtree ${checksum}` : 'dirtree';
   const data2 = { checksum };
-  const [files, dirs] = parseNormal(DIRTREE_TYPE, data) as [Array<[string, Uint8Array]>, Array<[string, Uint8Array, Uint8Array]>];
+  const [files, dirs] = parseObject(DIRTREE_TYPE, data, what, data2) as [Array<[string, Uint8Array]>, Array<[string, Uint8Array, Uint8Array]>];
   const t: DirTree = {
     files: files.map(([name, c], i) => { checkFilename(name, what, `file entry ${i}`, data2); return { name, checksum: checkCsum(c, what, name) }; }),
     dirs: dirs.map(([name, tr, me], i) => { checkFilename(name, what, `directory entry ${i}`, data2); return { name, tree: checkCsum(tr, what, name), meta: checkCsum(me, what, name) }; }),
@@ -203,7 +227,7 @@ export function encodeCommit(c: Commit): Buffer {
 
 export function decodeCommit(data: Uint8Array, checksum = ''): Commit {
   const what = checksum ? `commit ${checksum}` : 'commit';
-  const [metadata, parent, related, subject, body, ts, tree, meta] = parseNormal(COMMIT_TYPE, data) as [
+  const [metadata, parent, related, subject, body, ts, tree, meta] = parseObject(COMMIT_TYPE, data, what, { checksum }) as [
     VarDict, Uint8Array, Array<[string, Uint8Array]>, string, string, bigint, Uint8Array, Uint8Array,
   ];
   for (const [k] of metadata) if (k.length === 0) throw bad(what, 'a metadata key is empty.', { checksum });
@@ -225,8 +249,9 @@ export function encodeMetadata(dict: VarDict): Buffer {
   return serialize(METADATA_TYPE, dict);
 }
 
-export function decodeMetadata(data: Uint8Array): VarDict {
-  return parseNormal(METADATA_TYPE, data) as VarDict;
+/** Decode an `a{sv}` (detached metadata, summary.sig); `what` names it in errors. */
+export function decodeMetadata(data: Uint8Array, what = 'metadata'): VarDict {
+  return parseObject(METADATA_TYPE, data, what) as VarDict;
 }
 
 // --------------------------------------------------------------------------
@@ -259,7 +284,7 @@ export function encodeFileHeader(h: FileHeader): Buffer {
 /** Decode a framed `(uuuusa(ayay))` header; returns the header and its framed length. */
 export function decodeFileHeader(data: Uint8Array, what = 'file header'): { header: FileHeader; length: number } {
   const { variant, length } = unframe(data, what);
-  const [uid, gid, mode, rdev, target, x] = parseNormal(FILE_HEADER_TYPE, variant) as [number, number, number, number, string, unknown];
+  const [uid, gid, mode, rdev, target, x] = parseObject(FILE_HEADER_TYPE, variant, what) as [number, number, number, number, string, unknown];
   const header = { uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), rdev: swap32(rdev), symlinkTarget: target, xattrs: xattrsFromGv(x, what) };
   checkFileMode(header.mode, header.rdev, what);
   return { header, length };
@@ -281,7 +306,7 @@ export function encodeArchiveHeader(h: FileHeader, size: number | bigint): Buffe
 
 export function decodeArchiveHeader(data: Uint8Array, what = 'archive header'): { header: FileHeader; size: bigint; length: number } {
   const { variant, length } = unframe(data, what);
-  const [size, uid, gid, mode, rdev, target, x] = parseNormal(ARCHIVE_HEADER_TYPE, variant) as [bigint, number, number, number, number, string, unknown];
+  const [size, uid, gid, mode, rdev, target, x] = parseObject(ARCHIVE_HEADER_TYPE, variant, what) as [bigint, number, number, number, number, string, unknown];
   const header = { uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), rdev: swap32(rdev), symlinkTarget: target, xattrs: xattrsFromGv(x, what) };
   checkFileMode(header.mode, header.rdev, what);
   return { header, size: swap64(size), length };
@@ -293,7 +318,7 @@ export function encodeUserMeta(uid: number, gid: number, mode: number, xattrs: X
 }
 
 export function decodeUserMeta(data: Uint8Array, what = 'user.ostreemeta'): { uid: number; gid: number; mode: number; xattrs: Xattr[] } {
-  const [uid, gid, mode, x] = parseNormal(DIRMETA_TYPE, data) as [number, number, number, unknown];
+  const [uid, gid, mode, x] = parseObject(DIRMETA_TYPE, data, what) as [number, number, number, unknown];
   return { uid: swap32(uid), gid: swap32(gid), mode: swap32(mode), xattrs: xattrsFromGv(x, what) };
 }
 

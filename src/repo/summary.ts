@@ -44,33 +44,41 @@ const COLLECTION_MAP_TYPE = 'a{sa(s(taya{sv}))}';
 
 type RawRefs = Array<[string, [bigint, Uint8Array, VarDict]]>;
 
-function invalid(message: string, data: Record<string, unknown> = {}): OstreeTsError {
-  return new OstreeTsError(Codes.OBJECT_INVALID, `Invalid summary: ${message}`, data);
+function invalid(what: string, message: string, data: Record<string, unknown> = {}): OstreeTsError {
+  return new OstreeTsError(Codes.OBJECT_INVALID, `Invalid ${what}: ${message}`, data);
 }
 
 /** Refs of a summary (or of one collection in its collection map), checked as libostree checks them before use. */
-function decodeRefs(raw: RawRefs, where: string): SummaryRef[] {
+function decodeRefs(raw: RawRefs, what: string, where: string): SummaryRef[] {
   const seen = new Set<string>();
   return raw.map(([name, [size, csum, md]]) => {
-    if (!isValidRefName(name)) throw invalid(`${where} lists the ref ${JSON.stringify(name)}, which is not a valid ref name.`, { ref: name });
-    if (seen.has(name)) throw invalid(`${where} lists the ref ${name} twice.`, { ref: name });
+    if (!isValidRefName(name)) throw invalid(what, `${where} lists the ref ${JSON.stringify(name)}, which is not a valid ref name.`, { ref: name });
+    if (seen.has(name)) throw invalid(what, `${where} lists the ref ${name} twice.`, { ref: name });
     seen.add(name);
-    if (csum.length !== 32) throw invalid(`the ref ${name} has a checksum of ${csum.length} bytes, not 32.`, { ref: name });
+    if (csum.length !== 32) throw invalid(what, `the ref ${name} has a checksum of ${csum.length} bytes, not 32.`, { ref: name });
     return { name, size, checksum: Buffer.from(csum).toString('hex'), metadata: md };
   });
 }
 
 /**
  * Decode a summary strictly: normal form, valid ref names listed once, 32-byte
- * checksums (also in `ostree.summary.collection-map`).
+ * checksums (also in `ostree.summary.collection-map`). `what` names it in
+ * errors (the remote's summary, a file).
  */
-export function decodeSummary(data: Uint8Array): Summary {
-  const [refs, metadata] = parseNormal(SUMMARY_TYPE, data) as [RawRefs, VarDict];
+export function decodeSummary(data: Uint8Array, what = 'summary'): Summary {
+  let refs: RawRefs;
+  let metadata: VarDict;
+  try {
+    [refs, metadata] = parseNormal(SUMMARY_TYPE, data) as [RawRefs, VarDict];
+  } catch (e) {
+    if (e instanceof OstreeTsError && e.code === Codes.GVARIANT_INVALID) throw invalid(what, e.message, { ...e.data });
+    throw e;
+  }
   const map = metadata.find(([k]) => k === COLLECTION_MAP_KEY);
   if (map && map[1].type === COLLECTION_MAP_TYPE) {
-    for (const [id, list] of map[1].value as Array<[string, RawRefs]>) decodeRefs(list, `collection ${id}`);
+    for (const [id, list] of map[1].value as Array<[string, RawRefs]>) decodeRefs(list, what, `collection ${id}`);
   }
-  return { refs: decodeRefs(refs, 'it'), metadata };
+  return { refs: decodeRefs(refs, what, 'it'), metadata };
 }
 
 /** One ref as `summary --view --json` shows it. */
@@ -139,7 +147,7 @@ export function summaryView(s: Summary): SummaryView {
   const collectionId = summaryValue(m, 'ostree.summary.collection-id', 's') as string | undefined;
   const refs = s.refs.map((r) => refView(r, collectionId));
   const map = summaryValue(m, COLLECTION_MAP_KEY, COLLECTION_MAP_TYPE) as Array<[string, RawRefs]> | undefined;
-  for (const [id, list] of map ?? []) refs.push(...decodeRefs(list, `collection ${id}`).map((r) => refView(r, id)));
+  for (const [id, list] of map ?? []) refs.push(...decodeRefs(list, 'summary', `collection ${id}`).map((r) => refView(r, id)));
   const t = (key: string): number | undefined => {
     const v = summaryValue(m, key, 't') as bigint | undefined;
     return v === undefined ? undefined : Number(swap64(v));
