@@ -16,6 +16,7 @@ import {
 import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmallFile, readFileSync, statSync } from '../io/fs.js';
 import { createInflateRaw, inflateRaw } from '../io/compress.js';
 import { readXattrs, readXattr } from '../io/xattr.js';
+import { RepoLock, type RepoLockMode } from './repo-lock.js';
 
 export type RepoMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
 
@@ -52,11 +53,28 @@ export class Repo {
   readonly path: string;
   readonly mode: RepoMode;
   config: KeyFile;
+  /** libostree's repository lock (REPO/.lock), as this handle holds it. */
+  readonly lock: RepoLock;
 
   private constructor(repoPath: string, config: KeyFile, mode: RepoMode) {
     this.path = repoPath;
     this.config = config;
     this.mode = mode;
+    this.lock = new RepoLock(repoPath, () => this.config);
+  }
+
+  /**
+   * Run `fn` holding the repository lock in `mode`: shared to write objects
+   * and move refs, exclusive to delete objects. Released however `fn` ends;
+   * `what` names the operation should the lock not be had in time (E_LOCKED).
+   */
+  async withLock<T>(mode: RepoLockMode, what: string, fn: () => Promise<T>): Promise<T> {
+    await this.lock.push(mode, what);
+    try {
+      return await fn();
+    } finally {
+      await this.lock.pop(mode);
+    }
   }
 
   static async open(repoPath: string): Promise<Repo> {
