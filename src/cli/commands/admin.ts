@@ -7,7 +7,7 @@ import type { UpdateEvent } from '../../host/index.js';
 /** The updater (and the transport it pulls with) is loaded only by the verbs that use it. */
 const updater = (): Promise<typeof import('../../host/index.js')> => import('../../host/index.js');
 import {
-  deploy, initFs, loadSysroot, osInit, withSysrootLock, writeList, writeOrigin, type DeployEvent,
+  deploy, initFs, loadSysroot, openSysrootRepo, osInit, withSysrootLock, writeList, writeOrigin, type DeployEvent,
 } from '../../sysroot/index.js';
 import { asList, last, write } from '../common.js';
 
@@ -151,8 +151,7 @@ export async function handler(argv: AdminArgs): Promise<void> {
         const i = argv.index !== undefined ? index(last(argv.index), 'admin set-origin --index') : 0;
         const d = st.deployments[i];
         if (!d) throw new OstreeTsError(Codes.NOT_FOUND, `No deployment at index ${i}.`, { index: i });
-        const { Repo } = await import('../../repo/index.js');
-        const repo = await Repo.open(path.join(root, 'ostree', 'repo'));
+        const repo = await openSysrootRepo(root);
         const section = `remote "${remote}"`;
         repo.config.set(section, 'url', url);
         await repo.saveConfig();
