@@ -82,6 +82,8 @@ export const Codes = {
   DOWNGRADE: 'E_DOWNGRADE',
   SYSROOT_INVALID: 'E_SYSROOT_INVALID',
   LOCKED: 'E_LOCKED',
+  /** A native addon ostree-ts needs (the OFD lock) is not built or does not load. */
+  NATIVE_MISSING: 'E_NATIVE_MISSING',
   PREFLIGHT: 'E_PREFLIGHT',
   NO_SPACE: 'E_NO_SPACE',
   /** A fault point a test asked for was reached (repo/fault-points.ts). */

@@ -5,12 +5,11 @@
  */
 import { Kargs } from '../format/bls.js';
 import { lookup } from '../format/gvariant.js';
-import { path } from '../io/fs.js';
 import type { HostEnv } from '../io/host-env.js';
 // Narrow imports: `atomic status` is called often and must start quickly.
-import { Repo } from '../repo/repo.js';
+import type { Repo } from '../repo/repo.js';
 import {
-  deploymentName, isPinned, loadSysroot, sameDeployment, type Deployment, type SysrootState,
+  deploymentName, isPinned, loadSysroot, openSysrootRepo, sameDeployment, type Deployment, type SysrootState,
 } from '../sysroot/state.js';
 
 export const STATUS_API_VERSION = 'ostree-ts/v1';
@@ -120,7 +119,7 @@ export interface HostStatusOptions {
 
 export async function hostStatus(opts: HostStatusOptions): Promise<HostStatus> {
   const st = opts.state ?? (await loadSysroot(opts.sysroot, opts.env));
-  const repo = opts.repo ?? (await Repo.open(path.join(st.root, 'ostree', 'repo')));
+  const repo = opts.repo ?? (await openSysrootRepo(st.root));
   const { pending, rollback } = places(st);
   const deployments = await Promise.all(st.deployments.map(async (d, index): Promise<DeploymentStatus> => {
     let version: string | null = null;

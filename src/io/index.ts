@@ -10,3 +10,4 @@ export * from './object-files.js';
 export * from './worker.js';
 export * from './host-fs.js';
 export * from './host-env.js';
+export * from './ofd-lock.js';

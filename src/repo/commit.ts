@@ -67,7 +67,12 @@ export interface CommitResult {
   existing: number;
 }
 
+/** The repository lock is held shared from the first object written to the ref moved, so prune cannot come between. */
 export async function commitTree(repo: Repo, opts: CommitOptions): Promise<CommitResult> {
+  return repo.withLock('shared', 'commit', () => commitLocked(repo, opts));
+}
+
+async function commitLocked(repo: Repo, opts: CommitOptions): Promise<CommitResult> {
   if (!opts.branch && !opts.orphan) {
     throw new OstreeTsError(Codes.USAGE, 'A branch is required: name the branch to commit to, or make an orphan commit (one without a ref).', { hint: { option: 'branch' } });
   }

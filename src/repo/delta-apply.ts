@@ -175,6 +175,11 @@ export async function readDeltaAt(location: string): Promise<{ dir: string; byte
  * that looks complete.
  */
 export async function applyOffline(repo: Repo, location: string, opts: { onPart?: (i: number, n: number) => void } = {}): Promise<{ to: string; from: string | null; stats: ApplyStats }> {
+  // Shared across every part: prune cannot take what an earlier part stored before the commit lands.
+  return repo.withLock('shared', 'static-delta apply-offline', () => applyOfflineLocked(repo, location, opts));
+}
+
+async function applyOfflineLocked(repo: Repo, location: string, opts: { onPart?: (i: number, n: number) => void }): Promise<{ to: string; from: string | null; stats: ApplyStats }> {
   const { dir, superblock: sb } = await readDeltaAt(location);
   const name = deltaName(sb.from, sb.to);
   if (sb.from && !(await repo.hasObject(sb.from, 'commit'))) {

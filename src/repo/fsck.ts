@@ -58,6 +58,11 @@ async function verifyObject(repo: Repo, checksum: string, type: ObjectType, scra
 }
 
 export async function fsck(repo: Repo, opts: FsckOptions = {}): Promise<FsckReport> {
+  // Exclusive to delete; shared to read, so that a prune under way is not taken for damage.
+  return repo.withLock(opts.delete ? 'exclusive' : 'shared', opts.delete ? 'fsck --delete' : 'fsck', () => fsckLocked(repo, opts));
+}
+
+async function fsckLocked(repo: Repo, opts: FsckOptions): Promise<FsckReport> {
   const report: FsckReport = {
     apiVersion: 'ostree-ts/v1', kind: 'FsckReport', repo: repo.path,
     objects: 0, commits: 0, partialCommits: [], problems: [], deleted: [],

@@ -1,4 +1,5 @@
 export * from './repo.js';
+export * from './repo-lock.js';
 export * from './refs.js';
 export * from './transaction.js';
 export * from './object-index.js';

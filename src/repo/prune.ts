@@ -24,7 +24,12 @@ export interface PruneResult {
   deletedCommits: string[];
 }
 
+/** Prune holds the repository lock exclusive throughout: no writer relies on an object while it decides and deletes. */
 export async function prune(repo: Repo, opts: PruneOptions = {}): Promise<PruneResult> {
+  return repo.withLock('exclusive', 'prune', () => pruneLocked(repo, opts));
+}
+
+async function pruneLocked(repo: Repo, opts: PruneOptions): Promise<PruneResult> {
   const depth = opts.depth ?? -1;
   const refs = await listRefs(repo);
   const tips = new Set(refs.map((r) => r.checksum));

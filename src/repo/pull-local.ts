@@ -131,6 +131,11 @@ async function resolveTargets(src: Repo, refs: string[]): Promise<Array<{ ref: s
 
 /** Copy commits (with their trees, and parents to `depth`) from `src` into `repo`, then write the refs. */
 export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: PullLocalOptions = {}): Promise<PullLocalResult> {
+  // Shared from the first object to the last ref: prune cannot take what an earlier batch stored.
+  return repo.withLock('shared', 'pull-local', () => pullLocalLocked(repo, src, refs, opts));
+}
+
+async function pullLocalLocked(repo: Repo, src: Repo, refs: string[], opts: PullLocalOptions): Promise<PullLocalResult> {
   if (opts.remote !== undefined && !isValidRemoteName(opts.remote)) {
     throw new OstreeTsError(Codes.INVALID_REF, `Invalid remote name '${opts.remote}'.`, { remote: opts.remote });
   }

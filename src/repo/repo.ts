@@ -19,6 +19,7 @@ import { readXattrs, readXattr } from '../io/xattr.js';
 import { nodeRepoHost, type RepoHost } from '../io/host-env.js';
 import { isCommitPartial } from './commit-partial.js';
 import { FaultPointReached, type FaultPoint } from './fault-points.js';
+import { RepoLock, type RepoLockMode } from './repo-lock.js';
 
 export type RepoMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
 
@@ -67,6 +68,8 @@ export class Repo {
   readonly host: RepoHost;
   /** The fault points asked for: where writes through this handle stop. */
   readonly faults: ReadonlySet<FaultPoint>;
+  /** libostree's repository lock (REPO/.lock), as this handle holds it. */
+  readonly lock: RepoLock;
 
   private constructor(repoPath: string, config: KeyFile, mode: RepoMode, opts: RepoHandleOptions) {
     this.path = repoPath;
@@ -74,6 +77,21 @@ export class Repo {
     this.mode = mode;
     this.faults = new Set(opts.faults ?? []);
     this.host = opts.host ?? nodeRepoHost();
+    this.lock = new RepoLock(repoPath, () => this.config);
+  }
+
+  /**
+   * Run `fn` holding the repository lock in `mode`: shared to write objects
+   * and move refs, exclusive to delete objects. Released however `fn` ends;
+   * `what` names the operation should the lock not be had in time (E_LOCKED).
+   */
+  async withLock<T>(mode: RepoLockMode, what: string, fn: () => Promise<T>): Promise<T> {
+    await this.lock.push(mode, what);
+    try {
+      return await fn();
+    } finally {
+      await this.lock.pop(mode);
+    }
   }
 
   /** Stop here, as an interruption would, when fault point `point` was asked for. */

@@ -182,6 +182,11 @@ export interface RegenerateOptions {
 
 /** Write `summary` for the repository's current refs and remove `summary.sig`; returns the bytes. */
 export async function regenerateSummary(repo: Repo, opts: RegenerateOptions = {}): Promise<Buffer> {
+  // Shared, as libostree: the commits it lists stay while it reads them.
+  return repo.withLock('shared', 'summary -u', () => regenerateLocked(repo, opts));
+}
+
+async function regenerateLocked(repo: Repo, opts: RegenerateOptions): Promise<Buffer> {
   const refs: SummaryRef[] = [];
   const local = (await listRefs(repo, { remotes: false, onInvalid: opts.onWarning })).map((r) => [r.ref, r.checksum] as const);
   local.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));

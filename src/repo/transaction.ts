@@ -52,6 +52,7 @@ export class Transaction {
   private done = false;
   /** Stopped at a fault point: left as an interruption leaves it. */
   private stopped = false;
+  private unlocked = false;
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
 
@@ -70,19 +71,33 @@ export class Transaction {
   }
 
   static async begin(repo: Repo, opts: TransactionOptions = {}): Promise<Transaction> {
-    const bootId = await readBootId();
-    // Staging directories of transactions killed more than core.tmp-expiry-secs ago go first.
-    await cleanStaleStaging(repo);
-    const dir = path.join(repo.path, 'tmp', `staging-${bootId}-${randomSuffix(6)}`);
-    await fsp.mkdir(dir, { recursive: true, mode: 0o777 });
-    const st = await fsp.stat(dir);
-    const umask = 0o777 & ~(st.mode & 0o777);
-    await fsp.chmod(dir, 0o775 & ~umask);
-    // A setgid directory gives new files its own group; otherwise they get ours.
-    const owner = process.geteuid && process.getegid
-      ? { uid: process.geteuid(), gid: (st.mode & 0o2000) !== 0 ? st.gid : process.getegid() }
-      : null;
-    return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner, umask);
+    // As in libostree, a transaction holds the repository lock shared (until commit or abort), so prune waits for it.
+    await repo.lock.push('shared', 'a write transaction');
+    try {
+      const bootId = await readBootId();
+      // Staging directories of transactions killed more than core.tmp-expiry-secs ago go first.
+      await cleanStaleStaging(repo);
+      const dir = path.join(repo.path, 'tmp', `staging-${bootId}-${randomSuffix(6)}`);
+      await fsp.mkdir(dir, { recursive: true, mode: 0o777 });
+      const st = await fsp.stat(dir);
+      const umask = 0o777 & ~(st.mode & 0o777);
+      await fsp.chmod(dir, 0o775 & ~umask);
+      // A setgid directory gives new files its own group; otherwise they get ours.
+      const owner = process.geteuid && process.getegid
+        ? { uid: process.geteuid(), gid: (st.mode & 0o2000) !== 0 ? st.gid : process.getegid() }
+        : null;
+      return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner, umask);
+    } catch (e) {
+      await repo.lock.pop('shared');
+      throw e;
+    }
+  }
+
+  /** Give back the transaction's share of the repository lock, once. */
+  private async unlock(): Promise<void> {
+    if (this.unlocked) return;
+    this.unlocked = true;
+    await this.repo.lock.pop('shared');
   }
 
   private key(checksum: string, type: ObjectType): string {
@@ -342,6 +357,14 @@ export class Transaction {
   /** Make every staged object durable and visible; commits go last. */
   async commit(opts: TransactionCommitOptions = {}): Promise<void> {
     if (this.done) return;
+    try {
+      await this.commitStaged(opts);
+    } finally {
+      await this.unlock();
+    }
+  }
+
+  private async commitStaged(opts: TransactionCommitOptions): Promise<void> {
     await Promise.all(this.inflight.values());
     if (this.fsync && this.staged.size > 0) await syncFilesystem(this.stagingDir);
     const objectsDir = path.join(this.repo.path, 'objects');
@@ -392,8 +415,12 @@ export class Transaction {
   async abort(): Promise<void> {
     if (this.stopped) return;
     this.done = true;
-    await Promise.allSettled(this.inflight.values());
-    await fsp.rm(this.stagingDir, { recursive: true, force: true });
+    try {
+      await Promise.allSettled(this.inflight.values());
+      await fsp.rm(this.stagingDir, { recursive: true, force: true });
+    } finally {
+      await this.unlock();
+    }
   }
 }
 

@@ -13,7 +13,7 @@ import { cleanupSysroot, removeDeploymentDir, type CleanupResult } from './clean
 import { applyEtcMerge, copyTree, diffEtc, type EtcMergePlan } from './etc-merge.js';
 import { dirReader, findKernel } from './kernel.js';
 import {
-  deploymentPath, deploymentRelPath, isPinned, loadSysroot, mergeDeployment, originPath, sameDeployment,
+  deploymentPath, deploymentRelPath, isPinned, loadSysroot, mergeDeployment, originPath, openSysrootRepo, requireSysroot, sameDeployment,
   type Deployment, type SysrootState,
 } from './state.js';
 import { writeDeployments, type WriteEvent } from './write.js';
@@ -24,10 +24,6 @@ export type DeployEvent =
   | { type: 'etc'; modified: number; removed: number; added: number }
   | WriteEvent
   | { type: 'cleanup'; result: CleanupResult };
-
-export async function openSysrootRepo(root: string): Promise<Repo> {
-  return Repo.open(path.join(root, 'ostree', 'repo'));
-}
 
 /** `admin init-fs`: the top-level directories and a bare repository at ostree/repo. */
 export async function initFs(root: string, opts: { modern?: boolean } = {}): Promise<void> {
@@ -57,6 +53,8 @@ function checkName(kind: string, name: string): void {
 /** `admin os-init`: a stateroot with its persistent /var. */
 export async function osInit(root: string, osname: string): Promise<void> {
   checkName('stateroot', osname);
+  // As ostree: a stateroot goes into a sysroot, never into a directory it would make look like one.
+  await requireSysroot(root);
   const base = path.join(root, 'ostree', 'deploy', osname);
   await fsp.mkdir(path.join(base, 'deploy'), { recursive: true, mode: 0o755 });
   const v = path.join(base, 'var');

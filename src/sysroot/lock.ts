@@ -4,6 +4,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { atomicWriteFile, fsp, lockFile, path, type HeldLock } from '../io/index.js';
+import { requireSysroot } from './state.js';
 
 export interface LockOptions {
   /** Wait for the lock (up to `timeoutMs`, default forever) rather than fail at once. */
@@ -16,6 +17,8 @@ export interface LockOptions {
 }
 
 export async function lockSysroot(root: string, opts: LockOptions): Promise<HeldLock> {
+  // Checked first: the lock file must not make a directory that is not a sysroot look like one.
+  await requireSysroot(root);
   const file = path.join(root, 'ostree', 'lock');
   const info = path.join(root, 'ostree', 'lock.owner');
   const held = await lockFile(file, { wait: opts.wait === true, timeoutMs: opts.timeoutMs });

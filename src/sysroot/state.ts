@@ -8,6 +8,7 @@ import { BlsEntry, Kargs, strverscmp } from '../format/bls.js';
 import { KeyFile } from '../format/keyfile.js';
 import { exists, fsp, isErrno, path } from '../io/fs.js';
 import type { BootedRoot, HostEnv } from '../io/host-env.js';
+import { Repo } from '../repo/repo.js';
 
 export interface Deployment {
   osname: string;
@@ -132,12 +133,35 @@ export async function readEntries(root: string, bootversion: 0 | 1): Promise<Arr
   return out;
 }
 
-/** Load the sysroot's current deployment list, and which of them `env` runs. */
-export async function loadSysroot(rootIn: string, env: HostEnv, opts: { bootedCheck?: boolean } = {}): Promise<SysrootState> {
+/**
+ * Refuse a directory that is not a sysroot (it has neither ostree/deploy nor
+ * ostree/repo), before anything is written into it; returns its absolute path.
+ */
+export async function requireSysroot(rootIn: string): Promise<string> {
   const root = path.resolve(rootIn);
   if (!(await exists(path.join(root, 'ostree', 'deploy'))) && !(await exists(path.join(root, 'ostree', 'repo')))) {
-    throw new OstreeTsError(Codes.SYSROOT_INVALID, `${root} is not an OSTree sysroot (it has no ostree/deploy). Create one with 'ostree-ts admin init-fs ${rootIn}', or name an existing one.`, { path: root, hint: { option: 'sysroot' } });
+    throw new OstreeTsError(Codes.SYSROOT_INVALID, `${root} is not an OSTree sysroot (it has no ostree/deploy or ostree/repo). Nothing was changed. Create one with 'ostree-ts admin init-fs ${rootIn}', or name an existing one.`, { path: root, hint: { option: 'sysroot' } });
   }
+  return root;
+}
+
+/** The sysroot's repository (ostree/repo). */
+export async function openSysrootRepo(root: string): Promise<Repo> {
+  const at = path.join(root, 'ostree', 'repo');
+  try {
+    return await Repo.open(at);
+  } catch (e) {
+    // A system repository is bare, and init-fs makes it: not the archive kind `init` suggests for publishing.
+    if (e instanceof OstreeTsError && e.code === Codes.REPO_NOT_FOUND) {
+      throw new OstreeTsError(Codes.REPO_NOT_FOUND, `The sysroot ${root} has no system repository (${at}). Create it with 'ostree-ts admin init-fs ${root}' (a bare repository beside the deployments), or 'ostree-ts init --repo=${at} --mode=bare'.`, { path: at, sysroot: root }, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Load the sysroot's current deployment list, and which of them `env` runs. */
+export async function loadSysroot(rootIn: string, env: HostEnv, opts: { bootedCheck?: boolean } = {}): Promise<SysrootState> {
+  const root = await requireSysroot(rootIn);
   const bootversion = await readBootversion(root);
   const subbootversion = await readSubbootversion(root, bootversion);
   const deployments: Deployment[] = [];

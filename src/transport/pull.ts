@@ -146,6 +146,11 @@ function formatTimestamp(ts: bigint): string {
 }
 
 export async function pull(repo: Repo, remote: string, refs: string[], opts: PullOptions = {}): Promise<PullResult> {
+  // Shared from the first object to the last ref: prune cannot take what an earlier batch stored.
+  return repo.withLock('shared', 'pull', () => pullLocked(repo, remote, refs, opts));
+}
+
+async function pullLocked(repo: Repo, remote: string, refs: string[], opts: PullOptions): Promise<PullResult> {
   checkOptions(opts);
   const section = `remote "${remote}"`;
   const base = remoteBaseUrl(repo, remote);

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ROOT, isRoot, ok, ostree, requireOstree, run, tempDir } from '../helpers/env.js';
 import { makeOsTree } from '../helpers/host.js';
@@ -43,12 +43,19 @@ test('the packed package installs, exposes only its entry point, and runs the RE
   assert.match(listing, /^package\/dist\/src\/index\.d\.ts$/m);
   assert.doesNotMatch(listing, /^package\/dist\/test\//m, 'tests are not shipped');
   assert.doesNotMatch(listing, /^package\/src\//m, 'sources are not shipped');
+  // The OFD lock addon ships as source, built where the package is installed.
+  assert.match(listing, /^package\/native\/ofd-lock\/ofd_lock\.c$/m);
+  assert.match(listing, /^package\/native\/ofd-lock\/binding\.gyp$/m);
+  assert.doesNotMatch(listing, /^package\/native\/ofd-lock\/build\//m, 'no build output is shipped');
 
   const project = path.join(dir, 'project');
   await mkdir(project);
   await writeFile(path.join(project, 'package.json'), `${JSON.stringify({ name: 'uses-ostree-ts', private: true, type: 'module' })}\n`);
-  // Native builds are not needed for this example (zstd is loaded only when used); the cache npm ci filled serves the rest.
+  // Other native builds are not needed for this example (zstd is loaded only when used); the cache npm ci filled serves the rest.
   await ok(run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', path.join(packs, tgz)], { cwd: project }), 'npm install');
+  // Except the OFD lock addon (commit and pull take the repository lock): ostree-ts's own install script builds it.
+  await ok(run('npm', ['rebuild', 'ostree-ts', '--no-audit', '--no-fund'], { cwd: project }), 'npm rebuild ostree-ts');
+  await stat(path.join(project, 'node_modules', 'ostree-ts', 'native', 'ofd-lock', 'build', 'Release', 'ofd_lock.node'));
 
   // Internal modules are not reachable; the types are.
   const deep = await run(process.execPath, ['--input-type=module', '-e', "await import('ostree-ts/dist/src/repo/index.js')"], { cwd: project });

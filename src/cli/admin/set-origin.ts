@@ -1,8 +1,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
 import { KeyFile } from '../../format/index.js';
-import { path } from '../../io/index.js';
-import { loadSysroot, withSysrootLock, writeOrigin } from '../../sysroot/index.js';
+import { loadSysroot, openSysrootRepo, withSysrootLock, writeOrigin } from '../../sysroot/index.js';
 import { arg, str } from '../options.js';
 import { adminVerb, deploymentIndex, LOCKING, sysrootOf } from './common.js';
 
@@ -17,8 +16,7 @@ export default adminVerb({
       const i = o.index !== undefined ? deploymentIndex(o.index, 'admin set-origin --index') : 0;
       const d = st.deployments[i];
       if (!d) throw new OstreeTsError(Codes.NOT_FOUND, `No deployment at index ${i}.`, { index: i });
-      const { Repo } = await import('../../repo/index.js');
-      const repo = await Repo.open(path.join(root, 'ostree', 'repo'));
+      const repo = await openSysrootRepo(root);
       const section = `remote "${o.remote}"`;
       repo.config.set(section, 'url', o.url);
       await repo.saveConfig();
