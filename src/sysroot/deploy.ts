@@ -9,6 +9,8 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { KeyFile, Kargs } from '../format/index.js';
 import { atomicWriteFile, exists, fsp, isErrno, path, setImmutable, type HostEnv } from '../io/index.js';
 import { Repo, checkout, resolveRev } from '../repo/index.js';
+import type { BootBackend } from './bootloader/index.js';
+import { writeEsp } from './bootloader/esp.js';
 import { cleanupSysroot, removeDeploymentDir, type CleanupResult } from './cleanup.js';
 import { applyEtcMerge, copyTree, diffEtc, type EtcMergePlan } from './etc-merge.js';
 import { dirReader, findKernel } from './kernel.js';
@@ -90,6 +92,8 @@ export interface DeployOptions {
   noClean?: boolean;
   /** Deploy with no /etc merge (a fresh /etc from usr/etc). */
   noMerge?: boolean;
+  /** The boot back end to keep in step (the systemd-boot ESP); default bls, /boot/loader only. */
+  boot?: BootBackend;
   onEvent?: (e: DeployEvent) => void;
 }
 
@@ -218,9 +222,14 @@ export async function deploy(root: string, env: HostEnv, o: DeployOptions): Prom
 /** Write a list, then clean up (unless asked not to). */
 export async function finishWrite(
   st: SysrootState, repo: Repo, list: Deployment[], extra: { deployment: Deployment; merge: Deployment | null; etc: EtcMergePlan | null },
-  o: { noClean?: boolean; onEvent?: (e: DeployEvent) => void },
+  o: { noClean?: boolean; boot?: BootBackend; onEvent?: (e: DeployEvent) => void },
 ): Promise<DeployResult> {
-  const write = await writeDeployments(st, repo, list, { onEvent: o.onEvent });
+  const boot = o.boot;
+  const write = await writeDeployments(st, repo, list, {
+    onEvent: o.onEvent,
+    // The ESP follows the new list before cleanup removes what its old entries name.
+    afterSwitch: boot && boot.kind === 'systemd-boot' ? () => writeEsp(st.root, boot) : undefined,
+  });
   const after: SysrootState = { ...st, bootversion: write.bootversion as 0 | 1, subbootversion: write.subbootversion as 0 | 1, deployments: list };
   let cleanup: CleanupResult | null = null;
   if (!o.noClean) {
@@ -231,7 +240,7 @@ export async function finishWrite(
 }
 
 /** Write a reordered or shortened list of existing deployments (undeploy, rollback). */
-export async function writeList(root: string, env: HostEnv, pick: (st: SysrootState) => Deployment[], o: { noClean?: boolean; onEvent?: (e: DeployEvent) => void } = {}): Promise<{ state: SysrootState; write: WriteEvent; cleanup: CleanupResult | null; deployments: Deployment[] }> {
+export async function writeList(root: string, env: HostEnv, pick: (st: SysrootState) => Deployment[], o: { noClean?: boolean; boot?: BootBackend; onEvent?: (e: DeployEvent) => void } = {}): Promise<{ state: SysrootState; write: WriteEvent; cleanup: CleanupResult | null; deployments: Deployment[] }> {
   const st = await loadSysroot(root, env);
   const repo = await openSysrootRepo(st.root);
   const list = pick(st);

@@ -5,3 +5,7 @@ export * from './cleanup.js';
 export * from './etc-merge.js';
 export * from './deploy.js';
 export * from './lock.js';
+export * from './assessment.js';
+export * from './faults.js';
+export * from './bootloader/index.js';
+export * from './bootloader/esp.js';
