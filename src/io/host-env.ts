@@ -6,6 +6,7 @@
  * another one; `nodeHostEnv()` is the real machine.
  */
 import { promises as fsp, statfs } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 /**
  * What `/` is: its device and inode (a deployment directory with the same
@@ -66,5 +67,24 @@ export function nodeHostEnv(): HostEnv {
     now: () => Date.now(),
     freeSpace,
     asRoot: process.getuid?.() === 0,
+  };
+}
+
+/**
+ * A host that booted `deployment` (named outright: no directory is mounted
+ * at `/`), otherwise `base`: its own run directory under `runParent`, with
+ * OSTree's `ostree-booted` mark (default: in the system's temporary
+ * directory). For a simulated boot; `dispose` removes the
+ * run directory.
+ */
+export async function bootedHostEnv(base: HostEnv, deployment: { osname: string; checksum: string; serial: number }, runParent: string = tmpdir()): Promise<HostEnv & { dispose(): Promise<void> }> {
+  await fsp.mkdir(runParent, { recursive: true });
+  const runDir = await fsp.mkdtemp(`${runParent}/run-`);
+  await fsp.writeFile(`${runDir}/ostree-booted`, '');
+  return {
+    ...base,
+    runDir,
+    bootedRoot: async () => ({ deployment }),
+    dispose: () => fsp.rm(runDir, { recursive: true, force: true }),
   };
 }
