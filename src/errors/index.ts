@@ -88,6 +88,12 @@ export const Codes = {
   NO_SPACE: 'E_NO_SPACE',
   /** A fault point a test asked for was reached (repo/fault-points.ts). */
   FAULT_POINT: 'E_FAULT_POINT',
+  /** A configuration file of the host updater (atomic.conf) holds a value it does not accept. */
+  CONFIG: 'E_CONFIG',
+  /** A health check cannot be run as it stands (not executable, not a file). */
+  HEALTH_CHECK: 'E_HEALTH_CHECK',
+  /** A commit in quarantine (it failed its boot assessment) was asked for. */
+  QUARANTINED: 'E_QUARANTINED',
   INTERNAL: 'E_INTERNAL',
 } as const;
 
