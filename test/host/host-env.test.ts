@@ -16,7 +16,7 @@ import { checkBootInvariants, makeHost, makeOsTree, objectCount, snapshotSysroot
 
 test('preflight: the registry lists every check once, in the order of their stages', () => {
   assert.deepEqual(CHECKS.map((c) => [c.name, c.stage]), [
-    ['signature', 'target'], ['downgrade', 'update'], ['repo-space', 'fetch'], ['boot-space', 'deploy'], ['etc-merge', 'deploy'],
+    ['signature', 'target'], ['downgrade', 'update'], ['quarantine', 'update'], ['repo-space', 'fetch'], ['boot-space', 'deploy'], ['etc-merge', 'deploy'],
   ]);
   const order = CHECKS.map((c) => STAGES.indexOf(c.stage));
   assert.deepEqual(order, [...order].sort((a, b) => a - b));
@@ -46,7 +46,7 @@ test('repo-space: the free space the host reports refuses an update the commit s
     assert.match(err.message, new RegExp(`^Preflight check 'repo-space' failed: the update needs [0-9.]+ KiB in ${host.repo}, and its filesystem has 4\\.0 KiB free\\..* Nothing was changed\\.$`));
     return true;
   });
-  assert.deepEqual(checks, ['signature ok', 'downgrade ok', 'repo-space FAILED']);
+  assert.deepEqual(checks, ['signature ok', 'downgrade ok', 'quarantine ok', 'repo-space FAILED']);
   assert.deepEqual(await snapshotSysroot(host.sysroot), before, 'nothing changed');
   assert.equal(await objectCount(host.repo), objects, 'nothing fetched');
 

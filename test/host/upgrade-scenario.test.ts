@@ -115,7 +115,7 @@ test('atomic upgrade over HTTP: v1 → v2 with /etc carried over, no-op upgrade,
   assert.equal(r2.to, c2);
   assert.equal(r2.version, '2.0');
   assert.equal(r2.deployment, `${c2}.0`);
-  assert.deepEqual(r2.checks.map((c) => [c.check, c.ok]), [['signature', true], ['downgrade', true], ['repo-space', true], ['boot-space', true], ['etc-merge', true]]);
+  assert.deepEqual(r2.checks.map((c) => [c.check, c.ok]), [['signature', true], ['downgrade', true], ['quarantine', true], ['repo-space', true], ['boot-space', true], ['etc-merge', true]]);
   await expectList([`${c2}.0`, `${c1}.0`], ['2.0', '1.0'], 'after upgrade to v2');
   assert.equal(await followed(), c2, 'the followed ref names v2');
   assert.equal(await ok(ots(`--repo=${sysrepo}`, 'rev-parse', REFSPEC)), c2);

@@ -8,7 +8,7 @@ import type { Repo } from '../../repo/index.js';
 import type { VerifyResult } from '../../sign/index.js';
 import type { Deployment, SysrootState } from '../../sysroot/index.js';
 
-export type CheckName = 'signature' | 'downgrade' | 'repo-space' | 'boot-space' | 'etc-merge';
+export type CheckName = 'signature' | 'downgrade' | 'quarantine' | 'repo-space' | 'boot-space' | 'etc-merge';
 
 export interface CheckResult {
   check: CheckName;

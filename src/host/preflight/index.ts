@@ -9,13 +9,14 @@ import { bootSpace } from './boot-space.js';
 import type { CheckResult, CheckStage, PreflightCheck, PreflightContext } from './context.js';
 import { downgrade } from './downgrade.js';
 import { etcMerge } from './etc-merge.js';
+import { quarantine } from './quarantine.js';
 import { repoSpace } from './repo-space.js';
 import { signature } from './signature.js';
 
 export * from './context.js';
 
 /** Every check, in the order they run (their stages in order, too). */
-export const CHECKS: readonly PreflightCheck[] = [signature, downgrade, repoSpace, bootSpace, etcMerge];
+export const CHECKS: readonly PreflightCheck[] = [signature, downgrade, quarantine, repoSpace, bootSpace, etcMerge];
 
 /** A refused preflight check: the error names it. */
 export function refused(r: CheckResult, data: Record<string, unknown> = {}): OstreeTsError {
