@@ -30,5 +30,11 @@ export { deploy, initFs, osInit, loadSysroot, openSysrootRepo, withSysrootLock, 
 
 export { hostStatus, renderHostStatus, upgrade, rollback, type HostStatus, type DeploymentStatus, type UpdateResult, type RollbackResult } from './host/index.js';
 
+/** Boot assessment: health checks, the early-boot reconcile, a simulated boot, the quarantine, atomic.conf. */
+export {
+  healthCheck, bootReconcile, simulateBoot, listQuarantine, clearQuarantine, readAtomicConfig, installUnits,
+  type HealthCheckResult, type ReconcileResult, type SimulatedBoot, type QuarantineEntry, type AtomicConfig,
+} from './host/index.js';
+
 /** The machine this runs on, as the sysroot and host functions see it (what booted, the clock, free space, root). */
 export { nodeHostEnv, type HostEnv } from './io/index.js';

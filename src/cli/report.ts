@@ -18,6 +18,8 @@ export const EXIT = {
   SIGNATURE: 4,
   REFUSED: 5,
   INTERNAL: 70,
+  /** health-check: a required check could not tell (EX_TEMPFAIL). */
+  INCONCLUSIVE: 75,
   NOTHING_TO_DO: 77,
 } as const;
 
@@ -40,7 +42,8 @@ export const EXIT_STATUS_HELP: Array<[number, string]> = [
   [EXIT.SIGNATURE, 'a signature the policy requires is missing or invalid (check signature)'],
   [EXIT.REFUSED, 'another preflight check refused the update (E_PREFLIGHT)'],
   [EXIT.INTERNAL, 'an internal error: a bug in ostree-ts'],
-  [EXIT.NOTHING_TO_DO, 'upgrade --check: no update available'],
+  [EXIT.INCONCLUSIVE, 'health-check: a required check was inconclusive (no try used, no reboot)'],
+  [EXIT.NOTHING_TO_DO, 'upgrade --check: no update available (also when the newest commit is quarantined)'],
 ];
 
 /** The exit-status convention of a command: `atomic`'s table, or `ostree`'s 0 and 1 (plus 70 for a bug). */

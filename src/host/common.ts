@@ -1,6 +1,6 @@
 /** What the host verbs share: the sysroot they act on, the host they run on, and the sysroot lock. */
 import { path, type HostEnv } from '../io/index.js';
-import { withSysrootLock } from '../sysroot/index.js';
+import { withSysrootLock, type SysrootFaults } from '../sysroot/index.js';
 
 export interface HostVerbOptions {
   /** The sysroot (`/` on a host). */
@@ -9,6 +9,8 @@ export interface HostVerbOptions {
   env: HostEnv;
   /** Wait for the sysroot lock rather than fail. */
   lockWait?: boolean;
+  /** Where the boot writes stop, as a power cut would stop them (tests). */
+  faults?: SysrootFaults;
 }
 
 /** Run `fn` on the resolved sysroot path, holding its lock; `purpose` goes into the lock's note. */

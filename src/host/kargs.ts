@@ -5,7 +5,9 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { Kargs } from '../format/index.js';
-import { deploymentName, loadSysroot, sameDeployment, writeList, type SysrootState } from '../sysroot/index.js';
+import { deploymentName, loadSysroot, openSysrootRepo, sameDeployment, writeList, type SysrootState } from '../sysroot/index.js';
+import { readAtomicConfig } from './atomic-conf.js';
+import { bootBackend } from './boot-backend.js';
 import { underLock, type HostVerbOptions } from './common.js';
 import { withoutOstreeArg } from './status.js';
 
@@ -41,6 +43,7 @@ export interface KargsOptions extends HostVerbOptions {
 /** Change kernel arguments in place; `before` and `after` are the (first) changed deployment's, without `ostree=`. */
 export async function setKargs(opts: KargsOptions): Promise<{ before: string; after: string }> {
   return underLock(opts, 'kargs', async (root) => {
+    const conf = await readAtomicConfig(root, (await openSysrootRepo(root)).config);
     let before = '';
     let after = '';
     await writeList(root, opts.env, (st) => {
@@ -69,7 +72,7 @@ export async function setKargs(opts: KargsOptions): Promise<{ before: string; af
       d.kargs = k.toString();
       after = withoutOstreeArg(d.kargs);
       return list;
-    }, { noClean: true });
+    }, { noClean: true, boot: bootBackend(conf, opts.faults) });
     return { before, after };
   });
 }

@@ -5,8 +5,11 @@
  * Not booted, the one after the default. Only the boot order changes.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { deploymentName, sameDeployment, writeList, type DeployEvent, type Deployment, type SysrootState } from '../sysroot/index.js';
+import { deploymentName, openSysrootRepo, sameDeployment, writeList, type DeployEvent, type Deployment, type SysrootState } from '../sysroot/index.js';
+import { readAtomicConfig } from './atomic-conf.js';
+import { bootBackend } from './boot-backend.js';
 import { underLock, type HostVerbOptions } from './common.js';
+import { forgetGone, startNewDefaultProbation } from './probation.js';
 
 export interface RollbackOptions extends HostVerbOptions {
   onEvent?: (e: DeployEvent) => void;
@@ -37,12 +40,21 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
   return underLock(opts, 'atomic rollback', async (root) => {
     let from = '';
     let to = '';
-    await writeList(root, opts.env, (st) => {
-      const target = rollbackTarget(st);
+    const conf = await readAtomicConfig(root, (await openSysrootRepo(root)).config);
+    const boot = bootBackend(conf, opts.faults);
+    const written = await writeList(root, opts.env, (st) => {
+      const found = rollbackTarget(st);
       from = deploymentName(st.deployments[0]);
-      to = deploymentName(target);
+      to = deploymentName(found);
+      // Its entry is written counted in the switch itself (grub counts in grubenv instead).
+      const counted = conf.tries > 0 && boot.kind !== 'grub' && !sameDeployment(found, st.booted);
+      const target = counted ? { ...found, bootCounter: { left: conf.tries, done: 0 } } : found;
       return [target, ...st.deployments.filter((d) => !sameDeployment(d, target))];
-    }, { onEvent: opts.onEvent });
+    }, { onEvent: opts.onEvent, boot });
+    // The new default is on probation too, unless it is the one running (it booted, so it is what the health checks judged).
+    const target = written.deployments[0];
+    if (!sameDeployment(target, written.state.booted)) await startNewDefaultProbation(root, opts.env, target, conf, opts.faults);
+    await forgetGone(root, written.deployments);
     return { apiVersion: 'ostree-ts/v1', kind: 'RollbackResult', from, to };
   });
 }

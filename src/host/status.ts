@@ -11,6 +11,10 @@ import type { Repo } from '../repo/repo.js';
 import {
   deploymentName, isPinned, loadSysroot, openSysrootRepo, sameDeployment, type Deployment, type SysrootState,
 } from '../sysroot/state.js';
+import { deploymentKey, emptyAssessment, type CheckResult as AssessmentCheck, type DeploymentAssessment, type QuarantineEntry } from '../sysroot/assessment.js';
+import { assessDeployments, checkAssessment, type BootAssessmentView } from '../sysroot/bootloader/index.js';
+import { readAtomicConfig } from './atomic-conf.js';
+import { bootBackend } from './boot-backend.js';
 
 export const STATUS_API_VERSION = 'ostree-ts/v1';
 
@@ -46,6 +50,14 @@ export interface DeploymentStatus {
   bootChecksum: string;
   kernelArguments: string;
   signature: { state: SignatureState; checks: string[]; by: string | null; error: string | null };
+  /** Its boot assessment: the record's state (unknown: no record of it), the tries its entry has left, why it failed, the checks of its last boot. */
+  assessment: {
+    state: 'untested' | 'good' | 'failed' | 'unknown';
+    triesLeft: number | null;
+    reason: string | null;
+    since: string | null;
+    checks: AssessmentCheck[];
+  };
 }
 
 export interface HostStatus {
@@ -57,6 +69,12 @@ export interface HostStatus {
   bootversion: number;
   subbootversion: number;
   deployments: DeploymentStatus[];
+  /** Commits refused by updates: they failed their boot assessment here. */
+  quarantine: Array<{ commit: string; ref: string | null; version: string | null; reason: string; since: string }>;
+  /** The boot back end (atomic.conf [boot] backend). */
+  bootBackend: string;
+  /** Where the record and the boot files disagree (another tool rewrote the entries, a record entry of a deployment that is gone), each saying what to do. */
+  assessmentNotes: string[];
 }
 
 /** Kernel arguments as a user reads them: without the `ostree=` that names the deployment. */
@@ -121,6 +139,24 @@ export async function hostStatus(opts: HostStatusOptions): Promise<HostStatus> {
   const st = opts.state ?? (await loadSysroot(opts.sysroot, opts.env));
   const repo = opts.repo ?? (await openSysrootRepo(st.root));
   const { pending, rollback } = places(st);
+  const notes: string[] = [];
+  let conf: Awaited<ReturnType<typeof readAtomicConfig>> | null = null;
+  try {
+    conf = await readAtomicConfig(st.root, repo.config);
+  } catch (e) {
+    // Status still shows what is there; the configuration's problem is one of its notes.
+    notes.push((e as Error).message);
+  }
+  const backend = bootBackend(conf ?? { backend: 'bls', esp: null });
+  const views = new Map<string, BootAssessmentView>();
+  try {
+    for (const v of await assessDeployments(st, backend)) views.set(v.key, v);
+    notes.push(...(await checkAssessment(st, backend)));
+  } catch (e) {
+    notes.push((e as Error).message);
+  }
+  const record = st.assessment ?? emptyAssessment();
+  if (st.assessmentProblem) notes.push(st.assessmentProblem);
   const deployments = await Promise.all(st.deployments.map(async (d, index): Promise<DeploymentStatus> => {
     let version: string | null = null;
     let timestamp: string | null = null;
@@ -145,12 +181,34 @@ export async function hostStatus(opts: HostStatusOptions): Promise<HostStatus> {
       bootChecksum: d.bootcsum,
       kernelArguments: withoutOstreeArg(d.kargs),
       signature: opts.signatures === false ? { state: 'unknown', checks: [], by: null, error: null } : await signatureOf(repo, d, parsed?.remote ?? null),
+      assessment: assessmentOf(d, views, record.deployments[deploymentKey(d)]),
     };
   }));
   return {
     apiVersion: STATUS_API_VERSION, kind: 'HostStatus', sysroot: st.root, booted: st.booted !== null,
     bootversion: st.bootversion, subbootversion: st.subbootversion, deployments,
+    quarantine: record.quarantine.map((q: QuarantineEntry) => ({ commit: q.commit, ref: q.ref ?? null, version: q.version ?? null, reason: q.reason, since: q.since })),
+    bootBackend: backend.kind, assessmentNotes: notes,
   };
+}
+
+function assessmentOf(d: Deployment, views: Map<string, BootAssessmentView>, a: DeploymentAssessment | undefined): DeploymentStatus['assessment'] {
+  const v = views.get(deploymentKey(d));
+  return {
+    state: v?.state ?? a?.state ?? 'unknown',
+    triesLeft: v?.triesLeft ?? null,
+    reason: v?.reason ?? a?.reason ?? null,
+    since: a?.since ?? null,
+    checks: a?.checks ?? [],
+  };
+}
+
+/** The assessment in one line: `good`, `untested, 2 tries left`, `failed: WHY`. */
+export function assessmentLine(a: DeploymentStatus['assessment']): string {
+  if (a.state === 'failed') return `failed: ${a.reason ?? 'no reason recorded'}`;
+  if (a.state === 'untested') return `untested${a.triesLeft !== null ? `, ${a.triesLeft} ${a.triesLeft === 1 ? 'try' : 'tries'} left` : ''}`;
+  if (a.state === 'good') return 'good';
+  return a.triesLeft !== null ? `unknown (counted: ${a.triesLeft} tries left)` : 'unknown (not assessed)';
 }
 
 /** `ostree admin status`, line for line. */
@@ -192,8 +250,12 @@ export function renderHostStatus(s: HostStatus): string {
       ['Pinned commit', d.origin?.overrideCommit],
       ['Signature', sigText],
       ['Kernel arguments', d.kernelArguments],
+      ['Boot assessment', assessmentLine(d.assessment)],
+      ...d.assessment.checks.filter((c) => c.result !== 'pass').map((c): [string, string] => [`${c.class} check`, `${c.name}: ${c.result}${c.output.trim() ? ` (${c.output.trim().split('\n')[0]})` : ''}`]),
     ]);
     out += '\n';
   }
+  for (const q of s.quarantine) out += `Quarantined: ${q.commit}${q.version ? ` (version ${q.version})` : ''} since ${q.since}: ${q.reason}\n`;
+  for (const n of s.assessmentNotes) out += `Note: ${n}\n`;
   return out;
 }

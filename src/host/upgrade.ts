@@ -18,6 +18,9 @@ import {
   type DeployEvent, type Deployment, type SysrootState,
 } from '../sysroot/index.js';
 import { findRevision, pull, resolveCommit, type PullEvent } from '../transport/index.js';
+import { readAtomicConfig, type AtomicConfig } from './atomic-conf.js';
+import { bootBackend } from './boot-backend.js';
+import { forgetGone, startNewDefaultProbation } from './probation.js';
 import { underLock, type HostVerbOptions } from './common.js';
 import { runPreflight, targetOf, type CheckResult, type CheckStage, type PreflightContext, type PreflightTarget } from './preflight/index.js';
 import { parseRefspec } from './status.js';
@@ -90,7 +93,10 @@ export function update(opts: UpdateOptions): Promise<UpdateResult> {
 
 async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateResult> {
   const emit = (e: UpdateEvent): void => opts.onEvent?.(e);
-  const ctx = await resolveTarget(await whatToFollow(root, opts), opts);
+  const followed = await whatToFollow(root, opts);
+  // A bad configuration refuses the update before anything changes.
+  const conf = await readAtomicConfig(followed.st.root, followed.repo.config);
+  const ctx = await resolveTarget(followed, opts);
   const { current, refspec } = ctx;
   const result: UpdateResult = {
     apiVersion: 'ostree-ts/v1', kind: 'UpdateResult', outcome: 'no-update', refspec, from: current.csum, to: current.csum,
@@ -111,7 +117,15 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
     return result;
   }
 
-  await preflight('update');
+  if (opts.check) {
+    // A quarantined commit is no update: --check says so (77) rather than refusing.
+    try {
+      await preflight('update');
+    } catch (e) {
+      if (isCodedError(e) && e.code === Codes.PREFLIGHT && e.data.check === 'quarantine') return result;
+      throw e;
+    }
+  } else await preflight('update');
   if (opts.check) {
     result.outcome = 'available';
     result.download = await downloadSize(ctx, target);
@@ -127,7 +141,7 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
   }
 
   await preflight('deploy');
-  result.deployment = await deployTarget(ctx, target, opts, (event) => emit({ type: 'deploy', event }));
+  result.deployment = await deployTarget(ctx, target, opts, conf, (event) => emit({ type: 'deploy', event }));
   result.outcome = 'updated';
   return result;
 }
@@ -217,7 +231,7 @@ function inheritOrigin(merge: Deployment, refspec: string, rebased: boolean): Ke
 }
 
 /** Phase 7: deploy beside what runs and switch; the followed ref moves once the switch is made; then clean up. Returns CHECKSUM.SERIAL. */
-async function deployTarget(ctx: PreflightContext, { checksum: target }: PreflightTarget, opts: UpdateOptions, onEvent: (e: DeployEvent) => void): Promise<string> {
+async function deployTarget(ctx: PreflightContext, { checksum: target }: PreflightTarget, opts: UpdateOptions, conf: AtomicConfig, onEvent: (e: DeployEvent) => void): Promise<string> {
   const { st, repo, osname, merge, refspec } = ctx;
   const origin = inheritOrigin(merge, refspec, opts.rebase !== undefined);
   if (opts.revision) origin.set('origin', 'override-commit', target);
@@ -225,9 +239,15 @@ async function deployTarget(ctx: PreflightContext, { checksum: target }: Preflig
     osname, revision: refspec, origin, karg: opts.karg, kargAppend: opts.kargAppend, kargDelete: opts.kargDelete, onEvent,
   }, merge);
   const list = newDeploymentList(st, osname, deployment, merge, {});
-  const written = await finishWrite(st, repo, list, { deployment, merge, etc }, { noClean: true, onEvent });
+  const boot = bootBackend(conf, opts.faults);
+  // Its entry is written counted, in the same switch that makes it the default (grub counts in grubenv instead).
+  if (conf.tries > 0 && boot.kind !== 'grub') deployment.bootCounter = { left: conf.tries, done: 0 };
+  const written = await finishWrite(st, repo, list, { deployment, merge, etc }, { noClean: true, boot, onEvent });
+  // On probation from its first boot: the bootloader counts its tries, the health checks bless it.
+  await startNewDefaultProbation(st.root, st.env, deployment, conf, opts.faults);
   if (ctx.remote && !opts.revision && (await readRef(repo, refspec)) !== target) await writeRef(repo, refspec, target);
   const after: SysrootState = { ...st, bootversion: written.write.bootversion as 0 | 1, subbootversion: written.write.subbootversion as 0 | 1, deployments: list };
   onEvent({ type: 'cleanup', result: await cleanupSysroot(after, repo, { prune: 'auto' }) });
+  await forgetGone(st.root, list);
   return `${deployment.csum}.${deployment.deployserial}`;
 }

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { flag, SYSROOT_OPTION, type Parsed } from '../options.js';
-import { defineVerb, verbModule, type Program, type VerbEntry } from '../shell.js';
+import { defineVerb, verbModule, type GroupEntry, type Program, type VerbEntry } from '../shell.js';
 
 /** Options every atomic verb takes. */
 export const GLOBALS = {
@@ -24,7 +24,7 @@ export function sysrootOf(o: { sysroot?: string }): string {
   return path.resolve(o.sysroot ?? '/');
 }
 
-export const VERBS: Record<string, VerbEntry> = {
+export const VERBS: Record<string, VerbEntry | GroupEntry> = {
   status: { describe: 'Show the deployments: booted (●), default, rollback, pinned; version, commit, origin, signature', load: () => verbModule(import('./status.js')) },
   upgrade: { describe: 'Fetch the newest commit of the followed ref, check it, deploy it beside the running one and make it the boot default', load: () => verbModule(import('./upgrade.js')) },
   rollback: { describe: 'Make the rollback deployment the boot default again (the current default becomes the rollback)', load: () => verbModule(import('./rollback.js')) },
@@ -33,6 +33,18 @@ export const VERBS: Record<string, VerbEntry> = {
   pin: { describe: 'Pin deployments (by index, 0 = default) so upgrades and cleanup keep them (or --unpin)', load: () => verbModule(import('./pin.js')) },
   kargs: { describe: 'Show the default deployment\'s kernel arguments, or change them (new boot entries, switched atomically)', load: () => verbModule(import('./kargs.js')) },
   cleanup: { describe: 'Remove deployment directories, kernels and repository objects no deployment in the boot list needs', load: () => verbModule(import('./cleanup.js')) },
+  'health-check': { describe: 'Run the health checks on the booted deployment: bless it, or record the failure and reboot so the bootloader tries again or falls back', load: () => verbModule(import('./health-check.js')) },
+  'boot-reconcile': { describe: 'Early at boot: if the bootloader fell back, mark the update failed, quarantine its commit and make the running deployment the default', load: () => verbModule(import('./boot-reconcile.js')) },
+  'simulate-boot': { describe: 'Boot the sysroot once as its bootloader would (entry choice, counters), then reconcile and run the health checks (for CI)', load: () => verbModule(import('./simulate-boot.js')) },
+  quarantine: {
+    describe: 'The commits updates refuse because they failed their boot assessment: list, clear',
+    options: {},
+    verbs: {
+      list: { describe: 'List the quarantined commits and why', load: () => verbModule(import('./quarantine-list.js')) },
+      clear: { describe: 'Take a commit (or every one) out of quarantine', load: () => verbModule(import('./quarantine-clear.js')) },
+    },
+  },
+  'install-units': { describe: 'Install the systemd units that run boot-reconcile and health-check at every boot', load: () => verbModule(import('./install-units.js')) },
 };
 
 const SETUP = [

@@ -1,0 +1,7 @@
+/** The boot back end atomic.conf configures, as the sysroot layer takes it. */
+import type { BootBackend, SysrootFaults } from '../sysroot/index.js';
+import type { AtomicConfig } from './atomic-conf.js';
+
+export function bootBackend(conf: Pick<AtomicConfig, 'backend' | 'esp'>, faults?: SysrootFaults): BootBackend {
+  return { kind: conf.backend, ...(conf.esp ? { esp: conf.esp } : {}), ...(faults ? { faults } : {}) };
+}

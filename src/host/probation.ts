@@ -1,0 +1,24 @@
+/**
+ * Probation of a new default: every deployment that `upgrade`, `deploy`,
+ * `rebase` or `rollback` makes the default starts untested, with the tries
+ * atomic.conf (or the repository's `[sysroot] boot-counting-tries`) gives;
+ * 0 turns counting off (it is then recorded good). Record entries of
+ * deployments that are gone are dropped at the same time.
+ */
+import type { HostEnv } from '../io/index.js';
+import { deploymentKey, readAssessment, startProbation, updateAssessment, type Deployment, type SysrootFaults } from '../sysroot/index.js';
+import type { AtomicConfig } from './atomic-conf.js';
+import { bootBackend } from './boot-backend.js';
+
+export async function startNewDefaultProbation(root: string, env: HostEnv, d: Deployment, conf: AtomicConfig, faults?: SysrootFaults): Promise<void> {
+  await startProbation(root, env, d, conf.tries, bootBackend(conf, faults));
+}
+
+/** Drop the record's entries for deployments not in `list` (removed by cleanup, undeploy or another tool). */
+export async function forgetGone(root: string, list: Deployment[]): Promise<void> {
+  const keep = new Set(list.map((d) => deploymentKey(d)));
+  if (Object.keys((await readAssessment(root)).deployments).every((k) => keep.has(k))) return;
+  await updateAssessment(root, (r) => {
+    for (const k of Object.keys(r.deployments)) if (!keep.has(k)) delete r.deployments[k];
+  });
+}
