@@ -10,7 +10,7 @@ import { KeyFile, Kargs } from '../format/index.js';
 import { atomicWriteFile, exists, fsp, isErrno, path, setImmutable, type HostEnv } from '../io/index.js';
 import { Repo, checkout, resolveRev } from '../repo/index.js';
 import type { BootBackend } from './bootloader/index.js';
-import { writeEsp } from './bootloader/esp.js';
+import { adoptCountersFrom, writeEsp } from './bootloader/esp.js';
 import { cleanupSysroot, removeDeploymentDir, type CleanupResult } from './cleanup.js';
 import { applyEtcMerge, copyTree, diffEtc, type EtcMergePlan } from './etc-merge.js';
 import { dirReader, findKernel } from './kernel.js';
@@ -225,10 +225,12 @@ export async function finishWrite(
   o: { noClean?: boolean; boot?: BootBackend; onEvent?: (e: DeployEvent) => void },
 ): Promise<DeployResult> {
   const boot = o.boot;
+  // The firmware's counters on the ESP are newer than /boot/loader's names: the list written keeps them.
+  if (boot && boot.kind === 'systemd-boot') await adoptCountersFrom(st.root, boot, st);
   const write = await writeDeployments(st, repo, list, {
     onEvent: o.onEvent,
     // The ESP follows the new list before cleanup removes what its old entries name.
-    afterSwitch: boot && boot.kind === 'systemd-boot' ? () => writeEsp(st.root, boot) : undefined,
+    afterSwitch: boot && boot.kind === 'systemd-boot' ? async () => { await writeEsp(st.root, boot); } : undefined,
   });
   const after: SysrootState = { ...st, bootversion: write.bootversion as 0 | 1, subbootversion: write.subbootversion as 0 | 1, deployments: list };
   let cleanup: CleanupResult | null = null;

@@ -9,3 +9,5 @@ export * from './assessment.js';
 export * from './faults.js';
 export * from './bootloader/index.js';
 export * from './bootloader/esp.js';
+export * from './bootloader/firmware.js';
+export * from './bootloader/grub.js';

@@ -152,9 +152,11 @@ export async function writeDeployments(st: SysrootState, repo: Repo, list: Deplo
     await syncFilesystem(path.join(root, 'ostree'));
     await replaceSymlink(`boot.${st.bootversion}.${sub}`, path.join(root, 'ostree', `boot.${st.bootversion}`));
     await fsyncDir(path.join(root, 'ostree'));
+    // The entries stay where they are: each place's entry is now its new deployment's (taken before any is reassigned, as the lists share objects).
+    const kept = st.deployments.map((d) => ({ entry: d.entry, entryFile: d.entryFile }));
     for (let i = 0; i < list.length; i++) {
-      list[i].entry = st.deployments[i].entry;
-      list[i].entryFile = st.deployments[i].entryFile;
+      list[i].entry = kept[i].entry;
+      list[i].entryFile = kept[i].entryFile;
     }
     ev = { type: 'bootconfig', swap: false, bootversion: st.bootversion, subbootversion: sub, deployments: list.length };
   } else {
