@@ -53,7 +53,7 @@ test('repo-space: the free space the host reports refuses an update the commit s
   // --check stops before the fetch stage: the update is reported, its room not checked.
   const check = await upgrade({ sysroot: host.sysroot, env: tight, check: true });
   assert.equal(check.outcome, 'available');
-  assert.deepEqual(check.checks.map((c) => c.check), ['signature', 'downgrade']);
+  assert.deepEqual(check.checks.map((c) => c.check), ['signature', 'downgrade', 'quarantine']);
 
   // With room, it goes through; the lock's note, written while it held the lock, is dated by the host's clock.
   const roomy = await hostEnv(t, { freeSpace: async () => 1 << 30, now: Date.UTC(2027, 5, 6, 7, 8, 9) });
