@@ -6,12 +6,22 @@
  * deployments that are gone are dropped at the same time.
  */
 import type { HostEnv } from '../io/index.js';
-import { deploymentKey, readAssessment, startProbation, updateAssessment, type Deployment, type SysrootFaults } from '../sysroot/index.js';
+import { deploymentKey, readAssessment, readTriesLeft, startProbation, updateAssessment, type Deployment, type SysrootFaults, type SysrootState } from '../sysroot/index.js';
 import type { AtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 
 export async function startNewDefaultProbation(root: string, env: HostEnv, d: Deployment, conf: AtomicConfig, faults?: SysrootFaults): Promise<void> {
   await startProbation(root, env, d, conf.tries, bootBackend(conf, faults));
+}
+
+/**
+ * Read what the probation will write to, before anything changes: a
+ * grubenv that is not one (not 1024 bytes, a bad header) or a damaged
+ * record refuses the update with the file named, the sysroot untouched.
+ */
+export async function checkBootFiles(st: SysrootState, conf: AtomicConfig): Promise<void> {
+  if (conf.tries > 0) await readTriesLeft(st, bootBackend(conf));
+  await readAssessment(st.root);
 }
 
 /** Drop the record's entries for deployments not in `list` (removed by cleanup, undeploy or another tool). */

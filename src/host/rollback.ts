@@ -5,11 +5,11 @@
  * Not booted, the one after the default. Only the boot order changes.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { deploymentName, openSysrootRepo, sameDeployment, writeList, type DeployEvent, type Deployment, type SysrootState } from '../sysroot/index.js';
+import { deploymentName, loadSysroot, openSysrootRepo, sameDeployment, writeList, type DeployEvent, type Deployment, type SysrootState } from '../sysroot/index.js';
 import { readAtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 import { underLock, type HostVerbOptions } from './common.js';
-import { forgetGone, startNewDefaultProbation } from './probation.js';
+import { checkBootFiles, forgetGone, startNewDefaultProbation } from './probation.js';
 
 export interface RollbackOptions extends HostVerbOptions {
   onEvent?: (e: DeployEvent) => void;
@@ -42,6 +42,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     let to = '';
     const conf = await readAtomicConfig(root, (await openSysrootRepo(root)).config);
     const boot = bootBackend(conf, opts.faults);
+    await checkBootFiles(await loadSysroot(root, opts.env), conf);
     const written = await writeList(root, opts.env, (st) => {
       const found = rollbackTarget(st);
       from = deploymentName(st.deployments[0]);

@@ -20,7 +20,7 @@ import {
 import { findRevision, pull, resolveCommit, type PullEvent } from '../transport/index.js';
 import { readAtomicConfig, type AtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
-import { forgetGone, startNewDefaultProbation } from './probation.js';
+import { checkBootFiles, forgetGone, startNewDefaultProbation } from './probation.js';
 import { underLock, type HostVerbOptions } from './common.js';
 import { runPreflight, targetOf, type CheckResult, type CheckStage, type PreflightContext, type PreflightTarget } from './preflight/index.js';
 import { parseRefspec } from './status.js';
@@ -96,6 +96,7 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
   const followed = await whatToFollow(root, opts);
   // A bad configuration refuses the update before anything changes.
   const conf = await readAtomicConfig(followed.st.root, followed.repo.config);
+  await checkBootFiles(followed.st, conf);
   const ctx = await resolveTarget(followed, opts);
   const { current, refspec } = ctx;
   const result: UpdateResult = {
