@@ -100,12 +100,23 @@ const KNOWN: Record<string, string[]> = {
 /** Read and check atomic.conf (missing: the defaults) and the repository's boot-counting-tries. */
 export async function readAtomicConfig(root: string, repoConfig?: KeyFile | null): Promise<AtomicConfig> {
   const file = atomicConfPath(root);
-  let kf = new KeyFile();
+  let text: string | null = null;
   try {
-    kf = KeyFile.parse(await fsp.readFile(file, 'utf8'), file);
+    text = await fsp.readFile(file, 'utf8');
   } catch (e) {
-    if (!isErrno(e, 'ENOENT')) {
-      if (e instanceof OstreeTsError) throw new OstreeTsError(Codes.CONFIG, `${e.message}`, { ...e.data, file }, { cause: e });
+    if (!isErrno(e, 'ENOENT')) throw e;
+  }
+  return parseAtomicConfig(text, file, repoConfig);
+}
+
+/** Check atomic.conf's text (null: there is none) read from `file`, with the repository's config beside it. */
+export function parseAtomicConfig(text: string | null, file: string, repoConfig?: KeyFile | null): AtomicConfig {
+  let kf = new KeyFile();
+  if (text !== null) {
+    try {
+      kf = KeyFile.parse(text, file);
+    } catch (e) {
+      if (e instanceof OstreeTsError) throw new OstreeTsError(Codes.CONFIG, e.message, { ...e.data, file }, { cause: e });
       throw e;
     }
   }

@@ -15,6 +15,7 @@ import {
   type DeltaObjectRef, type GType, type PlannedObject, type Variant,
 } from '../../src/format/index.js';
 import { SUMMARY_TYPE, decodeSummary, encodeSummary, summaryView, type Summary } from '../../src/repo/summary.js';
+import { parseAtomicConfig } from '../../src/host/atomic-conf.js';
 import { encodeTarHeader, readTar, tarPadding, tarTrailer, type TarWriteEntry } from '../../src/io/tar.js';
 import { FuzzFailure, sameBytes, type FuzzTarget } from './harness.js';
 import * as V from './valid.js';
@@ -458,6 +459,37 @@ export const TARGETS: FuzzTarget[] = [
       const once = (out as BlsEntry).render();
       const twice = BlsEntry.parse(once).render();
       if (once !== twice) throw new FuzzFailure('claim', `bls: a rendering does not read back the same:\n${JSON.stringify(once)}\n${JSON.stringify(twice)}`);
+    },
+  },
+  {
+    name: 'atomic-conf',
+    parses: 'the host updater\'s atomic.conf (parseAtomicConfig: key file, groups, keys and their ranges)',
+    valid: fc.record({
+      tries: fc.option(fc.nat({ max: 99 }), { nil: undefined }),
+      backend: fc.option(fc.constantFrom('bls', 'grub', 'systemd-boot'), { nil: undefined }),
+      esp: fc.option(fc.constantFrom('/boot/efi', '/efi', '/boot/efi/EFI/../x'), { nil: undefined }),
+      timeout: fc.option(fc.integer({ min: 1, max: 86_400 }), { nil: undefined }),
+      code: fc.option(fc.integer({ min: 1, max: 255 }), { nil: undefined }),
+      max: fc.option(fc.integer({ min: 256, max: 16 * 1024 * 1024 }), { nil: undefined }),
+      reboot: fc.option(fc.constantFrom('systemctl reboot', "/sbin/reboot -f 'now'", '"a b" c'), { nil: undefined }),
+      checks: fc.array(fc.tuple(fc.stringMatching(/^[0-9a-z.-]{1,12}$/), fc.integer({ min: 1, max: 86_400 })), { maxLength: 3 }),
+    }).map((c) => {
+      const boot = [c.tries !== undefined ? `tries=${c.tries}` : '', c.backend ? `backend=${c.backend}` : '', c.esp ? `esp=${c.esp}` : ''].filter(Boolean);
+      const hc = [c.timeout !== undefined ? `timeout=${c.timeout}` : '', c.code !== undefined ? `inconclusive-code=${c.code}` : '',
+        c.max !== undefined ? `max-output=${c.max}` : '', c.reboot ? `reboot-command=${c.reboot}` : ''].filter(Boolean);
+      return enc([boot.length ? `[boot]\n${boot.join('\n')}\n` : '', hc.length ? `[health-check]\n${hc.join('\n')}\n` : '',
+        ...c.checks.map(([n, t]) => `[check ${n}]\ntimeout=${t}\n`)].join(''));
+    }),
+    dictionary: tokens('\n', '[boot]\n', '[health-check]\n', '[check x]\n', 'tries=', 'backend=', 'esp=/', 'timeout=', 'inconclusive-code=', 'max-output=',
+      'reboot-command=', '=', '"', "'", '-1', '99', '100', '0', '..'),
+    label: '/fuzz/etc/ostree-ts/atomic.conf',
+    run: (input) => parseAtomicConfig(utf8.decode(input), '/fuzz/etc/ostree-ts/atomic.conf', null),
+    check(_input, out) {
+      const c = out as ReturnType<typeof parseAtomicConfig>;
+      if (!(Number.isInteger(c.tries) && c.tries >= 0 && c.tries <= 99)) throw new FuzzFailure('claim', `atomic-conf: tries ${c.tries} out of range`);
+      if (!(c.checkTimeout >= 1 && c.inconclusiveCode >= 1 && c.inconclusiveCode <= 255 && c.maxOutput >= 256 && c.rebootCommand.length > 0)) {
+        throw new FuzzFailure('claim', `atomic-conf: a value out of range was accepted: ${JSON.stringify(c)}`);
+      }
     },
   },
   {
