@@ -20,6 +20,9 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseGrubenv } from '../../src/format/grubenv.js';
+import { healthCheck } from '../../src/host/health-check.js';
+import { SysrootFaultReached, SysrootFaults } from '../../src/sysroot/faults.js';
+import { hostEnv } from '../helpers/booted.js';
 import { requireOstree, run, tempDir, type RunResult } from '../helpers/env.js';
 import { ATOMIC, atomic, checkBootInvariants, makeHost, makeOsTree, ostreeStatus, publish, type Host } from '../helpers/host.js';
 import { putFile } from '../helpers/trees.js';
@@ -312,4 +315,58 @@ test('power cut: the reconcile stopped between every pair of its writes leaves a
   const st = await status();
   assert.deepEqual(st.deployments.map((d) => [d.id, d.assessment.state]), [[v1, 'good'], [v2, 'failed']]);
   assert.deepEqual(st.quarantine.map((q) => q.commit), [c2], 'quarantined once');
+});
+
+test('power cut: the blessing (systemd-boot, ESP and /boot/loader) stopped between every pair of its writes leaves complete bootable entries on both, and the next run blesses', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const h = await setup(t, 'systemd-boot', 'ots-assess-cut-bless-');
+  const { S, sim, status, oracle } = h;
+  const v1 = `${h.host.v1}.0`;
+  await sim();
+  const c2 = await h.release('v2', '2.0', 1_700_000_100, {});
+  const v2 = `${c2}.0`;
+  out(await atomic(`--sysroot=${S}`, 'upgrade'), 'upgrade to v2');
+  // The firmware's step only: v2 booted with a try spent (+2-1), its checks not yet run.
+  const fw = await sim('--fail-boot');
+  assert.deepEqual([fw.deployment, fw.triesAfter], [v2, 2]);
+  const env = await hostEnv(t, { booted: { osname: 'testos', checksum: c2, serial: 0 } });
+  const esp = path.join(S, 'boot', 'efi');
+  /** Every entry on the ESP names files the ESP has: the firmware can boot any of them. */
+  const espBootable = async (label: string): Promise<void> => {
+    const dir = path.join(esp, 'loader', 'entries');
+    const names = (await readdir(dir)).filter((n) => n.endsWith('.conf'));
+    assert.ok(names.length >= 1, `${label}: the ESP has an entry`);
+    for (const n of names) {
+      const text = await readFile(path.join(dir, n), 'utf8');
+      for (const key of ['linux', 'initrd']) {
+        const rel = new RegExp(`^${key}\\s+(\\S+)$`, 'm').exec(text)?.[1];
+        assert.ok(rel, `${label}: ${n} has ${key}`);
+        assert.ok(await readFile(path.join(esp, rel)).then(() => true, () => false), `${label}: ${n}'s ${key} ${rel} is on the ESP`);
+      }
+    }
+  };
+  let done = false;
+  const stops: string[] = [];
+  for (let n = 1; n <= 40 && !done; n++) {
+    const faults = new SysrootFaults([`@${n}`]);
+    try {
+      const r = await healthCheck({ sysroot: S, env, faults, reboot: async () => undefined });
+      // Blessed by this run, or by the one cut just after its last write.
+      assert.ok(['blessed', 'recorded'].includes(r.action), r.action);
+      done = true;
+    } catch (e) {
+      if (!(e instanceof SysrootFaultReached)) throw e;
+      stops.push(e.point);
+      await oracle([v2, v1], `cut at write ${n} (${e.point})`);
+      await espBootable(`cut at write ${n} (${e.point})`);
+      const st = await status();
+      assert.ok(['untested', 'good'].includes(st.deployments[0].assessment.state), `cut at write ${n}: v2 is untested or good`);
+    }
+  }
+  assert.ok(done, 'the blessing completed');
+  // Cut after the ESP's rename, before /boot/loader's: the next run takes the ESP's name over (the firmware's side wins).
+  assert.ok(stops.includes('esp-entry-rename') && stops.length >= 2, `cut between the ESP rename and the rest (${stops.join(', ')})`);
+  const st = await status();
+  assert.deepEqual(st.deployments.map((d) => [d.id, d.assessment.state, d.assessment.triesLeft]), [[v2, 'good', null], [v1, 'good', null]]);
+  assert.deepEqual(await h.entries('blessed after the cuts'), ['ostree-2-testos.conf', 'ostree-1-testos.conf']);
 });
