@@ -15,7 +15,7 @@ import {
   ASSESSMENT_FILE, assessDeployments, blessDeployment, checkAssessment, deploymentKey, loadSysroot, makeDefault, markDeploymentFailed,
   readAssessment, simulateFirmwareBoot, startProbation, type BootBackend,
 } from '../../src/sysroot/index.js';
-import { ok, ostree, requireOstree } from '../helpers/env.js';
+import { ok, ostree, requireOstree, requireTool, run } from '../helpers/env.js';
 import { OS, adminVersions, assertBootable, bootEntryNames, bootSysroot, byVersion, commitVersion, deployVersion } from '../helpers/boot.js';
 
 const BLS: BootBackend = { kind: 'bls' };
@@ -98,6 +98,9 @@ test('grub: boot_counter 3 → 2 → 1 → 0, then the second entry boots with b
   assert.deepEqual(await vars(), { boot_counter: '3', boot_success: '0' });
   assert.deepEqual(await bootEntryNames(s.root), [`ostree-1-${OS}.conf`, `ostree-2-${OS}.conf`], 'grub: the names carry no counter');
   assert.equal((await readFile(grubenv)).length, 1024);
+  if (await requireTool(t, 'grub-editenv', 'grub-common')) {
+    assert.equal(await ok(run('grub-editenv', [grubenv, 'list']), 'grub-editenv list'), 'boot_counter=3\nboot_success=0', 'GRUB\'s own tool reads it');
+  }
   for (const [before, after] of [[3, 2], [2, 1], [1, 0]]) {
     const b = await simulateFirmwareBoot(s.root, GRUB);
     assert.deepEqual([b.deployment.csum, b.triesBefore, b.triesAfter, b.fellBack], [v2.csum, before, after, false]);
