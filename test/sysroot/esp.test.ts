@@ -15,10 +15,10 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, rename } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
-  SysrootFaultReached, SysrootFaults, blessDeployment, deploy, loadSysroot, makeDefault, markDeploymentFailed, readAssessment, deploymentKey,
+  SysrootFaultReached, SysrootFaults, blessDeployment, checkAssessment, deploy, loadSysroot, makeDefault, markDeploymentFailed, readAssessment, deploymentKey,
   simulateFirmwareBoot, startProbation, syncBootBackend, type BootBackend,
 } from '../../src/sysroot/index.js';
-import { requireOstree } from '../helpers/env.js';
+import { ok, ostree, requireOstree } from '../helpers/env.js';
 import {
   OS, adminVersions, assertAllComplete, assertBootable, bootEntryNames, bootSysroot, byVersion, commitVersion, deployVersion, type BootSysroot,
 } from '../helpers/boot.js';
@@ -234,4 +234,21 @@ test('systemd-boot ESP: a power cut after /boot switched but before the ESP was 
   await syncBootBackend(s.root, s.env, esp());
   await assertInStep(s, 'synced');
   await assertBootableBoth(s, 'synced');
+});
+
+test('systemd-boot ESP: after the real ostree admin deploy changed /boot/loader, the record notices the ESP is behind, and a sync repairs it', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const s = await bootSysroot(t, { esp: ESP });
+  await deployVersion(s, '1', { boot: esp() });
+  const v2 = await commitVersion(s, '2', { kernel: 'kernel image 6.1\n' });
+  assert.deepEqual(await checkAssessment(await loadSysroot(s.root, s.env), esp()), []);
+  await ok(ostree('admin', `--sysroot=${s.root}`, 'deploy', `--os=${OS}`, v2), 'ostree admin deploy');
+  const notes = await checkAssessment(await loadSysroot(s.root, s.env), esp());
+  assert.equal(notes.length, 1, notes.join('\n'));
+  assert.match(notes[0], /EFI system partition is not in step with \/boot\/loader/);
+  assert.match(notes[0], new RegExp(`entry ostree-2-${OS}.conf is missing on the ESP`));
+  await syncBootBackend(s.root, s.env, esp());
+  await assertInStep(s, 'synced after ostree admin deploy');
+  await assertBootableBoth(s, 'synced after ostree admin deploy');
+  assert.deepEqual(await checkAssessment(await loadSysroot(s.root, s.env), esp()), []);
 });

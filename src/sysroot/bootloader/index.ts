@@ -25,7 +25,7 @@ import { faultHit, type SysrootFaults } from '../faults.js';
 import {
   loadSysroot, readBootversion, readDeploymentList, requireSysroot, sameDeployment, type Deployment, type SysrootState,
 } from '../state.js';
-import { adoptCountersFrom, durableRename, espDir, writeEsp } from './esp.js';
+import { adoptCountersFrom, durableRename, espDifferences, espDir, writeEsp } from './esp.js';
 import { chooseEntry, grubBoot, loaderConfDefault, readFirmwareEntries } from './firmware.js';
 import { grubenvFile, readGrubenvFile, updateGrubenvFile, writeGrubenvFile } from './grub.js';
 
@@ -373,6 +373,12 @@ export async function assessDeployments(st: SysrootState, backend: BootBackend):
 export async function checkAssessment(st: SysrootState, backend: BootBackend): Promise<string[]> {
   const notes: string[] = [];
   if (st.assessmentProblem) notes.push(st.assessmentProblem);
+  if (backend.kind === 'systemd-boot') {
+    const diff = await espDifferences(st.root, backend);
+    if (diff.length) {
+      notes.push(`The EFI system partition is not in step with /boot/loader (${diff.join('; ')}): another tool, such as ostree admin deploy, changed the boot entries, and the firmware may boot entries whose deployments are gone. Sync it (a boot reconcile, or any atomic update, copies the entries).`);
+    }
+  }
   const tries = await readTriesLeft(st, backend);
   const live = new Set(st.deployments.map(deploymentKey));
   for (const k of Object.keys(st.assessment?.deployments ?? {})) {
