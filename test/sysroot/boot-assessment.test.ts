@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import { Codes, OstreeTsError } from '../../src/errors/index.js';
 import { parseGrubenv, serializeGrubenv } from '../../src/format/index.js';
 import {
-  ASSESSMENT_FILE, assessDeployments, blessDeployment, checkAssessment, deploymentKey, loadSysroot, makeDefault, markDeploymentFailed,
-  readAssessment, simulateFirmwareBoot, startProbation, type BootBackend,
+  ASSESSMENT_FILE, SysrootFaults, assessDeployments, blessDeployment, checkAssessment, deploy, deploymentKey, loadSysroot, makeDefault, markDeploymentFailed,
+  readAssessment, recordBootAttempt, simulateFirmwareBoot, startProbation, type BootBackend,
 } from '../../src/sysroot/index.js';
 import { ok, ostree, requireOstree, requireTool, run } from '../helpers/env.js';
 import { OS, adminVersions, assertBootable, bootEntryNames, bootSysroot, byVersion, commitVersion, deployVersion } from '../helpers/boot.js';
@@ -204,4 +204,26 @@ test('a damaged record is reported by loadSysroot, refused by writers naming the
     assert.equal(await readFile(file, 'utf8'), text);
   }
   assert.deepEqual(await bootEntryNames(s.root), [`ostree-1-${OS}.conf`], 'no entry was renamed');
+});
+
+test('a deployment written counted from the start (bootCounter), then recorded; boot attempts are kept with their checks', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const s = await bootSysroot(t);
+  await deployVersion(s, '1');
+  const csum = await commitVersion(s, '2');
+  await deploy(s.root, s.env, { osname: OS, revision: csum, bootCounter: { left: 3, done: 0 } });
+  assert.deepEqual(await bootEntryNames(s.root), [`ostree-1-${OS}.conf`, `ostree-2-${OS}+3.conf`], 'counted as it is written');
+  const v2 = await byVersion(s, '2');
+  assert.deepEqual(v2.bootCounter, { left: 3, done: 0 });
+  const faults = new SysrootFaults();
+  await startProbation(s.root, s.env, v2, 3, { kind: 'bls', faults });
+  assert.deepEqual(faults.reached, ['record'], 'no rename left to do');
+  assert.deepEqual(await adminVersions(s, 'counted deploy'), ['2', '1']);
+  const check = { name: '10-net.sh', class: 'required' as const, result: 'fail' as const, seconds: 0.5, output: 'no route to host\n' };
+  await recordBootAttempt(s.root, s.env, v2, { verdict: 'fail', checks: [check] });
+  await recordBootAttempt(s.root, s.env, v2, { verdict: 'did-not-boot' });
+  const r = (await readAssessment(s.root)).deployments[deploymentKey(v2)];
+  assert.equal(r.state, 'untested', 'an attempt does not change the state');
+  assert.deepEqual(r.checks, [check], 'the last checks run');
+  assert.deepEqual(r.attempts?.map((a) => [a.verdict, a.checks?.length ?? 0]), [['fail', 1], ['did-not-boot', 0]]);
 });

@@ -19,7 +19,9 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { badName, blessedName, parseBootCounter, withCounter, type BootCounter } from '../../format/index.js';
 import { fsp, path, type HostEnv } from '../../io/index.js';
-import { deploymentKey, readAssessment, updateAssessment, type AssessmentRecord, type DeploymentAssessment } from '../assessment.js';
+import {
+  deploymentKey, readAssessment, updateAssessment, type AssessmentAttempt, type AssessmentRecord, type CheckResult, type DeploymentAssessment,
+} from '../assessment.js';
 import { writeList } from '../deploy.js';
 import { faultHit, type SysrootFaults } from '../faults.js';
 import {
@@ -407,6 +409,23 @@ export async function checkAssessment(st: SysrootState, backend: BootBackend): P
  * /boot/loader the ESP's counters (and the deployments of `st` theirs).
  * Run before any change when the ESP may be ahead (at boot).
  */
+/**
+ * Record one boot attempt of `d` (the health checks' verdict and results);
+ * its state is left as it is (blessing and marking failed change it).
+ * Attempts beyond the last `keep` are dropped.
+ */
+export async function recordBootAttempt(root: string, env: HostEnv, d: Deployment, attempt: { verdict: AssessmentAttempt['verdict']; checks?: CheckResult[] }, backend: BootBackend = BLS_BACKEND, keep = 20): Promise<AssessmentRecord> {
+  const key = deploymentKey(d);
+  const at = isoNow(env);
+  const r = await updateAssessment(root, (rec) => {
+    const was = rec.deployments[key] ?? { state: 'untested' as const, tries: 0, since: at };
+    const attempts = [...(was.attempts ?? []), { at, verdict: attempt.verdict, ...(attempt.checks ? { checks: attempt.checks } : {}) }].slice(-keep);
+    rec.deployments[key] = { ...was, attempts, ...(attempt.checks ? { checks: attempt.checks } : {}) };
+  });
+  faultHit(backend.faults, 'record');
+  return r;
+}
+
 export async function adoptEspCounters(st: SysrootState, backend: BootBackend): Promise<void> {
   if (backend.kind === 'systemd-boot') await adoptCountersFrom(st.root, backend, st);
 }
