@@ -45,3 +45,35 @@ export async function updateGrubenvFile(file: string, change: (vars: Map<string,
   await writeGrubenvFile(file, vars);
   return vars;
 }
+
+/**
+ * A script for `/etc/grub.d/` (for example `08_ostree_ts_boot_counting`)
+ * whose GRUB code counts boots in the grubenv as greenboot's does: while
+ * `boot_counter` is set and `boot_success` is 0, a counter of 0 or -1 boots
+ * the second entry (the rollback deployment, `default=1`) and sets -1, any
+ * other counter from 1 to `maxTries` is decremented; `boot_success=0` is
+ * saved at every boot, and the health check sets it to 1. GRUB's scripting
+ * has no arithmetic, so each step is spelled out. `grub-mkconfig` (or
+ * `update-grub`) puts it into grub.cfg.
+ */
+export function grubSnippet(maxTries = 9): string {
+  const steps: string[] = [];
+  for (let n = 1; n <= maxTries; n++) steps.push(`  elif [ "\${boot_counter}" = "${n}" ]; then\n    set boot_counter=${n - 1}`);
+  return [
+    '#!/bin/sh',
+    '# Boot counting in the grubenv (boot_counter, boot_success) for ostree-ts boot assessment.',
+    "cat << 'EOF'",
+    'if [ -n "${boot_counter}" -a "${boot_success}" = "0" ]; then',
+    '  if [ "${boot_counter}" = "0" -o "${boot_counter}" = "-1" ]; then',
+    '    set default=1',
+    '    set boot_counter=-1',
+    ...steps,
+    '  fi',
+    '  save_env boot_counter',
+    'fi',
+    'set boot_success=0',
+    'save_env boot_success',
+    'EOF',
+    '',
+  ].join('\n');
+}
