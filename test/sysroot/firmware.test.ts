@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { requireTool } from '../helpers/env.js';
 import { chooseEntry, compareFirmwareEntries, globMatch, grubBoot, grubSnippet, loaderConfDefault, type FirmwareEntry } from '../../src/sysroot/index.js';
 
-function entry(name: string, keys: Record<string, string> = {}): FirmwareEntry {
+function entry(name: string, keys: Record<string, string> = { linux: '/vmlinuz' }): FirmwareEntry {
   const e = new BlsEntry();
   for (const [k, v] of Object.entries(keys)) e.set(k, v);
   const m = /\+([0-9]+)(?:-([0-9]+))?\.conf$/.exec(name);
@@ -43,6 +43,9 @@ test('loader.conf default: the last default line, @saved not emulated; a glob ma
   const onlyBad = [entry('ostree-1-os+0-3.conf')];
   assert.deepEqual(chooseEntry(onlyBad, 'ostree-*'), { chosen: onlyBad[0], next: 'ostree-1-os+0-4.conf' }, 'a bad entry still boots when it is all there is');
   assert.equal(chooseEntry([], null), null);
+  assert.equal(chooseEntry([entry('shell+3.conf', { efi: '/shell.efi' })], null)?.next, null, 'a chainloaded EFI program is not counted');
+  assert.equal(chooseEntry([entry('uki+3.conf', { uki: '/uki.efi' })], null)?.next, 'uki+2-1.conf');
+  assert.equal(chooseEntry([entry('linux-6.1+1.efi', {})], null)?.next, 'linux-6.1+0-1.efi', 'a unified kernel image in EFI/Linux is counted');
 });
 
 test('greenboot GRUB rules: decrement while boot_success=0, 0 or -1 boots the second entry and sets -1, boot_success=0 always saved', () => {
