@@ -2,6 +2,7 @@
  * The GRUB back end's grubenv: where it is, and reading and replacing it
  * whole (temporary file, fsync, rename), as greenboot's variables live there.
  */
+import { Codes, OstreeTsError } from '../../errors/index.js';
 import { parseGrubenv, serializeGrubenv } from '../../format/index.js';
 import { atomicWriteFile, exists, fsp, isErrno, path } from '../../io/index.js';
 
@@ -26,7 +27,7 @@ export async function readGrubenvFile(file: string): Promise<Map<string, string>
     buf = await fsp.readFile(file);
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return new Map();
-    throw e;
+    throw new OstreeTsError(Codes.SYSROOT_INVALID, `The grubenv ${file} cannot be read (${(e as Error).message}). Nothing was changed. Make it a readable file ('grub-editenv ${file} create' makes an empty one).`, { file }, { cause: e });
   }
   return parseGrubenv(buf, file);
 }
