@@ -146,7 +146,7 @@ export async function readAssessment(root: string): Promise<AssessmentRecord> {
     text = await fsp.readFile(file, 'utf8');
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return emptyAssessment();
-    throw e;
+    throw new OstreeTsError(Codes.SYSROOT_INVALID, `The boot assessment record ${file} cannot be read (${(e as Error).message}). Make it a readable file, or move it aside to start a new one.`, { file }, { cause: e });
   }
   return parseAssessment(text, file);
 }

@@ -6,7 +6,7 @@
  * switched in one rename) and everything no longer needed cleaned up.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { KeyFile, Kargs } from '../format/index.js';
+import { KeyFile, Kargs, type BootCounter } from '../format/index.js';
 import { atomicWriteFile, exists, fsp, isErrno, path, setImmutable, type HostEnv } from '../io/index.js';
 import { Repo, checkout, resolveRev } from '../repo/index.js';
 import type { BootBackend } from './bootloader/index.js';
@@ -94,6 +94,12 @@ export interface DeployOptions {
   noMerge?: boolean;
   /** The boot back end to keep in step (the systemd-boot ESP); default bls, /boot/loader only. */
   boot?: BootBackend;
+  /**
+   * The new deployment's entry is written with this boot counter (`+LEFT`),
+   * so it is counted from the moment it is the default; startProbation then
+   * records it (its rename is then nothing to do).
+   */
+  bootCounter?: BootCounter | null;
   onEvent?: (e: DeployEvent) => void;
 }
 
@@ -179,7 +185,7 @@ export async function prepareDeployment(st: SysrootState, repo: Repo, csum: stri
   for (const d of st.deployments) if (d.osname === o.osname && d.csum === csum) serial = Math.max(serial, d.deployserial + 1);
   const d: Deployment = {
     osname: o.osname, csum, deployserial: serial, bootcsum: '', bootserial: 0,
-    kargs: newKargs(merge, o), origin: null, entry: null, staged: false,
+    kargs: newKargs(merge, o), origin: null, entry: null, staged: false, bootCounter: o.bootCounter ?? null,
   };
   const dir = deploymentPath(root, d);
   // Anything left there by an interrupted deploy goes first.

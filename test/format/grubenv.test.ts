@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Codes, OstreeTsError } from '../../src/errors/index.js';
-import { GRUBENV_HEADER, GRUBENV_SIZE, parseGrubenv, serializeGrubenv } from '../../src/format/index.js';
+import { GRUBENV_HEADER, GRUBENV_MESSAGE, GRUBENV_SIZE, parseGrubenv, serializeGrubenv } from '../../src/format/index.js';
 import { ok, requireTool, run, tempDir } from '../helpers/env.js';
 
-test('serializeGrubenv: header, NAME=VALUE lines in order, # padding to exactly 1024 bytes; parse reads it back', () => {
+test('serializeGrubenv: header, grub-editenv\'s warning, NAME=VALUE lines in order, # padding to exactly 1024 bytes; parse reads it back', () => {
   const vars = new Map([['boot_counter', '3'], ['boot_success', '0'], ['saved_entry', 'ostree-2-debian']]);
   const buf = serializeGrubenv(vars);
   assert.equal(buf.length, GRUBENV_SIZE);
-  const body = `${GRUBENV_HEADER}boot_counter=3\nboot_success=0\nsaved_entry=ostree-2-debian\n`;
+  const body = `${GRUBENV_HEADER}${GRUBENV_MESSAGE}boot_counter=3\nboot_success=0\nsaved_entry=ostree-2-debian\n`;
   assert.equal(buf.subarray(0, body.length).toString('latin1'), body);
   assert.ok(buf.subarray(body.length).every((b) => b === 0x23), 'the rest is #');
   assert.deepEqual([...parseGrubenv(buf, 'grubenv')], [...vars]);
@@ -47,12 +47,15 @@ test('grubenv errors: a size other than 1024, a bad header, a line without =, to
   header.write('# GRUB Environment Blocc\n', 0, 'latin1');
   bad(header, /header/);
   const noEq = Buffer.from(good);
-  noEq.write('boot_success\n', GRUBENV_HEADER.length, 'latin1');
+  noEq.write('boot_success\n', GRUBENV_HEADER.length + GRUBENV_MESSAGE.length, 'latin1');
   bad(noEq, /no '='/);
   const unended = Buffer.alloc(GRUBENV_SIZE, 'x');
   unended.write(`${GRUBENV_HEADER}a=`, 0, 'latin1');
   bad(unended, /not ended by a newline/);
-  assert.throws(() => serializeGrubenv(new Map([['big', 'x'.repeat(1000)]])), (e: unknown) => e instanceof OstreeTsError && e.code === Codes.NO_SPACE && /1024/.test(e.message));
+  const full = serializeGrubenv(new Map([['big', 'x'.repeat(GRUBENV_SIZE - GRUBENV_HEADER.length - GRUBENV_MESSAGE.length - 5)]]));
+  assert.equal(full.length, GRUBENV_SIZE, 'a block filled to the last byte, without padding');
+  assert.equal(parseGrubenv(full, 'g').get('big')?.length, GRUBENV_SIZE - GRUBENV_HEADER.length - GRUBENV_MESSAGE.length - 5);
+  assert.throws(() => serializeGrubenv(new Map([['big', 'x'.repeat(940)]])), (e: unknown) => e instanceof OstreeTsError && e.code === Codes.NO_SPACE && /1024/.test(e.message));
   for (const name of ['', 'a=b', '#x', 'a\nb']) {
     assert.throws(() => serializeGrubenv(new Map([[name, '1']])), (e: unknown) => e instanceof OstreeTsError && e.code === Codes.USAGE, JSON.stringify(name));
   }

@@ -1,7 +1,7 @@
 /** The probation record: missing is empty, written whole, read back; damage is named; an invalid change is refused before it is written. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Codes, OstreeTsError } from '../../src/errors/index.js';
 import { ASSESSMENT_FILE, deploymentKey, parseAssessment, readAssessment, updateAssessment, type AssessmentRecord } from '../../src/sysroot/index.js';
@@ -48,4 +48,7 @@ test('a damaged record is a coded error naming the file; a change that would mak
   assert.equal(await readFile(file, 'utf8'), before);
   await writeFile(file, '{');
   await assert.rejects(readAssessment(root), (e: unknown) => e instanceof OstreeTsError && e.message.includes(file));
+  await rm(file);
+  await mkdir(file);
+  await assert.rejects(readAssessment(root), (e: unknown) => e instanceof OstreeTsError && e.code === Codes.SYSROOT_INVALID && e.message.includes(`${file} cannot be read`));
 });

@@ -2,9 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlsEntry } from '../../src/format/index.js';
-import { chooseEntry, compareFirmwareEntries, globMatch, grubBoot, loaderConfDefault, type FirmwareEntry } from '../../src/sysroot/index.js';
+import { spawnSync } from 'node:child_process';
+import { requireTool } from '../helpers/env.js';
+import { chooseEntry, compareFirmwareEntries, globMatch, grubBoot, grubSnippet, loaderConfDefault, type FirmwareEntry } from '../../src/sysroot/index.js';
 
-function entry(name: string, keys: Record<string, string> = {}): FirmwareEntry {
+function entry(name: string, keys: Record<string, string> = { linux: '/vmlinuz' }): FirmwareEntry {
   const e = new BlsEntry();
   for (const [k, v] of Object.entries(keys)) e.set(k, v);
   const m = /\+([0-9]+)(?:-([0-9]+))?\.conf$/.exec(name);
@@ -41,6 +43,9 @@ test('loader.conf default: the last default line, @saved not emulated; a glob ma
   const onlyBad = [entry('ostree-1-os+0-3.conf')];
   assert.deepEqual(chooseEntry(onlyBad, 'ostree-*'), { chosen: onlyBad[0], next: 'ostree-1-os+0-4.conf' }, 'a bad entry still boots when it is all there is');
   assert.equal(chooseEntry([], null), null);
+  assert.equal(chooseEntry([entry('shell+3.conf', { efi: '/shell.efi' })], null)?.next, null, 'a chainloaded EFI program is not counted');
+  assert.equal(chooseEntry([entry('uki+3.conf', { uki: '/uki.efi' })], null)?.next, 'uki+2-1.conf');
+  assert.equal(chooseEntry([entry('linux-6.1+1.efi', {})], null)?.next, 'linux-6.1+0-1.efi', 'a unified kernel image in EFI/Linux is counted');
 });
 
 test('greenboot GRUB rules: decrement while boot_success=0, 0 or -1 boots the second entry and sets -1, boot_success=0 always saved', () => {
@@ -56,4 +61,24 @@ test('greenboot GRUB rules: decrement while boot_success=0, 0 or -1 boots the se
   assert.deepEqual(boot({ boot_counter: '2', boot_success: '1' }), [{ index: 0, before: 2, after: 2 }, { boot_counter: '2', boot_success: '0' }], 'a blessed boot is not counted');
   assert.deepEqual(boot({ boot_success: '1' }), [{ index: 0, before: null, after: null }, { boot_success: '0' }]);
   assert.deepEqual(boot({}), [{ index: 0, before: null, after: null }, { boot_success: '0' }]);
+});
+
+test('the GRUB snippet for /etc/grub.d: valid sh writing valid GRUB script, and every step it spells out is the step the emulation takes', async (t) => {
+  const text = grubSnippet(5);
+  const r = spawnSync('sh', ['-n'], { input: text });
+  assert.equal(r.status, 0, `sh -n: ${r.stderr}`);
+  const out = spawnSync('sh', [], { input: text }).stdout.toString();
+  if (await requireTool(t, 'grub-script-check', 'grub-common')) {
+    const check = spawnSync('grub-script-check', [], { input: out });
+    assert.equal(check.status, 0, `grub-script-check: ${check.stderr}${check.stdout}`);
+    const broken = spawnSync('grub-script-check', [], { input: out.replace(/\n  fi\n/, '\n') });
+    assert.notEqual(broken.status, 0, 'grub-script-check does refuse a broken script');
+  }
+  assert.ok(out.startsWith('if [ -n "${boot_counter}" -a "${boot_success}" = "0" ]; then\n'), out);
+  const steps = [...out.matchAll(/"\$\{boot_counter\}" = "(-?[0-9]+)" \]; then\n\s+set boot_counter=(-?[0-9]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  assert.deepEqual(steps, [[1, 0], [2, 1], [3, 2], [4, 3], [5, 4]]);
+  for (const [from, to] of steps) assert.equal(grubBoot(new Map([['boot_counter', String(from)], ['boot_success', '0']])).after, to);
+  assert.match(out, /"\$\{boot_counter\}" = "0" -o "\$\{boot_counter\}" = "-1" \]; then\n\s+set default=1\n\s+set boot_counter=-1/);
+  for (const c of ['0', '-1']) assert.deepEqual(grubBoot(new Map([['boot_counter', c], ['boot_success', '0']])), { index: 1, before: Number(c), after: -1 });
+  assert.match(out, /set boot_success=0\nsave_env boot_success\n$/);
 });

@@ -163,6 +163,35 @@ function loaderConf(old: string | null): string {
   return [...kept, 'default ostree-*'].join('\n') + '\n';
 }
 
+/**
+ * How the ESP differs from /boot/loader (counters aside: the ESP's are the
+ * firmware's): entries missing or different there, entries only there,
+ * files an entry names that are missing. Empty when it is in step.
+ */
+export async function espDifferences(root: string, t: EspTarget): Promise<string[]> {
+  const esp = await espDir(root, t);
+  const espEntries = path.join(esp, 'loader', 'entries');
+  const boot = await bootEntries(root);
+  const onEsp = new Map<string, Buffer>();
+  for (const name of await readdirOrEmpty(espEntries)) {
+    if (isOurEntry(name)) onEsp.set(blessedName(name), await fsp.readFile(path.join(espEntries, name)));
+  }
+  const out: string[] = [];
+  for (const [name, bytes] of boot) {
+    const there = onEsp.get(blessedName(name));
+    if (!there) out.push(`entry ${name} is missing on the ESP`);
+    else if (!there.equals(bytes)) out.push(`entry ${name} differs on the ESP`);
+    else {
+      for (const rel of entryFiles(BlsEntry.parse(bytes.toString('utf8')))) {
+        if (!(await exists(path.join(esp, rel)))) out.push(`${rel}, which ${name} boots, is missing on the ESP`);
+      }
+    }
+    onEsp.delete(blessedName(name));
+  }
+  for (const name of onEsp.keys()) out.push(`the ESP has an entry ${name} that /boot/loader no longer has`);
+  return out;
+}
+
 export interface EspWriteResult {
   filesCopied: string[];
   entriesWritten: string[];

@@ -100,7 +100,9 @@ export function loaderConfDefault(text: string | null): string | null {
 export function chooseEntry(entries: FirmwareEntry[], defaultPattern: string | null): { chosen: FirmwareEntry; next: string | null } | null {
   if (!entries.length) return null;
   const chosen = (defaultPattern ? entries.find((e) => globMatch(defaultPattern, e.name.toLowerCase())) : undefined) ?? entries[0];
-  return { chosen, next: decrementedName(chosen.name) };
+  // Only entries that boot a kernel (linux, uki) or are unified images (.efi) are counted; a chainloaded `efi` one is not.
+  const counted = chosen.name.endsWith('.efi') || chosen.entry.get('linux') !== undefined || chosen.entry.get('uki') !== undefined;
+  return { chosen, next: counted ? decrementedName(chosen.name) : null };
 }
 
 /** greenboot's GRUB snippet on the grubenv's variables: the entry index it boots and the counter before and after. */

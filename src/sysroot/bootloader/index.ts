@@ -19,13 +19,15 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { badName, blessedName, parseBootCounter, withCounter, type BootCounter } from '../../format/index.js';
 import { fsp, path, type HostEnv } from '../../io/index.js';
-import { deploymentKey, readAssessment, updateAssessment, type AssessmentRecord, type DeploymentAssessment } from '../assessment.js';
+import {
+  deploymentKey, readAssessment, updateAssessment, type AssessmentAttempt, type AssessmentRecord, type CheckResult, type DeploymentAssessment,
+} from '../assessment.js';
 import { writeList } from '../deploy.js';
 import { faultHit, type SysrootFaults } from '../faults.js';
 import {
   loadSysroot, readBootversion, readDeploymentList, requireSysroot, sameDeployment, type Deployment, type SysrootState,
 } from '../state.js';
-import { adoptCountersFrom, durableRename, espDir, writeEsp } from './esp.js';
+import { adoptCountersFrom, durableRename, espDifferences, espDir, writeEsp } from './esp.js';
 import { chooseEntry, grubBoot, loaderConfDefault, readFirmwareEntries } from './firmware.js';
 import { grubenvFile, readGrubenvFile, updateGrubenvFile, writeGrubenvFile } from './grub.js';
 
@@ -373,6 +375,12 @@ export async function assessDeployments(st: SysrootState, backend: BootBackend):
 export async function checkAssessment(st: SysrootState, backend: BootBackend): Promise<string[]> {
   const notes: string[] = [];
   if (st.assessmentProblem) notes.push(st.assessmentProblem);
+  if (backend.kind === 'systemd-boot') {
+    const diff = await espDifferences(st.root, backend);
+    if (diff.length) {
+      notes.push(`The EFI system partition is not in step with /boot/loader (${diff.join('; ')}): another tool, such as ostree admin deploy, changed the boot entries, and the firmware may boot entries whose deployments are gone. Sync it (a boot reconcile, or any atomic update, copies the entries).`);
+    }
+  }
   const tries = await readTriesLeft(st, backend);
   const live = new Set(st.deployments.map(deploymentKey));
   for (const k of Object.keys(st.assessment?.deployments ?? {})) {
@@ -401,6 +409,23 @@ export async function checkAssessment(st: SysrootState, backend: BootBackend): P
  * /boot/loader the ESP's counters (and the deployments of `st` theirs).
  * Run before any change when the ESP may be ahead (at boot).
  */
+/**
+ * Record one boot attempt of `d` (the health checks' verdict and results);
+ * its state is left as it is (blessing and marking failed change it).
+ * Attempts beyond the last `keep` are dropped.
+ */
+export async function recordBootAttempt(root: string, env: HostEnv, d: Deployment, attempt: { verdict: AssessmentAttempt['verdict']; checks?: CheckResult[] }, backend: BootBackend = BLS_BACKEND, keep = 20): Promise<AssessmentRecord> {
+  const key = deploymentKey(d);
+  const at = isoNow(env);
+  const r = await updateAssessment(root, (rec) => {
+    const was = rec.deployments[key] ?? { state: 'untested' as const, tries: 0, since: at };
+    const attempts = [...(was.attempts ?? []), { at, verdict: attempt.verdict, ...(attempt.checks ? { checks: attempt.checks } : {}) }].slice(-keep);
+    rec.deployments[key] = { ...was, attempts, ...(attempt.checks ? { checks: attempt.checks } : {}) };
+  });
+  faultHit(backend.faults, 'record');
+  return r;
+}
+
 export async function adoptEspCounters(st: SysrootState, backend: BootBackend): Promise<void> {
   if (backend.kind === 'systemd-boot') await adoptCountersFrom(st.root, backend, st);
 }
