@@ -15,6 +15,7 @@
  * etc/systemd/system (or another directory), each file atomically.
  */
 import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import { grubSnippet } from '../sysroot/index.js';
 
 export const UNIT_NAMES = ['atomic-boot-reconcile.service', 'atomic-health-check.service'] as const;
 
@@ -72,6 +73,8 @@ export interface InstallUnitsOptions {
   exec?: string;
   /** Write the files only, without enabling them. */
   noEnable?: boolean;
+  /** Also write the GRUB script that counts boots in the grubenv (etc/grub.d/08_ostree_ts_boot_counting), for counts up to this many tries (at least 9). */
+  grubTries?: number;
 }
 
 export interface InstalledUnits {
@@ -80,6 +83,8 @@ export interface InstalledUnits {
   dir: string;
   units: string[];
   links: string[];
+  /** The GRUB script written, if asked for (regenerate grub.cfg afterwards). */
+  grubScript: string | null;
 }
 
 export async function installUnits(root: string, o: InstallUnitsOptions = {}): Promise<InstalledUnits> {
@@ -103,5 +108,11 @@ export async function installUnits(root: string, o: InstallUnitsOptions = {}): P
     });
     links.push(link);
   }
-  return { apiVersion: 'ostree-ts/v1', kind: 'InstalledUnits', dir, units, links };
+  let grubScript: string | null = null;
+  if (o.grubTries !== undefined) {
+    grubScript = path.join(root, 'etc', 'grub.d', '08_ostree_ts_boot_counting');
+    await fsp.mkdir(path.dirname(grubScript), { recursive: true, mode: 0o755 });
+    await atomicWriteFile(grubScript, grubSnippet(Math.max(9, o.grubTries)), { mode: 0o755 });
+  }
+  return { apiVersion: 'ostree-ts/v1', kind: 'InstalledUnits', dir, units, links, grubScript };
 }

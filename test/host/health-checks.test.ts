@@ -6,11 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readlink, symlink } from 'node:fs/promises';
+import { mkdir, readFile, readlink, stat, symlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { readAtomicConfig, atomicConfPath } from '../../src/host/atomic-conf.js';
 import { findScripts, runHealthChecks, type RunScriptsOptions } from '../../src/host/checks.js';
 import { installUnits } from '../../src/host/units.js';
+import { grubSnippet } from '../../src/sysroot/bootloader/grub.js';
 import { KeyFile } from '../../src/format/keyfile.js';
 import { runProcess } from '../../src/io/process.js';
 import { tempDir } from '../helpers/env.js';
@@ -182,4 +183,12 @@ test('install-units writes both units and their enablement links (boot-complete.
   assert.equal(await readlink(path.join(dir, 'sysinit.target.wants', 'atomic-boot-reconcile.service')), '../atomic-boot-reconcile.service');
   // Again: the same result, no error for the existing links.
   assert.deepEqual((await installUnits(root, { exec: '/usr/local/bin/atomic' })).links, r.links);
+  assert.equal(r.grubScript, null, 'the GRUB script only when asked for');
+  // The GRUB path: the script that counts in the grubenv, executable, in /etc/grub.d.
+  const g = await installUnits(root, { grubTries: 12 });
+  assert.equal(g.grubScript, path.join(root, 'etc', 'grub.d', '08_ostree_ts_boot_counting'));
+  assert.equal((await stat(g.grubScript)).mode & 0o777, 0o755);
+  const script = await readFile(g.grubScript, 'utf8');
+  assert.equal(script, grubSnippet(12));
+  assert.match(script, /elif \[ "\$\{boot_counter\}" = "12" \]; then\n    set boot_counter=11\n/);
 });
