@@ -232,9 +232,17 @@ test('a v2 that never reaches userspace (--fail-boot) rolls back after its tries
   assert.deepEqual(st.deployments.map((d) => [d.id, d.assessment.state]), [[v1, 'good'], [v2, 'failed']]);
   assert.match(st.deployments[1].assessment.reason ?? '', /^did not boot/);
   assert.deepEqual(st.quarantine.map((q) => q.commit), [c2]);
+  // Named by its version, it is refused too.
+  const named = await atomic(`--sysroot=${S}`, 'deploy', '2.0');
+  assert.equal(named.code, 5, named.stderr);
+  assert.match(named.stderr, /Preflight check 'quarantine' failed/);
+  await oracle([v1, v2], 'refused deploy 2.0');
   // Cleared, the commit may be deployed again.
   out(await atomic(`--sysroot=${S}`, 'quarantine', 'clear', c2.slice(0, 10)), 'quarantine clear');
   assert.match(out(await atomic(`--sysroot=${S}`, 'quarantine', 'list'), 'quarantine list'), /^No commit is quarantined\.\n$/);
+  const again = JSON.parse(out(await atomic(`--sysroot=${S}`, 'deploy', '2.0', '--json'), 'deploy 2.0 once cleared')) as { outcome: string; deployment: string };
+  assert.equal(again.outcome, 'updated');
+  assert.equal((await status()).deployments[0].assessment.state, 'untested', 'deployed again, it starts a new probation');
 });
 
 test('an inconclusive check uses no try and asks for no reboot; a hung check is killed at its timeout and counts as failed', async (t) => {
