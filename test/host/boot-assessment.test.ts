@@ -179,6 +179,7 @@ for (const backend of ['systemd-boot', 'grub'] as const) {
     // v2 is still the newest commit: no update, and an upgrade refuses it.
     const check = await atomic(`--sysroot=${S}`, 'upgrade', '--check');
     assert.equal(check.code, 77, `upgrade --check: ${check.stderr}`);
+    assert.match(check.stdout, new RegExp(`^No update available: the newest commit of origin:os/stable, ${c2} \\(version 2\\.0\\), is quarantined: since .*: required check 20-app\\.sh failed: app service is down\\. It is deployed again once`));
     const refused = await atomic(`--sysroot=${S}`, 'upgrade');
     assert.equal(refused.code, 5, refused.stderr);
     assert.match(refused.stderr, new RegExp(`Preflight check 'quarantine' failed: commit ${c2} \\(version 2\\.0\\) is in quarantine since`));

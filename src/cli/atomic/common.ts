@@ -20,7 +20,11 @@ export function updateLine(e: UpdateEvent): void {
 export function renderUpdate(r: UpdateResult): string {
   const v = r.version ? ` (version ${r.version})` : '';
   switch (r.outcome) {
-    case 'no-update': return `No update available: ${r.refspec} is at ${r.to}${v}.\n`;
+    case 'no-update': {
+      const q = r.checks.find((c) => c.check === 'quarantine' && !c.ok);
+      if (q) return `No update available: the newest commit of ${r.refspec}, ${r.to}${v}, is quarantined: ${q.detail.replace(/^commit \S+ (\(version [^)]*\) )?is in quarantine /, '')}\n`;
+      return `No update available: ${r.refspec} is at ${r.to}${v}.\n`;
+    }
     case 'available': return `Update available: ${r.refspec} ${r.from} → ${r.to}${v}\n  download: ${r.download?.objects ?? 0} objects${r.download?.bytes != null ? `, ${r.download.bytes} bytes` : ''}\n`;
     case 'previewed': {
       const d = r.diff;
