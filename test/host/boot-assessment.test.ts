@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseGrubenv } from '../../src/format/grubenv.js';
+import { bootReconcile } from '../../src/host/boot-reconcile.js';
 import { healthCheck } from '../../src/host/health-check.js';
 import { SysrootFaultReached, SysrootFaults } from '../../src/sysroot/faults.js';
 import { hostEnv } from '../helpers/booted.js';
@@ -213,6 +214,10 @@ test('a v2 that never reaches userspace (--fail-boot) rolls back after its tries
   const c2 = await h.release('v2', '2.0', 1_700_000_100, {});
   const v2 = `${c2}.0`;
   out(await atomic(`--sysroot=${S}`, 'upgrade'), 'upgrade to v2');
+  // Still running v1 on the boot that made the update: v2 was not tried, so there is nothing to reconcile.
+  const same = await bootReconcile({ sysroot: S, env: await hostEnv(t, { booted: { osname: 'testos', checksum: h.host.v1, serial: 0 } }) });
+  assert.deepEqual([same.action, same.booted, same.default], ['none', v1, v2]);
+  assert.match(same.reason, /not tried yet/);
   for (let i = 1; i <= 3; i++) {
     const b = await sim('--fail-boot');
     assert.equal(b.deployment, v2);
