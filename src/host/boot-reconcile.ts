@@ -50,7 +50,8 @@ export interface ReconcileResult {
 /** Why the bootloader left `def` (null: it did not), from the record and the tries left. */
 export function fallbackReason(record: AssessmentRecord, def: Deployment, triesLeft: number | null): string | null {
   const a = record.deployments[deploymentKey(def)];
-  if (!a) return null;
+  // Counted with no record of it (cut before its probation was recorded): spent tries are a fallback all the same.
+  if (!a) return triesLeft !== null && triesLeft <= 0 ? 'did not boot: the bootloader fell back once its tries were spent' : null;
   if (a.state === 'failed') return a.reason ?? 'it was marked failed';
   if (a.state !== 'untested') return null;
   // On probation, not booted: tried and left (a counter that was spent), or not tried at all (an update made since this boot).

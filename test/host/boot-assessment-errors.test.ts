@@ -141,3 +141,23 @@ test('the real ostree admin deploy and cleanup on a sysroot with a deployment on
   assert.deepEqual([b.deployment, b.verdict], [`${c2}.1`, 'pass']);
   assert.deepEqual(await ostreeStatus(S), ids);
 });
+
+test('an update whose probation never reached the record (a cut right after the switch) still falls back once its counted tries are spent', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const dir = await tempDir(t, 'ots-assess-norecord-');
+  const host = await makeHost(t, dir, { v1: { version: '1.0', kernel: 'k1', etc: (etc) => putFile(etc, 'greenboot/check/required.d/10-ok.sh', OK, 0o755) } });
+  const S = host.sysroot;
+  out(await atomic(`--sysroot=${S}`, 'simulate-boot'), 'first boot');
+  const c2 = await publish(host.upstream, await makeOsTree(path.join(dir, 'tree-v2'), { version: '2.0', kernel: 'k2' }), { timestamp: 1_700_000_100, version: '2.0' });
+  out(await atomic(`--sysroot=${S}`, 'upgrade'), 'upgrade');
+  // As if the power went between the switch (its entry written +3) and the record of its probation.
+  const file = path.join(S, 'ostree', 'atomic', 'assessment.json');
+  const rec = JSON.parse(await readFile(file, 'utf8')) as { deployments: Record<string, unknown> };
+  delete rec.deployments[`${OS}/${c2}.0`];
+  await writeFile(file, `${JSON.stringify(rec, null, 2)}\n`);
+  for (let i = 0; i < 3; i++) out(await atomic(`--sysroot=${S}`, 'simulate-boot', '--fail-boot'), 'failed boot');
+  const b = JSON.parse(out(await atomic(`--sysroot=${S}`, 'simulate-boot', '--json'), 'boot')) as { deployment: string; reconcile: { action: string; reason: string } };
+  assert.equal(b.deployment, `${host.v1}.0`);
+  assert.deepEqual([b.reconcile.action, b.reconcile.reason], ['fell-back', 'did not boot: the bootloader fell back once its tries were spent']);
+  assert.deepEqual(await ostreeStatus(S), [`${host.v1}.0`, `${c2}.0`]);
+});
