@@ -10,3 +10,5 @@ export * from './sizes.js';
 export * from './bls.js';
 export * from './glib-date.js';
 export * from './byte-size.js';
+export * from './boot-counter.js';
+export * from './grubenv.js';
