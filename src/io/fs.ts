@@ -68,6 +68,31 @@ export async function atomicWriteFile(dest: string, data: Uint8Array | string, o
   if (opts.fsync !== false) await fsyncDir(dir);
 }
 
+/**
+ * mkdir -p. Not `fs.mkdir(p, { recursive: true })`: when the filesystem has
+ * no inode left, Node's recursive mkdir reports ENOENT (it stats the path
+ * after the failure) instead of ENOSPC; here every mkdir(2) error is told as
+ * it is. `mode` applies to each directory created.
+ */
+export async function mkdirp(p: string, mode = 0o777): Promise<void> {
+  try {
+    await fsp.mkdir(p, { mode });
+  } catch (e) {
+    if (isErrno(e, 'EEXIST')) {
+      if ((await fsp.stat(p)).isDirectory()) return;
+      throw e;
+    }
+    const parent = path.dirname(p);
+    if (!isErrno(e, 'ENOENT') || parent === p) throw e;
+    await mkdirp(parent, mode);
+    try {
+      await fsp.mkdir(p, { mode });
+    } catch (e2) {
+      if (!isErrno(e2, 'EEXIST')) throw e2;
+    }
+  }
+}
+
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await fsp.open(dir, 'r');
   try {

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT, type DirMeta, type DirTree, type FileHeader } from '../format/index.js';
 import {
+  mapNoSpace,
   chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, mkdirSync, path, utimesSync, writeNewFile, writeXattr,
 } from '../io/index.js';
 import { walkTree } from './tree-walk.js';
@@ -50,6 +51,10 @@ interface Ctx {
 
 /** Check out `rev` (or its `subpath`) to `dest`, which must not exist unless `union`. */
 export async function checkout(repo: Repo, rev: string, dest: string, opts: CheckoutOptions = {}): Promise<CheckoutStats> {
+  return mapNoSpace({ operation: `checking out ${rev} to ${dest}`, path: dest }, () => checkoutInto(repo, rev, dest, opts));
+}
+
+async function checkoutInto(repo: Repo, rev: string, dest: string, opts: CheckoutOptions): Promise<CheckoutStats> {
   const checksum = (await resolveRev(repo, rev)) as string;
   if (await repo.isCommitPartial(checksum)) {
     throw new OstreeTsError(Codes.OBJECT_MISSING, `Commit ${checksum} is only partially present (an interrupted pull). Pull it again before checking it out.`, { checksum });
