@@ -6,7 +6,8 @@
  * last block) and ENOSPC came out as `write : ENOSPC`, naming no file; inode
  * exhaustion was reported as ENOENT. Now a commit stops at the floor with
  * libostree's words, as the real ostree does on the same filesystem with the
- * same config, and both leave the repository clean for both fscks; a full
+ * same config, and both leave the repository clean for both fscks (and so
+ * do pull, pull-local and static-delta apply-offline); a full
  * filesystem (blocks or inodes) is one E_NO_SPACE error naming the file and
  * what is left.
  */
@@ -18,6 +19,7 @@ import * as path from 'node:path';
 import { KeyFile } from '../../src/format/keyfile.js';
 import { readMinFreeSpace } from '../../src/repo/free-space.js';
 import { ok, ostree, ots, requireOstree, tempDir } from '../helpers/env.js';
+import { serveRepo } from '../helpers/serve.js';
 import { smallFs } from '../helpers/small-fs.js';
 
 const cfg = (lines: string): KeyFile => KeyFile.parse(`[core]\nrepo_version=1\nmode=archive-z2\n${lines}`, 'REPO/config');
@@ -135,5 +137,45 @@ test('a full filesystem during a commit is E_NO_SPACE naming the file and the sp
     assert.match(r.stderr, /^error: No space left on the device while committing into .*failed with ENOSPC \(.* free, and no inodes left \(no new file can be created\)\)/, r.stderr);
     assert.doesNotMatch(r.stderr, /This is a bug|\n\s+at /);
     await bothFsckClean(repo, 'inodes');
+  }
+});
+
+test('pull, pull-local and static-delta apply-offline stop at the floor too, as the real ostree pull-local does', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const fs = await smallFs(t, '8m');
+  if (!fs) return;
+  const dir = await tempDir(t);
+  const tree = path.join(dir, 'tree');
+  await makeTree(tree, 50, 100 * 1024);
+  const source = path.join(dir, 'source');
+  await ok(ots('init', `--repo=${source}`, '--mode=archive'));
+  await ok(ots(`--repo=${source}`, 'commit', '-b', 'os', `--tree=dir=${tree}`));
+  await ok(ots(`--repo=${source}`, 'summary', '-u'));
+  // From scratch, every object in the parts (no fallbacks), uncompressed.
+  await ok(ots(`--repo=${source}`, 'static-delta', 'generate', '--empty', '--to=os', '--compression=none', '--min-fallback-size=0'));
+  const [prefix] = await readdir(path.join(source, 'deltas'));
+  const [rest] = await readdir(path.join(source, 'deltas', prefix));
+  const delta = path.join(source, 'deltas', prefix, rest);
+  const web = await serveRepo(t, source, dir);
+  const floor = /min-free-space-size 6MB would be exceeded, at least \d+(\.\d)?\s(kB|MB) requested/;
+
+  const cases: Array<[string, typeof ots, (repo: string) => string[]]> = [
+    ['ostree-ts pull-local', ots, (repo) => [`--repo=${repo}`, 'pull-local', source, 'os']],
+    ['ostree-ts pull', ots, (repo) => [`--repo=${repo}`, 'pull', 'web', 'os']],
+    ['ostree-ts static-delta apply-offline', ots, (repo) => [`--repo=${repo}`, 'static-delta', 'apply-offline', delta]],
+    ['ostree pull-local', ostree, (repo) => [`--repo=${repo}`, 'pull-local', source, 'os']],
+  ];
+  for (const [label, tool, args] of cases) {
+    const repo = path.join(fs.dir, 'repo');
+    await ok(tool('init', `--repo=${repo}`, '--mode=bare-user'));
+    await appendFile(path.join(repo, 'config'), 'min-free-space-size=6MB\n');
+    await ok(ots(`--repo=${repo}`, 'remote', 'add', '--no-gpg-verify', 'web', web.url));
+    const r = await tool(...args(repo));
+    assert.notEqual(r.code, 0, `${label} stops at the floor`);
+    assert.match(r.stderr, floor, `${label}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /This is a bug|\n\s+at /, label);
+    assert.equal((await ots(`--repo=${repo}`, 'refs')).stdout.trim(), '', `${label}: no ref`);
+    await bothFsckClean(repo, label);
+    await rm(repo, { recursive: true, force: true });
   }
 });
