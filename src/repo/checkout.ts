@@ -8,7 +8,7 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT, type DirMeta, type DirTree, type FileHeader } from '../format/index.js';
 import {
   mapNoSpace,
-  chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, mkdirSync, path, utimesSync, writeNewFile, writeXattr,
+  chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, mkdirSync, path, utimesSync, withPath, writeNewFile, writeXattr,
 } from '../io/index.js';
 import { walkTree } from './tree-walk.js';
 import type { Repo, StoredFile } from './repo.js';
@@ -317,7 +317,9 @@ async function writeCopy(ctx: Ctx, f: StoredFile, dest: string): Promise<void> {
   if (f.size < 1 << 20) {
     await writeNewFile(dest, await f.read(), createMode);
   } else {
-    await pipeline(f.open(), createWriteStream(dest, { flags: 'wx', mode: createMode }));
+    await pipeline(f.open(), createWriteStream(dest, { flags: 'wx', mode: createMode })).catch((e: unknown) => {
+      throw withPath(e, dest);
+    });
   }
   if (!ctx.opts.userMode) {
     if (chown) await fsp.chown(dest, h.uid, h.gid);

@@ -179,3 +179,19 @@ test('pull, pull-local and static-delta apply-offline stop at the floor too, as 
     await rm(repo, { recursive: true, force: true });
   }
 });
+
+test('a checkout onto a full filesystem is E_NO_SPACE naming the checkout and the file', async (t) => {
+  const dir = await tempDir(t);
+  const tree = path.join(dir, 'tree');
+  await makeTree(tree, 30, 100 * 1024);
+  const repo = path.join(dir, 'repo');
+  await ok(ots('init', `--repo=${repo}`, '--mode=archive'));
+  await ok(ots(`--repo=${repo}`, 'commit', '-b', 'os', `--tree=dir=${tree}`));
+  const fs = await smallFs(t, '1m');
+  if (!fs) return;
+  const dest = path.join(fs.dir, 'out');
+  const r = await ots(`--repo=${repo}`, 'checkout', 'os', dest);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`^error: No space left on the device while checking out os to ${dest}: writing ${dest}/f\\d+ failed with ENOSPC \\(`), r.stderr);
+  assert.doesNotMatch(r.stderr, /This is a bug|\n\s+at /);
+});
