@@ -85,7 +85,10 @@ export const Codes = {
   /** A native addon ostree-ts needs (the OFD lock) is not built or does not load. */
   NATIVE_MISSING: 'E_NATIVE_MISSING',
   PREFLIGHT: 'E_PREFLIGHT',
+  /** ENOSPC or EDQUOT, or the repository's core.min-free-space-* floor reached. */
   NO_SPACE: 'E_NO_SPACE',
+  /** An operation (a pull) past the time it was allowed. */
+  TIMEOUT: 'E_TIMEOUT',
   /** A fault point a test asked for was reached (repo/fault-points.ts). */
   FAULT_POINT: 'E_FAULT_POINT',
   INTERNAL: 'E_INTERNAL',
