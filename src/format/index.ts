@@ -10,3 +10,4 @@ export * from './sizes.js';
 export * from './bls.js';
 export * from './glib-date.js';
 export * from './byte-size.js';
+export * from './kernel-layout.js';
