@@ -11,3 +11,5 @@ export * from './worker.js';
 export * from './host-fs.js';
 export * from './host-env.js';
 export * from './ofd-lock.js';
+export * from './run-command.js';
+export * from './apt-sources.js';
