@@ -10,7 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { isRoot, ok, ostree, requireOstree, requireTool, ROOT, tempDir } from '../helpers/env.js';
@@ -36,6 +36,7 @@ test('the Debian recipe composes, and the real ostree admin deploy boots its ker
   if (!skipUnlessRoot(t, isRoot, 'mmdebstrap (and a bare system repository)')) return;
   const dir = await tempDir(t, 'ots-compose-debian-');
   const sysroot = path.join(dir, 'sysroot');
+  await mkdir(sysroot);
   await ok(ostree('admin', 'init-fs', sysroot), 'ostree admin init-fs');
   await ok(ostree('admin', `--sysroot=${sysroot}`, 'os-init', 'debian'), 'ostree admin os-init');
   const repo = path.join(sysroot, 'ostree', 'repo');
@@ -60,7 +61,7 @@ test('the Debian recipe composes, and the real ostree admin deploy boots its ker
   const kernel = path.join(sysroot, 'boot', linux);
   assert.ok(await isBzImage(kernel), `${linux} is a Linux kernel image`);
   assert.ok((await stat(path.join(sysroot, 'boot', initrd))).size > 1024 * 1024, `${initrd} is an initramfs of some size`);
-  const deployed = (await readdir(path.join(sysroot, 'ostree', 'deploy', 'debian', 'deploy'))).filter((n) => n.startsWith(checksum));
+  const deployed = (await readdir(path.join(sysroot, 'ostree', 'deploy', 'debian', 'deploy'))).filter((n) => n.startsWith(checksum) && !n.endsWith('.origin'));
   assert.equal(deployed.length, 1, 'the composed commit is deployed');
   const root = path.join(sysroot, 'ostree', 'deploy', 'debian', 'deploy', deployed[0]);
   assert.ok((await stat(path.join(root, 'usr', 'lib', 'systemd', 'systemd'))).isFile(), 'systemd is in the tree');
