@@ -136,3 +136,32 @@ test('hello-os-broken differs from hello-os by its failing required check', asyn
   assert.match(bad.out.stdout, /changes: {2}0 added, 0 removed, 1 modified/);
   await fsckClean(repo);
 });
+
+test('a tarball layer gives the same commit plain, gzip or zstd; --json reports the result document', async (t) => {
+  if (!(await requireOstree(t)) || !(await requireTool(t, 'zstd', 'zstd'))) return;
+  const dir = await tempDir(t, 'ots-compose-');
+  const { recipes } = await copyRecipes(dir);
+  const extra = path.join(dir, 'extra');
+  await ok(run('mkdir', ['-p', path.join(extra, 'usr', 'share', 'hello-os')]), 'mkdir');
+  await writeFile(path.join(extra, 'usr', 'share', 'hello-os', 'notes'), 'From a tarball layer.\n');
+  const sums: string[] = [];
+  for (const [name, flags] of [['extra.tar', []], ['extra.tar.gz', ['-z']], ['extra.tar.zst', ['--zstd']]] as Array<[string, string[]]>) {
+    await ok(run('tar', ['-c', ...flags, '-f', path.join(dir, name), '--owner=0', '--group=0', '--numeric-owner', '-C', extra, '.']), `tar ${name}`);
+    const recipe = path.join(recipes, `with-${name}.yaml`);
+    await writeFile(recipe, `include: [hello-os.yaml]\nlayers:\n  - tarball: ../${name}\n`);
+    const repo = await newRepo(dir, `repo-${name}`);
+    const r = await composeCli([recipe, `--repo=${repo}`, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { kind: string; checksum: string; ref: string; files: number; bytes: number; version: string; kernel: string; unchanged: boolean };
+    assert.equal(doc.kind, 'ComposeResult');
+    assert.equal(doc.ref, REF);
+    assert.equal(doc.version, '1.0');
+    assert.equal(doc.kernel, '6.1.0-hello');
+    assert.equal(doc.unchanged, false);
+    assert.ok(doc.files > 5 && doc.bytes > 100);
+    assert.equal(await ok(ostree('cat', `--repo=${repo}`, doc.checksum, '/usr/share/hello-os/notes')), 'From a tarball layer.');
+    await fsckClean(repo);
+    sums.push(doc.checksum);
+  }
+  assert.equal(new Set(sums).size, 1, `one commit for the three compressions: ${sums.join(' ')}`);
+});
