@@ -119,3 +119,25 @@ test("the README's example recipe is a valid recipe", async () => {
   assert.equal(r.layers.length, 2);
   assert.equal(r.checks[0].kind, 'required');
 });
+
+test('postprocess runs in a chroot of the tree when run as root and the tree has /bin/sh', async (t) => {
+  if (!(await requireOstree(t))) return;
+  if (!skipUnlessRoot(t, isRoot, 'chroot')) return;
+  const dir = await tempDir(t, 'ots-compose-chroot-');
+  const tree = path.join(dir, 'tree');
+  // A tree with a shell: the machine's dash and the libraries it loads.
+  const libs = (await ok(run('ldd', ['/bin/dash']))).split('\n').map((l) => /(\/\S+) \(/.exec(l)?.[1]).filter((p): p is string => !!p);
+  for (const f of ['/bin/dash', ...libs]) {
+    await ok(run('mkdir', ['-p', path.join(tree, path.dirname(f))]), 'mkdir');
+    await ok(run('cp', ['-L', f, path.join(tree, f)]), `cp ${f}`);
+  }
+  await ok(run('cp', ['-L', '/bin/dash', path.join(tree, 'bin', 'sh')]), 'cp sh');
+  await writeFile(path.join(dir, 'r.yaml'), [
+    'ref: chroot/test', 'bootable: false', 'timestamp: 1', 'base:', '  directory: tree',
+    'postprocess:', '  - name: inside', '    script: |', '      test "$TREE" = /', '      echo "built at $SOURCE_DATE_EPOCH" > /proof', '',
+  ].join('\n'));
+  const repo = await newRepo(dir, 'repo');
+  const { checksum } = await composeOk(path.join(dir, 'r.yaml'), repo);
+  assert.equal(await ok(ostree('cat', `--repo=${repo}`, checksum, '/proof')), 'built at 1');
+  await fsckClean(repo);
+});
