@@ -165,3 +165,18 @@ test('a tarball layer gives the same commit plain, gzip or zstd; --json reports 
   }
   assert.equal(new Set(sums).size, 1, `one commit for the three compressions: ${sums.join(' ')}`);
 });
+
+test('a base taken from a commit of the repository (a product recipe on top of hello-os)', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const dir = await tempDir(t, 'ots-compose-');
+  const { recipes } = await copyRecipes(dir);
+  const repo = await newRepo(dir, 'repo');
+  const base = await composeOk(path.join(recipes, 'hello-os.yaml'), repo);
+  const recipe = path.join(recipes, 'product.yaml');
+  await writeFile(recipe, 'ref: hello-os/x86_64/product\nversion: "1.0-p"\ntimestamp: 1704067200\nbase:\n  ref: hello-os/x86_64/stable\nfiles:\n  - {path: /usr/share/product, content: "product\\n"}\n');
+  const product = await composeOk(recipe, repo);
+  assert.match(product.out.stdout, /kernel 6\.1\.0-hello already in usr\/lib\/modules\/6\.1\.0-hello\//);
+  const d = await ok(ostree('diff', `--repo=${repo}`, base.checksum, product.checksum));
+  assert.deepEqual(d.split('\n'), ['A    /usr/share', 'A    /usr/share/product'], 'the base tree as it was, plus the file');
+  await fsckClean(repo);
+});
