@@ -90,7 +90,8 @@ test('the git revision of a layer is in the checksum and in the commit metadata'
     '',
   ].join('\n'));
   await write(rev1);
-  const one = await composeOk(recipe, await newRepo(dir, 'r1'));
+  const r1 = await newRepo(dir, 'r1');
+  const one = await composeOk(recipe, r1);
   await write(rev2);
   const r2 = await newRepo(dir, 'r2');
   const two = await composeOk(recipe, r2);
@@ -99,9 +100,10 @@ test('the git revision of a layer is in the checksum and in the commit metadata'
   assert.equal(await ok(ostree('show', `--repo=${r2}`, '--print-metadata-key=ostree-ts.source.git', two.checksum)), "'../overlay'", 'the repository as the recipe names it, no machine path');
   assert.equal(await ok(ostree('cat', `--repo=${r2}`, two.checksum, '/greeting')), 'Hello, second revision.');
   await write('main~1');
-  const back = await composeOk(recipe, await newRepo(dir, 'r3'));
+  const r3 = await newRepo(dir, 'r3');
+  const back = await composeOk(recipe, r3);
   assert.equal(back.checksum, one.checksum, 'the same revision by another name gives the same commit');
-  await fsckClean(r2);
+  for (const r of [r1, r2, r3]) await fsckClean(r);
 });
 
 test('--dry-run prints the plan and writes nothing', async (t) => {
@@ -121,6 +123,7 @@ test('--dry-run prints the plan and writes nothing', async (t) => {
   assert.equal(doc.timestamp, '1700000000');
   assert.equal(doc.timestampFrom, 'SOURCE_DATE_EPOCH');
   assert.deepEqual(await commitObjects(repo), []);
+  await fsckClean(repo);
 });
 
 test('hello-os-broken differs from hello-os by its failing required check', async (t) => {
