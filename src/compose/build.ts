@@ -238,6 +238,17 @@ function metadataKey(m: VarDict): string {
   return JSON.stringify(m.filter(([k]) => k !== 'ostree.ref-binding' && k !== 'ostree.collection-binding'), (_k, val: unknown) => (typeof val === 'bigint' ? val.toString() : val));
 }
 
+/** Staged trees a killed compose left in REPO/tmp, older than core.tmp-expiry-secs (as staging directories are). */
+async function removeStaleStages(repo: Repo): Promise<void> {
+  const tmp = path.join(repo.path, 'tmp');
+  const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
+  for (const n of await fsp.readdir(tmp).catch(() => [] as string[])) {
+    if (!n.startsWith('compose-')) continue;
+    const st = await fsp.lstat(path.join(tmp, n)).catch(() => null);
+    if (st && repo.host.now() - st.mtimeMs > expiry) await removePath(path.join(tmp, n));
+  }
+}
+
 /** Build, commit, sign and move the ref, as the plan says. */
 export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts: ComposeOptions): Promise<ComposeResult> {
   const run: Runner = opts.run ?? runCommand;
@@ -251,6 +262,7 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
   const signers = await loadSigners(recipe, o);
   const timestamp = plan.timestamp ?? BigInt(Math.floor(repo.host.now() / 1000));
   if (plan.timestamp === null) note({ step: 'commit', level: 'warning', message: 'no timestamp: in the recipe nor SOURCE_DATE_EPOCH; the commit time is now, so the checksum changes with every build' });
+  await removeStaleStages(repo);
   const work = path.join(repo.path, 'tmp', `compose-${randomSuffix()}`);
   const stage = path.join(work, 'tree');
   await fsp.mkdir(stage, { recursive: true, mode: 0o755 });

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isRoot, ok, ostree, ots, requireOstree, requireTool, ROOT, run, tempDir } from '../helpers/env.js';
 import { composeCli, composeOk, fsckClean, newRepo, skipUnlessRoot } from './helpers.js';
@@ -139,5 +139,19 @@ test('postprocess runs in a chroot of the tree when run as root and the tree has
   const repo = await newRepo(dir, 'repo');
   const { checksum } = await composeOk(path.join(dir, 'r.yaml'), repo);
   assert.equal(await ok(ostree('cat', `--repo=${repo}`, checksum, '/proof')), 'built at 1');
+  await fsckClean(repo);
+});
+
+test('a staged tree a killed compose left behind is removed once older than core.tmp-expiry-secs', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const dir = await tempDir(t, 'ots-compose-stale-');
+  const repo = await newRepo(dir, 'repo');
+  const old = path.join(repo, 'tmp', 'compose-old');
+  const recent = path.join(repo, 'tmp', 'compose-recent');
+  for (const d of [old, recent]) await mkdir(path.join(d, 'tree'), { recursive: true });
+  const twoDaysAgo = new Date(Date.now() - 2 * 86400 * 1000);
+  await utimes(old, twoDaysAgo, twoDaysAgo);
+  await composeOk(path.join(ROOT, 'recipes', 'hello-os.yaml'), repo);
+  assert.deepEqual((await readdir(path.join(repo, 'tmp'))).filter((n) => n.startsWith('compose-')), ['compose-recent']);
   await fsckClean(repo);
 });
