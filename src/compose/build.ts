@@ -331,10 +331,17 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
     let changes: ChangeSummary | null = null;
     if (previous && !result.skipped) {
       const d = await diffRevs(repo, previous, result.checksum);
-      const biggest = [
-        ...d.added.map((p) => ({ path: p, change: 'added' as const, size: sizes.sizes.get(p) ?? 0 })),
-        ...d.modified.map((p) => ({ path: p, change: 'modified' as const, size: sizes.sizes.get(p) ?? 0 })),
-      ].filter((c) => sizes.sizes.has(c.path)).sort((a, b) => b.size - a.size || byName(a.path, b.path)).slice(0, 5);
+      // Sizes from the staged tree, which is still there: only the largest few are kept.
+      const biggest: ChangeSummary['biggest'] = [];
+      const consider = async (p: string, change: 'added' | 'modified'): Promise<void> => {
+        const st = await fsp.lstat(path.join(stage, p)).catch(() => null);
+        if (!st?.isFile()) return;
+        biggest.push({ path: p, change, size: st.size });
+        biggest.sort((a, b) => b.size - a.size || byName(a.path, b.path));
+        if (biggest.length > 5) biggest.pop();
+      };
+      for (const p of d.added) await consider(p, 'added');
+      for (const p of d.modified) await consider(p, 'modified');
       changes = { added: d.added.length, removed: d.removed.length, modified: d.modified.length, biggest };
     } else if (previous) changes = { added: 0, removed: 0, modified: 0, biggest: [] };
     return {

@@ -152,15 +152,15 @@ export async function applyConventions(root: string): Promise<ComposeNote[]> {
   return notes;
 }
 
-/** Regular files and their sizes (paths relative to the root), for the size and the biggest changes. */
-export async function treeSizes(root: string): Promise<{ files: number; bytes: number; sizes: Map<string, number> }> {
-  const sizes = new Map<string, number>();
+/** How many regular files the tree has, and their bytes. */
+export async function treeSizes(root: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
   let bytes = 0;
-  await walk(root, '', async (rel, st) => {
+  await walk(root, '', async (_rel, st) => {
     if (st.isFile()) {
-      sizes.set(`/${rel}`, st.size);
+      files++;
       bytes += st.size;
     }
   });
-  return { files: sizes.size, bytes, sizes };
+  return { files, bytes };
 }
