@@ -11,3 +11,5 @@ export * from './bls.js';
 export * from './glib-date.js';
 export * from './byte-size.js';
 export * from './kernel-layout.js';
+export * from './boot-counter.js';
+export * from './grubenv.js';

@@ -14,7 +14,7 @@ import {
 } from '../format/index.js';
 import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
-  syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit,
+  syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit, LockFile,
 } from '../io/index.js';
 import type { FaultPoint } from './fault-points.js';
 import { ObjectIndex } from './object-index.js';
@@ -53,6 +53,8 @@ export class Transaction {
   /** Stopped at a fault point: left as an interruption leaves it. */
   private stopped = false;
   private unlocked = false;
+  /** `STAGING-lock` beside the staging directory, held exclusively while the transaction lives (libostree's protocol). */
+  private stagingLock: LockFile | null = null;
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
 
@@ -77,8 +79,7 @@ export class Transaction {
       const bootId = await readBootId();
       // Staging directories of transactions killed more than core.tmp-expiry-secs ago go first.
       await cleanStaleStaging(repo);
-      const dir = path.join(repo.path, 'tmp', `staging-${bootId}-${randomSuffix(6)}`);
-      await fsp.mkdir(dir, { recursive: true, mode: 0o777 });
+      const { dir, lock } = await allocateStaging(path.join(repo.path, 'tmp'), `staging-${bootId}-`);
       const st = await fsp.stat(dir);
       const umask = 0o777 & ~(st.mode & 0o777);
       await fsp.chmod(dir, 0o775 & ~umask);
@@ -86,17 +87,26 @@ export class Transaction {
       const owner = process.geteuid && process.getegid
         ? { uid: process.geteuid(), gid: (st.mode & 0o2000) !== 0 ? st.gid : process.getegid() }
         : null;
-      return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner, umask);
+      const t = new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner, umask);
+      t.stagingLock = lock;
+      return t;
     } catch (e) {
       await repo.lock.pop('shared');
       throw e;
     }
   }
 
-  /** Give back the transaction's share of the repository lock, once. */
+  /** Give back the transaction's share of the repository lock, once; the staging lock goes with its directory. */
   private async unlock(): Promise<void> {
     if (this.unlocked) return;
     this.unlocked = true;
+    const lock = this.stagingLock;
+    this.stagingLock = null;
+    if (lock) {
+      // Still ours while we remove it (a killed transaction's lock file stays, unlocked, with its directory).
+      if (!this.stopped) await fsp.rm(lock.path, { force: true });
+      await lock.close();
+    }
     await this.repo.lock.pop('shared');
   }
 
@@ -439,7 +449,31 @@ function changedWhileReading(p: string): OstreeTsError {
   return new OstreeTsError(Codes.IO, `${p} changed while it was being committed. Commit again once nothing writes to it.`, { path: p });
 }
 
-/** Remove staging directories left by transactions older than `core.tmp-expiry-secs`. */
+/**
+ * A staging directory `tmp/PREFIXXXXXXX` of our own, locked as libostree
+ * locks its own: an exclusive OFD lock on `tmp/PREFIXXXXXXX-lock`, outside the
+ * directory, held until the directory is gone. libostree reuses (and at its
+ * commit removes) any staging directory of this boot whose lock it can take,
+ * so an unlocked one would be taken from under us by a concurrent `ostree`.
+ */
+async function allocateStaging(tmp: string, prefix: string): Promise<{ dir: string; lock: LockFile }> {
+  await fsp.mkdir(tmp, { recursive: true, mode: 0o777 });
+  for (;;) {
+    const dir = path.join(tmp, `${prefix}${randomSuffix(6)}`);
+    try {
+      await fsp.mkdir(dir, { mode: 0o777 });
+    } catch (e) {
+      if (isErrno(e, 'EEXIST')) continue;
+      throw e;
+    }
+    const lock = await LockFile.open(`${dir}-lock`);
+    // Someone may have found the new directory and locked it first: then it is theirs, and we make another.
+    if (lock.tryLock('exclusive') && (await exists(dir))) return { dir, lock };
+    await lock.close();
+  }
+}
+
+/** Remove staging directories left by transactions older than `core.tmp-expiry-secs`, unless their lock is held. */
 export async function cleanStaleStaging(repo: Repo, now = repo.host.now()): Promise<number> {
   const tmp = path.join(repo.path, 'tmp');
   const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
@@ -452,12 +486,19 @@ export async function cleanStaleStaging(repo: Repo, now = repo.host.now()): Prom
     throw e;
   }
   for (const n of names) {
-    if (!n.startsWith('staging-')) continue;
+    if (!n.startsWith('staging-') || n.endsWith('-lock')) continue;
     const p = path.join(tmp, n);
     const st = await fsp.lstat(p).catch(() => null);
-    if (st && now - st.mtimeMs > expiry && (await exists(p))) {
+    if (!st || now - st.mtimeMs <= expiry) continue;
+    // A transaction still running (ours or libostree's) holds the lock beside its directory.
+    const lock = await LockFile.open(`${p}-lock`);
+    try {
+      if (!lock.tryLock('exclusive')) continue;
       await fsp.rm(p, { recursive: true, force: true });
+      await fsp.rm(`${p}-lock`, { force: true });
       removed++;
+    } finally {
+      await lock.close();
     }
   }
   return removed;

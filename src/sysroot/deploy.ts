@@ -6,9 +6,11 @@
  * switched in one rename) and everything no longer needed cleaned up.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { KeyFile, Kargs } from '../format/index.js';
+import { KeyFile, Kargs, type BootCounter } from '../format/index.js';
 import { atomicWriteFile, exists, fsp, isErrno, path, setImmutable, type HostEnv } from '../io/index.js';
 import { Repo, checkout, resolveRev } from '../repo/index.js';
+import type { BootBackend } from './bootloader/index.js';
+import { adoptCountersFrom, writeEsp } from './bootloader/esp.js';
 import { cleanupSysroot, removeDeploymentDir, type CleanupResult } from './cleanup.js';
 import { applyEtcMerge, copyTree, diffEtc, type EtcMergePlan } from './etc-merge.js';
 import { dirReader, findKernel } from './kernel.js';
@@ -90,6 +92,14 @@ export interface DeployOptions {
   noClean?: boolean;
   /** Deploy with no /etc merge (a fresh /etc from usr/etc). */
   noMerge?: boolean;
+  /** The boot back end to keep in step (the systemd-boot ESP); default bls, /boot/loader only. */
+  boot?: BootBackend;
+  /**
+   * The new deployment's entry is written with this boot counter (`+LEFT`),
+   * so it is counted from the moment it is the default; startProbation then
+   * records it (its rename is then nothing to do).
+   */
+  bootCounter?: BootCounter | null;
   onEvent?: (e: DeployEvent) => void;
 }
 
@@ -175,7 +185,7 @@ export async function prepareDeployment(st: SysrootState, repo: Repo, csum: stri
   for (const d of st.deployments) if (d.osname === o.osname && d.csum === csum) serial = Math.max(serial, d.deployserial + 1);
   const d: Deployment = {
     osname: o.osname, csum, deployserial: serial, bootcsum: '', bootserial: 0,
-    kargs: newKargs(merge, o), origin: null, entry: null, staged: false,
+    kargs: newKargs(merge, o), origin: null, entry: null, staged: false, bootCounter: o.bootCounter ?? null,
   };
   const dir = deploymentPath(root, d);
   // Anything left there by an interrupted deploy goes first.
@@ -218,9 +228,16 @@ export async function deploy(root: string, env: HostEnv, o: DeployOptions): Prom
 /** Write a list, then clean up (unless asked not to). */
 export async function finishWrite(
   st: SysrootState, repo: Repo, list: Deployment[], extra: { deployment: Deployment; merge: Deployment | null; etc: EtcMergePlan | null },
-  o: { noClean?: boolean; onEvent?: (e: DeployEvent) => void },
+  o: { noClean?: boolean; boot?: BootBackend; onEvent?: (e: DeployEvent) => void },
 ): Promise<DeployResult> {
-  const write = await writeDeployments(st, repo, list, { onEvent: o.onEvent });
+  const boot = o.boot;
+  // The firmware's counters on the ESP are newer than /boot/loader's names: the list written keeps them.
+  if (boot && boot.kind === 'systemd-boot') await adoptCountersFrom(st.root, boot, st);
+  const write = await writeDeployments(st, repo, list, {
+    onEvent: o.onEvent,
+    // The ESP follows the new list before cleanup removes what its old entries name.
+    afterSwitch: boot && boot.kind === 'systemd-boot' ? async () => { await writeEsp(st.root, boot); } : undefined,
+  });
   const after: SysrootState = { ...st, bootversion: write.bootversion as 0 | 1, subbootversion: write.subbootversion as 0 | 1, deployments: list };
   let cleanup: CleanupResult | null = null;
   if (!o.noClean) {
@@ -231,7 +248,7 @@ export async function finishWrite(
 }
 
 /** Write a reordered or shortened list of existing deployments (undeploy, rollback). */
-export async function writeList(root: string, env: HostEnv, pick: (st: SysrootState) => Deployment[], o: { noClean?: boolean; onEvent?: (e: DeployEvent) => void } = {}): Promise<{ state: SysrootState; write: WriteEvent; cleanup: CleanupResult | null; deployments: Deployment[] }> {
+export async function writeList(root: string, env: HostEnv, pick: (st: SysrootState) => Deployment[], o: { noClean?: boolean; boot?: BootBackend; onEvent?: (e: DeployEvent) => void } = {}): Promise<{ state: SysrootState; write: WriteEvent; cleanup: CleanupResult | null; deployments: Deployment[] }> {
   const st = await loadSysroot(root, env);
   const repo = await openSysrootRepo(st.root);
   const list = pick(st);

@@ -5,10 +5,12 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { BlsEntry, Kargs, strverscmp } from '../format/bls.js';
+import { parseBootCounter, type BootCounter } from '../format/boot-counter.js';
 import { KeyFile } from '../format/keyfile.js';
 import { exists, fsp, isErrno, path } from '../io/fs.js';
 import type { BootedRoot, HostEnv } from '../io/host-env.js';
 import { Repo } from '../repo/repo.js';
+import { emptyAssessment, readAssessment, type AssessmentRecord } from './assessment.js';
 
 export interface Deployment {
   osname: string;
@@ -25,6 +27,14 @@ export interface Deployment {
   entry: BlsEntry | null;
   /** Staged: checked out, finalized at shutdown, no entry yet. */
   staged: boolean;
+  /** The name of its entry file in boot/loader/entries (absent for a deployment not yet written). */
+  entryFile?: string | null;
+  /**
+   * The boot counter in its entry's name (`+LEFT-DONE`), null when it has
+   * none. A list write keeps it; set it on a new deployment before the
+   * write to have its entry written counted.
+   */
+  bootCounter?: BootCounter | null;
 }
 
 export interface SysrootState {
@@ -37,6 +47,10 @@ export interface SysrootState {
   booted: Deployment | null;
   /** The host it was read on: what booted, the clock, free space, root or not. */
   env: HostEnv;
+  /** The probation record (assessment.ts); empty when there is none, or when it cannot be read (then see assessmentProblem). */
+  assessment?: AssessmentRecord;
+  /** Why the record could not be read (a damaged file), null when it could. */
+  assessmentProblem?: string | null;
 }
 
 const OSTREE_ARG = /^\/ostree\/boot\.([01])\/([^/]+)\/([^/]+)\/([0-9]+)$/;
@@ -159,11 +173,8 @@ export async function openSysrootRepo(root: string): Promise<Repo> {
   }
 }
 
-/** Load the sysroot's current deployment list, and which of them `env` runs. */
-export async function loadSysroot(rootIn: string, env: HostEnv, opts: { bootedCheck?: boolean } = {}): Promise<SysrootState> {
-  const root = await requireSysroot(rootIn);
-  const bootversion = await readBootversion(root);
-  const subbootversion = await readSubbootversion(root, bootversion);
+/** The deployments the entries of boot version `bootversion` name, in boot order. */
+export async function readDeploymentList(root: string, bootversion: 0 | 1): Promise<Deployment[]> {
   const deployments: Deployment[] = [];
   for (const { file, entry } of await readEntries(root, bootversion)) {
     const options = entry.get('options') ?? '';
@@ -182,13 +193,25 @@ export async function loadSysroot(rootIn: string, env: HostEnv, opts: { bootedCh
     }
     const dm = DEPLOY_NAME.exec(path.basename(target));
     if (!dm) throw new OstreeTsError(Codes.SYSROOT_INVALID, `The boot link ${link} points at ${target}, which is not a deployment (CHECKSUM.SERIAL).`, { link, target });
+    const entryFile = path.basename(file);
+    const counter = parseBootCounter(entryFile);
     const d: Deployment = {
       osname: m[2], csum: dm[1], deployserial: Number(dm[2]), bootcsum: m[3], bootserial: Number(m[4]),
       kargs: options.trim(), origin: null, entry, staged: false,
+      entryFile, bootCounter: counter ? { left: counter.left, done: counter.done } : null,
     };
     d.origin = await readOrigin(originPath(root, d));
     deployments.push(d);
   }
+  return deployments;
+}
+
+/** Load the sysroot's current deployment list, which of them `env` runs, and the probation record. */
+export async function loadSysroot(rootIn: string, env: HostEnv, opts: { bootedCheck?: boolean } = {}): Promise<SysrootState> {
+  const root = await requireSysroot(rootIn);
+  const bootversion = await readBootversion(root);
+  const subbootversion = await readSubbootversion(root, bootversion);
+  const deployments = await readDeploymentList(root, bootversion);
   const bootedRoot = opts.bootedCheck === false ? null : await ostreeBootedRoot(env);
   let booted: Deployment | null = null;
   if (bootedRoot) {
@@ -199,7 +222,16 @@ export async function loadSysroot(rootIn: string, env: HostEnv, opts: { bootedCh
       }
     }
   }
-  return { root, bootversion, subbootversion, deployments, booted, env };
+  // A damaged record must not keep the host from booting, rolling back or being looked at: it is reported, not thrown.
+  let assessment = emptyAssessment();
+  let assessmentProblem: string | null = null;
+  try {
+    assessment = await readAssessment(root);
+  } catch (e) {
+    if (!(e instanceof OstreeTsError)) throw e;
+    assessmentProblem = e.message;
+  }
+  return { root, bootversion, subbootversion, deployments, booted, env, assessment, assessmentProblem };
 }
 
 /** What `/` is on a machine OSTree booted (its run directory holds `ostree-booted`); null on any other. */

@@ -6,7 +6,7 @@
  * everything written and synced before one rename of boot/loader switches.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { BlsEntry, Kargs, lookup, parseOsRelease } from '../format/index.js';
+import { BlsEntry, Kargs, counterSuffix, lookup, parseOsRelease, type BootCounter } from '../format/index.js';
 import {
   atomicWriteFile, exists, fsp, fsyncDir, path, replaceSymlink, syncFilesystem,
 } from '../io/index.js';
@@ -62,6 +62,17 @@ async function writeBootlinks(root: string, bootversion: number, subbootversion:
   }
 }
 
+/** `ostree-IDX-STATEROOT.conf` (libostree 2022.7's naming), with the boot counter before `.conf` when there is one. */
+export function entryFileName(idx: number, osname: string, counter: BootCounter | null): string {
+  return `ostree-${idx}-${osname}${counter ? counterSuffix(counter) : ''}.conf`;
+}
+
+function sameCounter(a: Deployment, b: Deployment): boolean {
+  const ca = a.bootCounter ?? null;
+  const cb = b.bootCounter ?? null;
+  return ca === cb || (ca !== null && cb !== null && ca.left === cb.left && ca.done === cb.done);
+}
+
 async function osReleaseTitle(deployDir: string): Promise<string> {
   for (const rel of ['usr/lib/os-release', 'etc/os-release']) {
     const text = await fsp.readFile(path.join(deployDir, rel), 'utf8').catch(() => null);
@@ -98,21 +109,36 @@ async function writeEntry(st: SysrootState, repo: Repo, newBootversion: number, 
   kargs.replace(`ostree=/ostree/boot.${newBootversion}/${d.osname}/${kernel.bootcsum}/${d.bootserial}`);
   e.set('options', kargs.toString());
   const entries = path.join(bootDir, `loader.${newBootversion}`, 'entries');
-  await atomicWriteFile(path.join(entries, `ostree-${n - index}-${d.osname}.conf`), e.render(), { fsync: false });
+  const name = entryFileName(n - index, d.osname, d.bootCounter ?? null);
+  await atomicWriteFile(path.join(entries, name), e.render(), { fsync: false });
+  d.entryFile = name;
   return e;
+}
+
+export interface WriteDeploymentsOptions {
+  onEvent?: (e: WriteEvent) => void;
+  /**
+   * Run once the new list is the boot default, before anything of the old
+   * one is cleaned up (the ESP copy: its old entries still name the old
+   * boot version's links).
+   */
+  afterSwitch?: (ev: WriteEvent) => Promise<void>;
 }
 
 /**
  * Make `list` the deployment list (index 0 the default). Every deployment
- * must be checked out, with its bootcsum known. Returns what was done.
+ * must be checked out, with its bootcsum known. Each entry keeps the boot
+ * counter its deployment carries (`bootCounter`, read from the current
+ * names), as libostree keeps `+L-D`. Returns what was done.
  */
-export async function writeDeployments(st: SysrootState, repo: Repo, list: Deployment[], opts: { onEvent?: (e: WriteEvent) => void } = {}): Promise<WriteEvent> {
+export async function writeDeployments(st: SysrootState, repo: Repo, list: Deployment[], opts: WriteDeploymentsOptions = {}): Promise<WriteEvent> {
   const root = st.root;
   assignBootserials(list);
   let swapNeeded = list.length !== st.deployments.length;
   if (!swapNeeded) {
     for (let i = 0; i < list.length; i++) {
-      if (!(await bootconfigsEqual(repo, st.deployments[i], list[i]))) {
+      // A counter belongs to its deployment's entry: when it would stay behind at another place, the entries are rewritten.
+      if (!sameCounter(st.deployments[i], list[i]) || !(await bootconfigsEqual(repo, st.deployments[i], list[i]))) {
         swapNeeded = true;
         break;
       }
@@ -126,7 +152,12 @@ export async function writeDeployments(st: SysrootState, repo: Repo, list: Deplo
     await syncFilesystem(path.join(root, 'ostree'));
     await replaceSymlink(`boot.${st.bootversion}.${sub}`, path.join(root, 'ostree', `boot.${st.bootversion}`));
     await fsyncDir(path.join(root, 'ostree'));
-    for (let i = 0; i < list.length; i++) list[i].entry = st.deployments[i].entry;
+    // The entries stay where they are: each place's entry is now its new deployment's (taken before any is reassigned, as the lists share objects).
+    const kept = st.deployments.map((d) => ({ entry: d.entry, entryFile: d.entryFile }));
+    for (let i = 0; i < list.length; i++) {
+      list[i].entry = kept[i].entry;
+      list[i].entryFile = kept[i].entryFile;
+    }
     ev = { type: 'bootconfig', swap: false, bootversion: st.bootversion, subbootversion: sub, deployments: list.length };
   } else {
     const nb = (1 - st.bootversion) as 0 | 1;
@@ -153,6 +184,7 @@ export async function writeDeployments(st: SysrootState, repo: Repo, list: Deplo
   // A change signal for other readers, as libostree gives.
   const now = new Date(st.env.now());
   await fsp.utimes(path.join(root, 'ostree', 'deploy'), now, now).catch(() => undefined);
+  if (opts.afterSwitch) await opts.afterSwitch(ev);
   opts.onEvent?.(ev);
   return ev;
 }
