@@ -43,7 +43,7 @@ const jsonable = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? v
 export default verb({
   positionals: { recipe: arg('The recipe (YAML)') },
   options: {
-    'dry-run': flag('Print the plan (every step, where the recipe asks for it) and stop: nothing is read or written'),
+    'dry-run': flag('Print the plan (every step, and where the recipe asks for it) and stop: nothing is built or written'),
     'sign-key': str("Sign with this key file instead of the recipe's sign.key (ed25519: base64 secret key)"),
     'cache-dir': str('Where mmdebstrap outputs are cached by their inputs (default: $OSTREE_TS_CACHE_DIR or ~/.cache/ostree-ts/compose)'),
     json: JSON_OPTION,
