@@ -91,6 +91,10 @@ export const Codes = {
   TIMEOUT: 'E_TIMEOUT',
   /** A fault point a test asked for was reached (repo/fault-points.ts). */
   FAULT_POINT: 'E_FAULT_POINT',
+  /** A recipe that does not read or validate: its file, line and column are in data. */
+  RECIPE: 'E_RECIPE',
+  /** A compose step that failed (a source, a postprocess script, a convention the tree breaks): the step is in data. */
+  COMPOSE: 'E_COMPOSE',
   INTERNAL: 'E_INTERNAL',
 } as const;
 

@@ -37,6 +37,7 @@ const ADMIN: GroupEntry = {
 
 export const COMMANDS: Record<string, VerbEntry | GroupEntry> = {
   init: { describe: 'Initialize a new empty repository', load: () => verbModule(import('./init.js')) },
+  compose: { describe: 'Build a commit from a recipe (YAML): sources, files, scripts, checks and the OSTree conventions, signed, reproducible', load: () => verbModule(import('./compose.js')) },
   commit: { describe: 'Record a tree (directory, tar archive, git tree, commit) as a new commit on a branch', load: () => verbModule(import('./commit.js')) },
   checkout: { describe: 'Check out a commit into a filesystem tree', load: () => verbModule(import('./checkout.js')) },
   refs: { describe: 'List, create or delete refs', load: () => verbModule(import('./refs.js')) },
