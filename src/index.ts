@@ -38,3 +38,6 @@ export {
 
 /** The machine this runs on, as the sysroot and host functions see it (what booted, the clock, free space, root). */
 export { nodeHostEnv, type HostEnv } from './io/index.js';
+
+/** Recipes: a YAML file to a signed, reproducible commit. */
+export { compose, loadRecipe, buildPlan, renderPlan, fileRecipeReader, type Recipe, type BuildPlan, type ComposeOptions, type ComposeResult } from './compose/index.js';

@@ -23,8 +23,8 @@ const ALLOWED: Record<string, string[]> = {
   'index.ts': ['errors', 'format', 'io', 'repo', 'sign', 'transport', 'sysroot', 'host', 'compose'],
 };
 
-/** Third-party packages each layer may import: bindings and codecs in io, yargs in cli, openpgp in sign. */
-const PACKAGES: Record<string, string[]> = { io: ['*'], cli: ['yargs'], sign: ['openpgp'] };
+/** Third-party packages each layer may import: bindings and codecs in io, yargs in cli, openpgp in sign, the recipe reader and its schema in compose. */
+const PACKAGES: Record<string, string[]> = { io: ['*'], cli: ['yargs'], sign: ['openpgp'], compose: ['yaml', 'valibot'] };
 
 /** Node built-ins that mean I/O; only `io` (and the CLI shell) may import them. */
 const IO_MODULES = ['node:fs', 'node:fs/promises', 'node:child_process', 'node:net', 'node:http', 'node:https', 'node:zlib'];

@@ -352,6 +352,9 @@ export async function runProgram(program: Program, args: string[]): Promise<numb
   } catch (e) {
     // The reporter (and its exit-status table) is loaded on a failure only.
     const { reportError } = await import('./report.js');
+    // A full disk or quota the library did not tell as such (a writer with no context of its own): still one clean error.
+    const { isNoSpace, noSpaceError } = await import('../io/space.js');
+    if (isNoSpace(e)) e = await noSpaceError(e, { operation: `running '${usageOf}'`, path: process.cwd() });
     return reportError(e, { json: state.json, verbose: state.verbose, convention: program.convention, usageOf });
   }
 }

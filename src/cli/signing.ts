@@ -1,7 +1,6 @@
 /** Signing options shared by commit, sign, gpg-sign and summary: keys from the command line or files. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { fsp } from '../io/index.js';
-import { loadSigningKey, parseSecretKey, type Ed25519SecretKey, type Signer } from '../sign/index.js';
+import { loadEd25519KeyFile, loadGpgSigners, parseSecretKey, type Ed25519SecretKey, type Signer } from '../sign/index.js';
 import { list, str, type Parsed } from './options.js';
 import { warn } from './report.js';
 
@@ -18,17 +17,6 @@ export const SIGNING_OPTIONS = {
 
 export type SigningArgs = Parsed<typeof SIGNING_OPTIONS>;
 
-/** Read a secret key file; `onWarning` hears when others may read it. */
-export async function readSecretFile(file: string, onWarning: (message: string) => void = warn): Promise<string> {
-  const st = await fsp.stat(file).catch((e: Error) => {
-    throw new OstreeTsError(Codes.KEY, `Cannot read the key file ${file}: ${e.message}.`, { path: file });
-  });
-  if ((st.mode & 0o077) !== 0) {
-    onWarning(`the secret key file ${file} can be read by others (mode 0${(st.mode & 0o777).toString(8)}); run chmod 600 ${file}`);
-  }
-  return fsp.readFile(file, 'utf8');
-}
-
 export function checkSignType(args: { signType?: string }): void {
   const t = args.signType ?? 'ed25519';
   if (t !== 'ed25519') {
@@ -39,22 +27,12 @@ export function checkSignType(args: { signType?: string }): void {
 export async function ed25519Keys(args: Pick<SigningArgs, 'sign' | 'signType' | 'keysFile'>): Promise<Ed25519SecretKey[]> {
   checkSignType(args);
   const keys = args.sign.map((k, i) => parseSecretKey(k, `--sign key ${i + 1}`));
-  for (const f of args.keysFile) {
-    const lines = (await readSecretFile(f)).split('\n').map((l) => l.trim()).filter(Boolean);
-    if (!lines.length) throw new OstreeTsError(Codes.KEY, `The key file ${f} holds no key.`, { path: f });
-    lines.forEach((l, i) => keys.push(parseSecretKey(l, `line ${i + 1} of ${f}`)));
-  }
+  for (const f of args.keysFile) keys.push(...(await loadEd25519KeyFile(f, warn)));
   return keys;
 }
 
-export async function gpgSigners(args: Pick<SigningArgs, 'gpgHomedir' | 'gpgKeyFile'>, keyIds: string[]): Promise<Signer[]> {
-  const out: Signer[] = [];
-  const locations = [...args.gpgKeyFile, ...args.gpgHomedir];
-  for (const id of keyIds) {
-    for (const f of args.gpgKeyFile) await readSecretFile(f);
-    out.push({ type: 'gpg', key: await loadSigningKey(id, locations) });
-  }
-  return out;
+export function gpgSigners(args: Pick<SigningArgs, 'gpgHomedir' | 'gpgKeyFile'>, keyIds: string[]): Promise<Signer[]> {
+  return loadGpgSigners(keyIds, { keyFiles: args.gpgKeyFile, homedirs: args.gpgHomedir }, warn);
 }
 
 /** Every signer the options ask for (ed25519 first, then OpenPGP). */

@@ -85,7 +85,10 @@ export const Codes = {
   /** A native addon ostree-ts needs (the OFD lock) is not built or does not load. */
   NATIVE_MISSING: 'E_NATIVE_MISSING',
   PREFLIGHT: 'E_PREFLIGHT',
+  /** ENOSPC or EDQUOT, or the repository's core.min-free-space-* floor reached. */
   NO_SPACE: 'E_NO_SPACE',
+  /** An operation (a pull) past the time it was allowed. */
+  TIMEOUT: 'E_TIMEOUT',
   /** A fault point a test asked for was reached (repo/fault-points.ts). */
   FAULT_POINT: 'E_FAULT_POINT',
   /** A configuration file of the host updater (atomic.conf) holds a value it does not accept. */
@@ -94,6 +97,10 @@ export const Codes = {
   HEALTH_CHECK: 'E_HEALTH_CHECK',
   /** A commit in quarantine (it failed its boot assessment) was asked for. */
   QUARANTINED: 'E_QUARANTINED',
+  /** A recipe that does not read or validate: its file, line and column are in data. */
+  RECIPE: 'E_RECIPE',
+  /** A compose step that failed (a source, a postprocess script, a convention the tree breaks): the step is in data. */
+  COMPOSE: 'E_COMPOSE',
   INTERNAL: 'E_INTERNAL',
 } as const;
 

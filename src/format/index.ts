@@ -10,5 +10,6 @@ export * from './sizes.js';
 export * from './bls.js';
 export * from './glib-date.js';
 export * from './byte-size.js';
+export * from './kernel-layout.js';
 export * from './boot-counter.js';
 export * from './grubenv.js';

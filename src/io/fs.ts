@@ -56,7 +56,7 @@ export async function atomicWriteFile(dest: string, data: Uint8Array | string, o
   } catch (e) {
     await fh.close();
     await fsp.rm(tmp, { force: true });
-    throw e;
+    throw withPath(e, tmp);
   }
   await fh.close();
   try {
@@ -66,6 +66,31 @@ export async function atomicWriteFile(dest: string, data: Uint8Array | string, o
     throw e;
   }
   if (opts.fsync !== false) await fsyncDir(dir);
+}
+
+/**
+ * mkdir -p. Not `fs.mkdir(p, { recursive: true })`: when the filesystem has
+ * no inode left, Node's recursive mkdir reports ENOENT (it stats the path
+ * after the failure) instead of ENOSPC; here every mkdir(2) error is told as
+ * it is. `mode` applies to each directory created.
+ */
+export async function mkdirp(p: string, mode = 0o777): Promise<void> {
+  try {
+    await fsp.mkdir(p, { mode });
+  } catch (e) {
+    if (isErrno(e, 'EEXIST')) {
+      if ((await fsp.stat(p)).isDirectory()) return;
+      throw e;
+    }
+    const parent = path.dirname(p);
+    if (!isErrno(e, 'ENOENT') || parent === p) throw e;
+    await mkdirp(parent, mode);
+    try {
+      await fsp.mkdir(p, { mode });
+    } catch (e2) {
+      if (!isErrno(e2, 'EEXIST')) throw e2;
+    }
+  }
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -162,9 +187,15 @@ export function readSmallFile(p: string): Promise<Buffer> {
   return new Promise((resolve, reject) => readFileCb(p, (e, data) => (e ? reject(e) : resolve(data))));
 }
 
+/** `e` with `p` as its path when it names none: write(2) and fsync(2) errors (ENOSPC, EIO) carry no path of their own. */
+export function withPath<E>(e: E, p: string): E {
+  if (e instanceof Error && 'syscall' in e && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = p;
+  return e;
+}
+
 /** Create a new file holding `data` (fails if it exists); the callback API, for per-object use. */
 export function writeNewFile(p: string, data: Uint8Array, mode: number): Promise<void> {
-  return new Promise((resolve, reject) => writeFileCb(p, data, { mode, flag: 'wx' }, (e) => (e ? reject(e) : resolve())));
+  return new Promise((resolve, reject) => writeFileCb(p, data, { mode, flag: 'wx' }, (e) => (e ? reject(withPath(e, p)) : resolve())));
 }
 
 /** rename(2) with the callback API. */

@@ -17,11 +17,12 @@ import * as fsp from 'node:fs/promises';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Codes, OstreeTsError } from '../errors/index.js';
+import { recordSpaceAtFailure } from './space.js';
 
 export interface FetchOptions {
   /** Attempts for transient failures (default 5). */
   retries?: number;
-  /** Milliseconds without progress before a request is abandoned (default 30 s). */
+  /** Milliseconds without a byte before a request is abandoned (default 30 s). */
   timeoutMs?: number;
   /** Refuse bodies larger than this. */
   maxBytes?: number;
@@ -41,6 +42,32 @@ export interface SpooledBody {
   size: number;
 }
 
+/**
+ * Deadlines of a fetcher's transfers (libcurl's low-speed limit, a bound on
+ * each request and one on the whole operation). A transfer slower than
+ * `lowSpeedLimit` bytes per second over `lowSpeedTimeMs`, or one request
+ * longer than `requestTimeoutMs`, is abandoned and tried again like any
+ * transient failure; past `operationTimeoutMs` every request fails at once
+ * (E_TIMEOUT). 0 turns a limit off.
+ */
+export interface FetchDeadlines {
+  /** Bytes per second (default 1000). */
+  lowSpeedLimit?: number;
+  /** The window over which the speed is measured, in milliseconds (default 30 s). */
+  lowSpeedTimeMs?: number;
+  /** One request, however fast it goes (default 0: none; the low-speed limit ends stalls). */
+  requestTimeoutMs?: number;
+  /** Everything fetched through this fetcher, from its creation (default 0: none). */
+  operationTimeoutMs?: number;
+  /** What the operation is, for the E_TIMEOUT message ("pulling from origin"). */
+  operation?: string;
+  /** Where each limit is set, for messages ("low-speed-limit-bytes"); default the option names. */
+  names?: Partial<Record<'lowSpeedLimit' | 'lowSpeedTime' | 'requestTimeout' | 'operationTimeout', string>>;
+}
+
+export const DEFAULT_LOW_SPEED_LIMIT = 1000;
+export const DEFAULT_LOW_SPEED_TIME_MS = 30_000;
+
 export interface Fetcher {
   /** The whole body, or null for 404 and 410. */
   get(url: string, opts?: FetchOptions): Promise<Buffer | null>;
@@ -58,6 +85,22 @@ const MAX_HEAD = 64 * 1024;
 
 class TransientError extends Error {}
 
+/** A transfer slower than the low-speed limit, or a request past its time. */
+class StallError extends TransientError {}
+
+/** Limits one request runs under (from the fetcher's deadlines). */
+interface RequestLimits {
+  idleMs: number;
+  lowSpeedLimit: number;
+  lowSpeedTimeMs: number;
+  requestTimeoutMs: number;
+  /** performance.now() past which the whole operation is over (Infinity: never). */
+  deadlineAt: number;
+  /** The error for a request still running at `deadlineAt`. */
+  expired: () => Error;
+  names: Required<NonNullable<FetchDeadlines['names']>>;
+}
+
 /** Where a response body goes: memory, or a spool file once it grows large. */
 class BodySink {
   private parts: Buffer[] = [];
@@ -65,6 +108,10 @@ class BodySink {
   private file: WriteStream | null = null;
   private filePath = '';
   private fileError: Error | null = null;
+  /** A drain listener is waiting on the spool file (one at a time, however many chunks wait). */
+  private waitingDrain = false;
+  /** Fails the request under way (its connection): a spool file that cannot be written ends it at once. */
+  private onFail: ((e: Error) => void) | null = null;
 
   constructor(private readonly url: string, private readonly opts: FetchOptions & Partial<SpoolOptions>, private readonly stats: { bytes: number }) {}
 
@@ -73,8 +120,14 @@ class BodySink {
     return this.opts.maxBytes;
   }
 
+  /** Who to tell, while a request fills this sink, that its spool file failed (null: no request). */
+  attach(onFail: ((e: Error) => void) | null): void {
+    this.onFail = onFail;
+  }
+
   /** Take a chunk; false asks the sender to pause until `drain`. */
   push(chunk: Buffer, drain: () => void): boolean {
+    if (this.fileError) throw this.fileError;
     this.n += chunk.length;
     this.stats.bytes += chunk.length;
     if (this.opts.maxBytes !== undefined && this.n > this.opts.maxBytes) {
@@ -84,8 +137,18 @@ class BodySink {
     this.parts.push(chunk);
     if (this.opts.spoolOver !== undefined && this.opts.spoolPath && this.n > this.opts.spoolOver) {
       this.filePath = this.opts.spoolPath();
-      this.file = createWriteStream(this.filePath, { flags: 'wx', mode: 0o600 });
-      this.file.on('error', (e) => { this.fileError = e; });
+      const spoolPath = this.filePath;
+      const file = createWriteStream(spoolPath, { flags: 'wx', mode: 0o600 });
+      this.file = file;
+      file.on('error', (e: NodeJS.ErrnoException) => {
+        // A file this sink already let go of (reset before a retry) concerns no request any more.
+        if (this.file !== file) return;
+        // A write error (ENOSPC, EIO) names no file: say which.
+        if (!e.path) e.path = spoolPath;
+        this.fileError = e;
+        // The socket may be paused waiting for a drain that never comes: end the request now.
+        this.onFail?.(e);
+      });
       const held = this.parts;
       this.parts = [];
       let ok = true;
@@ -97,12 +160,20 @@ class BodySink {
 
   private write(chunk: Buffer, drain: () => void): boolean {
     const f = this.file as WriteStream;
+    if (this.fileError) throw this.fileError;
     if (f.write(chunk)) return true;
-    f.once('drain', drain);
+    if (!this.waitingDrain) {
+      this.waitingDrain = true;
+      f.once('drain', () => {
+        this.waitingDrain = false;
+        drain();
+      });
+    }
     return false;
   }
 
   async finish(): Promise<Buffer | SpooledBody> {
+    this.onFail = null;
     if (!this.file) return this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.n);
     const f = this.file;
     await new Promise<void>((resolve, reject) => {
@@ -115,8 +186,11 @@ class BodySink {
 
   /** Forget what was received (before a retry, or after a failure). */
   async reset(): Promise<void> {
+    this.onFail = null;
     this.parts = [];
     this.n = 0;
+    this.fileError = null;
+    this.waitingDrain = false;
     if (this.file) {
       const f = this.file;
       this.file = null;
@@ -141,6 +215,12 @@ interface Exchange {
   chunkState: 'size' | 'data' | 'data-crlf' | 'trailer';
   line: string;
   keepAlive: boolean;
+  limits: RequestLimits;
+  /** When it became the request being answered (performance.now()), 0 before. */
+  since: number;
+  /** The low-speed window: its start and the bytes received in it. */
+  windowStart: number;
+  windowBytes: number;
 }
 
 class StaleConnection extends TransientError {}
@@ -165,6 +245,8 @@ class Connection {
   reserved = 0;
   /** The server kept the connection open after a response: requests may be pipelined. */
   persistent = false;
+  /** Checks the deadlines of the request being answered, while there is one. */
+  private watchdog: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly url: URL, private readonly onGone: (c: Connection) => void) {
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -192,18 +274,26 @@ class Connection {
     return !this.closed;
   }
 
-  request(target: string, hostHeader: string, auth: string | null, sink: BodySink, timeoutMs: number): Promise<{ status: number; location: string | null }> {
+  request(target: string, hostHeader: string, auth: string | null, sink: BodySink, limits: RequestLimits): Promise<{ status: number; location: string | null }> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
         reject(new StaleConnection('the connection closed'));
         return;
       }
-      this.queue.push({
+      const ex: Exchange = {
         sink, resolve, reject, started: false, head: null, status: 0, location: null,
         mode: 'head', remaining: 0, chunkState: 'size', line: '', keepAlive: true,
+        limits, since: 0, windowStart: 0, windowBytes: 0,
+      };
+      this.queue.push(ex);
+      if (this.queue.length === 1) this.begin(ex);
+      // A spool file that fails ends this request at once (its socket may be paused for it).
+      sink.attach((e) => {
+        if (this.queue.includes(ex)) this.fail(e, true);
       });
+      this.startWatchdog();
       this.socket.ref();
-      this.socket.setTimeout(timeoutMs);
+      this.socket.setTimeout(limits.idleMs);
       const authLine = auth ? `Authorization: Basic ${auth}\r\n` : '';
       this.out.push(`GET ${target} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: ostree-ts\r\nAccept: */*\r\n${authLine}\r\n`);
       // Requests made in the same turn of the event loop leave in one write.
@@ -225,7 +315,57 @@ class Connection {
     this.fail(new TransientError('the connection was closed'), true);
   }
 
+  /** `ex` is now the request being answered: its clocks start. */
+  private begin(ex: Exchange): void {
+    const now = performance.now();
+    ex.since = now;
+    ex.windowStart = now;
+    ex.windowBytes = 0;
+  }
+
+  private startWatchdog(): void {
+    if (this.watchdog) return;
+    const l = this.queue[0]?.limits;
+    // Often enough to notice a limit soon after it passes, seldom enough to cost nothing.
+    const tick = Math.max(50, Math.min(1000, l && l.lowSpeedTimeMs > 0 ? l.lowSpeedTimeMs / 4 : 1000));
+    this.watchdog = setInterval(() => this.checkDeadlines(), tick);
+  }
+
+  private stopWatchdog(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
+  }
+
+  /** The request being answered: too slow, too long, or past the operation's end? */
+  private checkDeadlines(): void {
+    const ex = this.queue[0];
+    if (!ex) {
+      this.stopWatchdog();
+      return;
+    }
+    const l = ex.limits;
+    const now = performance.now();
+    if (now >= l.deadlineAt) {
+      this.fail(l.expired(), true);
+      return;
+    }
+    if (l.requestTimeoutMs > 0 && now - ex.since > l.requestTimeoutMs) {
+      this.fail(new StallError(`the request took longer than ${seconds(l.requestTimeoutMs)} s (${l.names.requestTimeout})`), true);
+      return;
+    }
+    const elapsed = now - ex.windowStart;
+    if (l.lowSpeedLimit > 0 && l.lowSpeedTimeMs > 0 && elapsed >= l.lowSpeedTimeMs) {
+      if ((ex.windowBytes * 1000) / elapsed < l.lowSpeedLimit) {
+        this.fail(new StallError(`the transfer stalled: ${ex.windowBytes} bytes in ${seconds(elapsed)} s, under the ${l.lowSpeedLimit} bytes/s required over ${seconds(l.lowSpeedTimeMs)} s (${l.names.lowSpeedLimit}, ${l.names.lowSpeedTime})`), true);
+        return;
+      }
+      ex.windowStart = now;
+      ex.windowBytes = 0;
+    }
+  }
+
   private fail(e: Error, destroy = false): void {
+    this.stopWatchdog();
     const wasClosed = this.closed;
     this.closed = true;
     if (destroy) this.socket.destroy();
@@ -241,6 +381,9 @@ class Connection {
 
   private done(ex: Exchange): void {
     this.queue.shift();
+    ex.sink.attach(null);
+    if (this.queue[0]) this.begin(this.queue[0]);
+    else this.stopWatchdog();
     this.served++;
     if (!ex.keepAlive) {
       this.finish(ex);
@@ -260,6 +403,7 @@ class Connection {
   }
 
   private onData(d: Buffer): void {
+    if (this.queue[0]) this.queue[0].windowBytes += d.length;
     let rest: Buffer | null = d;
     try {
       while (rest && (rest.length || this.queue[0]?.mode === 'head')) {
@@ -452,15 +596,36 @@ class Origin {
   }
 }
 
-export interface FetcherOptions {
+export interface FetcherOptions extends FetchDeadlines {
   /** Requests waiting on one connection at most (HTTP/1.1 pipelining; 1 turns it off). Default 4. */
   pipeline?: number;
+}
+
+function seconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }
 
 export function createFetcher(maxSockets = 8, fopts: FetcherOptions = {}): Fetcher {
   const stats = { requests: 0, bytes: 0 };
   const origins = new Map<string, Origin>();
   const depth = Math.max(1, fopts.pipeline ?? 4);
+  const names = {
+    lowSpeedLimit: 'lowSpeedLimit', lowSpeedTime: 'lowSpeedTime', requestTimeout: 'requestTimeout', operationTimeout: 'operationTimeout', ...fopts.names,
+  };
+  const operationMs = fopts.operationTimeoutMs ?? 0;
+  const deadlineAt = operationMs > 0 ? performance.now() + operationMs : Infinity;
+  const expired = (href: string) => (): Error => new OstreeTsError(Codes.TIMEOUT,
+    `${fopts.operation ? `${fopts.operation[0].toUpperCase()}${fopts.operation.slice(1)}` : 'The operation'} ran out of time: it may take ${seconds(operationMs)} s (${names.operationTimeout}), and ${href} was still being fetched. What was already stored is kept: run it again to go on, or allow it more time.`,
+    { url: href, timeoutMs: operationMs, limit: names.operationTimeout });
+  const limitsFor = (href: string, opts: FetchOptions): RequestLimits => ({
+    idleMs: opts.timeoutMs ?? 30_000,
+    lowSpeedLimit: fopts.lowSpeedLimit ?? DEFAULT_LOW_SPEED_LIMIT,
+    lowSpeedTimeMs: fopts.lowSpeedTimeMs ?? DEFAULT_LOW_SPEED_TIME_MS,
+    requestTimeoutMs: fopts.requestTimeoutMs ?? 0,
+    deadlineAt,
+    expired: expired(href),
+    names,
+  });
 
   /** One attempt, following redirects. */
   const once = async (href: string, opts: FetchOptions & Partial<SpoolOptions>, sink: BodySink): Promise<boolean> => {
@@ -481,7 +646,7 @@ export function createFetcher(maxSockets = 8, fopts: FetcherOptions = {}): Fetch
       try {
         stats.requests++;
         const auth = url.username ? Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64') : null;
-        res = await conn.request(`${url.pathname}${url.search}`, url.host, auth, sink, opts.timeoutMs ?? 30_000);
+        res = await conn.request(`${url.pathname}${url.search}`, url.host, auth, sink, limitsFor(href, opts));
       } catch (e) {
         opts.signal?.throwIfAborted();
         throw e;
@@ -528,6 +693,7 @@ export function createFetcher(maxSockets = 8, fopts: FetcherOptions = {}): Fetch
     const sink = new BodySink(href, opts, stats);
     for (let i = 0; i < attempts; i++) {
       opts.signal?.throwIfAborted();
+      if (performance.now() >= deadlineAt) throw expired(href)();
       try {
         if (!(await once(href, opts, sink))) {
           await sink.reset();
@@ -535,6 +701,8 @@ export function createFetcher(maxSockets = 8, fopts: FetcherOptions = {}): Fetch
         }
         return await sink.finish();
       } catch (e) {
+        // A full disk: measured before the spool file goes (its space is told as it was when the write failed).
+        await recordSpaceAtFailure(e);
         await sink.reset();
         if (!(e instanceof TransientError)) throw e;
         last = e;
@@ -544,8 +712,11 @@ export function createFetcher(maxSockets = 8, fopts: FetcherOptions = {}): Fetch
           i--;
           continue;
         }
-        if (i + 1 < attempts) await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** i)));
+        if (i + 1 < attempts) await new Promise((r) => setTimeout(r, Math.max(0, Math.min(2000, 100 * 2 ** i, deadlineAt - performance.now()))));
       }
+    }
+    if (last instanceof StallError) {
+      throw new OstreeTsError(Codes.IO, `${href}: failed ${attempts} times, the last because ${(last as Error).message}. The server or the network is too slow: check them (or relax the limit), then pull again; what was already fetched is kept.`, { url: href, stalled: true });
     }
     throw new OstreeTsError(Codes.IO, `${href}: failed ${attempts} times (${(last as Error).message}). Check the server and the network, then pull again; what was already fetched is kept.`, { url: href });
   };

@@ -12,3 +12,6 @@ export * from './host-fs.js';
 export * from './host-env.js';
 export * from './ofd-lock.js';
 export * from './process.js';
+export * from './space.js';
+export * from './run-command.js';
+export * from './apt-sources.js';

@@ -12,7 +12,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT } from '../format/index.js';
-import { fsp, path, randomSuffix } from '../io/index.js';
+import { fsp, path, randomSuffix, recordSpaceAtFailure } from '../io/index.js';
 import type { Repo } from './repo.js';
 import { StagingWriter } from './staging-writer.js';
 import { checkStorable } from './stored-form.js';
@@ -103,6 +103,10 @@ export class BatchedStore {
     let out: T;
     try {
       out = await p;
+    } catch (e) {
+      // A full disk is measured now, before the failed import removes what it staged.
+      await recordSpaceAtFailure(e, batch.txn.stagingDir);
+      throw e;
     } finally {
       batch.writes.delete(p);
     }

@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT, type DirMeta, type DirTree, type FileHeader } from '../format/index.js';
 import {
-  chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, mkdirSync, path, utimesSync, writeNewFile, writeXattr,
+  mapNoSpace,
+  chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, mkdirSync, path, utimesSync, withPath, writeNewFile, writeXattr,
 } from '../io/index.js';
 import { walkTree } from './tree-walk.js';
 import type { Repo, StoredFile } from './repo.js';
@@ -50,6 +51,10 @@ interface Ctx {
 
 /** Check out `rev` (or its `subpath`) to `dest`, which must not exist unless `union`. */
 export async function checkout(repo: Repo, rev: string, dest: string, opts: CheckoutOptions = {}): Promise<CheckoutStats> {
+  return mapNoSpace({ operation: `checking out ${rev} to ${dest}`, path: dest }, () => checkoutInto(repo, rev, dest, opts));
+}
+
+async function checkoutInto(repo: Repo, rev: string, dest: string, opts: CheckoutOptions): Promise<CheckoutStats> {
   const checksum = (await resolveRev(repo, rev)) as string;
   if (await repo.isCommitPartial(checksum)) {
     throw new OstreeTsError(Codes.OBJECT_MISSING, `Commit ${checksum} is only partially present (an interrupted pull). Pull it again before checking it out.`, { checksum });
@@ -312,7 +317,9 @@ async function writeCopy(ctx: Ctx, f: StoredFile, dest: string): Promise<void> {
   if (f.size < 1 << 20) {
     await writeNewFile(dest, await f.read(), createMode);
   } else {
-    await pipeline(f.open(), createWriteStream(dest, { flags: 'wx', mode: createMode }));
+    await pipeline(f.open(), createWriteStream(dest, { flags: 'wx', mode: createMode })).catch((e: unknown) => {
+      throw withPath(e, dest);
+    });
   }
   if (!ctx.opts.userMode) {
     if (chown) await fsp.chown(dest, h.uid, h.gid);

@@ -16,7 +16,7 @@
  * the next import resumes; checkout, delta generation and fsck see the mark.
  * fsck --delete marks a commit whose objects it removed the same way.
  */
-import { atomicWriteFile, exists, fsp, path } from '../io/fs.js';
+import { atomicWriteFile, exists, fsp, mkdirp, path } from '../io/fs.js';
 import type { BatchedStore } from './batched-store.js';
 import type { Repo } from './repo.js';
 
@@ -37,7 +37,7 @@ export function isCommitPartial(repo: Repo, checksum: string): Promise<boolean> 
  */
 export async function markCommitPartial(repo: Repo, checksum: string, opts: { durable: boolean }): Promise<void> {
   const p = commitPartialPath(repo, checksum);
-  await fsp.mkdir(path.dirname(p), { recursive: true });
+  await mkdirp(path.dirname(p));
   await atomicWriteFile(p, '', { fsync: opts.durable });
 }
 

@@ -4,7 +4,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { validateRefName, encodeCommit, encodeMetadata, type VarDict, type Variant } from '../format/index.js';
-import { createReadStream, fsp } from '../io/index.js';
+import { createReadStream, fsp, mapNoSpace, path } from '../io/index.js';
 import { CommitModifier } from './commit-filter.js';
 import { writeDirectory, writeCommitObject, type RootChecksums, type TreeWriteOptions } from './commit-writer.js';
 import { importGitTree, type GitSourceSpec } from './import-git.js';
@@ -69,7 +69,9 @@ export interface CommitResult {
 
 /** The repository lock is held shared from the first object written to the ref moved, so prune cannot come between. */
 export async function commitTree(repo: Repo, opts: CommitOptions): Promise<CommitResult> {
-  return repo.withLock('shared', 'commit', () => commitLocked(repo, opts));
+  // A full disk becomes E_NO_SPACE naming the file; the failed transaction has already removed what it staged.
+  const ctx = { operation: `committing into ${repo.path}`, path: path.join(repo.path, 'tmp') };
+  return mapNoSpace(ctx, () => repo.withLock('shared', 'commit', () => commitLocked(repo, opts)));
 }
 
 async function commitLocked(repo: Repo, opts: CommitOptions): Promise<CommitResult> {

@@ -9,18 +9,20 @@ import {
   inlinePart, planPart, sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock,
   type FileHeader, type PlannedObject,
 } from '../format/index.js';
-import { fsp, mapLimit, path, xzDecompress } from '../io/index.js';
+import { fsp, mapLimit, mapNoSpace, path, xzDecompress } from '../io/index.js';
 import { BatchedStore } from './batched-store.js';
 import { CommitImport } from './commit-partial.js';
 import type { Repo } from './repo.js';
 import { checkStorable } from './stored-form.js';
-import { Transaction } from './transaction.js';
+import { STREAM_THRESHOLD, Transaction } from './transaction.js';
 import { BadObjectError, verifyContent, verifyMetadata } from './verify-object.js';
 
 /** A part decompresses to at most this much (libostree's parts are 32 MB by default). */
 export const MAX_PART_PAYLOAD = 1024 * 1024 * 1024;
 /** Objects of a part built and written at once. */
 const APPLY_CONCURRENCY = 16;
+/** Copied bytes handed to the writer at a time. */
+const COPY_CHUNK = 256 * 1024;
 
 function partError(what: string, message: string, data: Record<string, unknown> = {}): OstreeTsError {
   return new OstreeTsError(Codes.DELTA_INVALID, `${what}: ${message}`, data);
@@ -114,10 +116,40 @@ async function storeContent(
   txn: Transaction, obj: Extract<PlannedObject, { kind: 'content' }>, what: string, readSource: (c: string, forObject: string) => Promise<Buffer>,
 ): Promise<void> {
   const isLink = (obj.mode & 0o170000) === 0o120000;
+  const headerFor = (target: string): FileHeader => ({
+    uid: obj.uid, gid: obj.gid, mode: obj.mode, rdev: 0, symlinkTarget: target, xattrs: obj.xattrs,
+  });
+  const copied = !(obj.pieces.length === 1 && obj.pieces[0].kind === 'blob') && !obj.pieces.some((p) => p.kind === 'bspatch');
+  if (copied) {
+    // The size an object claims is the part's word: every range it copies is checked against its source before anything is built.
+    for (const p of obj.pieces) {
+      if (p.kind !== 'source') continue;
+      const src = await readSource(p.source, obj.checksum);
+      if (p.offset + p.length > src.length) throw partError(what, `object ${obj.checksum} copies bytes ${p.offset}..${p.offset + p.length} of ${p.source}, which has ${src.length}.`, { checksum: obj.checksum });
+    }
+    if (!isLink && obj.size > STREAM_THRESHOLD) {
+      // Large (or claimed large): streamed into the repository as it is built, never held whole.
+      const header = headerFor('');
+      checkStorable(txn.repo, obj.checksum, header);
+      const pieces = async function* (): AsyncGenerator<Buffer> {
+        for (const p of obj.pieces) {
+          const bytes = p.kind === 'blob' ? Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength)
+            : p.kind === 'source' ? (await readSource(p.source, obj.checksum)).subarray(p.offset, p.offset + p.length) : Buffer.alloc(0);
+          for (let at = 0; at < bytes.length; at += COPY_CHUNK) yield bytes.subarray(at, Math.min(bytes.length, at + COPY_CHUNK));
+        }
+      };
+      await txn.writeContentStream(header, obj.size, pieces(), `object ${obj.checksum} of ${what}`, {
+        checksum: obj.checksum,
+        mismatch: (actual) => partError(what, `the content object it builds as ${obj.checksum} hashes to ${actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' }),
+      });
+      return;
+    }
+  }
   let data: Buffer;
   if (obj.pieces.length === 1 && obj.pieces[0].kind === 'blob') {
     data = Buffer.from(obj.pieces[0].data.buffer, obj.pieces[0].data.byteOffset, obj.pieces[0].data.byteLength);
-  } else {
+  } else if (copied) {
+    // Small: built in memory, from ranges already checked.
     data = Buffer.alloc(obj.size);
     let at = 0;
     for (const p of obj.pieces) {
@@ -126,19 +158,17 @@ async function storeContent(
         at += p.data.length;
       } else if (p.kind === 'source') {
         const src = await readSource(p.source, obj.checksum);
-        if (p.offset + p.length > src.length) throw partError(what, `object ${obj.checksum} copies bytes ${p.offset}..${p.offset + p.length} of ${p.source}, which has ${src.length}.`, { checksum: obj.checksum });
         src.copy(data, at, p.offset, p.offset + p.length);
         at += p.length;
-      } else {
-        const src = await readSource(p.source, obj.checksum);
-        data = bspatch(src, p.patch, obj.size, `${what}, object ${obj.checksum}`);
-        at = obj.size;
       }
     }
+  } else {
+    // A bspatch (bspatch bounds the size it builds by what its patch can cover).
+    const p = obj.pieces.find((x) => x.kind === 'bspatch') as Extract<typeof obj.pieces[number], { kind: 'bspatch' }>;
+    const src = await readSource(p.source, obj.checksum);
+    data = bspatch(src, p.patch, obj.size, `${what}, object ${obj.checksum}`);
   }
-  const header: FileHeader = {
-    uid: obj.uid, gid: obj.gid, mode: obj.mode, rdev: 0, symlinkTarget: isLink ? data.toString('utf8') : '', xattrs: obj.xattrs,
-  };
+  const header = headerFor(isLink ? data.toString('utf8') : '');
   const content = isLink ? Buffer.alloc(0) : data;
   if (isLink && (data.length === 0 || data.includes(0))) throw partError(what, `symlink ${obj.checksum} has an empty or NUL-containing target.`, { checksum: obj.checksum });
   try {
@@ -176,7 +206,12 @@ export async function readDeltaAt(location: string): Promise<{ dir: string; byte
  */
 export async function applyOffline(repo: Repo, location: string, opts: { onPart?: (i: number, n: number) => void } = {}): Promise<{ to: string; from: string | null; stats: ApplyStats }> {
   // Shared across every part: prune cannot take what an earlier part stored before the commit lands.
-  return repo.withLock('shared', 'static-delta apply-offline', () => applyOfflineLocked(repo, location, opts));
+  const ctx = {
+    operation: `applying the static delta at ${location} to ${repo.path}`,
+    path: path.join(repo.path, 'tmp'),
+    next: 'Free some space there, then apply it again: the objects already stored are kept',
+  };
+  return mapNoSpace(ctx, () => repo.withLock('shared', 'static-delta apply-offline', () => applyOfflineLocked(repo, location, opts)));
 }
 
 async function applyOfflineLocked(repo: Repo, location: string, opts: { onPart?: (i: number, n: number) => void }): Promise<{ to: string; from: string | null; stats: ApplyStats }> {

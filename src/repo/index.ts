@@ -28,3 +28,4 @@ export * from './commit-partial.js';
 export * from './fault-points.js';
 export * from './stored-form.js';
 export * from './verify-object.js';
+export * from './checksum-path.js';

@@ -20,7 +20,7 @@ import {
   S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirTree, decodeMetadata, isChecksum,
   isValidRefName, isValidRemoteName, type Commit, type ObjectType, type VarDict,
 } from '../format/index.js';
-import { fsp, isErrno, path } from '../io/index.js';
+import { fsp, isErrno, mapNoSpace, path } from '../io/index.js';
 import { BatchedStore } from './batched-store.js';
 import { CommitImport } from './commit-partial.js';
 import { checkRefBinding } from './ref-binding.js';
@@ -132,7 +132,12 @@ async function resolveTargets(src: Repo, refs: string[]): Promise<Array<{ ref: s
 /** Copy commits (with their trees, and parents to `depth`) from `src` into `repo`, then write the refs. */
 export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: PullLocalOptions = {}): Promise<PullLocalResult> {
   // Shared from the first object to the last ref: prune cannot take what an earlier batch stored.
-  return repo.withLock('shared', 'pull-local', () => pullLocalLocked(repo, src, refs, opts));
+  const ctx = {
+    operation: `pulling from ${src.path} into ${repo.path}`,
+    path: path.join(repo.path, 'tmp'),
+    next: 'Free some space there, then run pull-local again: what was already stored is kept',
+  };
+  return mapNoSpace(ctx, () => repo.withLock('shared', 'pull-local', () => pullLocalLocked(repo, src, refs, opts)));
 }
 
 async function pullLocalLocked(repo: Repo, src: Repo, refs: string[], opts: PullLocalOptions): Promise<PullLocalResult> {
@@ -346,7 +351,8 @@ class Copier {
     if (direct) {
       if (this.opts.untrusted) await this.verifyStored(checksum);
       const from = src.objectPath(checksum, 'file');
-      if (!(await fsp.lstat(from).catch(() => null))) throw missing(src, checksum);
+      const fromStat = await fsp.lstat(from).catch(() => null);
+      if (!fromStat) throw missing(src, checksum);
       let placed = true;
       await txn.writeStoredObject(checksum, 'file', async (dest) => {
         if (direct === 'link') {
@@ -358,6 +364,8 @@ class Copier {
           }
         }
         if (this.repo.isArchive) {
+          // A copy takes room (a hard link does not): counted against the free-space floor.
+          txn.reserveContent(fromStat.size, `file ${checksum}`);
           await fsp.copyFile(from, dest);
           await fsp.chmod(dest, 0o644);
         } else {

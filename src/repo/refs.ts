@@ -1,7 +1,7 @@
 /** Refs: files under refs/heads and refs/remotes holding a commit checksum. */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { isChecksum, parseRefSpec, validateRefName, isValidRemoteName } from '../format/index.js';
-import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import { atomicWriteFile, fsp, isErrno, mkdirp, path } from '../io/index.js';
 import type { Repo } from './repo.js';
 
 export interface RefEntry {
@@ -124,7 +124,7 @@ export async function writeRef(repo: Repo, refspec: string, checksum: string | n
     return;
   }
   if (!isChecksum(checksum)) throw new OstreeTsError(Codes.INVALID_CHECKSUM, `'${checksum}' is not a valid checksum.`, { checksum });
-  await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o775 });
+  await mkdirp(path.dirname(file), 0o775);
   await atomicWriteFile(file, `${checksum}\n`, { fsync: repo.fsyncEnabled });
   const now = new Date(repo.host.now());
   await fsp.utimes(repo.path, now, now).catch(() => undefined);

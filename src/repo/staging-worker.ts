@@ -49,7 +49,7 @@ function stage(profile: StoreProfile, item: StageItem): StageResult {
     if (e instanceof BadObjectError) return { ok: false, bad: e.data, message: e.message };
     if (e instanceof OstreeTsError) return { ok: false, code: e.code, message: e.message, data: e.data };
     const err = e as NodeJS.ErrnoException;
-    return { ok: false, errno: err.code, message: err.message };
+    return { ok: false, errno: err.code, message: err.message, path: err.path ?? item.dest, syscall: err.syscall };
   }
 }
 

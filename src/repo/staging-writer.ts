@@ -32,7 +32,7 @@ export interface StageRequest {
 /** `bad`: the object is not what its name says (the facts). Otherwise a failure writing it. */
 export type StageResult =
   | { ok: true; bytes: number }
-  | { ok: false; bad?: BadObjectFacts; code?: string; errno?: string; message: string; data?: Record<string, unknown> };
+  | { ok: false; bad?: BadObjectFacts; code?: string; errno?: string; path?: string; syscall?: string; message: string; data?: Record<string, unknown> };
 
 export interface StageReply {
   id: number;
@@ -114,7 +114,7 @@ export class StagingWriter {
       if (r.ok) w.resolve(r.bytes);
       else if (r.bad !== undefined) w.reject(new BadObjectError(r.bad));
       else if (r.code) w.reject(new OstreeTsError(r.code, r.message, r.data ?? {}));
-      else w.reject(Object.assign(new Error(r.message), { code: r.errno }));
+      else w.reject(Object.assign(new Error(r.message), { code: r.errno, path: r.path, syscall: r.syscall }));
     });
   }
 

@@ -14,9 +14,11 @@ import {
 } from '../format/index.js';
 import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
-  syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit,
+  syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit, mkdirp, recordSpaceAtFailure,
+  LockFile,
 } from '../io/index.js';
 import type { FaultPoint } from './fault-points.js';
+import { SpaceReserve, readMinFreeSpace } from './free-space.js';
 import { ObjectIndex } from './object-index.js';
 import type { Repo } from './repo.js';
 import { splitKey } from './traverse.js';
@@ -53,6 +55,8 @@ export class Transaction {
   /** Stopped at a fault point: left as an interruption leaves it. */
   private stopped = false;
   private unlocked = false;
+  /** `STAGING-lock` beside the staging directory, held exclusively while the transaction lives (libostree's protocol). */
+  private stagingLock: LockFile | null = null;
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
 
@@ -61,8 +65,12 @@ export class Transaction {
   /** The process umask, as seen on the staging directory: modes it leaves alone need no chmod. */
   private readonly umask: number;
 
-  private constructor(repo: Repo, stagingDir: string, fsync: boolean, newFileOwner: { uid: number; gid: number } | null, umask: number) {
+  /** The blocks content may still fill before core.min-free-space-* is reached (null: no floor). */
+  private readonly space: SpaceReserve | null;
+
+  private constructor(repo: Repo, stagingDir: string, fsync: boolean, newFileOwner: { uid: number; gid: number } | null, umask: number, space: SpaceReserve | null) {
     this.repo = repo;
+    this.space = space;
     this.stagingDir = stagingDir;
     this.fsync = fsync;
     this.newFileOwner = newFileOwner;
@@ -74,11 +82,12 @@ export class Transaction {
     // As in libostree, a transaction holds the repository lock shared (until commit or abort), so prune waits for it.
     await repo.lock.push('shared', 'a write transaction');
     try {
+      // The free-space floor, measured as the transaction begins (libostree's rule); a bad setting fails here.
+      const space = await SpaceReserve.measure(repo.path, readMinFreeSpace(repo.config, path.join(repo.path, 'config')), repo.host.uid === 0);
       const bootId = await readBootId();
       // Staging directories of transactions killed more than core.tmp-expiry-secs ago go first.
       await cleanStaleStaging(repo);
-      const dir = path.join(repo.path, 'tmp', `staging-${bootId}-${randomSuffix(6)}`);
-      await fsp.mkdir(dir, { recursive: true, mode: 0o777 });
+      const { dir, lock } = await allocateStaging(path.join(repo.path, 'tmp'), `staging-${bootId}-`);
       const st = await fsp.stat(dir);
       const umask = 0o777 & ~(st.mode & 0o777);
       await fsp.chmod(dir, 0o775 & ~umask);
@@ -86,18 +95,37 @@ export class Transaction {
       const owner = process.geteuid && process.getegid
         ? { uid: process.geteuid(), gid: (st.mode & 0o2000) !== 0 ? st.gid : process.getegid() }
         : null;
-      return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner, umask);
+      const t = new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner, umask, space);
+      t.stagingLock = lock;
+      return t;
     } catch (e) {
+      await recordSpaceAtFailure(e, path.join(repo.path, 'tmp'));
       await repo.lock.pop('shared');
       throw e;
     }
   }
 
-  /** Give back the transaction's share of the repository lock, once. */
+  /** Give back the transaction's share of the repository lock, once; the staging lock goes with its directory. */
   private async unlock(): Promise<void> {
     if (this.unlocked) return;
     this.unlocked = true;
+    const lock = this.stagingLock;
+    this.stagingLock = null;
+    if (lock) {
+      // Still ours while we remove it (a killed transaction's lock file stays, unlocked, with its directory).
+      if (!this.stopped) await fsp.rm(lock.path, { force: true });
+      await lock.close();
+    }
     await this.repo.lock.pop('shared');
+  }
+
+  /**
+   * Count a content object of `size` bytes against the free-space floor
+   * (core.min-free-space-*); throws E_NO_SPACE with libostree's message when
+   * it would reach it. Writers of content call it before (or as) they write.
+   */
+  reserveContent(size: number, what: string): void {
+    this.space?.take(size, what);
   }
 
   private key(checksum: string, type: ObjectType): string {
@@ -124,7 +152,15 @@ export class Transaction {
           this.stats.existing++;
           return false;
         }
-        await write(this.stagedName(checksum, type));
+        const dest = this.stagedName(checksum, type);
+        try {
+          await write(dest);
+        } catch (e) {
+          // A failed write(2) names no file (ENOSPC, EIO): say which object it was.
+          if (e instanceof Error && 'syscall' in e && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = dest;
+          await recordSpaceAtFailure(e, dest);
+          throw e;
+        }
         this.staged.add(k);
         this.stats.written++;
         return true;
@@ -194,8 +230,13 @@ export class Transaction {
    * Write a regular file's content as it streams by (from an archive, say):
    * hashed and stored in one pass into a spool file, which becomes the object
    * unless the repository already has it. `size` must be the exact length.
+   * With `expect`, content that does not hash to `expect.checksum` is
+   * refused (`expect.mismatch`) before it is staged.
    */
-  async writeContentStream(header: FileHeader, size: number, body: AsyncIterable<Buffer>, what: string): Promise<string> {
+  async writeContentStream(
+    header: FileHeader, size: number, body: AsyncIterable<Buffer>, what: string,
+    expect?: { checksum: string; mismatch: (actual: string) => Error },
+  ): Promise<string> {
     if (this.done) throw new OstreeTsError(Codes.IO, `The transaction in ${this.stagingDir} is already finished; ${what} was not written.`, { path: what });
     const form = storedForm(this.repo.mode, header, size);
     if (form.kind === 'symlink' || (form.kind === 'file' && form.body)) throw new InternalError(`writeContentStream was given ${what}, which is not a regular file`, { path: what });
@@ -215,6 +256,7 @@ export class Transaction {
       for await (const c of body) {
         h.update(c);
         n += c.length;
+        if (n > size) throw new OstreeTsError(Codes.IO, `${what}: more than the ${size} bytes of content expected.`, { path: what, expected: size });
         const w = sink as Writable;
         if (w.errored) throw w.errored;
         if (!w.write(c)) await drained(w);
@@ -223,7 +265,9 @@ export class Transaction {
       await done;
       if (n !== size) throw new OstreeTsError(Codes.IO, `${what}: expected ${size} bytes of content, got ${n}.`, { path: what, expected: size, got: n });
       const checksum = h.digest('hex');
+      if (expect && checksum !== expect.checksum) throw expect.mismatch(checksum);
       await this.once(checksum, 'file', async (dest) => {
+        this.reserveContent(size, `file ${checksum} (${what})`);
         used = true;
         await this.finishFile(spool, form, false);
         await renameQuick(spool, dest);
@@ -233,6 +277,8 @@ export class Transaction {
     } catch (e) {
       (sink as Writable).destroy();
       out.destroy();
+      if (e instanceof Error && 'syscall' in e && !(e as NodeJS.ErrnoException).path) (e as NodeJS.ErrnoException).path = spool;
+      await recordSpaceAtFailure(e, spool);
       throw e;
     } finally {
       if (!used) await fsp.rm(spool, { force: true });
@@ -247,6 +293,7 @@ export class Transaction {
     if (!this.repo.isArchive) throw new InternalError('only an archive repository stores .filez objects as they are', { checksum, mode: this.repo.mode });
     await this.once(checksum, 'file', async (dest) => {
       const st = await fsp.stat(filez);
+      this.reserveContent(st.size, `file ${checksum}`);
       await fsp.chmod(filez, ARCHIVE_OBJECT_MODE);
       await renameQuick(filez, dest);
       this.stats.bytesWritten += st.size;
@@ -266,6 +313,8 @@ export class Transaction {
     if (this.done) throw new OstreeTsError(Codes.IO, `The transaction in ${this.stagingDir} is already finished; ${checksum}.${type} was not written.`, { checksum, type });
     const k = this.key(checksum, type);
     if (this.staged.has(k)) return;
+    // Written already (by the staging worker): counted now, as libostree counts a streamed object once it is complete.
+    if (type === 'file') this.reserveContent(bytes, `file ${checksum}`);
     this.staged.add(k);
     this.stats.written++;
     this.stats.bytesWritten += bytes;
@@ -286,7 +335,9 @@ export class Transaction {
     content: { data: Buffer } | { path: string; size: number; framed: Buffer; checksum: string },
   ): Promise<void> {
     const inMemory = 'data' in content;
-    const form = storedForm(this.repo.mode, header, inMemory ? content.data.length : content.size);
+    const size = inMemory ? content.data.length : content.size;
+    this.reserveContent(size, inMemory ? `a file of ${size} bytes` : content.path);
+    const form = storedForm(this.repo.mode, header, size);
     if (form.kind === 'symlink') {
       await fsp.symlink(form.target, dest);
       if (form.owner) await fsp.lchown(dest, form.owner.uid, form.owner.gid);
@@ -377,7 +428,7 @@ export class Transaction {
       for (const k of batch) {
         const fan = k.slice(0, 2);
         if (!fanouts.has(fan)) {
-          await fsp.mkdir(path.join(objectsDir, fan), { recursive: true, mode: 0o775 });
+          await mkdirp(path.join(objectsDir, fan), 0o775);
           fanouts.add(fan);
         }
       }
@@ -439,7 +490,31 @@ function changedWhileReading(p: string): OstreeTsError {
   return new OstreeTsError(Codes.IO, `${p} changed while it was being committed. Commit again once nothing writes to it.`, { path: p });
 }
 
-/** Remove staging directories left by transactions older than `core.tmp-expiry-secs`. */
+/**
+ * A staging directory `tmp/PREFIXXXXXXX` of our own, locked as libostree
+ * locks its own: an exclusive OFD lock on `tmp/PREFIXXXXXXX-lock`, outside the
+ * directory, held until the directory is gone. libostree reuses (and at its
+ * commit removes) any staging directory of this boot whose lock it can take,
+ * so an unlocked one would be taken from under us by a concurrent `ostree`.
+ */
+async function allocateStaging(tmp: string, prefix: string): Promise<{ dir: string; lock: LockFile }> {
+  await mkdirp(tmp, 0o777);
+  for (;;) {
+    const dir = path.join(tmp, `${prefix}${randomSuffix(6)}`);
+    try {
+      await fsp.mkdir(dir, { mode: 0o777 });
+    } catch (e) {
+      if (isErrno(e, 'EEXIST')) continue;
+      throw e;
+    }
+    const lock = await LockFile.open(`${dir}-lock`);
+    // Someone may have found the new directory and locked it first: then it is theirs, and we make another.
+    if (lock.tryLock('exclusive') && (await exists(dir))) return { dir, lock };
+    await lock.close();
+  }
+}
+
+/** Remove staging directories left by transactions older than `core.tmp-expiry-secs`, unless their lock is held. */
 export async function cleanStaleStaging(repo: Repo, now = repo.host.now()): Promise<number> {
   const tmp = path.join(repo.path, 'tmp');
   const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
@@ -452,12 +527,19 @@ export async function cleanStaleStaging(repo: Repo, now = repo.host.now()): Prom
     throw e;
   }
   for (const n of names) {
-    if (!n.startsWith('staging-')) continue;
+    if (!n.startsWith('staging-') || n.endsWith('-lock')) continue;
     const p = path.join(tmp, n);
     const st = await fsp.lstat(p).catch(() => null);
-    if (st && now - st.mtimeMs > expiry && (await exists(p))) {
+    if (!st || now - st.mtimeMs <= expiry) continue;
+    // A transaction still running (ours or libostree's) holds the lock beside its directory.
+    const lock = await LockFile.open(`${p}-lock`);
+    try {
+      if (!lock.tryLock('exclusive')) continue;
       await fsp.rm(p, { recursive: true, force: true });
+      await fsp.rm(`${p}-lock`, { force: true });
       removed++;
+    } finally {
+      await lock.close();
     }
   }
   return removed;

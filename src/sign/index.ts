@@ -5,3 +5,4 @@ export * from './commit.js';
 export * from './summary.js';
 export * from './policy.js';
 export { signaturesIn } from './signatures.js';
+export * from './keys.js';

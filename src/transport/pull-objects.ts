@@ -6,6 +6,7 @@
  * fetched, as libostree's `subdirs` pull option does. Without a store (a dry
  * run) only directory listings are fetched, into memory, to count the rest.
  */
+import { setMaxListeners } from 'node:events';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { decodeDirTree, objectRelPath, type ObjectSize, type ObjectType } from '../format/index.js';
 import type { Fetcher } from '../io/index.js';
@@ -121,13 +122,23 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
   const storing = new Set<Promise<void>>();
   let storingBytes = 0;
   let failure: { e: unknown } | null = null;
+  // The first failure (a full disk, a stalled server) ends the fetches still under way: the pull stops at once.
+  const stop = new AbortController();
+  // Every request under way listens to it.
+  setMaxListeners(Infinity, stop.signal);
+  const onOuterAbort = (): void => stop.abort(w.signal?.reason);
+  w.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = stop.signal;
   // One wake-up for the scheduling loop when anything finishes (not a race over every promise).
   let settled = false;
   let wake: (() => void) | null = null;
   const track = (set: Set<Promise<void>>, p: Promise<void>, bytes = 0): void => {
     storingBytes += bytes;
     const q: Promise<void> = p
-      .catch((e) => { failure ??= { e }; })
+      .catch((e) => {
+        failure ??= { e };
+        stop.abort(e);
+      })
       .finally(() => {
         set.delete(q);
         storingBytes -= bytes;
@@ -138,12 +149,12 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
   };
 
   const work = async (job: Job): Promise<void> => {
-    w.signal?.throwIfAborted();
+    signal.throwIfAborted();
     const store = w.store;
     if (job.type === 'file') {
       if (!store) return; // a dry run counts content, never fetches it
       const body = await w.fetcher.getOrSpool(objectUrl(w.base, job.checksum, 'file'), {
-        spoolOver: SPOOL_OVER, spoolPath: () => store.spoolPath(), signal: w.signal,
+        spoolOver: SPOOL_OVER, spoolPath: () => store.spoolPath(), signal,
       });
       if (!body) throw missingObject(job);
       track(storing, store.content(job.checksum, body).catch((e) => { throw servedError(e); }).then(() => {
@@ -154,7 +165,7 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
     }
     let data: Buffer;
     if (job.missing) {
-      const got = await w.fetcher.get(objectUrl(w.base, job.checksum, job.type), { maxBytes: 128 * 1024 * 1024, signal: w.signal });
+      const got = await w.fetcher.get(objectUrl(w.base, job.checksum, job.type), { maxBytes: 128 * 1024 * 1024, signal });
       if (!got) throw missingObject(job);
       checkServedMetadata(job.checksum, job.type, got);
       const stored = store ? store.metadata(job.type, job.checksum, got) : Promise.resolve();
@@ -182,23 +193,27 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
     }
   };
 
-  await add(rootTree, 'dirtree', '/');
-  await add(rootMeta, 'dirmeta');
-  w.changed();
+  try {
+    await add(rootTree, 'dirtree', '/');
+    await add(rootMeta, 'dirmeta');
+    w.changed();
 
-  for (;;) {
-    while (!failure && fetching.size < w.concurrency && storing.size < MAX_STORING && storingBytes < MAX_STORING_BYTES
-      && (dirJobs.length || fileJobs.length)) {
-      const job = (dirJobs.length ? dirJobs.shift() : fileJobs.pop()) as Job;
-      track(fetching, work(job));
+    for (;;) {
+      while (!failure && fetching.size < w.concurrency && storing.size < MAX_STORING && storingBytes < MAX_STORING_BYTES
+        && (dirJobs.length || fileJobs.length)) {
+        const job = (dirJobs.length ? dirJobs.shift() : fileJobs.pop()) as Job;
+        track(fetching, work(job));
+      }
+      if (!fetching.size && !storing.size) break;
+      if (!settled) await new Promise<void>((resolve) => { wake = resolve; });
+      wake = null;
+      settled = false;
+      if (failure) {
+        await Promise.allSettled([...fetching, ...storing]);
+        throw (failure as { e: unknown }).e;
+      }
     }
-    if (!fetching.size && !storing.size) break;
-    if (!settled) await new Promise<void>((resolve) => { wake = resolve; });
-    wake = null;
-    settled = false;
-    if (failure) {
-      await Promise.allSettled([...fetching, ...storing]);
-      throw (failure as { e: unknown }).e;
-    }
+  } finally {
+    w.signal?.removeEventListener('abort', onOuterAbort);
   }
 }

@@ -21,7 +21,7 @@ import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import {
   commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, type Commit, type VarDict,
 } from '../format/index.js';
-import { atomicWriteFile, createFetcher, fsp, path, type Fetcher } from '../io/index.js';
+import { atomicWriteFile, createFetcher, fsp, mapNoSpace, path, type Fetcher, type FetcherOptions } from '../io/index.js';
 import { BatchedStore, CommitImport, ObjectIndex, checkRefBinding, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
@@ -61,6 +61,63 @@ export interface PullOptions {
   onVerifiedCommit?: (checksum: string, commit: Commit, verified: VerifyResult) => void;
   /** Pull these commits instead of what the remote's refs name now (REF → checksum), as `REF@CHECKSUM`. */
   overrideCommits?: Record<string, string>;
+  /** Fetch deadlines; each one not given comes from the remote's config (REMOTE_DEADLINE_KEYS), else its default. */
+  deadlines?: PullDeadlines;
+}
+
+/** How long a pull may wait on its remote (0 turns a limit off). */
+export interface PullDeadlines {
+  /** A transfer slower than this many bytes per second over `lowSpeedTimeSeconds` is abandoned (default 1000). */
+  lowSpeedLimitBytes?: number;
+  /** The window of the low-speed limit (default 30). */
+  lowSpeedTimeSeconds?: number;
+  /** One request, however fast (default 0: none). */
+  requestTimeoutSeconds?: number;
+  /** The whole pull (default 0: none). */
+  pullTimeoutSeconds?: number;
+}
+
+/** The `[remote "NAME"]` keys that set a pull's deadlines, by option. */
+export const REMOTE_DEADLINE_KEYS: Record<keyof PullDeadlines, string> = {
+  lowSpeedLimitBytes: 'low-speed-limit-bytes',
+  lowSpeedTimeSeconds: 'low-speed-time-seconds',
+  requestTimeoutSeconds: 'request-timeout-seconds',
+  pullTimeoutSeconds: 'pull-timeout-seconds',
+};
+
+/** The deadlines of a pull from `remote`: the options given, else the remote's config, else the defaults. */
+export function remoteDeadlines(repo: Repo, remote: string, given: PullDeadlines = {}): FetcherOptions {
+  const section = `remote "${remote}"`;
+  const value = (k: keyof PullDeadlines): number | undefined => {
+    const v = given[k];
+    if (v !== undefined) {
+      if (!Number.isInteger(v) || v < 0) throw usage(`${REMOTE_DEADLINE_KEYS[k]} must be a whole number, 0 or more; got ${v}.`, { option: k, value: v });
+      return v;
+    }
+    const text = repo.config.get(section, REMOTE_DEADLINE_KEYS[k]);
+    if (text === undefined) return undefined;
+    if (!/^\d+$/.test(text.trim())) {
+      throw new OstreeTsError(Codes.REPO_CONFIG, `${REMOTE_DEADLINE_KEYS[k]}=${text} in the [${section}] group of ${repo.path}/config is not a whole number of ${k === 'lowSpeedLimitBytes' ? 'bytes per second' : 'seconds'}; correct it there (0 turns the limit off).`, { remote, key: REMOTE_DEADLINE_KEYS[k], value: text });
+    }
+    return Number(text.trim());
+  };
+  const limit = value('lowSpeedLimitBytes');
+  const time = value('lowSpeedTimeSeconds');
+  const request = value('requestTimeoutSeconds');
+  const whole = value('pullTimeoutSeconds');
+  return {
+    lowSpeedLimit: limit,
+    lowSpeedTimeMs: time === undefined ? undefined : time * 1000,
+    requestTimeoutMs: request === undefined ? undefined : request * 1000,
+    operationTimeoutMs: whole === undefined ? undefined : whole * 1000,
+    operation: `pulling from remote '${remote}'`,
+    names: {
+      lowSpeedLimit: REMOTE_DEADLINE_KEYS.lowSpeedLimitBytes,
+      lowSpeedTime: REMOTE_DEADLINE_KEYS.lowSpeedTimeSeconds,
+      requestTimeout: REMOTE_DEADLINE_KEYS.requestTimeoutSeconds,
+      operationTimeout: REMOTE_DEADLINE_KEYS.pullTimeoutSeconds,
+    },
+  };
 }
 
 /** A ref a pull resolved, before anything was fetched. */
@@ -146,8 +203,14 @@ function formatTimestamp(ts: bigint): string {
 }
 
 export async function pull(repo: Repo, remote: string, refs: string[], opts: PullOptions = {}): Promise<PullResult> {
+  // A full disk, wherever it is met, stops the pull at once and is told as such; what was stored stays for the next pull.
+  const ctx = {
+    operation: `pulling from remote '${remote}' into ${repo.path}`,
+    path: path.join(repo.path, 'tmp'),
+    next: 'Free some space there, then pull again: what was already stored is kept and not fetched again',
+  };
   // Shared from the first object to the last ref: prune cannot take what an earlier batch stored.
-  return repo.withLock('shared', 'pull', () => pullLocked(repo, remote, refs, opts));
+  return mapNoSpace(ctx, () => repo.withLock('shared', 'pull', () => pullLocked(repo, remote, refs, opts)));
 }
 
 async function pullLocked(repo: Repo, remote: string, refs: string[], opts: PullOptions): Promise<PullResult> {
@@ -155,7 +218,7 @@ async function pullLocked(repo: Repo, remote: string, refs: string[], opts: Pull
   const section = `remote "${remote}"`;
   const base = remoteBaseUrl(repo, remote);
   const policy = await remotePolicy(repo, remote);
-  const fetcher = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8);
+  const fetcher = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8, remoteDeadlines(repo, remote, opts.deadlines));
   const startBytes = fetcher.stats.bytes;
   const emit = (e: PullEvent): void => opts.onProgress?.(e);
   const counters = newCounters();

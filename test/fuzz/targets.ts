@@ -14,6 +14,8 @@ import {
   parseRefSpec, parseVariantText, planPart, printValue, serialize, strverscmp, superblockCommitMeta, swap32, unwrapSignedSuperblock, validateRefName,
   type DeltaObjectRef, type GType, type PlannedObject, type Variant,
 } from '../../src/format/index.js';
+import { badName, decrementedName, parseBootCounter, parseGrubenv, serializeGrubenv } from '../../src/format/index.js';
+import { parseAssessment } from '../../src/sysroot/assessment.js';
 import { SUMMARY_TYPE, decodeSummary, encodeSummary, summaryView, type Summary } from '../../src/repo/summary.js';
 import { parseAtomicConfig } from '../../src/host/atomic-conf.js';
 import { encodeTarHeader, readTar, tarPadding, tarTrailer, type TarWriteEntry } from '../../src/io/tar.js';
@@ -491,6 +493,67 @@ export const TARGETS: FuzzTarget[] = [
         throw new FuzzFailure('claim', `atomic-conf: a value out of range was accepted: ${JSON.stringify(c)}`);
       }
     },
+  },
+  {
+    name: 'grubenv',
+    parses: 'GRUB environment blocks (parseGrubenv), and a rewrite of what was read (serializeGrubenv)',
+    valid: fc.array(fc.tuple(fc.stringMatching(/^[a-z_]{1,12}$/), V.text(24)), { maxLength: 8 })
+      .map((vars) => new Uint8Array(serializeGrubenv(new Map(vars)))),
+    dictionary: tokens('\n', '=', '#', '\\', '# GRUB Environment Block\n', 'boot_counter=', 'boot_success=', '-1', '0', '1'),
+    label: '/fuzz/boot/grub/grubenv',
+    run: (input) => parseGrubenv(input, '/fuzz/boot/grub/grubenv'),
+    check(_input, out) {
+      const vars = out as Map<string, string>;
+      let again: Buffer;
+      try {
+        again = serializeGrubenv(vars);
+      } catch (e) {
+        if (e instanceof OstreeTsError) return;
+        throw e;
+      }
+      const back = parseGrubenv(again, 'rewritten');
+      if (JSON.stringify([...back]) !== JSON.stringify([...vars])) {
+        throw new FuzzFailure('claim', `grubenv: a rewrite does not read back the same:\n${JSON.stringify([...vars])}\n${JSON.stringify([...back])}`);
+      }
+    },
+  },
+  {
+    name: 'boot-counter',
+    parses: 'boot counters in entry file names (parseBootCounter) and the names systemd-boot and bless-boot give them',
+    valid: fc.tuple(fc.stringMatching(/^[a-z0-9+-]{1,16}$/), fc.option(fc.tuple(fc.nat(20), fc.nat(20))), fc.constantFrom('.conf', '.efi', ''))
+      .map(([stem, c, ext]) => enc(`${stem}${c ? (c[1] ? `+${c[0]}-${c[1]}` : `+${c[0]}`) : ''}${ext}`)),
+    dictionary: tokens('+', '-', '.conf', '.efi', '0', '3', '65535', '65536'),
+    run(input) {
+      const name = utf8.decode(input);
+      const p = parseBootCounter(name);
+      const next = decrementedName(name);
+      if ((p === null) !== (next === null)) throw new FuzzFailure('claim', `boot-counter: ${JSON.stringify(name)} has a counter to one reader and not to the other`);
+      if (p && next) {
+        const q = parseBootCounter(next);
+        if (!q || q.stem !== p.stem || q.left !== Math.max(p.left - 1, 0) || q.done < p.done) {
+          throw new FuzzFailure('claim', `boot-counter: ${JSON.stringify(name)} → ${JSON.stringify(next)} is not one try fewer`);
+        }
+      }
+      const bad = parseBootCounter(badName(name));
+      if ((name.endsWith('.conf') || name.endsWith('.efi')) && (!bad || bad.left !== 0)) {
+        throw new FuzzFailure('claim', `boot-counter: the bad name of ${JSON.stringify(name)} (${badName(name)}) has tries left`);
+      }
+      return p;
+    },
+  },
+  {
+    name: 'assessment',
+    parses: 'the boot assessment record under the sysroot (parseAssessment)',
+    valid: fc.record({
+      version: fc.constant(1),
+      deployments: fc.dictionary(fc.stringMatching(/^[a-z]{1,6}\/[0-9a-f]{64}\.[0-9]$/), fc.record({
+        state: fc.constantFrom('untested', 'good', 'failed'), tries: fc.nat(5), since: fc.constant('2026-01-01T00:00:00Z'),
+      }), { maxKeys: 3 }),
+      quarantine: fc.array(fc.record({ commit: fc.stringMatching(/^[0-9a-f]{64}$/), reason: V.text(10), since: fc.constant('2026-01-01T00:00:00Z') }), { maxLength: 2 }),
+    }).map((r) => enc(JSON.stringify(r))),
+    dictionary: tokens('{', '}', '[', ']', '"', ':', ',', 'null', '"version":1', '"deployments":{}', '"quarantine":[]', '"state":"good"'),
+    label: '/fuzz/ostree/atomic/assessment.json',
+    run: (input) => parseAssessment(utf8.decode(input), '/fuzz/ostree/atomic/assessment.json'),
   },
   {
     name: 'os-release',

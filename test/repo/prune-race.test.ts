@@ -8,6 +8,10 @@
  * After every race: both exit 0, `ostree fsck` and ostree-ts's fsck are clean,
  * and every ref names a complete commit.
  *
+ * Two commits on one branch race too (ostree-ts against ostree-ts, and
+ * against the real ostree): both succeed, the ref names one of the two, and
+ * that commit's parent is the branch's head before the race or the other one.
+ *
  * OSTREE_TS_RACES sets the number of races of each kind (default 10, about 80 s; 50 of
  * each is the issue's acceptance run); OSTREE_TS_RACE_SEED replays a run.
  */
@@ -35,17 +39,19 @@ function random(seed: number): () => number {
   };
 }
 
-interface Outcome { code: number; stderr: string; start: number; end: number }
+interface Outcome { code: number; stdout: string; stderr: string; start: number; end: number }
 
 function launch(cmd: string, args: string[], delayMs: number): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     setTimeout(() => {
       const start = performance.now();
-      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
       let err = '';
+      child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
       child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
       child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stderr: err, start, end: performance.now() }));
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout: out, stderr: err, start, end: performance.now() }));
     }, delayMs);
   });
 }
@@ -170,4 +176,44 @@ test(`prune racing ostree-ts pull over HTTP: ${RACES} races, no corruption`, asy
       return [process.execPath, [CLI, `--repo=${target}`, 'pull', 'origin', `b${i}`]];
     },
   });
+});
+
+/** Two writers commit different trees to one branch at once. */
+async function runBranchRaces(t: TestContext, name: string, other: (repo: string, tree: string) => [string, string[]]): Promise<void> {
+  if (!(await requireOstree(t))) return;
+  const dir = await tempDir(t);
+  const rand = random(SEED ^ [...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 11));
+  const target = await initTarget(dir);
+  const began = performance.now();
+  let head: string | null = null;
+  for (let i = 1; i <= RACES; i++) {
+    const a = await writeTree(path.join(dir, 'a'), 2 * i);
+    const b = await writeTree(path.join(dir, 'b'), 2 * i + 1);
+    const lead = rand() * 100;
+    const [x, y] = await Promise.all([
+      launch(process.execPath, [CLI, `--repo=${target}`, 'commit', '-b', 'main', `--tree=dir=${a}`], 0),
+      launch(...other(target, b), lead),
+    ]);
+    const what = `${name} race ${i} (seed ${SEED}, second by ${lead.toFixed(0)} ms)`;
+    assert.equal(x.code, 0, `${what}: ostree-ts commit failed\n${x.stderr}`);
+    assert.equal(y.code, 0, `${what}: the other commit failed\n${y.stderr}`);
+    await checkRepo(target, what);
+    const made = [x.stdout.trim(), y.stdout.trim()];
+    const repo = await Repo.open(target);
+    const now = (await listRefs(repo)).find((r) => r.refspec === 'main')?.checksum ?? null;
+    assert.ok(now !== null && made.includes(now), `${what}: main is ${now}, not one of ${made.join(', ')}`);
+    const parent = (await repo.loadCommit(now)).parent;
+    const allowed = [head, ...made.filter((c) => c !== now)];
+    assert.ok(allowed.includes(parent), `${what}: main's parent ${parent} is neither the head before the race (${head}) nor the other commit`);
+    head = now;
+  }
+  t.diagnostic(`${name}: ${RACES} races on one branch, seed ${SEED}, ${((performance.now() - began) / 1000).toFixed(1)} s, 0 corrupt repositories`);
+}
+
+test(`two ostree-ts commits on one branch: ${RACES} races, no corruption`, async (t) => {
+  await runBranchRaces(t, 'ostree-ts commit twice', (repo, tree) => [process.execPath, [CLI, `--repo=${repo}`, 'commit', '-b', 'main', `--tree=dir=${tree}`]]);
+});
+
+test(`ostree-ts commit and the real ostree commit on one branch: ${RACES} races, no corruption`, async (t) => {
+  await runBranchRaces(t, 'ostree-ts and ostree commit', (repo, tree) => ['ostree', [`--repo=${repo}`, 'commit', '-b', 'main', `--tree=dir=${tree}`]]);
 });

@@ -62,7 +62,8 @@ function treeSources(argv: CommitArgs): TreeSource[] {
     else throw new OstreeTsError(Codes.USAGE, `Unsupported --tree='${t}'. Use dir=PATH, tar=FILE, git=REPO:REV[:SUBDIR] or ref=REV.`, { tree: t });
   }
   if (argv.path) out.push({ kind: 'dir', path: argv.path });
-  if (out.length === 0 && !argv.base) throw new OstreeTsError(Codes.USAGE, 'Nothing to commit: give a directory, or --tree=dir=PATH (or tar=, git=, ref=).');
+  // As ostree: with no tree named (and no --base), the current directory is the tree.
+  if (out.length === 0 && !argv.base) out.push({ kind: 'dir', path: '.' });
   return out;
 }
 
@@ -74,7 +75,7 @@ async function readOptionFile(file: string | undefined, opt: string): Promise<st
 }
 
 export default verb({
-  positionals: { path: optionalArg('Directory to commit (same as --tree=dir=PATH)') },
+  positionals: { path: optionalArg('Directory to commit (same as --tree=dir=PATH; the current directory when no tree is named)') },
   options: OPTIONS,
   groups: [TREE, META, 'Signing:', FILTERS, OUTPUT],
   examples: [

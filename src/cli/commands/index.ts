@@ -37,6 +37,7 @@ const ADMIN: GroupEntry = {
 
 export const COMMANDS: Record<string, VerbEntry | GroupEntry> = {
   init: { describe: 'Initialize a new empty repository', load: () => verbModule(import('./init.js')) },
+  compose: { describe: 'Build a commit from a recipe (YAML): sources, files, scripts, checks and the OSTree conventions, signed, reproducible', load: () => verbModule(import('./compose.js')) },
   commit: { describe: 'Record a tree (directory, tar archive, git tree, commit) as a new commit on a branch', load: () => verbModule(import('./commit.js')) },
   checkout: { describe: 'Check out a commit into a filesystem tree', load: () => verbModule(import('./checkout.js')) },
   refs: { describe: 'List, create or delete refs', load: () => verbModule(import('./refs.js')) },
@@ -47,6 +48,7 @@ export const COMMANDS: Record<string, VerbEntry | GroupEntry> = {
   ls: { describe: 'List files in a commit', load: () => verbModule(import('./ls.js')) },
   cat: { describe: 'Concatenate contents of files in a commit', load: () => verbModule(import('./cat.js')) },
   diff: { describe: 'Compare the trees of two commits', load: () => verbModule(import('./diff.js')) },
+  checksum: { describe: 'Checksum a file or directory as an object would be named (content or dirmeta checksum)', load: () => verbModule(import('./checksum.js')) },
   fsck: { describe: 'Check the repository for consistency: every object re-hashed, every commit complete', load: () => verbModule(import('./fsck.js')) },
   prune: { describe: 'Delete unreachable objects', load: () => verbModule(import('./prune.js')) },
   summary: { describe: 'Regenerate, sign or show the repository summary', load: () => verbModule(import('./summary.js')) },
@@ -71,6 +73,25 @@ export const PROGRAM: Program = {
   convention: 'ostree',
   version: () => {
     const pkg = createRequire(import.meta.url)('../../../../package.json') as { version: string };
-    return `ostree-ts ${pkg.version}\n  Compatible with libostree 2022.7 formats\n`;
+    return versionDocument(pkg.version);
   },
 };
+
+/**
+ * What `--version` prints: ostree's YAML document, so that scripts reading it
+ * (`ostree --version | grep -- '- gpgme'`) get true answers about this
+ * program. Only features it really has are listed: OpenPGP verification as
+ * ostree's gpgme, tar archives as its libarchive, ed25519 signatures.
+ */
+export function versionDocument(version: string): string {
+  const features = ['gpgme', 'libarchive', 'sign-ed25519', 'release'];
+  return [
+    'libostree:',
+    " Version: '2022.7'",
+    ' Features:',
+    ...features.map((f) => `  - ${f}`),
+    'ostree-ts:',
+    ` Version: '${version}'`,
+    '',
+  ].join('\n');
+}

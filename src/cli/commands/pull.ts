@@ -17,6 +17,10 @@ const OPTIONS = {
   'require-static-deltas': flag('Fail unless a static delta can be used'),
   json: JSON_OPTION,
   'json-progress': flag('Write progress to stdout as JSON lines ({"v":1,"type":"start"|"commit"|"objects"|"delta"|"done"|"error",...})'),
+  'low-speed-limit-bytes': str('Abandon (and retry) a transfer slower than N bytes/s over the low-speed time (default 1000; 0: off; the remote\'s low-speed-limit-bytes)'),
+  'low-speed-time-seconds': str('The window of the low-speed limit, in seconds (default 30; the remote\'s low-speed-time-seconds)'),
+  'request-timeout-seconds': str('Abandon (and retry) one request taking longer than N seconds (default 0: no limit; the remote\'s request-timeout-seconds)'),
+  'pull-timeout-seconds': str('Stop the whole pull after N seconds, keeping what it stored (default 0: no limit; the remote\'s pull-timeout-seconds)'),
   'object-batch': str('Objects made durable at a time: what an interrupted pull keeps (default 2000, and a batch every 3 s at most)'),
 };
 
@@ -47,6 +51,12 @@ export function pullOptions(o: Parsed<typeof OPTIONS>): PullOptions {
     disableVerifyBindings: o.disableVerifyBindings,
     staticDeltas: o.disableStaticDeltas ? 'disable' : o.requireStaticDeltas ? 'require' : 'auto',
     batch: wholeNumber(o.objectBatch, '--object-batch', 1),
+    deadlines: {
+      lowSpeedLimitBytes: wholeNumber(o.lowSpeedLimitBytes, '--low-speed-limit-bytes', 0),
+      lowSpeedTimeSeconds: wholeNumber(o.lowSpeedTimeSeconds, '--low-speed-time-seconds', 0),
+      requestTimeoutSeconds: wholeNumber(o.requestTimeoutSeconds, '--request-timeout-seconds', 0),
+      pullTimeoutSeconds: wholeNumber(o.pullTimeoutSeconds, '--pull-timeout-seconds', 0),
+    },
   };
 }
 
@@ -88,6 +98,7 @@ export default verb({
     ['$0 --repo=mirror pull --mirror origin', 'Every ref of the remote as refs/heads/REF, and its summary: a mirror that can be served'],
     ['$0 --repo=repo pull --dry-run origin os/stable', 'How many objects (and bytes, when the commit lists sizes) a pull would fetch'],
     ['$0 --repo=repo pull -T origin os/stable', 'Refuse to move the ref to an older commit (a rollback served by the remote)'],
+    ['$0 --repo=repo pull --low-speed-time-seconds=10 --pull-timeout-seconds=600 origin os/stable', 'Give up on a transfer stalled for 10 s, and on the whole pull after 10 minutes'],
     ['$0 --repo=repo pull --json-progress origin os/stable | jq -c .', 'Progress as JSON lines for another program'],
   ],
   async run(o) {

@@ -1,0 +1,354 @@
+/**
+ * `compose`: a recipe's plan carried out. The sources are laid into a
+ * staged directory (on disk, never held in memory) beside the repository,
+ * the files, removals, postprocess scripts, checks and conventions applied,
+ * then the tree goes through the one commit path (`commitTree`), signed in
+ * the same transaction, and the ref moves last. Any failure before that
+ * leaves the repository and the ref as they were.
+ */
+import { createHash } from 'node:crypto';
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { findKernel, type VarDict, type Variant } from '../format/index.js';
+import { exists, fsp, path, randomSuffix, runCommand } from '../io/index.js';
+import { checkout, commitTree, diffRevs, readRef, type Repo } from '../repo/index.js';
+import { loadEd25519KeyFile, loadGpgSigners, signDetached, type Signer } from '../sign/index.js';
+import { applyConventions, treeSizes, type ComposeNote } from './conventions.js';
+import type { BuildPlan } from './plan.js';
+import type { BaseSource, LayerSource, Recipe, SourcePos } from './recipe.js';
+import { copyTree, ensureDir, extractTar, globToRegExp, lastLines, removePath, stageReader, writeGitTree, byName, type Runner } from './stage.js';
+
+export interface ComposeProgress {
+  phase: 'base' | 'layer' | 'mmdebstrap' | 'postprocess' | 'conventions' | 'commit';
+  message: string;
+}
+
+export interface ComposeOptions {
+  /** Where mmdebstrap outputs are kept, by a key of their inputs. */
+  cacheDir?: string;
+  /** Run as root: owners kept, postprocess in a chroot, mmdebstrap possible. */
+  asRoot: boolean;
+  /** The Debian mirror for a suite when the recipe gives none (the machine's apt sources). */
+  aptMirror?: (suite: string) => Promise<string | null>;
+  /** A key file replacing the recipe's `sign.key`. */
+  signKey?: string;
+  /** How programs run (default: io's runCommand). */
+  run?: Runner;
+  onNote?: (note: ComposeNote) => void;
+  onProgress?: (event: ComposeProgress) => void;
+  onWarning?: (message: string) => void;
+  signal?: AbortSignal;
+  fsync?: boolean;
+}
+
+export interface ChangeSummary {
+  added: number;
+  removed: number;
+  modified: number;
+  /** The largest added or modified files (bytes in the new commit). */
+  biggest: Array<{ path: string; change: 'added' | 'modified'; size: number }>;
+}
+
+export interface ComposeResult {
+  ref: string;
+  checksum: string;
+  /** The commit the ref named before, if any. */
+  previous: string | null;
+  /** The inputs gave the commit the ref already named: nothing new was written. */
+  unchanged: boolean;
+  version?: string;
+  timestamp: bigint;
+  files: number;
+  bytes: number;
+  kernel: string | null;
+  signed: boolean;
+  /** Against `previous`; null for the ref's first commit. */
+  changes: ChangeSummary | null;
+  notes: ComposeNote[];
+}
+
+function stepError(step: string, at: SourcePos | undefined, what: string, fix: string, data: Record<string, unknown> = {}, cause?: unknown): OstreeTsError {
+  const where = at ? ` (${at.file}:${at.line})` : '';
+  return new OstreeTsError(Codes.COMPOSE, `Compose step ${step}${where} failed: ${what}${what.endsWith('\n') ? '' : '. '}${fix}`, { step, ...(at ? { file: at.file, line: at.line } : {}), ...data }, { cause });
+}
+
+function why(e: unknown): string {
+  return (e as Error).message.replace(/\.$/, '');
+}
+
+/** The key an mmdebstrap output is cached under: every input that shapes it. */
+export function debianCacheKey(b: Extract<BaseSource, { kind: 'debian' }>, mirror: string): string {
+  const inputs = { suite: b.suite, variant: b.variant, include: [...b.include].sort(), components: b.components, architectures: b.architectures, mirror, format: 1 };
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 32);
+}
+
+async function loadSigners(recipe: Recipe, opts: ComposeOptions): Promise<Signer[]> {
+  const key = opts.signKey ?? recipe.sign?.key;
+  if (!key) return [];
+  const type = recipe.sign?.type ?? 'ed25519';
+  const warn = opts.onWarning ?? (() => {});
+  try {
+    if (type === 'ed25519') return [{ type: 'ed25519', keys: await loadEd25519KeyFile(key, warn) }];
+    const keyId = recipe.sign?.keyId;
+    if (!keyId) throw new OstreeTsError(Codes.KEY, `A gpg signature needs sign.key-id (the key's fingerprint or user ID) beside sign.key (${key}).`, { key });
+    const st = await fsp.stat(key).catch(() => null);
+    return loadGpgSigners([keyId], st?.isDirectory() ? { keyFiles: [], homedirs: [key] } : { keyFiles: [key], homedirs: [] }, warn);
+  } catch (e) {
+    throw stepError('sign', opts.signKey ? undefined : recipe.sign?.at, why(e), 'Fix sign.key (or --sign-key): the key is loaded before anything is built.', {}, e);
+  }
+}
+
+async function debianBase(b: Extract<BaseSource, { kind: 'debian' }>, opts: ComposeOptions, run: Runner): Promise<string> {
+  const mirror = b.mirror ?? (await opts.aptMirror?.(b.suite)) ?? null;
+  if (!mirror) {
+    throw stepError('base', b.at, `no Debian mirror for ${b.suite}: the recipe gives none and this machine's apt sources list none`, 'Add base.debian.mirror, or a deb line to the apt sources.');
+  }
+  if (!opts.cacheDir) throw stepError('base', b.at, 'no cache directory for the mmdebstrap output', 'Give a cache directory (--cache-dir).');
+  const key = debianCacheKey(b, mirror);
+  const out = path.join(opts.cacheDir, `debian-${b.suite}-${key}.tar`);
+  if (await exists(out)) {
+    opts.onNote?.({ step: 'base', level: 'info', message: `Debian ${b.suite}: the cached mmdebstrap output ${path.basename(out)} (same inputs)` });
+    return out;
+  }
+  if (!opts.asRoot) throw stepError('base', b.at, 'mmdebstrap builds a Debian tree as root only here', 'Run compose as root (or use a tarball base).');
+  await ensureDir(opts.cacheDir);
+  const tmp = `${out}.tmp-${randomSuffix()}`;
+  const args = ['--mode=root', `--variant=${b.variant}`, `--components=${b.components.join(',')}`, '--format=tar'];
+  if (b.include.length) args.push(`--include=${b.include.join(',')}`);
+  if (b.architectures.length) args.push(`--architectures=${b.architectures.join(',')}`);
+  args.push(b.suite, tmp, mirror);
+  opts.onProgress?.({ phase: 'mmdebstrap', message: `mmdebstrap ${b.suite} (takes minutes; cached afterwards)` });
+  const r = await run('mmdebstrap', args, {
+    signal: opts.signal,
+    onOutput: (chunk) => {
+      const line = chunk.trim().split('\n').pop();
+      if (line) opts.onProgress?.({ phase: 'mmdebstrap', message: line.slice(0, 100) });
+    },
+  });
+  if (r.code !== 0) {
+    await removePath(tmp);
+    throw stepError('base', b.at, `mmdebstrap failed (${r.spawnError ?? `exit ${r.code ?? r.signal}`}):\n${lastLines(r.output, 15)}\n`, 'Check the suite, packages and mirror (mmdebstrap must be installed).');
+  }
+  await fsp.rename(tmp, out);
+  return out;
+}
+
+async function laySource(repo: Repo, s: BaseSource | LayerSource, stage: string, opts: ComposeOptions, run: Runner, step: string, provenance: VarDict): Promise<void> {
+  try {
+    if (s.kind === 'tarball') await extractTar(run, s.path, stage, opts.asRoot, opts.signal);
+    else if (s.kind === 'directory') {
+      const st = await fsp.stat(s.path).catch(() => null);
+      if (!st?.isDirectory()) throw new OstreeTsError(Codes.NOT_FOUND, `no directory ${s.path}`, { path: s.path });
+      await copyTree(s.path, stage);
+    } else if (s.kind === 'ref') {
+      const tmp = path.join(path.dirname(stage), `ref-${randomSuffix()}`);
+      try {
+        await checkout(repo, s.rev, tmp, { userMode: !opts.asRoot, forceCopy: true, signal: opts.signal });
+        const entries = await fsp.readdir(tmp);
+        for (const e of entries) await fsp.rename(path.join(tmp, e), path.join(stage, e));
+      } finally {
+        await removePath(tmp);
+      }
+    } else if (s.kind === 'git') {
+      const g = await writeGitTree(s.repo, s.rev, s.subdir, stage);
+      const source = g.source.startsWith('/') ? s.repoAsWritten : g.source;
+      for (const k of ['ostree-ts.source.git', 'ostree-ts.source.git-commit']) {
+        const at = provenance.findIndex(([key]) => key === k);
+        if (at >= 0) provenance.splice(at, 1);
+      }
+      provenance.push(['ostree-ts.source.git', { type: 's', value: source }]);
+      provenance.push(['ostree-ts.source.git-commit', { type: 's', value: g.commit }]);
+      opts.onNote?.({ step, level: 'info', message: `git ${s.repoAsWritten} ${s.rev} is commit ${g.commit}` });
+    } else {
+      const tar = await debianBase(s, opts, run);
+      opts.onProgress?.({ phase: 'base', message: `extracting ${path.basename(tar)}` });
+      await extractTar(run, tar, stage, opts.asRoot, opts.signal);
+    }
+  } catch (e) {
+    if (e instanceof OstreeTsError && e.code === Codes.COMPOSE) throw e;
+    const fix = s.kind === 'git' ? 'Pin the layer to a revision that exists in that repository (a commit id, tag or branch).'
+      : s.kind === 'ref' ? 'Name a ref or commit of the repository composed into.'
+        : 'Fix the path (it is relative to the recipe that names it).';
+    throw stepError(step, s.at, why(e), fix, {}, e);
+  }
+}
+
+async function writeFiles(recipe: Recipe, stage: string, opts: ComposeOptions): Promise<void> {
+  for (const f of recipe.files) {
+    const dest = path.join(stage, f.path);
+    await ensureDir(path.dirname(dest));
+    await removePath(dest);
+    await fsp.writeFile(dest, f.content, { mode: f.mode });
+    await fsp.chmod(dest, f.mode);
+    if (opts.asRoot) await fsp.lchown(dest, f.uid, f.gid);
+    else if (f.uid !== 0 || f.gid !== 0) {
+      opts.onNote?.({ step: 'file', level: 'warning', message: `/${f.path}: owner ${f.uid}:${f.gid} needs root; committed as 0:0` });
+    }
+  }
+}
+
+async function removeGlobs(recipe: Recipe, stage: string, opts: ComposeOptions): Promise<void> {
+  for (const r of recipe.remove) {
+    const re = globToRegExp(r.glob);
+    const hits: string[] = [];
+    const walk = async (rel: string): Promise<void> => {
+      const names = (await fsp.readdir(path.join(stage, rel)).catch(() => [] as string[])).sort(byName);
+      for (const n of names) {
+        const p = rel ? `${rel}/${n}` : n;
+        if (re.test(p)) {
+          await removePath(path.join(stage, p));
+          hits.push(p);
+        } else if ((await fsp.lstat(path.join(stage, p))).isDirectory()) await walk(p);
+      }
+    };
+    await walk('');
+    opts.onNote?.({ step: 'remove', level: hits.length ? 'info' : 'warning', message: hits.length ? `${r.glob}: removed ${hits.length} (${hits.slice(0, 3).map((h) => `/${h}`).join(', ')}${hits.length > 3 ? ', ...' : ''})` : `${r.glob} matched nothing (${r.at.file}:${r.at.line})` });
+  }
+}
+
+async function runPostprocess(recipe: Recipe, stage: string, timestamp: bigint, opts: ComposeOptions, run: Runner): Promise<void> {
+  for (const p of recipe.postprocess) {
+    const hasShell = (await fsp.lstat(path.join(stage, 'bin/sh')).catch(() => null)) !== null
+      || (await fsp.lstat(path.join(stage, 'usr/bin/sh')).catch(() => null)) !== null;
+    const chroot = opts.asRoot && hasShell;
+    opts.onProgress?.({ phase: 'postprocess', message: `postprocess "${p.name}"${chroot ? ' (in a chroot)' : ''}` });
+    const env = { SOURCE_DATE_EPOCH: String(timestamp), LC_ALL: 'C.UTF-8', TREE: chroot ? '/' : stage };
+    const r = chroot
+      ? await run('chroot', [stage, '/bin/sh', '-e', '-c', p.script], { env, timeoutMs: p.timeout * 1000, signal: opts.signal })
+      : await run('/bin/sh', ['-e', '-c', p.script, 'postprocess', stage], { cwd: stage, env, timeoutMs: p.timeout * 1000, signal: opts.signal });
+    if (r.code !== 0 || r.timedOut) {
+      const how = r.timedOut ? `timed out after ${p.timeout} s (killed)` : r.spawnError ? `could not start: ${r.spawnError}` : r.code === null ? `killed by ${r.signal}` : `exit status ${r.code}`;
+      const out = r.output.trim() ? `; its output ended with:\n${lastLines(r.output, 20)}\n` : ' (no output)';
+      throw stepError(`postprocess "${p.name}"`, p.at, `${how}${out}`, r.timedOut ? 'Make the script finish, or raise its timeout: (seconds).' : 'Fix the script; it runs with sh -e, so the first failing command stops it.', { name: p.name, timedOut: r.timedOut, exitCode: r.code });
+    }
+  }
+}
+
+async function installChecks(recipe: Recipe, stage: string): Promise<void> {
+  for (const c of recipe.checks) {
+    const dir = path.join(stage, 'usr/lib/greenboot/check', `${c.kind}.d`);
+    await ensureDir(dir);
+    const dest = path.join(dir, c.name);
+    await removePath(dest);
+    await fsp.writeFile(dest, c.script.startsWith('#!') ? c.script : `#!/bin/sh\n${c.script}`, { mode: 0o755 });
+    await fsp.chmod(dest, 0o755);
+  }
+}
+
+function metadataKey(m: VarDict): string {
+  return JSON.stringify(m.filter(([k]) => k !== 'ostree.ref-binding' && k !== 'ostree.collection-binding'), (_k, val: unknown) => (typeof val === 'bigint' ? val.toString() : val));
+}
+
+/** Staged trees a killed compose left in REPO/tmp, older than core.tmp-expiry-secs (as staging directories are). */
+async function removeStaleStages(repo: Repo): Promise<void> {
+  const tmp = path.join(repo.path, 'tmp');
+  const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
+  for (const n of await fsp.readdir(tmp).catch(() => [] as string[])) {
+    if (!n.startsWith('compose-')) continue;
+    const st = await fsp.lstat(path.join(tmp, n)).catch(() => null);
+    if (st && repo.host.now() - st.mtimeMs > expiry) await removePath(path.join(tmp, n));
+  }
+}
+
+/** Build, commit, sign and move the ref, as the plan says. */
+export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts: ComposeOptions): Promise<ComposeResult> {
+  const run: Runner = opts.run ?? runCommand;
+  const notes: ComposeNote[] = [];
+  const note = (n: ComposeNote): void => {
+    notes.push(n);
+    opts.onNote?.(n);
+  };
+  const o: ComposeOptions = { ...opts, onNote: note };
+  // Keys first: a build is not started for a commit that could not be signed.
+  const signers = await loadSigners(recipe, o);
+  const timestamp = plan.timestamp ?? BigInt(Math.floor(repo.host.now() / 1000));
+  if (plan.timestamp === null) note({ step: 'commit', level: 'warning', message: 'no timestamp: in the recipe nor SOURCE_DATE_EPOCH; the commit time is now, so the checksum changes with every build' });
+  await removeStaleStages(repo);
+  const work = path.join(repo.path, 'tmp', `compose-${randomSuffix()}`);
+  const stage = path.join(work, 'tree');
+  await fsp.mkdir(stage, { recursive: true, mode: 0o755 });
+  await fsp.chmod(stage, 0o755);
+  try {
+    const provenance: VarDict = [];
+    opts.onProgress?.({ phase: 'base', message: `base: ${recipe.base.kind}` });
+    await laySource(repo, recipe.base, stage, o, run, 'base', provenance);
+    for (const [i, l] of recipe.layers.entries()) {
+      opts.onProgress?.({ phase: 'layer', message: `layer ${i + 1}: ${l.kind}` });
+      await laySource(repo, l, stage, o, run, `layers[${i}]`, provenance);
+    }
+    await writeFiles(recipe, stage, o);
+    await removeGlobs(recipe, stage, o);
+    await runPostprocess(recipe, stage, timestamp, o, run);
+    await installChecks(recipe, stage);
+    opts.onProgress?.({ phase: 'conventions', message: 'OSTree conventions' });
+    for (const n of await applyConventions(stage).catch((e: unknown) => {
+      if (e instanceof OstreeTsError) throw e;
+      throw stepError('conventions', undefined, why(e), 'Check the staged tree the sources make.', {}, e);
+    })) note(n);
+    let kernel: string | null = null;
+    try {
+      const k = await findKernel(stageReader(stage), 'the composed tree');
+      kernel = /^usr\/lib\/modules\/([^/]+)\//.exec(k.kernel.src)?.[1] ?? path.basename(k.kernel.dest).replace(/^vmlinuz-/, '');
+      note({ step: 'bootable', level: 'info', message: `kernel ${kernel}${k.initramfs ? ' with an initramfs' : ' without an initramfs'}` });
+    } catch (e) {
+      if (!(e instanceof OstreeTsError && e.code === Codes.NOT_FOUND)) throw e;
+      if (recipe.bootable) {
+        throw stepError('bootable', undefined, 'the tree has no kernel (looked in /usr/lib/modules/KVER/vmlinuz, /boot/vmlinuz-KVER, /usr/lib/ostree-boot)', 'Add a kernel (a layer, or the linux-image package), or set `bootable: false` for a tree that is not booted.');
+      }
+    }
+    const metadata: VarDict = recipe.metadata.map(([k, val]): [string, Variant] => [k, { type: 's', value: val }]);
+    if (recipe.version !== undefined) metadata.push(['version', { type: 's', value: recipe.version }]);
+    if (kernel !== null) {
+      metadata.push(['ostree.bootable', { type: 'b', value: true }]);
+      metadata.push(['ostree.linux', { type: 's', value: kernel }]);
+    }
+    metadata.push(...provenance);
+    const sizes = await treeSizes(stage);
+    const subject = recipe.subject ?? `${recipe.ref}${recipe.version ? ` ${recipe.version}` : ''}`;
+    const body = recipe.body ?? '';
+    const previous = await readRef(repo, recipe.ref);
+    // Unchanged inputs give the commit the ref names (same tree, time and metadata): nothing new.
+    let sameFields = false;
+    if (previous) {
+      const p = await repo.loadCommit(previous);
+      sameFields = p.subject === subject && p.body === body && p.timestamp === timestamp && metadataKey(p.metadata) === metadataKey(metadata);
+    }
+    opts.onProgress?.({ phase: 'commit', message: `committing ${sizes.files} files` });
+    const result = await commitTree(repo, {
+      trees: [{ kind: 'dir', path: stage }],
+      branch: recipe.ref,
+      subject,
+      body,
+      timestamp,
+      metadata,
+      ownerUid: opts.asRoot ? undefined : 0,
+      ownerGid: opts.asRoot ? undefined : 0,
+      skipIfUnchanged: sameFields,
+      sign: signers.length ? (data, detached) => signDetached(data, signers, detached) : undefined,
+      fsync: opts.fsync,
+      signal: opts.signal,
+      onProgress: (e) => opts.onProgress?.({ phase: 'commit', message: `committing: ${e.filesDone}/${sizes.files} files` }),
+    });
+    let changes: ChangeSummary | null = null;
+    if (previous && !result.skipped) {
+      const d = await diffRevs(repo, previous, result.checksum);
+      // Sizes from the staged tree, which is still there: only the largest few are kept.
+      const biggest: ChangeSummary['biggest'] = [];
+      const consider = async (p: string, change: 'added' | 'modified'): Promise<void> => {
+        const st = await fsp.lstat(path.join(stage, p)).catch(() => null);
+        if (!st?.isFile()) return;
+        biggest.push({ path: p, change, size: st.size });
+        biggest.sort((a, b) => b.size - a.size || byName(a.path, b.path));
+        if (biggest.length > 5) biggest.pop();
+      };
+      for (const p of d.added) await consider(p, 'added');
+      for (const p of d.modified) await consider(p, 'modified');
+      changes = { added: d.added.length, removed: d.removed.length, modified: d.modified.length, biggest };
+    } else if (previous) changes = { added: 0, removed: 0, modified: 0, biggest: [] };
+    return {
+      ref: recipe.ref, checksum: result.checksum, previous, unchanged: result.skipped, version: recipe.version, timestamp,
+      files: sizes.files, bytes: sizes.bytes, kernel, signed: signers.length > 0 && !result.skipped, changes, notes,
+    };
+  } finally {
+    await removePath(work);
+  }
+}
