@@ -14,7 +14,7 @@ import {
 } from '../format/index.js';
 import {
   createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
-  syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit,
+  syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit, LockFile,
 } from '../io/index.js';
 import type { FaultPoint } from './fault-points.js';
 import { ObjectIndex } from './object-index.js';
@@ -53,6 +53,8 @@ export class Transaction {
   /** Stopped at a fault point: left as an interruption leaves it. */
   private stopped = false;
   private unlocked = false;
+  /** The lock on `STAGING-lock`, held while the staging directory is in use (null where OFD locks are not to be had). */
+  private stagingLock: LockFile | null = null;
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
 
@@ -78,15 +80,26 @@ export class Transaction {
       // Staging directories of transactions killed more than core.tmp-expiry-secs ago go first.
       await cleanStaleStaging(repo);
       const dir = path.join(repo.path, 'tmp', `staging-${bootId}-${randomSuffix(6)}`);
-      await fsp.mkdir(dir, { recursive: true, mode: 0o777 });
-      const st = await fsp.stat(dir);
-      const umask = 0o777 & ~(st.mode & 0o777);
-      await fsp.chmod(dir, 0o775 & ~umask);
-      // A setgid directory gives new files its own group; otherwise they get ours.
-      const owner = process.geteuid && process.getegid
-        ? { uid: process.geteuid(), gid: (st.mode & 0o2000) !== 0 ? st.gid : process.getegid() }
-        : null;
-      return new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner, umask);
+      // The lock first: a cleanup sees the directory only once it is locked, and leaves it alone while it is.
+      await fsp.mkdir(path.dirname(dir), { recursive: true, mode: 0o777 });
+      const lock = await lockStaging(dir);
+      try {
+        await fsp.mkdir(dir, { mode: 0o777 });
+        const st = await fsp.stat(dir);
+        const umask = 0o777 & ~(st.mode & 0o777);
+        await fsp.chmod(dir, 0o775 & ~umask);
+        // A setgid directory gives new files its own group; otherwise they get ours.
+        const owner = process.geteuid && process.getegid
+          ? { uid: process.geteuid(), gid: (st.mode & 0o2000) !== 0 ? st.gid : process.getegid() }
+          : null;
+        const txn = new Transaction(repo, dir, opts.fsync ?? repo.fsyncEnabled, owner, umask);
+        txn.stagingLock = lock ?? null;
+        return txn;
+      } catch (e) {
+        await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+        await releaseStaging(lock);
+        throw e;
+      }
     } catch (e) {
       await repo.lock.pop('shared');
       throw e;
@@ -394,6 +407,14 @@ export class Transaction {
     if (this.fsync && this.staged.size) await syncFilesystem(objectsDir);
     this.done = true;
     await fsp.rm(this.stagingDir, { recursive: true, force: true });
+    await this.releaseStaging();
+  }
+
+  /** Remove the staging directory's lock file and drop the lock, once. */
+  private async releaseStaging(): Promise<void> {
+    const lock = this.stagingLock;
+    this.stagingLock = null;
+    await releaseStaging(lock);
   }
 
   /**
@@ -418,6 +439,7 @@ export class Transaction {
     try {
       await Promise.allSettled(this.inflight.values());
       await fsp.rm(this.stagingDir, { recursive: true, force: true });
+      await this.releaseStaging();
     } finally {
       await this.unlock();
     }
@@ -439,7 +461,49 @@ function changedWhileReading(p: string): OstreeTsError {
   return new OstreeTsError(Codes.IO, `${p} changed while it was being committed. Commit again once nothing writes to it.`, { path: p });
 }
 
-/** Remove staging directories left by transactions older than `core.tmp-expiry-secs`. */
+/**
+ * Lock `DIR-lock`, the lock file of a staging directory (created if need
+ * be), exclusively and without waiting: the lock is held for as long as the
+ * directory is in use, by this process or another, so it is null when
+ * someone holds it. Where OFD locks are not to be had (no addon, a file
+ * system without them) a staging directory is not locked: undefined.
+ */
+async function lockStaging(dir: string): Promise<LockFile | null | undefined> {
+  const lock = await LockFile.open(`${dir}-lock`, { mode: 0o644 });
+  try {
+    if (lock.tryLock('exclusive')) return lock;
+    await lock.close();
+    return null;
+  } catch (e) {
+    await lock.close();
+    if ((e instanceof OstreeTsError && e.code === Codes.NATIVE_MISSING) || isErrno(e, 'EINVAL') || isErrno(e, 'ENOLCK')) {
+      await fsp.rm(lock.path, { force: true });
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+/**
+ * Remove a staging directory's lock file, then drop its lock. Its directory
+ * is gone by then; should the removal fail, the next cleanup removes the
+ * file (an unlocked lock file with no directory), so it is not an error of
+ * the transaction that has just succeeded or been aborted.
+ */
+async function releaseStaging(lock: LockFile | null | undefined): Promise<void> {
+  if (!lock) return;
+  try {
+    await fsp.rm(lock.path, { force: true }).catch(() => undefined);
+  } finally {
+    await lock.close();
+  }
+}
+
+/**
+ * Remove staging directories left by transactions older than
+ * `core.tmp-expiry-secs`, and lock files left without their directory,
+ * except what a live transaction (of this process or another) holds locked.
+ */
 export async function cleanStaleStaging(repo: Repo, now = repo.host.now()): Promise<number> {
   const tmp = path.join(repo.path, 'tmp');
   const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
@@ -455,9 +519,19 @@ export async function cleanStaleStaging(repo: Repo, now = repo.host.now()): Prom
     if (!n.startsWith('staging-')) continue;
     const p = path.join(tmp, n);
     const st = await fsp.lstat(p).catch(() => null);
-    if (st && now - st.mtimeMs > expiry && (await exists(p))) {
-      await fsp.rm(p, { recursive: true, force: true });
-      removed++;
+    if (!st || now - st.mtimeMs <= expiry || !(await exists(p))) continue;
+    const ownLock = n.endsWith('-lock');
+    // A lock file goes with its directory, unless that has gone already.
+    if (ownLock && names.includes(n.slice(0, -'-lock'.length))) continue;
+    const lock = await lockStaging(ownLock ? p.slice(0, -'-lock'.length) : p);
+    if (lock === null) continue;
+    try {
+      if (!ownLock) {
+        await fsp.rm(p, { recursive: true, force: true });
+        removed++;
+      }
+    } finally {
+      await releaseStaging(lock);
     }
   }
   return removed;
