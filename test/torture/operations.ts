@@ -15,9 +15,10 @@
  * of the world with `cp -a`, set `core.tmp-expiry-secs=0` on the
  * repositories it writes) and returns the command and its state.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CLI, ok, ots, run } from '../helpers/env.js';
+import { CLI, ok, ostree, ots, run } from '../helpers/env.js';
 import { ATOMIC, OS, checkBootInvariants, makeHost, makeOsTree, publish, type Host } from '../helpers/host.js';
 import type { Fixture, TortureOperation } from './harness.js';
 
@@ -94,12 +95,22 @@ function commitRow(mode: 'archive' | 'bare', w: World): TortureOperation {
         template: dir,
         command: (root) => [node, CLI, `--repo=${path.join(root, 'repo')}`, 'commit', '-b', 'main', '--timestamp=@1700086400', '-s', 'v2', `--tree=dir=${w.tree2}`],
         repos: (root) => [path.join(root, 'repo')],
-        state: (root) => refState(path.join(root, 'repo'), 'heads/main'),
+        state: (root) => treeState(path.join(root, 'repo'), 'heads/main'),
         afterFault: 'atomic',
         afterRerun: 'final',
       };
     },
   };
+}
+
+/**
+ * The tree a ref's commit holds (a commit run again makes another commit,
+ * the first one its parent, of the same tree): read by the real ostree.
+ */
+async function treeState(repo: string, ref: string): Promise<string> {
+  const r = await ostree('ls', `--repo=${repo}`, '-R', '-C', ref.replace(/^heads\//, ''));
+  if (r.code !== 0) return `${ref}: none`;
+  return `${ref}: tree ${createHash('sha256').update(r.stdout).digest('hex').slice(0, 16)}`;
 }
 
 /** A bare repository holding v1 (origin:os/v1) with the world's upstream as its remote. */
