@@ -68,6 +68,8 @@ export interface OperationReport {
   internalErrors: number;
   /** Faulted runs that failed without leaving tmp/ as it was before (removed by the rerun). */
   leftInTmpByFailedRun: number;
+  /** What the internal errors said (their first line, each once), for the bug reports they are. */
+  internalErrorMessages: Array<{ fault: string; message: string }>;
   byKind: Record<string, { tried: number; fired: number; survived: number }>;
   seconds: number;
   failures: FaultOutcome[];
@@ -209,7 +211,7 @@ export async function tortureOperation(op: TortureOperation, fx: Fixture, o: Run
 
   const report: OperationReport = {
     operation: op.name, faultPoints: points.length, bySyscall, faultSpace: points.length * FAULT_KINDS.length,
-    tried: 0, fired: 0, firedOnFaultPoint: 0, survived: 0, invariantFailures: 0, internalErrors: 0, leftInTmpByFailedRun: 0,
+    tried: 0, fired: 0, firedOnFaultPoint: 0, survived: 0, invariantFailures: 0, internalErrors: 0, internalErrorMessages: [], leftInTmpByFailedRun: 0,
     byKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, { tried: 0, fired: 0, survived: 0 }])), seconds: 0, failures: [],
   };
 
@@ -222,7 +224,11 @@ export async function tortureOperation(op: TortureOperation, fx: Fixture, o: Run
     await rm(logFile, { force: true });
     const exit = r.hung ? 'hung' : r.signal ? r.signal : String(r.code);
     if (r.hung) failures.push(`did not end within ${o.watchdogMs / 1000} s (killed)`);
-    if (r.code === 70) report.internalErrors++;
+    if (r.code === 70) {
+      report.internalErrors++;
+      const message = (r.stderr.split('\n').find((l) => l.startsWith('error:')) ?? r.stderr.trim().split('\n')[0] ?? '').replace(/\/\S*\/(tmp|objects)\/\S*/g, '…').slice(0, 300);
+      if (!report.internalErrorMessages.some((m) => m.message === message)) report.internalErrorMessages.push({ fault: faultName(fault), message });
+    }
     // A run that failed cleanly has put tmp/ back as it was (or the rerun must).
     if (r.code !== 0 && fault.kind !== 'KILL') {
       for (const repo of fx.repos(root)) {

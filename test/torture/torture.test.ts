@@ -23,7 +23,7 @@
  * transaction does once they expire).
  *
  * TORTURE=ci (what `npm run torture` runs by default, and CI): an even,
- * seeded sample of TORTURE_FAULTS faults (default 450) spread over the
+ * seeded sample of TORTURE_FAULTS faults (default 420) spread over the
  * operations. TORTURE=full: every fault point of every operation with each
  * kind. TORTURE_SEED fixes the sample (the seed is logged), TORTURE_JOBS
  * the faults run side by side (default 2), TORTURE_ONLY a comma-separated
@@ -66,7 +66,7 @@ test('torture: faults injected at every write, sync, rename, link, unlink, symli
   const world = await makeWorld(t, path.join(dir, 'world'));
   const rows = operations(world).filter((op) => !only.length || only.some((s) => op.name.includes(s)));
   assert.ok(rows.length > 0, `no operation matches TORTURE_ONLY=${only.join(',')}`);
-  const total = Number(process.env.TORTURE_FAULTS ?? 450);
+  const total = Number(process.env.TORTURE_FAULTS ?? 420);
 
   const reports: OperationReport[] = [];
   const file = process.env.TORTURE_REPORT ?? path.join(ROOT, 'dist', 'torture-report.json');
@@ -101,6 +101,7 @@ test('torture: faults injected at every write, sync, rename, link, unlink, symli
   const sum = (k: 'tried' | 'fired' | 'survived' | 'invariantFailures'): number => reports.reduce((n, r) => n + r[k], 0);
   lines.push(`${'all'.padEnd(width)}  ${''.padStart(6)}  ${String(sum('tried')).padStart(5)}  ${String(sum('fired')).padStart(5)}  ${String(sum('survived')).padStart(8)}  ${String(sum('invariantFailures')).padStart(8)}`);
   for (const l of lines) t.diagnostic(l);
+  for (const r of reports) for (const m of r.internalErrorMessages) t.diagnostic(`${r.operation}: internal error (exit 70) after ${m.fault}: ${m.message}`);
   t.diagnostic(`report: ${file}`);
   if (mode === 'ci' && !only.length) assert.ok(sum('tried') >= 400, `${sum('tried')} faults tried; the CI run tries at least 400`);
 });
