@@ -66,6 +66,8 @@ export interface OperationReport {
   invariantFailures: number;
   /** Faulted runs that ended with exit status 70 (an internal error) rather than a coded one. */
   internalErrors: number;
+  /** Temporary files a faulted run left among the refs (names starting with a dot, which no tool reads as refs), after the rerun. */
+  strayRefFiles: string[];
   /** Faulted runs that failed without leaving tmp/ as it was before (removed by the rerun). */
   leftInTmpByFailedRun: number;
   /** What the internal errors said (their first line, each once), for the bug reports they are. */
@@ -100,10 +102,18 @@ export function chooseFaults(points: FaultPoint[], limit: number | null, random:
   return Array.from({ length: limit }, (_, i) => all[Math.min(all.length - 1, Math.floor(offset + i * step))]);
 }
 
-/** Every ref of a repository names a commit that is there and complete (no commitpartial mark). */
-async function checkRefs(repo: string): Promise<void> {
+/**
+ * Every ref of a repository names a commit that is there and complete (no
+ * commitpartial mark). Names starting with a dot are no refs to either tool
+ * (the temporary file of a ref write a crash interrupted): counted in `strays`.
+ */
+async function checkRefs(repo: string, strays: string[]): Promise<void> {
   const walk = async (dir: string, rel: string): Promise<void> => {
     for (const n of await readdir(dir).catch(() => [] as string[])) {
+      if (n.startsWith('.')) {
+        strays.push(`${rel}${n}`);
+        continue;
+      }
       const p = path.join(dir, n);
       const st = await lstat(p);
       if (st.isDirectory()) {
@@ -139,11 +149,11 @@ async function check(what: string, failures: string[], fn: () => Promise<void>):
 }
 
 /** The invariants every repository and sysroot keeps, whatever happened to it. */
-async function checkInvariants(fx: Fixture, root: string, failures: string[], when: string, withOurFsck: boolean): Promise<void> {
+async function checkInvariants(fx: Fixture, root: string, failures: string[], when: string, withOurFsck: boolean, strays: string[] = []): Promise<void> {
   for (const repo of fx.repos(root)) {
     await check(`${when}: ostree fsck ${path.basename(repo)}`, failures, async () => { await ok(ostree('fsck', `--repo=${repo}`), 'ostree fsck'); });
     if (withOurFsck) await check(`${when}: ostree-ts fsck ${path.basename(repo)}`, failures, async () => { await ok(ots('fsck', `--repo=${repo}`), 'ostree-ts fsck'); });
-    await check(`${when}: refs of ${path.basename(repo)}`, failures, () => checkRefs(repo));
+    await check(`${when}: refs of ${path.basename(repo)}`, failures, () => checkRefs(repo, strays));
   }
   const s = fx.sysroot?.(root);
   if (s) {
@@ -211,7 +221,7 @@ export async function tortureOperation(op: TortureOperation, fx: Fixture, o: Run
 
   const report: OperationReport = {
     operation: op.name, faultPoints: points.length, bySyscall, faultSpace: points.length * FAULT_KINDS.length,
-    tried: 0, fired: 0, firedOnFaultPoint: 0, survived: 0, invariantFailures: 0, internalErrors: 0, internalErrorMessages: [], leftInTmpByFailedRun: 0,
+    tried: 0, fired: 0, firedOnFaultPoint: 0, survived: 0, invariantFailures: 0, internalErrors: 0, internalErrorMessages: [], strayRefFiles: [], leftInTmpByFailedRun: 0,
     byKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, { tried: 0, fired: 0, survived: 0 }])), seconds: 0, failures: [],
   };
 
@@ -246,7 +256,9 @@ export async function tortureOperation(op: TortureOperation, fx: Fixture, o: Run
     const again = await run(fx.command(root)[0], fx.command(root).slice(1));
     if (again.code !== 0) failures.push(`the rerun failed (${again.code}):\n${again.stderr.slice(0, 1500)}`);
     else {
-      await checkInvariants(fx, root, failures, 'after the rerun', false);
+      const strays: string[] = [];
+      await checkInvariants(fx, root, failures, 'after the rerun', false, strays);
+      for (const n of strays) report.strayRefFiles.push(`${faultName(fault)}: refs/${n}`);
       const end = await fx.state(root).catch((e: Error) => `unreadable: ${e.message}`);
       if (fx.afterRerun === 'final' ? end !== final : end !== final && end !== initial) failures.push(`after the rerun: the state is ${end}, not ${final}`);
       for (const repo of fx.repos(root)) {

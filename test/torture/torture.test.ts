@@ -101,6 +101,7 @@ test('torture: faults injected at every write, sync, rename, link, unlink, symli
   const sum = (k: 'tried' | 'fired' | 'survived' | 'invariantFailures'): number => reports.reduce((n, r) => n + r[k], 0);
   lines.push(`${'all'.padEnd(width)}  ${''.padStart(6)}  ${String(sum('tried')).padStart(5)}  ${String(sum('fired')).padStart(5)}  ${String(sum('survived')).padStart(8)}  ${String(sum('invariantFailures')).padStart(8)}`);
   for (const l of lines) t.diagnostic(l);
+  for (const r of reports) for (const n of r.strayRefFiles) t.diagnostic(`${r.operation}: left among the refs after ${n}`);
   for (const r of reports) for (const m of r.internalErrorMessages) t.diagnostic(`${r.operation}: internal error (exit 70) after ${m.fault}: ${m.message}`);
   t.diagnostic(`report: ${file}`);
   if (mode === 'ci' && !only.length) assert.ok(sum('tried') >= 400, `${sum('tried')} faults tried; the CI run tries at least 400`);
