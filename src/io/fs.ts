@@ -7,6 +7,7 @@ import {
   type Stats,
 } from 'node:fs';
 import * as path from 'node:path';
+import { Codes, OstreeTsError } from '../errors/index.js';
 
 export { fsp, createReadStream, createWriteStream, path };
 /**
@@ -108,7 +109,20 @@ const requireHere = createRequire(import.meta.url);
 export function syncFilesystem(p: string): Promise<void> {
   const { execFile } = requireHere('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
-    execFile('sync', ['--file-system', p], (err) => (err ? reject(err) : resolve()));
+    execFile('sync', ['--file-system', p], (err, _stdout, stderr) => {
+      if (!err) {
+        resolve();
+        return;
+      }
+      // What sync says ("sync: error syncing 'P': Input/output error"), or how it ended.
+      const said = String(stderr).trim().split('\n').pop()?.replace(/^sync: /, '');
+      const signal = (err as { signal?: string | null }).signal;
+      const reason = said || (signal ? `sync was killed by ${signal}` : err.message);
+      reject(new OstreeTsError(Codes.IO,
+        `Could not make the file system holding ${p} durable (syncfs): ${reason}. The operation stopped there, as what it wrote `
+        + 'may not survive a crash. Check the disk (and its free space), then run the command again.',
+        { path: p, reason }, { cause: err }));
+    });
   });
 }
 

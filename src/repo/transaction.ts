@@ -527,17 +527,22 @@ export async function cleanStaleStaging(repo: Repo, now = repo.host.now()): Prom
     throw e;
   }
   for (const n of names) {
-    if (!n.startsWith('staging-') || n.endsWith('-lock')) continue;
-    const p = path.join(tmp, n);
-    const st = await fsp.lstat(p).catch(() => null);
+    if (!n.startsWith('staging-')) continue;
+    // A lock file goes with its directory; alone (its transaction ended between the two removals) it goes by itself.
+    const orphan = n.endsWith('-lock');
+    if (orphan && names.includes(n.slice(0, -'-lock'.length))) continue;
+    const p = path.join(tmp, orphan ? n.slice(0, -'-lock'.length) : n);
+    const st = await fsp.lstat(orphan ? `${p}-lock` : p).catch(() => null);
     if (!st || now - st.mtimeMs <= expiry) continue;
     // A transaction still running (ours or libostree's) holds the lock beside its directory.
     const lock = await LockFile.open(`${p}-lock`);
     try {
       if (!lock.tryLock('exclusive')) continue;
-      await fsp.rm(p, { recursive: true, force: true });
+      if (!orphan) {
+        await fsp.rm(p, { recursive: true, force: true });
+        removed++;
+      }
       await fsp.rm(`${p}-lock`, { force: true });
-      removed++;
     } finally {
       await lock.close();
     }
