@@ -11,3 +11,4 @@ export * from './worker.js';
 export * from './host-fs.js';
 export * from './host-env.js';
 export * from './ofd-lock.js';
+export * from './editor.js';
