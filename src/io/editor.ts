@@ -11,7 +11,7 @@ const requireHere = createRequire(import.meta.url);
 export function editorCommand(env: Record<string, string | undefined>): string {
   for (const k of ['OSTREE_EDITOR', 'VISUAL', 'EDITOR']) {
     const v = env[k];
-    if (v !== undefined && v !== '') return v;
+    if (v !== undefined) return v;
   }
   return 'vi';
 }
