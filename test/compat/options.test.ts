@@ -24,9 +24,6 @@ const MISSING = new Set<string>([
   'pull --localcache-repo', 'pull --network-retries', 'pull --per-object-fsync', 'pull --timestamp-check-from-rev',
   'pull --untrusted', 'pull --update-frequency', 'pull --url',
   // Not done yet.
-  'checkout --allow-noent', 'checkout --bareuseronly-dirs', 'checkout --disable-cache', 'checkout --from-file',
-  'checkout --from-stdin', 'checkout --fsync', 'checkout --process-passthrough-whiteouts', 'checkout --selinux-policy',
-  'checkout --selinux-prefix', 'checkout --skip-list', 'checkout --union-add', 'checkout --union-identical', 'checkout --whiteouts',
   'diff --fs-diff', 'diff --no-xattrs', 'diff --owner-gid', 'diff --owner-uid', 'diff --stats',
   'fsck --add-tombstones', 'fsck --all', 'fsck --verify-back-refs', 'fsck --verify-bindings',
   'gpg-sign --delete',
