@@ -25,7 +25,8 @@ export function formatSize(n: number): string {
     factor *= 1000;
     i++;
   }
-  return `${(n / factor).toFixed(1)} ${units[i]}`;
+  // GLib puts a no-break space between the number and the unit.
+  return `${(n / factor).toFixed(1)}\u00a0${units[i]}`;
 }
 
 const TYPES: Array<[ObjectType, ReturnType<typeof parseType>]> = [['commit', COMMIT_TYPE], ['dirtree', DIRTREE_TYPE], ['dirmeta', DIRMETA_TYPE]];
