@@ -76,7 +76,7 @@ async function pruneLocked(repo: Repo, opts: PruneOptions): Promise<PruneResult>
       if (o.type === 'commit' && !doomedCommits.has(o.checksum)) await keep(o.checksum);
     }
   }
-  const result: PruneResult = { apiVersion: 'ostree-ts/v1', kind: 'PruneResult', total: all.length, deleted: 0, bytesFreed: 0, deletedCommits: [] };
+  const result: PruneResult = { apiVersion: 'ostree-ts/v1', kind: 'PruneResult', total: all.filter((o) => o.type !== 'tombstone-commit').length, deleted: 0, bytesFreed: 0, deletedCommits: [] };
   // Commits first, so that a crash never leaves a commit whose objects are gone.
   const victims = all
     .filter((o) => !reachable.has(objectKey(o.checksum, o.type as never)) && o.type !== 'tombstone-commit')

@@ -27,7 +27,6 @@ const MISSING = new Set<string>([
   'diff --fs-diff', 'diff --no-xattrs', 'diff --owner-gid', 'diff --owner-uid', 'diff --stats',
   'fsck --add-tombstones', 'fsck --all', 'fsck --verify-back-refs', 'fsck --verify-bindings',
   'gpg-sign --delete',
-  'prune --commit-only', 'prune --delete-commit', 'prune --only-branch', 'prune --retain-branch-depth', 'prune --static-deltas-only',
   'reset --repo', 'reset --verbose',
   // show prints no GPG signature blocks yet, so the options choosing the keyring are not offered.
   'show --gpg-homedir', 'show --gpg-verify-remote',
