@@ -25,7 +25,7 @@ const MISSING = new Set<string>([
   'pull --untrusted', 'pull --update-frequency', 'pull --url',
   // Not done yet.
   'diff --fs-diff', 'diff --no-xattrs', 'diff --owner-gid', 'diff --owner-uid', 'diff --stats',
-  'fsck --add-tombstones', 'fsck --all', 'fsck --verify-back-refs', 'fsck --verify-bindings',
+  'fsck --add-tombstones',
   'gpg-sign --delete',
   'reset --repo', 'reset --verbose',
   // show prints no GPG signature blocks yet, so the options choosing the keyring are not offered.
