@@ -27,7 +27,6 @@ const MISSING = new Set<string>([
   'diff --fs-diff', 'diff --no-xattrs', 'diff --owner-gid', 'diff --owner-uid', 'diff --stats',
   'fsck --add-tombstones',
   'gpg-sign --delete',
-  'reset --repo', 'reset --verbose',
   // show prints no GPG signature blocks yet, so the options choosing the keyring are not offered.
   'show --gpg-homedir', 'show --gpg-verify-remote',
   'admin config-diff --os', 'admin config-diff --sysroot', 'admin config-diff --verbose',

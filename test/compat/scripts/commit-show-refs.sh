@@ -29,3 +29,7 @@ ostree --repo=repo config --group=core set tmp-expiry-secs 600
 ostree --repo=repo config get core.tmp-expiry-secs
 ostree --repo=repo commit -b os/nokernel --bootable --timestamp=@1700000300 tree/etc || echo "refused: $?"
 ostree --repo=repo refs
+ostree --repo=repo reset os/main os/main^
+ostree --repo=repo rev-parse os/main
+ostree --repo=repo reset os/missing os/main || echo "refused: $?"
+ostree --repo=repo fsck --verify-bindings --all -q || echo "bindings: $?"
