@@ -31,7 +31,7 @@ const MISSING = new Set<string>([
   'show --gpg-homedir', 'show --gpg-verify-remote',
   'admin config-diff --os', 'admin config-diff --sysroot', 'admin config-diff --verbose',
   'admin deploy --karg-none', 'admin deploy --no-prune', 'admin deploy --overlay-initrd',
-  'admin init-fs --modern', 'admin set-origin --set', 'admin status --verify', 'admin switch --reboot',
+  'admin set-origin --set', 'admin status --verify', 'admin switch --reboot',
   'admin unlock --hotfix', 'admin unlock --sysroot', 'admin unlock --transient', 'admin unlock --verbose',
   'admin upgrade --deploy-only', 'admin upgrade --override-commit', 'admin upgrade --pull-only', 'admin upgrade --reboot', 'admin upgrade --stage',
 ]);
