@@ -24,7 +24,7 @@ const MISSING = new Set<string>([
   'pull --localcache-repo', 'pull --network-retries', 'pull --per-object-fsync', 'pull --timestamp-check-from-rev',
   'pull --untrusted', 'pull --update-frequency', 'pull --url',
   // Not done yet.
-  'diff --fs-diff', 'diff --no-xattrs', 'diff --owner-gid', 'diff --owner-uid', 'diff --stats',
+  'diff --no-xattrs', 'diff --owner-gid', 'diff --owner-uid',
   'fsck --add-tombstones',
   'gpg-sign --delete',
   // show prints no GPG signature blocks yet, so the options choosing the keyring are not offered.
