@@ -66,3 +66,34 @@ export function commitObjectSizes(metadata: VarDict): Map<string, ObjectSize> | 
   }
   return out;
 }
+
+const TYPE_BYTES: Partial<Record<ObjectType, number>> = { file: 1, dirtree: 2, dirmeta: 3, commit: 4 };
+
+function pushVarint(out: number[], n: number): void {
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+}
+
+/** Encode one entry, with its object-type byte (as libostree 2022.7 writes them). */
+export function encodeObjectSize(s: ObjectSize): Buffer {
+  const out: number[] = [...Buffer.from(s.checksum, 'hex')];
+  pushVarint(out, s.archived);
+  pushVarint(out, s.unpacked);
+  const t = TYPE_BYTES[s.type];
+  if (t === undefined) throw new OstreeTsError(Codes.USAGE, `ostree.sizes cannot list a ${s.type} object (${s.checksum}).`, { checksum: s.checksum });
+  out.push(t);
+  return Buffer.from(out);
+}
+
+/** The `ostree.sizes` value: entries sorted by checksum, one per object. */
+export function encodeCommitSizes(sizes: ObjectSize[]): Uint8Array[] {
+  const seen = new Set<string>();
+  return [...sizes]
+    .sort((a, b) => (a.checksum < b.checksum ? -1 : a.checksum > b.checksum ? 1 : 0))
+    .filter((s) => (seen.has(s.checksum) ? false : (seen.add(s.checksum), true)))
+    .map(encodeObjectSize);
+}

@@ -216,3 +216,11 @@ export function writeNewFile(p: string, data: Uint8Array, mode: number): Promise
 export function renameQuick(from: string, to: string): Promise<void> {
   return new Promise((resolve, reject) => renameCb(from, to, (e) => (e ? reject(e) : resolve())));
 }
+
+/** A character device 0:0 (an overlayfs whiteout) at `p`, via coreutils `mknod`; needs CAP_MKNOD. */
+export function makeWhiteoutDevice(p: string, mode: number): Promise<void> {
+  const { execFile } = requireHere('node:child_process') as typeof import('node:child_process');
+  return new Promise((resolve, reject) => {
+    execFile('mknod', ['-m', (mode & 0o7777).toString(8), p, 'c', '0', '0'], (err, _out, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve()));
+  });
+}

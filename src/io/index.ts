@@ -15,3 +15,4 @@ export * from './process.js';
 export * from './space.js';
 export * from './run-command.js';
 export * from './apt-sources.js';
+export * from './editor.js';

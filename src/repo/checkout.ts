@@ -8,7 +8,7 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { S_IFLNK, S_IFMT, type DirMeta, type DirTree, type FileHeader } from '../format/index.js';
 import {
   mapNoSpace,
-  chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, mkdirSync, path, utimesSync, withPath, writeNewFile, writeXattr,
+  chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, makeWhiteoutDevice, mkdirSync, path, syncFilesystem, utimesSync, withPath, writeNewFile, writeXattr,
 } from '../io/index.js';
 import { walkTree } from './tree-walk.js';
 import type { Repo, StoredFile } from './repo.js';
@@ -25,6 +25,22 @@ export interface CheckoutOptions {
   requireHardlinks?: boolean;
   /** Never hardlink. */
   forceCopy?: boolean;
+  /** Keep existing files and directories, only add new ones (`--union-add`). */
+  unionAdd?: boolean;
+  /** Like union-add, but a file already there must be the same (a hardlink to the same object, or equal), else fail (`--union-identical`, needs `-H`). */
+  unionIdentical?: boolean;
+  /** `.wh.NAME` files remove NAME from the destination and are not checked out (`--whiteouts`). */
+  whiteouts?: boolean;
+  /** `.ostree-wh.NAME` files become NAME, a 0:0 character device (`--process-passthrough-whiteouts`). */
+  passthroughWhiteouts?: boolean;
+  /** A missing subpath is not an error: nothing is checked out (`--allow-noent`). */
+  allowNoent?: boolean;
+  /** Absolute paths in the commit ("/usr/share/doc") left out (`--skip-list`). */
+  skip?: Set<string>;
+  /** Directory modes masked to 0775 (`-M`, `--bareuseronly-dirs`). */
+  bareuseronlyDirs?: boolean;
+  /** syncfs the destination once written. */
+  fsync?: boolean;
   concurrency?: number;
   signal?: AbortSignal;
 }
@@ -50,11 +66,26 @@ interface Ctx {
 }
 
 /** Check out `rev` (or its `subpath`) to `dest`, which must not exist unless `union`. */
-export async function checkout(repo: Repo, rev: string, dest: string, opts: CheckoutOptions = {}): Promise<CheckoutStats> {
-  return mapNoSpace({ operation: `checking out ${rev} to ${dest}`, path: dest }, () => checkoutInto(repo, rev, dest, opts));
+export async function checkout(repo: Repo, rev: string, dest: string, given: CheckoutOptions = {}): Promise<CheckoutStats> {
+  return mapNoSpace({ operation: `checking out ${rev} to ${dest}`, path: dest }, () => checkoutChecked(repo, rev, dest, given));
 }
 
-async function checkoutInto(repo: Repo, rev: string, dest: string, opts: CheckoutOptions): Promise<CheckoutStats> {
+async function checkoutChecked(repo: Repo, rev: string, dest: string, given: CheckoutOptions): Promise<CheckoutStats> {
+  if (given.unionIdentical && !given.requireHardlinks) {
+    throw new OstreeTsError(Codes.USAGE, '--union-identical requires --require-hardlinks (-H): files already there are compared as hardlinks of the same object.');
+  }
+  const adding = given.unionAdd === true || given.unionIdentical === true;
+  if ([given.union, given.unionAdd, given.unionIdentical].filter(Boolean).length > 1) {
+    throw new OstreeTsError(Codes.USAGE, 'Choose one of --union, --union-add and --union-identical.');
+  }
+  // The union variants all merge into what is there; how a file already there is treated differs.
+  const opts: CheckoutOptions = { ...given, union: given.union === true || adding };
+  const stats = await checkoutOne(repo, rev, dest, opts);
+  if (opts.fsync) await syncFilesystem(dest).catch(() => undefined);
+  return stats;
+}
+
+async function checkoutOne(repo: Repo, rev: string, dest: string, opts: CheckoutOptions): Promise<CheckoutStats> {
   const checksum = (await resolveRev(repo, rev)) as string;
   if (await repo.isCommitPartial(checksum)) {
     throw new OstreeTsError(Codes.OBJECT_MISSING, `Commit ${checksum} is only partially present (an interrupted pull). Pull it again before checking it out.`, { checksum });
@@ -82,9 +113,10 @@ async function checkoutInto(repo: Repo, rev: string, dest: string, opts: Checkou
       await checkoutFile(ctx, f.checksum, path.resolve(dest), `/${parts.join('/')}`);
       return ctx.stats;
     }
+    if (opts.allowNoent) return ctx.stats;
     throw new OstreeTsError(Codes.NOT_FOUND, `No such path ${opts.subpath} in commit ${checksum}.`, { subpath: opts.subpath, checksum });
   }
-  if (linkBlindly(ctx) && !opts.union && !opts.signal) await checkoutLinkFarm(ctx, tree, meta, path.resolve(dest));
+  if (linkBlindly(ctx) && !opts.union && !opts.signal && !special(opts)) await checkoutLinkFarm(ctx, tree, meta, path.resolve(dest));
   else await checkoutDir(ctx, tree, meta, path.resolve(dest), '/');
   return ctx.stats;
 }
@@ -162,6 +194,8 @@ interface DirJob {
   rel: string;
   /** The dirtree, loading ahead of its turn (started when the parent was listed). */
   loading?: Promise<DirTree>;
+  /** Was there already (a union checkout): it keeps its own owner and mode, as in libostree. */
+  existed?: boolean;
 }
 
 /** Start loading a dirtree now; a failure is reported when it is awaited. */
@@ -179,13 +213,27 @@ async function checkoutDir(ctx: Ctx, treeCsum: string, metaCsum: string, dest: s
       ctx.opts.signal?.throwIfAborted();
       const tree = await (dir.loading ?? ctx.repo.loadDirTree(dir.tree));
       await makeDir(ctx, dir);
+      const o = ctx.opts;
+      let files = tree.files;
+      let dirs = tree.dirs;
+      if (o.skip?.size) {
+        // As ostree: the list names files; directories are not skipped.
+        files = files.filter((f) => !o.skip?.has(join(dir.rel, f.name)));
+      }
+      if (o.whiteouts) {
+        // As libostree: a whiteout removes what a lower layer put there, and is itself not checked out.
+        for (const f of files) if (f.name.startsWith('.wh.') && f.name.length > 4) await fsp.rm(path.join(dir.dest, f.name.slice(4)), { recursive: true, force: true });
+        files = files.filter((f) => !f.name.startsWith('.wh.'));
+      }
       return {
-        files: tree.files,
-        dirs: tree.dirs.map((d) => ({ tree: d.tree, meta: d.meta, dest: path.join(dir.dest, d.name), rel: join(dir.rel, d.name), loading: prefetch(ctx, d.tree) })),
+        files,
+        dirs: dirs.map((d) => ({ tree: d.tree, meta: d.meta, dest: path.join(dir.dest, d.name), rel: join(dir.rel, d.name), loading: prefetch(ctx, d.tree) })),
       };
     },
     file: (f, dir) => checkoutFile(ctx, f.checksum, path.join(dir.dest, f.name), join(dir.rel, f.name)),
-    finish: async (dir) => applyDirMeta(ctx, dir.dest, await ctx.repo.loadDirMeta(dir.meta)),
+    finish: async (dir) => {
+      if (!dir.existed) await applyDirMeta(ctx, dir.dest, await ctx.repo.loadDirMeta(dir.meta));
+    },
   // Checking out a file is usually one link(2): many in flight keep the thread pool busy.
   }, { workers: ctx.opts.concurrency ?? 32, signal: ctx.opts.signal });
 }
@@ -210,6 +258,7 @@ async function makeDir(ctx: Ctx, dir: DirJob): Promise<void> {
     if (!st.isDirectory()) {
       throw new OstreeTsError(Codes.EXISTS, `Cannot check out directory ${dir.rel} to ${dir.dest}: a non-directory is in the way.`, { path: dir.dest });
     }
+    dir.existed = true;
   }
   ctx.stats.dirs++;
 }
@@ -219,7 +268,7 @@ async function applyDirMeta(ctx: Ctx, dest: string, meta: DirMeta): Promise<void
     await fsp.lchown(dest, meta.uid, meta.gid);
     for (const x of meta.xattrs) await writeXattr(dest, x.name, x.value);
   }
-  await fsp.chmod(dest, meta.mode & 0o7777);
+  await fsp.chmod(dest, meta.mode & (ctx.opts.bareuseronlyDirs ? 0o775 : 0o7777));
   // As libostree: directories a checkout creates get mtime 0, the same in every checkout (copies excepted).
   if (!ctx.opts.union && !ctx.opts.forceCopy) await fsp.utimes(dest, 0, 0);
 }
@@ -235,8 +284,31 @@ function hardlinkable(ctx: Ctx, f: StoredFile): boolean {
   return ctx.opts.userMode === true || (f.header.uid === 0 && f.header.gid === 0 && ctx.repo.host.uid === 0);
 }
 
+/** Options only the careful, file-by-file path handles. */
+function special(o: CheckoutOptions): boolean {
+  return o.unionAdd === true || o.unionIdentical === true || o.whiteouts === true || o.passthroughWhiteouts === true || (o.skip?.size ?? 0) > 0 || o.bareuseronlyDirs === true;
+}
+
+/**
+ * Under --union-add and --union-identical, is a file already at `dest` to be
+ * kept (true), or is there nothing (false)? --union-identical fails on one
+ * that is not the same object.
+ */
+async function keepExisting(ctx: Ctx, dest: string, rel: string, objectPath: string): Promise<boolean> {
+  if (!ctx.opts.unionAdd && !ctx.opts.unionIdentical) return false;
+  const st = await fsp.lstat(dest).catch((e: unknown) => {
+    if (isErrno(e, 'ENOENT')) return null;
+    throw e;
+  });
+  if (!st) return false;
+  if (ctx.opts.unionAdd) return true;
+  const obj = await fsp.lstat(objectPath).catch(() => null);
+  if (obj && obj.dev === st.dev && obj.ino === st.ino) return true;
+  throw new OstreeTsError(Codes.EXISTS, `Processing ${rel}: File exists, and is not the same object (--union-identical); remove ${dest} or use --union.`, { path: dest });
+}
+
 async function removeForUnion(ctx: Ctx, dest: string): Promise<void> {
-  if (!ctx.opts.union) return;
+  if (!ctx.opts.union || ctx.opts.unionAdd || ctx.opts.unionIdentical) return;
   try {
     const st = await fsp.lstat(dest);
     if (st.isDirectory()) {
@@ -261,7 +333,7 @@ function linkBlindly(ctx: Ctx): boolean {
 
 async function checkoutFile(ctx: Ctx, checksum: string, dest: string, rel: string): Promise<void> {
   ctx.opts.signal?.throwIfAborted();
-  if (linkBlindly(ctx)) {
+  if (linkBlindly(ctx) && !special(ctx.opts)) {
     await removeForUnion(ctx, dest);
     try {
       await fsp.link(ctx.repo.objectPath(checksum, 'file'), dest);
@@ -275,6 +347,18 @@ async function checkoutFile(ctx: Ctx, checksum: string, dest: string, rel: strin
       // Missing objects are reported by loadFile below; other failures (EXDEV, EMLINK) fall back to a copy.
     }
   }
+  if (ctx.opts.passthroughWhiteouts && path.basename(dest).startsWith('.ostree-wh.') && path.basename(dest).length > 11) {
+    const f = await ctx.repo.loadFile(checksum);
+    const target = path.join(path.dirname(dest), path.basename(dest).slice(11));
+    await removeForUnion(ctx, target);
+    await makeWhiteoutDevice(target, f.header.mode).catch((e: Error) => {
+      throw new OstreeTsError(Codes.IO, `Cannot make the whiteout device ${target} (for ${rel}): ${e.message}. Extracting overlayfs whiteouts needs root (CAP_MKNOD).`, { path: target });
+    });
+    if (!ctx.opts.userMode) await fsp.lchown(target, f.header.uid, f.header.gid);
+    ctx.stats.files++;
+    return;
+  }
+  if (await keepExisting(ctx, dest, rel, ctx.repo.objectPath(checksum, 'file'))) return;
   const f = await ctx.repo.loadFile(checksum);
   ctx.stats.files++;
   await removeForUnion(ctx, dest);

@@ -21,12 +21,15 @@ export interface CommitModifierOptions {
   statOverride?: string;
   /** `--skip-list` lines: one path per line. */
   skipList?: string;
+  /** Regular files with an executable bit lose their write bits (`--mode-ro-executables`). */
+  modeRoExecutables?: boolean;
 }
 
 export class CommitModifier {
   readonly ownerUid: number | undefined;
   readonly ownerGid: number | undefined;
   readonly canonical: boolean;
+  readonly roExecutables: boolean;
   private readonly modeAdds = new Map<string, number>();
   private readonly modeSets = new Map<string, number>();
   private readonly skip = new Set<string>();
@@ -35,6 +38,7 @@ export class CommitModifier {
     this.ownerUid = opts.ownerUid;
     this.ownerGid = opts.ownerGid;
     this.canonical = forceCanonical || opts.canonicalPermissions === true;
+    this.roExecutables = opts.modeRoExecutables === true;
     if (opts.statOverride !== undefined) {
       for (const line of lines(opts.statOverride)) {
         const sp = line.indexOf(' ');
@@ -49,7 +53,7 @@ export class CommitModifier {
 
   /** True when nothing would be changed: the fast paths may skip calling `apply`. */
   get isIdentity(): boolean {
-    return this.ownerUid === undefined && this.ownerGid === undefined && !this.canonical
+    return this.ownerUid === undefined && this.ownerGid === undefined && !this.canonical && !this.roExecutables
       && this.modeAdds.size === 0 && this.modeSets.size === 0 && this.skip.size === 0;
   }
 
@@ -80,6 +84,7 @@ export class CommitModifier {
       uid = 0;
       gid = 0;
     }
+    if (this.roExecutables && (mode & S_IFMT) === S_IFREG && (mode & 0o111) !== 0) mode &= ~0o222;
     return { mode, uid, gid };
   }
 

@@ -3,9 +3,11 @@
  * existing commits), layered in order, into a new commit, then the ref.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { validateRefName, encodeCommit, encodeMetadata, type VarDict, type Variant } from '../format/index.js';
+import { ghashOrder, validateRefName, encodeCommit, encodeMetadata, type VarDict, type Variant } from '../format/index.js';
 import { createReadStream, fsp, mapNoSpace, path } from '../io/index.js';
+import { bootableMetadata } from './commit-bootable.js';
 import { CommitModifier } from './commit-filter.js';
+import { commitSizes } from './commit-sizes.js';
 import { writeDirectory, writeCommitObject, type RootChecksums, type TreeWriteOptions } from './commit-writer.js';
 import { importGitTree, type GitSourceSpec } from './import-git.js';
 import { importTar } from './import-tar.js';
@@ -57,6 +59,24 @@ export interface CommitOptions extends TreeWriteOptions {
   bindRefs?: string[];
   skipIfUnchanged?: boolean;
   fsync?: boolean;
+  /** Refuse a tree without a kernel; add `ostree.bootable` and `ostree.linux` (`--bootable`). */
+  bootable?: boolean;
+  /** Add `ostree.sizes` (`--generate-sizes`; archive repositories only, as libostree). */
+  generateSizes?: boolean;
+  /** Metadata keys copied from the parent commit (`--keep-metadata`). */
+  keepMetadata?: string[];
+  /** Regular files with an executable bit lose their write bits. */
+  modeRoExecutables?: boolean;
+}
+
+/** What `commit --table-output` prints. */
+export interface CommitCounts {
+  metadataTotal: number;
+  metadataWritten: number;
+  contentTotal: number;
+  contentWritten: number;
+  contentCacheHits: number;
+  contentBytesWritten: number;
 }
 
 export interface CommitResult {
@@ -65,6 +85,7 @@ export interface CommitResult {
   skipped: boolean;
   written: number;
   existing: number;
+  counts: CommitCounts;
 }
 
 /** The repository lock is held shared from the first object written to the ref moved, so prune cannot come between. */
@@ -92,10 +113,19 @@ async function commitLocked(repo: Repo, opts: CommitOptions): Promise<CommitResu
       const p = await repo.loadCommit(parent);
       if (p.rootTree === root.tree && p.rootMeta === root.meta) {
         await txn.abort();
-        return { checksum: parent, skipped: true, written: 0, existing: txn.stats.existing };
+        return { checksum: parent, skipped: true, written: 0, existing: txn.stats.existing, counts: countsOf(txn) };
       }
     }
-    const metadata: VarDict = [...(opts.metadata ?? []), ...provenance];
+    let metadata: VarDict = [...(opts.metadata ?? []), ...provenance];
+    if (opts.keepMetadata?.length) {
+      if (!parent) throw new OstreeTsError(Codes.USAGE, '--keep-metadata needs a parent commit to copy from; commit to an existing branch or give --parent.', { keys: opts.keepMetadata });
+      const pm = (await repo.loadCommit(parent)).metadata;
+      for (const key of opts.keepMetadata) {
+        const e = pm.find(([k]) => k === key);
+        if (!e) throw new OstreeTsError(Codes.NOT_FOUND, `The parent commit ${parent} has no metadata key '${key}' to keep; drop --keep-metadata=${key} or add it with --add-metadata.`, { key, parent });
+        metadata.push(e);
+      }
+    }
     if (!opts.noBindings) {
       const bindings = new Set<string>(opts.bindRefs ?? []);
       if (opts.branch) bindings.add(opts.branch);
@@ -103,6 +133,15 @@ async function commitLocked(repo: Repo, opts: CommitOptions): Promise<CommitResu
       metadata.push(['ostree.ref-binding', { type: 'as', value: sorted } satisfies Variant]);
       const collectionId = repo.config.get('core', 'collection-id');
       if (collectionId) metadata.push(['ostree.collection-binding', { type: 's', value: collectionId } satisfies Variant]);
+    }
+    if (opts.bootable) {
+      // libostree passes the metadata through a GVariantDict here, so it comes out in hash-table order.
+      metadata.push(...await bootableMetadata(txn, root));
+      const byKey = new Map(metadata);
+      metadata = ghashOrder(metadata.map(([k]) => k)).map((k) => [k, byKey.get(k) as Variant]);
+    }
+    if (opts.generateSizes && repo.isArchive) {
+      metadata.push(['ostree.sizes', { type: 'aay', value: await commitSizes(txn, root) } satisfies Variant]);
     }
     const { checksum, commit } = await writeCommitObject(txn, {
       root,
@@ -121,11 +160,23 @@ async function commitLocked(repo: Repo, opts: CommitOptions): Promise<CommitResu
     // The ref moves last, once the commit is durable.
     repo.stopAt('before-ref');
     if (opts.branch) await writeRef(repo, opts.branch, checksum);
-    return { checksum, skipped: false, written: txn.stats.written, existing: txn.stats.existing };
+    return { checksum, skipped: false, written: txn.stats.written, existing: txn.stats.existing, counts: countsOf(txn) };
   } catch (e) {
     await txn.abort();
     throw e;
   }
+}
+
+function countsOf(txn: Transaction): CommitCounts {
+  const c = txn.counts;
+  return {
+    metadataTotal: c.metadataTotal,
+    metadataWritten: c.metadataWritten,
+    contentTotal: c.contentTotal,
+    contentWritten: c.contentWritten,
+    contentCacheHits: 0,
+    contentBytesWritten: c.contentBytes,
+  };
 }
 
 /** Write every tree source and layer them; returns the root and provenance metadata. */

@@ -1,6 +1,6 @@
 /** fsck: every object re-hashed and re-parsed; every commit's closure present. */
-import { OstreeTsError } from '../errors/index.js';
-import { decodeMetadata, type ObjectType } from '../format/index.js';
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { decodeMetadata, lookup, type ObjectType } from '../format/index.js';
 import { fsp } from '../io/index.js';
 import { markCommitPartial } from './commit-partial.js';
 import { listRefs } from './refs.js';
@@ -142,4 +142,34 @@ async function fsckLocked(repo: Repo, opts: FsckOptions): Promise<FsckReport> {
     }
   }
   return report;
+}
+
+/**
+ * `fsck --verify-bindings`: every ref's commit, when it has
+ * `ostree.ref-binding`, lists that ref; with `backRefs`, every ref a commit
+ * lists exists. The first mismatch is thrown, as ostree reports it.
+ */
+export async function verifyRefBindings(repo: Repo, opts: { backRefs?: boolean } = {}): Promise<void> {
+  const refs = await listRefs(repo);
+  const bindingsOf = async (checksum: string): Promise<string[] | undefined> => {
+    const c = await repo.loadCommit(checksum);
+    return lookup(c.metadata, 'ostree.ref-binding', 'as') as string[] | undefined;
+  };
+  for (const r of refs) {
+    if (!(await repo.hasObject(r.checksum, 'commit'))) continue;
+    const bound = await bindingsOf(r.checksum);
+    if (bound && !bound.includes(r.ref)) {
+      throw new OstreeTsError(Codes.OBJECT_INVALID, `Commit ${r.checksum}: Commit has no requested ref ‘${r.ref}’ in ref binding metadata (‘${bound.join('’, ‘')}’)`, { checksum: r.checksum, ref: r.ref, bindings: bound });
+    }
+  }
+  if (!opts.backRefs) return;
+  const names = new Set(refs.map((r) => r.ref));
+  for await (const o of repo.listObjects()) {
+    if (o.type !== 'commit') continue;
+    for (const ref of (await bindingsOf(o.checksum)) ?? []) {
+      if (!names.has(ref)) {
+        throw new OstreeTsError(Codes.OBJECT_INVALID, `Ref ‘${ref}’ in bindings for commit ${o.checksum} does not exist`, { checksum: o.checksum, ref });
+      }
+    }
+  }
 }

@@ -29,3 +29,4 @@ export * from './fault-points.js';
 export * from './stored-form.js';
 export * from './verify-object.js';
 export * from './checksum-path.js';
+export * from './diff-stats.js';

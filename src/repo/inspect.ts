@@ -58,13 +58,13 @@ async function describe(repo: Repo, node: TreeNode): Promise<LsEntry> {
 }
 
 /** Entries as `ostree ls` lists them: the path itself, then its children (recursively with `recursive`). */
-export async function* listTree(repo: Repo, rev: string, paths: string[], opts: { recursive?: boolean } = {}): AsyncGenerator<LsEntry> {
+export async function* listTree(repo: Repo, rev: string, paths: string[], opts: { recursive?: boolean; dirOnly?: boolean } = {}): AsyncGenerator<LsEntry> {
   const checksum = (await resolveRev(repo, rev)) as string;
   const commit = await repo.loadCommit(checksum);
   for (const p of paths.length ? paths : ['/']) {
     const node = await lookupPath(repo, commit, p);
     yield await describe(repo, node);
-    if (node.kind === 'dir') yield* listChildren(repo, node, opts.recursive === true);
+    if (node.kind === 'dir' && !opts.dirOnly) yield* listChildren(repo, node, opts.recursive === true);
   }
 }
 

@@ -183,3 +183,49 @@ async function findByPrefix(repo: Repo, prefix: string): Promise<string | null> 
   }
   return hits.length ? prefix.slice(0, 2) + hits[0].slice(0, 62) : null;
 }
+
+/** Local refs that are aliases (symlinks in refs/heads) and the ref each names. */
+export async function listRefAliases(repo: Repo): Promise<Array<{ ref: string; target: string }>> {
+  const files: Array<[string, string]> = [];
+  const heads = refDir(repo, null);
+  await walk(heads, '', files);
+  const out: Array<{ ref: string; target: string }> = [];
+  for (const [name, file] of files) {
+    const st = await fsp.lstat(file);
+    if (!st.isSymbolicLink()) continue;
+    const link = await fsp.readlink(file);
+    out.push({ ref: name, target: path.relative(heads, path.resolve(path.dirname(file), link)) });
+  }
+  return out;
+}
+
+/** Make local ref `alias` a symlink to local ref `target` (`refs --create=ALIAS --alias TARGET`). */
+export async function writeRefAlias(repo: Repo, alias: string, target: string): Promise<void> {
+  validateRefName(alias);
+  validateRefName(target);
+  const heads = refDir(repo, null);
+  const targetFile = path.join(heads, target);
+  if (!(await readRefFile(targetFile, target))) {
+    throw new OstreeTsError(Codes.REF_NOT_FOUND, `Cannot create alias to non-existent ref: ${target}. An alias names a local ref; create that first.`, { ref: target });
+  }
+  const file = path.join(heads, alias);
+  await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o775 });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.alias-tmp`);
+  await fsp.rm(tmp, { force: true });
+  await fsp.symlink(path.relative(path.dirname(file), targetFile), tmp);
+  await fsp.rename(tmp, file);
+}
+
+/** Refs under refs/mirrors/COLLECTION/REF, as collection–ref pairs. */
+export async function listMirrorRefs(repo: Repo): Promise<Array<{ collection: string; ref: string; checksum: string }>> {
+  const files: Array<[string, string]> = [];
+  await walk(path.join(repo.path, 'refs', 'mirrors'), '', files);
+  const out: Array<{ collection: string; ref: string; checksum: string }> = [];
+  for (const [name, file] of files) {
+    const slash = name.indexOf('/');
+    if (slash < 0) continue;
+    const checksum = await readRefFile(file, name);
+    if (checksum) out.push({ collection: name.slice(0, slash), ref: name.slice(slash + 1), checksum });
+  }
+  return out;
+}

@@ -59,6 +59,8 @@ export class Transaction {
   private stagingLock: LockFile | null = null;
   /** Objects written by this transaction, by type. */
   readonly stats = { written: 0, existing: 0, bytesWritten: 0 };
+  /** What `commit --table-output` reports: write requests and new objects by kind, and the bytes of new metadata. */
+  readonly counts = { metadataTotal: 0, metadataWritten: 0, contentTotal: 0, contentWritten: 0, contentBytes: 0 };
 
   /** Who owns a file this transaction creates, when that is known. */
   private readonly newFileOwner: { uid: number; gid: number } | null;
@@ -140,6 +142,9 @@ export class Transaction {
   private async once(checksum: string, type: ObjectType, write: (dest: string) => Promise<void>): Promise<boolean> {
     if (this.done) throw new OstreeTsError(Codes.IO, `The transaction in ${this.stagingDir} is already finished; ${checksum}.${type} was not written.`, { checksum, type });
     const k = this.key(checksum, type);
+    const isFile = type === 'file';
+    if (isFile) this.counts.contentTotal++;
+    else this.counts.metadataTotal++;
     const pending = this.inflight.get(k);
     if (pending) return pending;
     if (this.staged.has(k)) {
@@ -163,6 +168,8 @@ export class Transaction {
         }
         this.staged.add(k);
         this.stats.written++;
+        if (isFile) this.counts.contentWritten++;
+        else this.counts.metadataWritten++;
         return true;
       } finally {
         // Only what is still being written stays here; the rest is remembered by `staged`.
@@ -272,6 +279,7 @@ export class Transaction {
         await this.finishFile(spool, form, false);
         await renameQuick(spool, dest);
         this.stats.bytesWritten += size;
+        this.counts.contentBytes += size;
       });
       return checksum;
     } catch (e) {
@@ -320,6 +328,11 @@ export class Transaction {
     this.stats.bytesWritten += bytes;
   }
 
+  /** The file of an object this transaction staged, or else of the one in the repository. */
+  objectFile(checksum: string, type: ObjectType): string {
+    return this.staged.has(this.key(checksum, type)) ? this.stagedName(checksum, type) : this.repo.objectPath(checksum, type);
+  }
+
   /** A dirtree written by this transaction or already in the repository. */
   async loadDirTree(checksum: string): Promise<DirTree> {
     if (this.staged.has(this.key(checksum, 'dirtree'))) {
@@ -337,6 +350,7 @@ export class Transaction {
     const inMemory = 'data' in content;
     const size = inMemory ? content.data.length : content.size;
     this.reserveContent(size, inMemory ? `a file of ${size} bytes` : content.path);
+    this.counts.contentBytes += size;
     const form = storedForm(this.repo.mode, header, size);
     if (form.kind === 'symlink') {
       await fsp.symlink(form.target, dest);

@@ -31,7 +31,8 @@ export type DeployEvent =
 export async function initFs(root: string, opts: { modern?: boolean } = {}): Promise<void> {
   await fsp.mkdir(root, { recursive: true });
   const dirs: Array<[string, number]> = opts.modern
-    ? [['boot', 0o755], ['sysroot', 0o755]]
+    // As ostree 2022.7 --modern: boot/ only, besides ostree/.
+    ? [['boot', 0o755]]
     : [['boot', 0o755], ['dev', 0o755], ['home', 0o755], ['proc', 0o755], ['run', 0o755], ['sys', 0o755], ['root', 0o700], ['tmp', 0o1777]];
   for (const [d, mode] of dirs) {
     const p = path.join(root, d);

@@ -1,6 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { parseVariantText, type VarDict } from '../../format/index.js';
-import { fsp } from '../../io/index.js';
+import { editorCommand, fsp, path, runEditor } from '../../io/index.js';
 import { commitTree, parseGitSpec, parsePathnameFilter, type TreeSource } from '../../repo/index.js';
 import { openRepo, parseSize, parseTimestamp, verb, write } from '../common.js';
 import { flag, list, num, optionalArg, str, tristate, type Parsed } from '../options.js';
@@ -21,6 +21,11 @@ const OPTIONS = {
   branch: str('Branch (ref) to commit to; its current commit becomes the parent', { alias: 'b', group: META }),
   subject: str('One-line subject', { alias: 's', group: META }),
   body: str('Full description', { alias: 'm', group: META }),
+  'body-file': str('Full description from FILE (as it is)', { alias: 'F', group: META }),
+  editor: flag('Write the subject and description in an editor (OSTREE_EDITOR, VISUAL, EDITOR or vi); an empty subject aborts', { alias: 'e', group: META }),
+  'keep-metadata': list('Copy metadata KEY (and its value) from the parent commit; repeatable', { group: META }),
+  bootable: flag('Refuse a tree without a kernel (/usr/lib/modules/VERSION/vmlinuz); add ostree.bootable and ostree.linux', { group: META }),
+  'generate-sizes': flag('Add ostree.sizes: the archived and unpacked size of every object (archive repositories)', { group: META }),
   timestamp: str('Commit time: @SECONDS or a date string (default: now)', { group: META }),
   parent: str("Parent commit checksum, or 'none' (default: the branch's current commit)", { group: META }),
   orphan: flag('Create a commit with no parent (and, without -b, no ref)', { group: META }),
@@ -36,7 +41,13 @@ const OPTIONS = {
   'owner-gid': num('Set the gid of every file and directory', { group: FILTERS }),
   'no-xattrs': flag('Do not import extended attributes', { group: FILTERS }),
   'canonical-permissions': flag('Files 0644/0755, directories 0755, owner 0:0', { group: FILTERS }),
+  'mode-ro-executables': flag('Executable files lose their write bits', { group: FILTERS }),
+  'selinux-policy-from-base': flag('Label the tree with the SELinux policy of the --base commit (refused when it has one: no labelling here; a base without a policy labels nothing)', { alias: 'P', group: FILTERS }),
   'selinux-policy': str('Not supported: label the tree before committing, or commit from a tree that carries security.selinux xattrs', { group: FILTERS }),
+  consume: flag('Delete the committed directories (--tree=dir and PATH) once the commit is written', { group: OUTPUT }),
+  'link-checkout-speedup': flag('Accepted for trees of hardlinks into the repository: every file is hashed, so the result is the same', { group: OUTPUT }),
+  'devino-canonical': flag('Accepted: files hardlinked to objects are hashed like any other, so the result is the same', { group: OUTPUT }),
+  'table-output': flag('Print the checksum and object counts as KEY: VALUE lines', { group: OUTPUT }),
   'skip-if-unchanged': flag('Write nothing if the tree equals the parent commit\'s', { group: OUTPUT }),
   fsync: tristate('Sync written data to disk (default: core.fsync, true); --fsync=false skips it', { group: OUTPUT }),
 };
@@ -74,6 +85,55 @@ async function readOptionFile(file: string | undefined, opt: string): Promise<st
   });
 }
 
+/** The lines ostree's editor template holds below the message. */
+function editorTemplate(branch: string | undefined): string {
+  return '\n# Please enter the commit message for your changes. The first line will\n'
+    + '# become the subject, and the remainder the body. Lines starting\n'
+    + "# with '#' will be ignored, and an empty message aborts the commit.\n"
+    + (branch !== undefined ? `#\n# Branch: ${branch}\n` : '');
+}
+
+/** Subject: the first non-blank line; body: the rest, comments dropped, trailing blanks trimmed (as ostree parses it). */
+export function parseEditedMessage(text: string): { subject: string; body: string } {
+  let subject: string | undefined;
+  const bodyLines: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\s+$/, '');
+    if (line.startsWith('#')) continue;
+    if (subject === undefined) {
+      if (line.trim() !== '') subject = line.trim();
+      continue;
+    }
+    if (bodyLines.length === 0 && line === '') continue;
+    bodyLines.push(line);
+  }
+  while (bodyLines.length && bodyLines[bodyLines.length - 1] === '') bodyLines.pop();
+  if (subject === undefined) throw new OstreeTsError(Codes.USAGE, 'Aborting commit due to empty commit subject: write a subject on the first line in the editor, or use -s.');
+  return { subject, body: bodyLines.join('\n') };
+}
+
+async function editMessage(repoPath: string, branch: string | undefined): Promise<{ subject: string; body: string }> {
+  const dir = await fsp.mkdtemp(path.join(repoPath, 'tmp', 'commit-msg-'));
+  const file = path.join(dir, 'COMMIT_EDITMSG');
+  try {
+    await fsp.writeFile(file, editorTemplate(branch));
+    await runEditor(editorCommand(process.env), file);
+    return parseEditedMessage(await fsp.readFile(file, 'utf8'));
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Labelling from a base's policy needs libselinux, which this build does not use: refuse a base that has one. */
+async function refuseBasePolicy(repo: Awaited<ReturnType<typeof openRepo>>, base: string): Promise<void> {
+  const { resolveRev, lookupPath } = await import('../../repo/index.js');
+  const rev = await resolveRev(repo, base) as string;
+  const found = await lookupPath(repo, await repo.loadCommit(rev), '/usr/etc/selinux/config').then(() => true, () => false);
+  if (found) {
+    throw new OstreeTsError(Codes.USAGE, `The base commit ${rev} has an SELinux policy (/usr/etc/selinux/config), and this build cannot label with it: label the tree (setfiles) before committing, without -P.`, { rev });
+  }
+}
+
 export default verb({
   positionals: { path: optionalArg('Directory to commit (same as --tree=dir=PATH; the current directory when no tree is named)') },
   options: OPTIONS,
@@ -101,6 +161,15 @@ export default verb({
       const [k, v] = keyValue(s, 'add-detached-metadata-string');
       return [k, { type: 's', value: v }];
     });
+    let subject = o.subject;
+    let body = o.body;
+    if (o.bodyFile !== undefined) {
+      body = await fsp.readFile(o.bodyFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        throw new OstreeTsError(Codes.NOT_FOUND, `Cannot read the --body-file ${o.bodyFile}: ${e.code === 'ENOENT' ? 'no such file' : e.message}.`, { path: o.bodyFile });
+      });
+    }
+    if (o.editor) ({ subject, body } = await editMessage(repo.path, o.branch));
+    if (o.selinuxPolicyFromBase && o.base !== undefined) await refuseBasePolicy(repo, o.base);
     if (o.selinuxPolicy !== undefined) {
       throw new OstreeTsError(Codes.USAGE, '--selinux-policy is not supported: label the tree (setfiles) before committing; security.selinux xattrs are committed as they are.');
     }
@@ -118,8 +187,12 @@ export default verb({
       statOverride: await readOptionFile(o.statoverride, 'statoverride'),
       skipList: await readOptionFile(o.skipList, 'skip-list'),
       branch: o.branch,
-      subject: o.subject,
-      body: o.body,
+      subject,
+      body,
+      bootable: o.bootable,
+      generateSizes: o.generateSizes,
+      keepMetadata: o.keepMetadata,
+      modeRoExecutables: o.modeRoExecutables,
       timestamp: o.timestamp !== undefined ? parseTimestamp(o.timestamp) : undefined,
       parent: o.parent,
       orphan: o.orphan,
@@ -136,6 +209,16 @@ export default verb({
       fsync: o.fsync,
     });
     progress.done();
-    write(`${result.checksum}\n`);
+    if (o.consume) {
+      for (const t of trees) if (t.kind === 'dir') await fsp.rm(t.path, { recursive: true, force: true });
+    }
+    if (o.tableOutput) {
+      const c = result.counts;
+      write(`Commit: ${result.checksum}\nMetadata Total: ${c.metadataTotal}\nMetadata Written: ${c.metadataWritten}\n`
+        + `Content Total: ${c.contentTotal}\nContent Written: ${c.contentWritten}\nContent Cache Hits: ${c.contentCacheHits}\n`
+        + `Content Bytes Written: ${c.contentBytesWritten}\n`);
+    } else {
+      write(`${result.checksum}\n`);
+    }
   },
 });

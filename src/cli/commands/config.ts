@@ -1,6 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { openRepo, verb, write } from '../common.js';
-import { arg, optionalArg } from '../options.js';
+import { arg, optionalArg, str } from '../options.js';
 
 function splitKey(key: string): [string, string] {
   const i = key.lastIndexOf('.');
@@ -11,13 +11,20 @@ function splitKey(key: string): [string, string] {
 export default verb({
   positionals: {
     action: arg('What to do', { choices: ['get', 'set', 'unset'] }),
-    key: arg('SECTION.KEY, e.g. core.mode or \'remote "origin".url\''),
+    key: optionalArg('SECTION.KEY, e.g. core.mode or \'remote "origin".url\' (with --group: KEY alone)'),
     value: optionalArg('With set: the value'),
+  },
+  options: {
+    group: str('The group (section) of KEY, for keys or groups with dots in their names: --group=\'remote "origin"\' get url'),
   },
   examples: [['$0 --repo=repo config set core.fsync false', 'Trade durability for speed']],
   async run(o) {
     const repo = await openRepo(o);
-    const [group, key] = splitKey(o.key);
+    if (o.key === undefined) {
+      throw new OstreeTsError(Codes.USAGE, o.group !== undefined ? 'Group name and key must be specified: config --group=GROUP get KEY.' : 'A key must be specified: SECTION.KEY.');
+    }
+    if (o.action !== 'set' && o.value !== undefined) throw new OstreeTsError(Codes.USAGE, `Too many arguments given: config ${o.action} takes one key.`);
+    const [group, key] = o.group !== undefined ? [o.group, o.key] : splitKey(o.key);
     if (o.action === 'get') {
       const v = repo.config.get(group, key);
       if (v === undefined) {

@@ -1,4 +1,4 @@
-import { fsck } from '../../repo/index.js';
+import { fsck, verifyRefBindings } from '../../repo/index.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { flag, JSON_OPTION } from '../options.js';
@@ -9,11 +9,15 @@ export default verb({
   options: {
     delete: flag('Remove corrupt objects and mark the commits that need them as partial (pull again to repair)'),
     quiet: flag('Print only problems', { alias: 'q' }),
+    all: flag('Do not stop at the first problem (ostree-ts always goes on and lists every one)', { alias: 'a' }),
+    'verify-bindings': flag("Check that each ref's commit lists the ref in its ostree.ref-binding metadata"),
+    'verify-back-refs': flag('Also check that every ref a commit lists in ostree.ref-binding exists (implies --verify-bindings)'),
     json: JSON_OPTION,
   },
   details: 'Exits 1 when a problem was found (the report lists each one).',
   async run(o) {
     const repo = await openRepo(o);
+    if (o.verifyBindings || o.verifyBackRefs) await verifyRefBindings(repo, { backRefs: o.verifyBackRefs });
     const progress = progressLine(process.stderr, process.stderr.isTTY === true && !o.quiet && !o.json);
     const report = await fsck(repo, {
       delete: o.delete,

@@ -42,6 +42,7 @@ export const COMMANDS: Record<string, VerbEntry | GroupEntry> = {
   checkout: { describe: 'Check out a commit into a filesystem tree', load: () => verbModule(import('./checkout.js')) },
   refs: { describe: 'List, create or delete refs', load: () => verbModule(import('./refs.js')) },
   'rev-parse': { describe: 'Output the commit checksum a rev names', load: () => verbModule(import('./rev-parse.js')) },
+  reset: { describe: 'Reset a REF to a previous COMMIT', load: () => verbModule(import('./reset.js')) },
   log: { describe: 'Show the history of a branch', load: () => verbModule(import('./log.js')) },
   show: { describe: 'Output a commit, or one of its metadata values', load: () => verbModule(import('./show.js')) },
   export: { describe: 'Write a commit as a tar archive (tar, tar.gz or tar.zst)', load: () => verbModule(import('./export.js')) },

@@ -17,6 +17,7 @@ export default verb({
   positionals: { commit: arg('Ref or checksum'), paths: args('Paths inside the commit (default /)') },
   options: {
     recursive: flag('List directories recursively', { alias: 'R' }),
+    dironly: flag('List a directory itself, not its contents (unless -R)', { alias: 'd' }),
     xattrs: flag('Show extended attributes', { alias: 'X' }),
     checksum: flag('Show object checksums', { alias: 'C' }),
     'nul-filenames-only': flag('Print only file names, NUL-separated'),
@@ -24,7 +25,7 @@ export default verb({
   },
   async run(o) {
     const repo = await openRepo(o);
-    for await (const e of listTree(repo, o.commit, o.paths, { recursive: o.recursive })) {
+    for await (const e of listTree(repo, o.commit, o.paths, { recursive: o.recursive, dirOnly: o.dironly && !o.recursive })) {
       if (o.nulFilenamesOnly) write(`${e.path}\0`);
       else if (o.json) {
         write(`${JSON.stringify(document('TreeEntry', { ...e, mode: e.mode & 0o7777, xattrs: e.xattrs.map((x) => ({ name: x.name, value: Buffer.from(x.value).toString('base64') })) }))}\n`);

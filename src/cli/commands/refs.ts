@@ -1,5 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { listRefs, resolveRev, writeRef, readRef } from '../../repo/index.js';
+import { ghashOrder } from '../../format/index.js';
+import { listMirrorRefs, listRefAliases, listRefs, resolveRev, writeRef, writeRefAlias, readRef } from '../../repo/index.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { args, flag, JSON_OPTION, str } from '../options.js';
@@ -9,7 +10,10 @@ export default verb({
   options: {
     create: str('Create ref NAME pointing at the commit given as the argument'),
     delete: flag('Delete the refs given as arguments'),
-    list: flag('Also list the checksum of each ref'),
+    list: flag('With a prefix: print the refs whole, without removing the prefix'),
+    alias: flag('With --create: make NAME an alias (a symlink) of the ref given; alone: list the aliases', { alias: 'A' }),
+    force: flag('With --create: replace an existing ref'),
+    collections: flag('List refs with their collection IDs, as (COLLECTION, REF) (refs of a repository with a collection ID, and mirrored refs)', { alias: 'c' }),
     json: JSON_OPTION,
   },
   examples: [['$0 --repo=repo refs --create=stable os/x86_64', 'Point "stable" at the commit of os/x86_64']],
@@ -19,7 +23,12 @@ export default verb({
     if (o.create !== undefined && o.create.trim() === '') throw new OstreeTsError(Codes.INVALID_REF, 'Invalid refspec: --create needs a ref name (--create=NAME COMMIT).', { ref: o.create });
     if (o.create) {
       if (names.length !== 1) throw new OstreeTsError(Codes.USAGE, '--create=NAME needs exactly one commit argument.');
-      if (await readRef(repo, o.create)) throw new OstreeTsError(Codes.EXISTS, `Ref '${o.create}' already exists. Delete it first with --delete.`, { ref: o.create });
+      if (o.alias) {
+        // As ostree: an alias replaces whatever had the name.
+        await writeRefAlias(repo, o.create, names[0]);
+        return;
+      }
+      if (!o.force && await readRef(repo, o.create)) throw new OstreeTsError(Codes.EXISTS, `--create specified but ref ${o.create} already exists; add --force to replace it, or delete it first with --delete.`, { ref: o.create });
       const target = (await resolveRev(repo, names[0])) as string;
       await repo.loadCommit(target);
       await writeRef(repo, o.create, target);
@@ -34,6 +43,19 @@ export default verb({
       }
       return;
     }
+    if (o.alias) {
+      const aliases = new Map((await listRefAliases(repo)).map((a) => [a.ref, a.target]));
+      for (const name of ghashOrder([...aliases.keys()])) write(`${name} -> ${aliases.get(name)}\n`);
+      return;
+    }
+    if (o.collections) {
+      const lines = new Map<string, string>();
+      const own = repo.config.get('core', 'collection-id');
+      if (own) for (const r of await listRefs(repo, { remotes: false })) lines.set(`${own}\0${r.ref}`, `(${own}, ${r.ref})`);
+      for (const m of await listMirrorRefs(repo)) lines.set(`${m.collection}\0${m.ref}`, `(${m.collection}, ${m.ref})`);
+      for (const k of [...lines.keys()].sort()) write(`${lines.get(k)}\n`);
+      return;
+    }
     // A ref file holding garbage is named and skipped; the others are still listed.
     let refs = await listRefs(repo, { onInvalid: (e) => process.stderr.write(`warning: skipping it: ${e.message}\n`) });
     // Like ostree: with a prefix, list the refs below it, named relative to it.
@@ -41,6 +63,7 @@ export default verb({
     const shown = (r: (typeof refs)[number]): string => (prefix && !o.list ? r.refspec.slice(prefix.length + 1) : r.refspec);
     if (prefix) refs = refs.filter((r) => r.refspec.startsWith(`${prefix}/`) || (r.remote !== null && r.remote === prefix.replace(/:$/, '')));
     if (o.json) return printDocument('RefList', { refs: refs.map((r) => ({ name: r.refspec, remote: r.remote, ref: r.ref, checksum: r.checksum })) });
-    for (const r of refs) write(o.list ? `${r.refspec} ${r.checksum}\n` : `${shown(r)}\n`);
+    // ostree lists them in its hash table's order.
+    for (const name of ghashOrder(refs.map(shown))) write(`${name}\n`);
   },
 });
