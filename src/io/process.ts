@@ -18,6 +18,12 @@ export interface RunProcessOptions {
   maxOutput?: number;
   /** Standard input, written then closed (default: none, /dev/null). */
   input?: string;
+  /** Which bytes of output are kept when there are more than `maxOutput`: the first (default) or the last (where an error message ends). */
+  keep?: 'first' | 'last';
+  /** Every chunk of output as it comes (progress lines). */
+  onOutput?: (chunk: Buffer) => void;
+  /** Aborting kills the process group. */
+  signal?: AbortSignal;
 }
 
 export interface ProcessResult {
@@ -26,7 +32,7 @@ export interface ProcessResult {
   signal: string | null;
   /** Killed because the deadline passed. */
   timedOut: boolean;
-  /** The first `maxOutput` bytes of stdout and stderr, interleaved. */
+  /** The first (or, with `keep: 'last'`, the last) `maxOutput` bytes of stdout and stderr, interleaved. */
   output: Buffer;
   /** Bytes produced beyond what was kept. */
   dropped: number;
@@ -68,6 +74,16 @@ export function runProcess(file: string, args: readonly string[], opts: RunProce
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const take = (b: Buffer): void => {
+      opts.onOutput?.(b);
+      if (opts.keep === 'last') {
+        kept.push(b);
+        keptBytes += b.length;
+        while (keptBytes - kept[0].length >= max) {
+          keptBytes -= kept[0].length;
+          dropped += kept.shift()!.length;
+        }
+        return;
+      }
       const room = max - keptBytes;
       if (room >= b.length) {
         kept.push(b);
@@ -78,12 +94,22 @@ export function runProcess(file: string, args: readonly string[], opts: RunProce
         dropped += b.length - Math.max(room, 0);
       }
     };
+    const onAbort = (): void => {
+      if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (spawnError: NodeJS.ErrnoException | null): void => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      let output = Buffer.concat(kept);
+      if (opts.keep === 'last' && output.length > max) {
+        dropped += output.length - max;
+        output = output.subarray(output.length - max);
+      }
       resolve({
-        code: exit?.code ?? null, signal: exit?.signal ?? null, timedOut, output: Buffer.concat(kept), dropped,
+        code: exit?.code ?? null, signal: exit?.signal ?? null, timedOut, output, dropped,
         ms: exit?.ms ?? performance.now() - started, spawnError,
       });
     };

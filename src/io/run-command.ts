@@ -1,10 +1,11 @@
 /**
- * Running a program to completion: arguments as an array (no shell between),
- * its output (stdout and stderr, interleaved) kept up to a bound for the
- * error message, a timeout after which its whole process group is killed,
- * and cancellation through an AbortSignal.
+ * Running a program to completion for compose: arguments as an array (no
+ * shell between), this process's environment with additions, the last
+ * bytes of its output kept for the error message, progress as it comes, a
+ * timeout and cancellation that kill its whole process group. A thin form
+ * of runProcess, which does the running.
  */
-import { spawn } from 'node:child_process';
+import { inheritedEnv, runProcess } from './process.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -31,45 +32,18 @@ export interface RunResult {
   spawnError?: string;
 }
 
-export function runCommand(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const keep = opts.keepBytes ?? 64 * 1024;
-  return new Promise((resolve) => {
-    let out = Buffer.alloc(0);
-    let timedOut = false;
-    let done = false;
-    const child = spawn(cmd, args, {
-      cwd: opts.cwd,
-      env: opts.replaceEnv ? { ...opts.env } : { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const killGroup = (): void => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch { /* already gone */ }
-    };
-    const take = (b: Buffer): void => {
-      out = out.length + b.length > keep ? Buffer.concat([out, b]).subarray(-keep) : Buffer.concat([out, b]);
-      opts.onOutput?.(b.toString('utf8'));
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    const timer = opts.timeoutMs !== undefined ? setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, opts.timeoutMs) : null;
-    const onAbort = (): void => killGroup();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (r: Omit<RunResult, 'output' | 'timedOut'>): void => {
-      if (done) return;
-      done = true;
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      // What the program started may still hold the pipes: the group goes with it.
-      if (timedOut) killGroup();
-      resolve({ ...r, timedOut, output: out.toString('utf8') });
-    };
-    child.on('error', (e) => finish({ code: null, signal: null, spawnError: e.message }));
-    child.on('close', (code, signal) => finish({ code, signal }));
+export async function runCommand(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await runProcess(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.replaceEnv ? { ...opts.env } : { ...inheritedEnv(), ...opts.env },
+    timeoutMs: opts.timeoutMs,
+    maxOutput: opts.keepBytes ?? 64 * 1024,
+    keep: 'last',
+    onOutput: opts.onOutput ? (b) => opts.onOutput!(b.toString('utf8')) : undefined,
+    signal: opts.signal,
   });
+  return {
+    code: r.code, signal: r.signal, timedOut: r.timedOut, output: r.output.toString('utf8'),
+    ...(r.spawnError ? { spawnError: r.spawnError.message } : {}),
+  };
 }
