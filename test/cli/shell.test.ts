@@ -68,7 +68,7 @@ test('anything else goes through yargs, which refuses what it does not know', as
     assert.equal(r?.parser, 'yargs', args.join(' '));
   }
   assert.deepEqual((await parseCommandLine(OSTREE_PROGRAM, ['ls', '-RC', 'os']))?.options.recursive, true);
-  for (const args of [['rev-parse'], ['rev-parse', 'a', 'b'], ['commit', '--frob'], ['config', 'frob', 'a.b'], ['admin', 'status', '--karg=x'], ['frob'], ['admin', 'frob']]) {
+  for (const args of [['show'], ['rev-parse', 'a', 'b'], ['commit', '--frob'], ['config', 'frob', 'a.b'], ['admin', 'status', '--karg=x'], ['frob'], ['admin', 'frob']]) {
     await assert.rejects(parseCommandLine(OSTREE_PROGRAM, args), (e: unknown) => e instanceof OstreeTsError && e.code === Codes.USAGE, args.join(' '));
   }
   await assert.rejects(parseCommandLine(ATOMIC_PROGRAM, ['upgrade', '--frob']), { code: Codes.USAGE });
@@ -102,9 +102,9 @@ test('exit statuses: atomic tells refusals apart; ostree-ts exits 1 for every fa
   assert.equal(badPin.code, 2);
   assert.match(badPin.stderr, /'x' is not a deployment index/);
   assert.equal((await ots('frob')).code, 1);
-  const missing = await ots('rev-parse');
+  const missing = await ots('show');
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^Run 'ostree-ts rev-parse --help' for usage\.$/m);
+  assert.match(missing.stderr, /^Run 'ostree-ts show --help' for usage\.$/m);
 });
 
 test('an internal error is reported as a bug, its stack only with --verbose', async () => {

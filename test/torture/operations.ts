@@ -70,6 +70,15 @@ async function bootOrder(root: string): Promise<string> {
   return (await checkBootInvariants(path.join(root, 'sysroot'))).map((d) => d.csum.slice(0, 12)).join(' > ');
 }
 
+/** Boot order, the default's entry name (its counter) and its assessment, as `atomic status --json` gives it. */
+async function assessed(root: string): Promise<string> {
+  const order = await checkBootInvariants(path.join(root, 'sysroot'));
+  const r = await run(node, [ATOMIC, `--sysroot=${path.join(root, 'sysroot')}`, 'status', '--json']);
+  const doc = JSON.parse(r.stdout) as { deployments: Array<{ assessment?: { state?: string } }>; quarantine?: Array<{ commit: string }> };
+  const states = doc.deployments.map((d) => d.assessment?.state ?? '?').join(',');
+  return `${order.map((d) => d.csum.slice(0, 12)).join(' > ')} [${order[0].entry}] ${states} quarantine=${(doc.quarantine ?? []).length}`;
+}
+
 function sysrootFixture(template: string, command: (s: string) => string[], state: (root: string) => Promise<string>, extra: Partial<Fixture> = {}): Fixture {
   return {
     template,
@@ -228,6 +237,25 @@ export function operations(w: World): TortureOperation[] {
           return `${boot.map((d) => d.csum.slice(0, 12)).join(' > ')}: ${options.split(' ').filter((a) => !a.startsWith('ostree=')).join(' ')}`;
         };
         return sysrootFixture(dir, (sr) => [node, ATOMIC, `--sysroot=${sr}`, 'kargs', '--replace=torture=1'], kargs);
+      },
+    },
+    {
+      // Boot assessment: the bootloader's counter rename, then the health check blessing v2 (entry renamed without counter, record good).
+      name: 'atomic simulate-boot (blessing)',
+      async setup(dir) {
+        const s = await sysrootCopy(w, dir);
+        await ok(run(node, [ATOMIC, `--sysroot=${s}`, 'upgrade']), 'upgrade to v2');
+        return sysrootFixture(dir, (sr) => [node, ATOMIC, `--sysroot=${sr}`, 'simulate-boot'], assessed, { afterFault: 'any' });
+      },
+    },
+    {
+      // Boot assessment: v2's tries spent, the bootloader falls back to v1, the reconcile marks v2 failed, makes v1 the default and quarantines v2.
+      name: 'atomic boot-reconcile (fallback)',
+      async setup(dir) {
+        const s = await sysrootCopy(w, dir);
+        await ok(run(node, [ATOMIC, `--sysroot=${s}`, 'upgrade']), 'upgrade to v2');
+        for (let i = 0; i < 3; i++) await ok(run(node, [ATOMIC, `--sysroot=${s}`, 'simulate-boot', '--fail-boot']), 'a boot of v2 that fails');
+        return sysrootFixture(dir, (sr) => [node, ATOMIC, `--sysroot=${sr}`, 'simulate-boot'], assessed, { afterFault: 'any' });
       },
     },
   ];

@@ -9,6 +9,7 @@ export default verb({
     single: flag('Print the one commit of a repository that holds exactly one; anything else is an error', { alias: 'S' }),
   },
   async run(o) {
+    if (o.rev === undefined && !o.single) throw new OstreeTsError(Codes.USAGE, 'A rev must be specified (a ref, REMOTE:REF or checksum), or --single.');
     const repo = await openRepo(o);
     if (o.single) {
       if (o.rev !== undefined) throw new OstreeTsError(Codes.USAGE, 'Cannot specify arguments with --single: it prints the only commit of the repository.');
@@ -22,7 +23,6 @@ export default verb({
       write(`${commits[0]}\n`);
       return;
     }
-    if (o.rev === undefined) throw new OstreeTsError(Codes.USAGE, 'A rev must be specified (a ref, REMOTE:REF or checksum), or --single.');
-    write(`${await resolveRev(repo, o.rev)}\n`);
+    write(`${await resolveRev(repo, o.rev as string)}\n`);
   },
 });
