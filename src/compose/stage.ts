@@ -6,7 +6,7 @@
  * result depends on the content alone; tarballs keep their owners and modes.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import type { EntryType, TreeReader } from '../format/index.js';
+import { dirReader } from '../repo/index.js';
 import { createReadStream, fsp, GitRepo, isErrno, path, type RunOptions, type RunResult } from '../io/index.js';
 
 /** How compose runs programs (tar, mmdebstrap, chroot, the postprocess scripts). */
@@ -122,29 +122,7 @@ export function lastLines(text: string, n: number): string {
 }
 
 /** A staged directory read as a tree (for the kernel search). */
-export function stageReader(root: string): TreeReader {
-  const abs = (rel: string): string => path.join(root, rel);
-  const typeOf = (st: { isDirectory(): boolean; isSymbolicLink(): boolean }): EntryType => (st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file');
-  return {
-    async list(rel) {
-      const ents = await fsp.readdir(abs(rel), { withFileTypes: true }).catch((e) => {
-        if (isErrno(e, 'ENOENT', 'ENOTDIR')) return null;
-        throw e;
-      });
-      return ents ? ents.map((e) => ({ name: e.name, type: typeOf(e) })).sort((a, b) => byName(a.name, b.name)) : null;
-    },
-    async type(rel) {
-      const st = await fsp.lstat(abs(rel)).catch(() => null);
-      return st ? typeOf(st) : null;
-    },
-    async size(rel) {
-      return (await fsp.stat(abs(rel))).size;
-    },
-    open(rel) {
-      return createReadStream(abs(rel));
-    },
-  };
-}
+export const stageReader = dirReader;
 
 /** Glob to a regular expression over paths relative to the root: `**` any depth, `*` and `?` within a name. */
 export function globToRegExp(glob: string): RegExp {

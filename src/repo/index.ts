@@ -29,4 +29,5 @@ export * from './fault-points.js';
 export * from './stored-form.js';
 export * from './verify-object.js';
 export * from './checksum-path.js';
+export * from './tree-reader.js';
 export * from './diff-stats.js';

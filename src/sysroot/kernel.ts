@@ -5,37 +5,11 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type EntryType, type KernelLayout, type TreeReader } from '../format/index.js';
-import { createReadStream, exists, fsp, isErrno, path, randomSuffix } from '../io/index.js';
+import { exists, fsp, isErrno, path, randomSuffix } from '../io/index.js';
 import type { Repo } from '../repo/index.js';
 
+export { dirReader } from '../repo/index.js';
 export { findKernel, kernelSize, type EntryType, type KernelFile, type KernelLayout, type TreeReader } from '../format/index.js';
-
-/** A directory on disk. */
-export function dirReader(root: string): TreeReader {
-  const abs = (rel: string): string => path.join(root, rel);
-  const typeOf = (st: { isDirectory(): boolean; isSymbolicLink(): boolean }): EntryType => (st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file');
-  return {
-    async list(rel) {
-      try {
-        const ents = await fsp.readdir(abs(rel), { withFileTypes: true });
-        return ents.map((e) => ({ name: e.name, type: typeOf(e) }));
-      } catch (e) {
-        if (isErrno(e, 'ENOENT', 'ENOTDIR')) return null;
-        throw e;
-      }
-    },
-    async type(rel) {
-      const st = await fsp.lstat(abs(rel)).catch(() => null);
-      return st ? typeOf(st) : null;
-    },
-    async size(rel) {
-      return (await fsp.stat(abs(rel))).size;
-    },
-    open(rel) {
-      return createReadStream(abs(rel));
-    },
-  };
-}
 
 /** A commit in a repository, read without checking it out. */
 export function commitReader(repo: Repo, checksum: string): TreeReader {
