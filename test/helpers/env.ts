@@ -104,4 +104,12 @@ export async function removeTree(d: string): Promise<void> {
 
 export const isRoot = process.getuid?.() === 0;
 
+/** Run only as root: false (the test skipped) when not, but under CI=true, which runs as root, a failure. */
+export function requireRoot(t: TestContext, why: string): boolean {
+  if (isRoot) return true;
+  if (process.env.CI === 'true') throw new Error(`This test needs root (${why}); CI runs as root.`);
+  t.skip(`needs root: ${why}`);
+  return false;
+}
+
 export const MODES = ['archive', 'bare', 'bare-user', 'bare-user-only'] as const;

@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
-import { isRoot, run } from './env.js';
+import { requireRoot, run } from './env.js';
+export { requireRoot };
 
 export interface SmallFs {
   dir: string;
@@ -15,16 +16,10 @@ export interface SmallFs {
   resize(size: string): Promise<void>;
 }
 
-export async function requireRoot(t: TestContext, why: string): Promise<boolean> {
-  if (isRoot) return true;
-  if (process.env.CI === 'true') throw new Error(`This test needs root: ${why}.`);
-  t.skip(`needs root: ${why}`);
-  return false;
-}
 
 /** Mount a tmpfs of `size` (`4m`) with at most `inodes` inodes; null (the test skipped) without root. */
 export async function smallFs(t: TestContext, size: string, inodes?: number): Promise<SmallFs | null> {
-  if (!(await requireRoot(t, 'it mounts a small tmpfs to fill'))) return null;
+  if (!(requireRoot(t, 'it mounts a small tmpfs to fill'))) return null;
   const dir = await mkdtemp(path.join(tmpdir(), 'ots-smallfs-'));
   const opts = [`size=${size}`, ...(inodes ? [`nr_inodes=${inodes}`] : [])].join(',');
   const r = await run('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', dir]);

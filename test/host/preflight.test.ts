@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { decodeMetadata, encodeMetadata } from '../../src/format/index.js';
-import { isRoot, ok, ots, requireOstree, requireTool, run, tempDir, type RunResult } from '../helpers/env.js';
+import { ok, ots, requireOstree, requireRoot, requireTool, run, tempDir, type RunResult } from '../helpers/env.js';
 import {
   atomic, checkBootInvariants, deployDir, makeHost, makeOsTree, objectCount, ostreeStatus, publish, snapshotSysroot, type Host,
 } from '../helpers/host.js';
@@ -116,12 +116,7 @@ test('signature: a commit signed by another key, a corrupted signature and an un
   await upgraded(host, good, host.v1);
 });
 
-async function needRoot(t: TestContext, why: string): Promise<boolean> {
-  if (isRoot) return true;
-  if (process.env.CI === 'true') throw new Error(`${why} needs root, which CI runs as.`);
-  t.skip(`${why} needs root`);
-  return false;
-}
+const needRoot = async (t: TestContext, why: string): Promise<boolean> => requireRoot(t, why);
 
 test('boot-space: a kernel that does not fit in /boot is refused; with a larger /boot it goes through', async (t) => {
   if (!(await requireOstree(t))) return;

@@ -40,7 +40,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ROOT, isRoot, requireOstree, requireTool, tempDir } from '../helpers/env.js';
+import { ROOT, requireOstree, requireRoot, requireTool, tempDir } from '../helpers/env.js';
 import { chooseFaults, rng, tortureOperation, type OperationReport } from './harness.js';
 import { faultPoints } from './strace.js';
 import { makeWorld, operations } from './operations.js';
@@ -51,11 +51,7 @@ test('torture: faults injected at every write, sync, rename, link, unlink, symli
   if (mode !== 'ci' && mode !== 'full') throw new Error(`TORTURE=${mode}: say ci (a sample) or full (every fault point)`);
   if (!(await requireOstree(t))) return;
   if (!(await requireTool(t, 'strace', 'strace'))) return;
-  if (!isRoot) {
-    if (process.env.CI === 'true') throw new Error('The torture suite runs as root (bare repositories, sysroots with immutable deployments).');
-    t.skip('the torture suite runs as root');
-    return;
-  }
+  if (!requireRoot(t, 'bare repositories, sysroots with immutable deployments')) return;
   const seed = process.env.TORTURE_SEED ? Number(process.env.TORTURE_SEED) : Math.floor(Math.random() * 2 ** 31);
   const jobs = Number(process.env.TORTURE_JOBS ?? 2);
   const only = (process.env.TORTURE_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
