@@ -21,12 +21,11 @@ import {
   deploymentKey, emptyAssessment, updateAssessment, type AssessmentRecord, type DeploymentAssessment,
 } from '../sysroot/assessment.js';
 import {
-  adoptEspCounters, blessDeployment, markDeploymentFailed, readTriesLeft,
+  adoptEspCounters, blessDeployment, giveBackTry, markDeploymentFailed, readTriesLeft,
   deploymentName, deploymentPath, loadSysroot, openSysrootRepo, requireSysroot, sameDeployment, type BootBackend, type Deployment, type SysrootFaults, type SysrootState,
 } from '../sysroot/index.js';
 import { readAtomicConfig, type AtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
-import { giveBackTry } from './give-back-try.js';
 import {
   failureReason, findScripts, runHealthChecks, runScripts, type CheckRun, type RunScriptsOptions, type Verdict,
 } from './checks.js';

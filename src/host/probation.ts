@@ -6,9 +6,25 @@
  * deployments that are gone are dropped at the same time.
  */
 import type { HostEnv } from '../io/index.js';
-import { deploymentKey, readAssessment, readTriesLeft, startProbation, updateAssessment, type Deployment, type SysrootFaults, type SysrootState } from '../sysroot/index.js';
+import { armProbation, deploymentKey, readAssessment, readTriesLeft, startProbation, updateAssessment, type Deployment, type SysrootFaults, type SysrootState } from '../sysroot/index.js';
 import type { AtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
+
+/**
+ * Before the switch: the record says `d` is untested and GRUB's counter is
+ * armed (see armProbation), so a cut between the switch and the probation
+ * still leaves its first boot counted. Run `fn` (the switch); if it fails,
+ * the grubenv is put back.
+ */
+export async function withArmedProbation<T>(root: string, env: HostEnv, d: Deployment, conf: AtomicConfig, faults: SysrootFaults | undefined, fn: () => Promise<T>): Promise<T> {
+  const armed = await armProbation(root, env, d, conf.tries, bootBackend(conf, faults));
+  try {
+    return await fn();
+  } catch (e) {
+    await armed.undo().catch(() => {});
+    throw e;
+  }
+}
 
 export async function startNewDefaultProbation(root: string, env: HostEnv, d: Deployment, conf: AtomicConfig, faults?: SysrootFaults): Promise<void> {
   await startProbation(root, env, d, conf.tries, bootBackend(conf, faults));

@@ -9,7 +9,7 @@ import { deploymentName, loadSysroot, openSysrootRepo, sameDeployment, writeList
 import { readAtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 import { underLock, type HostVerbOptions } from './common.js';
-import { checkBootFiles, forgetGone, startNewDefaultProbation } from './probation.js';
+import { checkBootFiles, forgetGone, startNewDefaultProbation, withArmedProbation } from './probation.js';
 
 export interface RollbackOptions extends HostVerbOptions {
   onEvent?: (e: DeployEvent) => void;
@@ -42,8 +42,10 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
     let to = '';
     const conf = await readAtomicConfig(root, (await openSysrootRepo(root)).config);
     const boot = bootBackend(conf, opts.faults);
-    await checkBootFiles(await loadSysroot(root, opts.env), conf);
-    const written = await writeList(root, opts.env, (st) => {
+    const before = await loadSysroot(root, opts.env);
+    await checkBootFiles(before, conf);
+    const planned = rollbackTarget(before);
+    const switchTo = () => writeList(root, opts.env, (st) => {
       const found = rollbackTarget(st);
       from = deploymentName(st.deployments[0]);
       to = deploymentName(found);
@@ -52,6 +54,8 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackResult> {
       const target = counted ? { ...found, bootCounter: { left: conf.tries, done: 0 } } : found;
       return [target, ...st.deployments.filter((d) => !sameDeployment(d, target))];
     }, { onEvent: opts.onEvent, boot });
+    // We hold the lock: the target is the planned one, armed before the switch unless it is the one running.
+    const written = sameDeployment(planned, before.booted) ? await switchTo() : await withArmedProbation(root, opts.env, planned, conf, opts.faults, switchTo);
     // The new default is on probation too, unless it is the one running (it booted, so it is what the health checks judged).
     const target = written.deployments[0];
     if (!sameDeployment(target, written.state.booted)) await startNewDefaultProbation(root, opts.env, target, conf, opts.faults);

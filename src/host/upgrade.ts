@@ -20,7 +20,7 @@ import {
 import { findRevision, pull, resolveCommit, type PullEvent } from '../transport/index.js';
 import { readAtomicConfig, type AtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
-import { checkBootFiles, forgetGone, startNewDefaultProbation } from './probation.js';
+import { checkBootFiles, forgetGone, startNewDefaultProbation, withArmedProbation } from './probation.js';
 import { underLock, type HostVerbOptions } from './common.js';
 import { runPreflight, targetOf, type CheckResult, type CheckStage, type PreflightContext, type PreflightTarget } from './preflight/index.js';
 import { parseRefspec } from './status.js';
@@ -243,7 +243,7 @@ async function deployTarget(ctx: PreflightContext, { checksum: target }: Preflig
   const boot = bootBackend(conf, opts.faults);
   // Its entry is written counted, in the same switch that makes it the default (grub counts in grubenv instead).
   if (conf.tries > 0 && boot.kind !== 'grub') deployment.bootCounter = { left: conf.tries, done: 0 };
-  const written = await finishWrite(st, repo, list, { deployment, merge, etc }, { noClean: true, boot, onEvent });
+  const written = await withArmedProbation(st.root, st.env, deployment, conf, opts.faults, () => finishWrite(st, repo, list, { deployment, merge, etc }, { noClean: true, boot, onEvent }));
   // On probation from its first boot: the bootloader counts its tries, the health checks bless it.
   await startNewDefaultProbation(st.root, st.env, deployment, conf, opts.faults);
   if (ctx.remote && !opts.revision && (await readRef(repo, refspec)) !== target) await writeRef(repo, refspec, target);

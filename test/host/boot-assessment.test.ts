@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { parseGrubenv } from '../../src/format/grubenv.js';
 import { bootReconcile } from '../../src/host/boot-reconcile.js';
 import { healthCheck } from '../../src/host/health-check.js';
+import { upgrade } from '../../src/host/upgrade.js';
 import { SysrootFaultReached, SysrootFaults } from '../../src/sysroot/faults.js';
 import { hostEnv } from '../helpers/booted.js';
 import { requireOstree, run, tempDir, type RunResult } from '../helpers/env.js';
@@ -383,4 +384,45 @@ test('power cut: the blessing (systemd-boot, ESP and /boot/loader) stopped betwe
   const st = await status();
   assert.deepEqual(st.deployments.map((d) => [d.id, d.assessment.state, d.assessment.triesLeft]), [[v2, 'good', null], [v1, 'good', null]]);
   assert.deepEqual(await h.entries('blessed after the cuts'), ['ostree-2-testos.conf', 'ostree-1-testos.conf']);
+});
+
+test('power cut: with grub, an upgrade stopped at any of its sysroot writes leaves the default counted — the counter is armed before the switch', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const h = await setup(t, 'grub', 'ots-assess-cut-arm-');
+  const { S, sim } = h;
+  const v1 = `${h.host.v1}.0`;
+  await sim();
+  const c2 = await h.release('v2', '2.0', 1_700_000_100, {});
+  const v2 = `${c2}.0`;
+  const stops: string[] = [];
+  const defaults: string[] = [];
+  let done = false;
+  for (let n = 1; n <= 40 && !done; n++) {
+    // Each cut on a copy of the sysroot as it was before the upgrade.
+    const copy = path.join(h.dir, `cut-${n}`);
+    out(await run('cp', ['-a', S, copy]), 'copy the sysroot');
+    try {
+      assert.equal((await upgrade({ sysroot: copy, env: await hostEnv(t), faults: new SysrootFaults([`@${n}`]) })).outcome, 'updated');
+      done = true;
+    } catch (e) {
+      if (!(e instanceof SysrootFaultReached)) throw e;
+      stops.push(e.point);
+    }
+    const ids = (await checkBootInvariants(copy)).map((d) => d.id);
+    if (!done) defaults.push(ids[0] === v2 ? 'v2' : 'v1');
+    const file = path.join(copy, 'boot', 'grub2', 'grubenv');
+    const env = Object.fromEntries(parseGrubenv(await readFile(file), file));
+    if (ids[0] === v2) {
+      // Switched: v2's first boot is counted, however early after the switch the cut came.
+      assert.deepEqual([env.boot_counter, env.boot_success], ['3', '0'], `cut at write ${n} (${stops.at(-1) ?? 'none'}): v2 is the default and counted`);
+      const st = JSON.parse(out(await atomic(`--sysroot=${copy}`, 'status', '--json'), 'status')) as Status;
+      assert.equal(st.deployments[0].assessment.state, 'untested', `cut at write ${n}: the record has v2 on probation`);
+    } else {
+      assert.equal(ids[0], v1, `cut at write ${n}: v1 is still the default`);
+    }
+    await run('chattr', ['-R', '-i', copy]).catch(() => undefined);
+  }
+  assert.ok(done, `the upgrade completed after ${stops.length} cuts`);
+  // The cuts fell before the switch (the arming) and after it (the probation's own writes).
+  assert.ok(defaults.includes('v1') && defaults.includes('v2'), `cuts before and after the switch (${stops.map((p, i) => `${p}: ${defaults[i]}`).join(', ')})`);
 });

@@ -230,6 +230,93 @@ export async function markDeploymentFailed(root: string, env: HostEnv, d: Deploy
 }
 
 /**
+ * An inconclusive health check uses no try: the bootloader spent one when
+ * it booted `d` (systemd-boot renamed `+L-D` to `+(L-1)-(D+1)`, GRUB
+ * decremented `boot_counter`), so it is given back: the entry renamed
+ * `+(L+1)-(D-1)` (on the ESP first, then /boot/loader), or `boot_counter`
+ * raised by one while `d` is the default. An entry that was not tried (no
+ * DONE) or carries no counter is left as it is.
+ */
+export async function giveBackTry(root: string, env: HostEnv, d: Deployment, backend: BootBackend): Promise<void> {
+  const { st, d: cur, index } = await current(root, env, d, backend);
+  if (backend.kind === 'grub') {
+    if (index !== 0) return;
+    const file = await grubenvFile(st.root, backend);
+    const vars = await readGrubenvFile(file);
+    const raw = vars.get('boot_counter');
+    if (raw === undefined || !/^[0-9]+$/.test(raw)) return;
+    vars.set('boot_counter', String(Number(raw) + 1));
+    await writeGrubenvFile(file, vars);
+    faultHit(backend.faults, 'grubenv');
+    return;
+  }
+  const c = parseBootCounter(cur.entryFile!);
+  if (!c || c.done === 0) return;
+  await renameEntry(st, cur, withCounter(cur.entryFile!, { left: c.left + 1, done: c.done - 1 }), backend);
+}
+
+/**
+ * What the bootloader's counter said at this boot, undone: `d`'s entry gets
+ * back the counted name `counted` (systemd-bless-boot's `indeterminate`,
+ * with the name the firmware gave it, `LoaderBootCountPath`) and the record
+ * says untested again. Refused for a name with no tries left, and for GRUB
+ * (grubenv keeps no name to go back to).
+ */
+export async function markIndeterminate(root: string, env: HostEnv, d: Deployment, counted: string, backend: BootBackend): Promise<AssessmentRecord> {
+  const c = parseBootCounter(counted);
+  if (backend.kind === 'grub') {
+    throw new OstreeTsError(Codes.USAGE, 'With the grub back end there is no counted entry name to go back to (grubenv counts the tries). Nothing was changed; start a new probation with an update, or bless it good or bad.', {});
+  }
+  if (!c) throw new OstreeTsError(Codes.USAGE, `The boot entry name ${counted} carries no boot counter, so there is nothing to go back to. Nothing was changed.`, { entry: counted });
+  if (c.left === 0) throw new OstreeTsError(Codes.USAGE, `The boot entry ${counted} has no tries left: it cannot be made indeterminate again (systemd-bless-boot refuses this too). Nothing was changed.`, { entry: counted });
+  const { st, d: cur } = await current(root, env, d, backend);
+  if (blessedName(counted) !== blessedName(cur.entryFile!)) {
+    throw new OstreeTsError(Codes.USAGE, `The boot entry ${counted} is not the entry of deployment ${deploymentKey(cur)} (${cur.entryFile}). Nothing was changed.`, { entry: counted });
+  }
+  await renameEntry(st, cur, withCounter(cur.entryFile!, { left: c.left, done: c.done }), backend);
+  const key = deploymentKey(cur);
+  const since = isoNow(env);
+  return record(st.root, st, backend, (r) => {
+    const was: DeploymentAssessment | undefined = r.deployments[key];
+    r.deployments[key] = { ...(was ?? { attempts: [] }), state: 'untested', tries: Math.max(was?.tries ?? 0, c.left + c.done), since };
+    delete r.deployments[key].reason;
+  });
+}
+
+/**
+ * Before the switch that makes `d` the default: the record already says it
+ * is untested, and with GRUB the grubenv counter is armed (`boot_counter`,
+ * `boot_success=0`, as greenboot arms it when an update is staged), so the
+ * first boot of `d` is counted and judged even when a power cut falls
+ * between the switch and `startProbation`. A cut before the switch leaves
+ * the old default counted once more; its next good boot blesses it again.
+ * `undo` puts the grubenv back when the switch does not happen.
+ */
+export async function armProbation(root: string, env: HostEnv, d: Deployment, tries: number, backend: BootBackend): Promise<{ undo(): Promise<void> }> {
+  const none = { undo: async () => {} };
+  if (tries <= 0) return none;
+  const key = deploymentKey(d);
+  const since = isoNow(env);
+  await readAssessment(root);
+  let undo = none.undo;
+  if (backend.kind === 'grub') {
+    const file = await grubenvFile(root, backend);
+    const before = await readGrubenvFile(file);
+    await updateGrubenvFile(file, (v) => {
+      v.set('boot_counter', String(tries));
+      v.set('boot_success', '0');
+    });
+    faultHit(backend.faults, 'grubenv');
+    undo = () => writeGrubenvFile(file, before);
+  }
+  await updateAssessment(root, (r) => {
+    r.deployments[key] = { state: 'untested', tries, since, attempts: [] };
+  });
+  faultHit(backend.faults, 'record');
+  return { undo };
+}
+
+/**
  * Make `d` the default (first), the others after it in their order, through
  * the usual deployment-list write (counters kept, the ESP in step). With
  * grub, a default that is not on probation leaves boot_counter unset.
@@ -384,7 +471,7 @@ export async function checkAssessment(st: SysrootState, backend: BootBackend): P
   const tries = await readTriesLeft(st, backend);
   const live = new Set(st.deployments.map(deploymentKey));
   for (const k of Object.keys(st.assessment?.deployments ?? {})) {
-    if (!live.has(k)) notes.push(`The boot assessment record names ${k}, which is no longer in the boot list (undeployed, perhaps by another tool); it is forgotten when the next probation starts.`);
+    if (!live.has(k)) notes.push(`The boot assessment record names ${k}, which is not in the boot list (an update cut short before its switch, or a deployment removed, perhaps by another tool); it is forgotten when the next probation starts.`);
   }
   st.deployments.forEach((d, i) => {
     const key = deploymentKey(d);
