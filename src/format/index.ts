@@ -13,3 +13,4 @@ export * from './byte-size.js';
 export * from './kernel-layout.js';
 export * from './boot-counter.js';
 export * from './grubenv.js';
+export * from './efivar.js';

@@ -13,3 +13,4 @@ export * from './boot-reconcile.js';
 export * from './simulate-boot.js';
 export * from './quarantine.js';
 export * from './units.js';
+export * from './bless.js';

@@ -30,6 +30,12 @@ export interface HostEnv {
   freeSpace(p: string): Promise<number>;
   /** Whether this process may set owners (copies keep uid and gid only then). */
   asRoot: boolean;
+  /**
+   * An EFI variable as efivarfs shows it (`NAME-VENDORGUID`: attributes,
+   * then the value); null when the machine has no such variable (or was not
+   * booted through EFI). Absent: no EFI variables at all.
+   */
+  efiVariable?(name: string): Promise<Buffer | null>;
 }
 
 /** Bytes an unprivileged writer may still use on the filesystem holding `p`. */
@@ -67,6 +73,15 @@ export function nodeHostEnv(): HostEnv {
     now: () => Date.now(),
     freeSpace,
     asRoot: process.getuid?.() === 0,
+    efiVariable: async (name) => {
+      try {
+        return await fsp.readFile(`/sys/firmware/efi/efivars/${name}`);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL') return null;
+        throw e;
+      }
+    },
   };
 }
 

@@ -35,6 +35,7 @@ export const VERBS: Record<string, VerbEntry | GroupEntry> = {
   cleanup: { describe: 'Remove deployment directories, kernels and repository objects no deployment in the boot list needs', load: () => verbModule(import('./cleanup.js')) },
   'health-check': { describe: 'Run the health checks on the booted deployment: bless it, or record the failure and reboot so the bootloader tries again or falls back', load: () => verbModule(import('./health-check.js')) },
   'boot-reconcile': { describe: 'Early at boot: if the bootloader fell back, mark the update failed, quarantine its commit and make the running deployment the default', load: () => verbModule(import('./boot-reconcile.js')) },
+  bless: { describe: "Mark the booted deployment good, bad or indeterminate, or say where its boot counting stands (systemd-bless-boot's verbs)", load: () => verbModule(import('./bless.js')) },
   'simulate-boot': { describe: 'Boot the sysroot once as its bootloader would (entry choice, counters), then reconcile and run the health checks (for CI)', load: () => verbModule(import('./simulate-boot.js')) },
   quarantine: {
     describe: 'The commits updates refuse because they failed their boot assessment: list, clear',
