@@ -43,6 +43,12 @@ export interface UpgradeOptions extends HostVerbOptions {
   karg?: string[];
   kargAppend?: string[];
   kargDelete?: string[];
+  /** Fetch the update and move the followed ref; deploy nothing (`ostree admin upgrade --pull-only`). */
+  pullOnly?: boolean;
+  /** Deploy what the followed ref already holds here; fetch nothing (`--deploy-only`). */
+  deployOnly?: boolean;
+  /** No cleanup (and no prune) after the switch. */
+  noPrune?: boolean;
   onEvent?: (e: UpdateEvent) => void;
 }
 
@@ -51,13 +57,15 @@ export interface UpdateOptions extends UpgradeOptions {
   rebase?: string;
   /** Deploy this version (commit `version`) or checksum of the followed ref rather than its newest commit. */
   revision?: string;
+  /** The revision is not let past the downgrade check (`ostree admin upgrade --override-commit`, which needs --allow-downgrade for an older one). */
+  revisionChecksDowngrade?: boolean;
 }
 
 export interface UpdateResult {
   apiVersion: 'ostree-ts/v1';
   kind: 'UpdateResult';
-  /** 'updated': a new default; 'no-update': nothing newer; 'available': --check found one; 'previewed'. */
-  outcome: 'updated' | 'no-update' | 'available' | 'previewed';
+  /** 'updated': a new default; 'no-update': nothing newer; 'available': --check found one; 'previewed'; 'pulled': --pull-only fetched it. */
+  outcome: 'updated' | 'no-update' | 'available' | 'previewed' | 'pulled';
   refspec: string;
   from: string;
   to: string;
@@ -134,7 +142,15 @@ async function updateLocked(root: string, opts: UpdateOptions): Promise<UpdateRe
   }
 
   await preflight('fetch');
-  await fetchTarget(ctx, target, emit);
+  if (!opts.deployOnly) await fetchTarget(ctx, target, emit);
+  else if (await ctx.repo.isCommitPartial(target.checksum)) {
+    throw new OstreeTsError(Codes.NOT_FOUND, `Commit ${target.checksum} of ${refspec} is not wholly in ${ctx.repo.path}, so it cannot be deployed without a pull. Pull it first (--pull-only), or upgrade without --deploy-only.`, { checksum: target.checksum });
+  }
+  if (opts.pullOnly) {
+    if (ctx.remote && (await readRef(ctx.repo, refspec)) !== target.checksum) await writeRef(ctx.repo, refspec, target.checksum);
+    result.outcome = 'pulled';
+    return result;
+  }
   if (opts.preview) {
     result.outcome = 'previewed';
     result.diff = await diffRevs(ctx.repo, current.csum, target.checksum);
@@ -177,12 +193,23 @@ async function whatToFollow(root: string, opts: UpdateOptions): Promise<Followed
 
 /** Phase 1: the commit to deploy, and the remote's verdict on its signatures (a refusal is kept for the `signature` check). */
 async function resolveTarget(f: Followed, opts: UpdateOptions): Promise<PreflightContext> {
-  const base = { ...f, allowDowngrade: opts.allowDowngrade === true, revision: opts.revision };
-  if (!f.remote) {
-    const tip = await resolveRev(f.repo, f.ref);
-    if (!tip) throw new OstreeTsError(Codes.REF_NOT_FOUND, `No ref ${f.ref} in ${f.repo.path}.`, { ref: f.ref });
-    const checksum = opts.revision ? await findRevision(f.repo, null, f.ref, tip, opts.revision) : tip;
-    return { ...base, target: { checksum, commit: await f.repo.loadCommit(checksum) }, verification: { verified: null, refusal: null } };
+  // A revision lets an older commit through unless it is an override that must pass the downgrade check.
+  const base = { ...f, allowDowngrade: opts.allowDowngrade === true, revision: opts.revisionChecksDowngrade ? undefined : opts.revision };
+  if (!f.remote || opts.deployOnly) {
+    // --deploy-only: what the followed ref holds here, its signatures checked against the remote's keys offline.
+    const local = f.remote ? `${f.remote}:${f.ref}` : f.ref;
+    const tip = await resolveRev(f.repo, local);
+    if (!tip) throw new OstreeTsError(Codes.REF_NOT_FOUND, `No ref ${local} in ${f.repo.path}.${f.remote ? ' Pull it first (--pull-only).' : ''}`, { ref: local });
+    const checksum = opts.revision ? await findRevision(f.repo, f.remote, f.ref, tip, opts.revision) : tip;
+    const commit = await f.repo.loadCommit(checksum);
+    if (!f.remote) return { ...base, target: { checksum, commit }, verification: { verified: null, refusal: null } };
+    const { remotePolicy, verifyCommit } = await import('../sign/policy.js');
+    try {
+      return { ...base, target: { checksum, commit }, verification: { verified: await verifyCommit(f.repo, checksum, await remotePolicy(f.repo, f.remote)), refusal: null } };
+    } catch (e) {
+      if (isCodedError(e) && e.code === Codes.SIGNATURE) return { ...base, target: null, verification: { verified: null, refusal: e } };
+      throw e;
+    }
   }
   try {
     const r = await resolveCommit(f.repo, f.remote, f.ref, { revision: opts.revision });
@@ -248,7 +275,7 @@ async function deployTarget(ctx: PreflightContext, { checksum: target }: Preflig
   await startNewDefaultProbation(st.root, st.env, deployment, conf, opts.faults);
   if (ctx.remote && !opts.revision && (await readRef(repo, refspec)) !== target) await writeRef(repo, refspec, target);
   const after: SysrootState = { ...st, bootversion: written.write.bootversion as 0 | 1, subbootversion: written.write.subbootversion as 0 | 1, deployments: list };
-  onEvent({ type: 'cleanup', result: await cleanupSysroot(after, repo, { prune: 'auto' }) });
+  onEvent({ type: 'cleanup', result: await cleanupSysroot(after, repo, { prune: opts.noPrune ? false : 'auto' }) });
   await forgetGone(st.root, list);
   return `${deployment.csum}.${deployment.deployserial}`;
 }

@@ -22,11 +22,18 @@ export interface HeldLock {
  * otherwise wait, up to `timeoutMs` when given. The lock goes when released,
  * or with this process, however it ends.
  */
-export async function lockFile(file: string, opts: { wait?: boolean; timeoutMs?: number } = {}): Promise<HeldLock | null> {
+export async function lockFile(file: string, opts: { wait?: boolean; timeoutMs?: number; removeOnRelease?: boolean } = {}): Promise<HeldLock | null> {
   const wait = opts.wait !== false;
   const held = await lockExclusive(file, { timeoutMs: wait ? opts.timeoutMs ?? null : 0 });
   if (!held) return null;
-  return { release: () => held.close() };
+  return {
+    release: async () => {
+      // As libostree (glnx) releases an exclusive lock: the file is unlinked while still held, so it is not left
+      // behind; a waiter that locked the unlinked file sees that it is no longer current and opens the new one.
+      if (opts.removeOnRelease && (await held.isCurrent().catch(() => false))) await fsp.rm(file, { force: true }).catch(() => undefined);
+      await held.close();
+    },
+  };
 }
 
 /** Set or clear the immutable attribute (chattr ±i). Filesystems without it are left alone. */

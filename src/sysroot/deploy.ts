@@ -12,7 +12,7 @@ import { Repo, checkout, resolveRev } from '../repo/index.js';
 import type { BootBackend } from './bootloader/index.js';
 import { adoptCountersFrom, writeEsp } from './bootloader/esp.js';
 import { cleanupSysroot, removeDeploymentDir, type CleanupResult } from './cleanup.js';
-import { applyEtcMerge, copyTree, diffEtc, type EtcMergePlan } from './etc-merge.js';
+import { applyEtcMerge, copyTree, countPaths, diffEtc, type EtcMergePlan } from './etc-merge.js';
 import { dirReader, findKernel } from './kernel.js';
 import {
   deploymentPath, deploymentRelPath, isPinned, loadSysroot, mergeDeployment, originPath, openSysrootRepo, requireSysroot, sameDeployment,
@@ -23,6 +23,8 @@ import { writeDeployments, type WriteEvent } from './write.js';
 /** Progress of a deploy, as events. */
 export type DeployEvent =
   | { type: 'checkout'; deployment: string }
+  /** The stateroot's /var had no label stamp (its first deployment): stamped now. */
+  | { type: 'relabel' }
   | { type: 'etc'; modified: number; removed: number; added: number }
   | WriteEvent
   | { type: 'cleanup'; result: CleanupResult };
@@ -91,6 +93,10 @@ export interface DeployOptions {
   notAsDefault?: boolean;
   /** Skip cleanup (and its prune) after writing. */
   noClean?: boolean;
+  /** Clean up the deployments and boot directories no longer listed, but do not prune the repository. */
+  noPrune?: boolean;
+  /** Start from no kernel arguments rather than the merge deployment's (`--karg-none`). */
+  kargNone?: boolean;
   /** Deploy with no /etc merge (a fresh /etc from usr/etc). */
   noMerge?: boolean;
   /** The boot back end to keep in step (the systemd-boot ESP); default bls, /boot/loader only. */
@@ -114,12 +120,16 @@ export interface DeployResult {
 }
 
 /** Kernel arguments for a new deployment, as `ostree admin deploy` computes them. */
-export function newKargs(merge: Deployment | null, o: Pick<DeployOptions, 'karg' | 'kargAppend' | 'kargDelete' | 'procCmdline'>): string {
+export function newKargs(merge: Deployment | null, o: Pick<DeployOptions, 'karg' | 'kargAppend' | 'kargDelete' | 'procCmdline' | 'kargNone'>): string {
   const changing = (o.karg?.length ?? 0) + (o.kargAppend?.length ?? 0) + (o.kargDelete?.length ?? 0) > 0;
+  if (o.kargNone && o.procCmdline !== undefined) {
+    throw new OstreeTsError(Codes.USAGE, 'Start from no kernel arguments (--karg-none) or from /proc/cmdline (--karg-proc-cmdline), not both.', {});
+  }
+  const from = o.kargNone ? '' : merge ? merge.kargs : '';
   let k: Kargs;
   if (o.procCmdline !== undefined) k = Kargs.parse(o.procCmdline);
-  else k = Kargs.parse(merge ? merge.kargs : '');
-  if (!changing && o.procCmdline === undefined) return merge ? merge.kargs : '';
+  else k = Kargs.parse(from);
+  if (!changing && o.procCmdline === undefined) return from;
   for (const a of o.karg ?? []) k.replace(a);
   for (const a of o.kargAppend ?? []) k.append(a);
   for (const a of o.kargDelete ?? []) {
@@ -195,12 +205,16 @@ export async function prepareDeployment(st: SysrootState, repo: Repo, csum: stri
   o.onEvent?.({ type: 'checkout', deployment: deploymentRelPath(d) });
   await checkout(repo, csum, dir, {});
   const etc = await prepareEtc(dir, merge, st, o.noMerge === true);
-  if (etc) o.onEvent?.({ type: 'etc', modified: etc.modified.length, removed: etc.removed.length, added: etc.added.length });
+  if (etc && merge) {
+    const added = await countPaths(path.join(deploymentPath(root, merge), 'etc'), etc.added);
+    o.onEvent?.({ type: 'etc', modified: etc.modified.length, removed: etc.removed.length, added });
+  }
   // systemd's ConditionNeedsUpdate runs once after an update.
   await fsp.rm(path.join(dir, 'etc', '.updated'), { force: true });
   await fsp.rm(path.join(root, 'ostree', 'deploy', o.osname, 'var', '.updated'), { force: true });
   // The stamp libostree leaves once the stateroot's /var has been labeled (here: nothing to label).
-  await fsp.writeFile(path.join(root, 'ostree', 'deploy', o.osname, 'var', '.ostree-selabeled'), '', { flag: 'wx' }).catch(() => undefined);
+  const stamped = await fsp.writeFile(path.join(root, 'ostree', 'deploy', o.osname, 'var', '.ostree-selabeled'), '', { flag: 'wx' }).then(() => true, () => false);
+  if (stamped) o.onEvent?.({ type: 'relabel' });
   const kernel = await findKernel(dirReader(dir), `commit ${csum}`);
   d.bootcsum = kernel.bootcsum;
   let origin = o.origin;
@@ -229,7 +243,7 @@ export async function deploy(root: string, env: HostEnv, o: DeployOptions): Prom
 /** Write a list, then clean up (unless asked not to). */
 export async function finishWrite(
   st: SysrootState, repo: Repo, list: Deployment[], extra: { deployment: Deployment; merge: Deployment | null; etc: EtcMergePlan | null },
-  o: { noClean?: boolean; boot?: BootBackend; onEvent?: (e: DeployEvent) => void },
+  o: { noClean?: boolean; noPrune?: boolean; boot?: BootBackend; onEvent?: (e: DeployEvent) => void },
 ): Promise<DeployResult> {
   const boot = o.boot;
   // The firmware's counters on the ESP are newer than /boot/loader's names: the list written keeps them.
@@ -242,7 +256,7 @@ export async function finishWrite(
   const after: SysrootState = { ...st, bootversion: write.bootversion as 0 | 1, subbootversion: write.subbootversion as 0 | 1, deployments: list };
   let cleanup: CleanupResult | null = null;
   if (!o.noClean) {
-    cleanup = await cleanupSysroot(after, repo, { prune: 'auto' });
+    cleanup = await cleanupSysroot(after, repo, { prune: o.noPrune ? false : 'auto' });
     o.onEvent?.({ type: 'cleanup', result: cleanup });
   }
   return { ...extra, deployments: list, write, cleanup };

@@ -536,3 +536,16 @@ export async function applyEtcMerge(plan: EtcMergePlan, modifiedEtc: string, new
     throw ioError('remove', path.join(newEtc, '.updated'), e);
   }
 }
+
+/** How many paths `rels` (under `root`) name with everything inside the directories among them: what ostree counts as added. */
+export async function countPaths(root: string, rels: readonly string[]): Promise<number> {
+  let n = 0;
+  const walk = async (p: string): Promise<void> => {
+    n++;
+    const st = await fsp.lstat(p).catch(() => null);
+    if (!st?.isDirectory()) return;
+    for (const name of await fsp.readdir(p)) await walk(path.join(p, name));
+  };
+  for (const r of rels) await walk(path.join(root, r));
+  return n;
+}

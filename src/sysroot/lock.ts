@@ -1,6 +1,7 @@
 /**
- * The sysroot lock: one writer at a time (`ostree/lock`). Whoever holds it
- * leaves a note of who they are, so a second writer can say whom it waits for.
+ * The sysroot lock: one writer at a time (`ostree/lock`, removed on release as
+ * libostree removes it). Whoever holds it leaves a note of who they are, so a
+ * second writer can say whom it waits for.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { atomicWriteFile, fsp, lockFile, path, type HeldLock } from '../io/index.js';
@@ -21,7 +22,7 @@ export async function lockSysroot(root: string, opts: LockOptions): Promise<Held
   await requireSysroot(root);
   const file = path.join(root, 'ostree', 'lock');
   const info = path.join(root, 'ostree', 'lock.owner');
-  const held = await lockFile(file, { wait: opts.wait === true, timeoutMs: opts.timeoutMs });
+  const held = await lockFile(file, { wait: opts.wait === true, timeoutMs: opts.timeoutMs, removeOnRelease: true });
   if (!held) {
     const owner = await fsp.readFile(info, 'utf8').catch(() => '');
     const who = owner.trim() ? ` by ${owner.trim()}` : '';

@@ -20,6 +20,8 @@ export interface WriteEvent {
   bootversion: number;
   subbootversion: number;
   deployments: number;
+  /** How many deployments the list had before. */
+  previous: number;
 }
 
 /** Per boot checksum, 0, 1, … in list order. */
@@ -158,7 +160,7 @@ export async function writeDeployments(st: SysrootState, repo: Repo, list: Deplo
       list[i].entry = kept[i].entry;
       list[i].entryFile = kept[i].entryFile;
     }
-    ev = { type: 'bootconfig', swap: false, bootversion: st.bootversion, subbootversion: sub, deployments: list.length };
+    ev = { type: 'bootconfig', swap: false, bootversion: st.bootversion, subbootversion: sub, deployments: list.length, previous: st.deployments.length };
   } else {
     const nb = (1 - st.bootversion) as 0 | 1;
     const bootDir = path.join(root, 'boot');
@@ -179,7 +181,7 @@ export async function writeDeployments(st: SysrootState, repo: Repo, list: Deplo
     if (rs.dev !== bs.dev) await syncFilesystem(bootDir);
     await replaceSymlink(`loader.${nb}`, path.join(bootDir, 'loader'));
     await fsyncDir(bootDir);
-    ev = { type: 'bootconfig', swap: true, bootversion: nb, subbootversion: sub, deployments: list.length };
+    ev = { type: 'bootconfig', swap: true, bootversion: nb, subbootversion: sub, deployments: list.length, previous: st.deployments.length };
   }
   // A change signal for other readers, as libostree gives.
   const now = new Date(st.env.now());

@@ -29,11 +29,7 @@ const MISSING = new Set<string>([
   'gpg-sign --delete',
   // show prints no GPG signature blocks yet, so the options choosing the keyring are not offered.
   'show --gpg-homedir', 'show --gpg-verify-remote',
-  'admin config-diff --os', 'admin config-diff --sysroot', 'admin config-diff --verbose',
-  'admin deploy --karg-none', 'admin deploy --no-prune', 'admin deploy --overlay-initrd',
-  'admin set-origin --set', 'admin status --verify', 'admin switch --reboot',
-  'admin unlock --hotfix', 'admin unlock --sysroot', 'admin unlock --transient', 'admin unlock --verbose',
-  'admin upgrade --deploy-only', 'admin upgrade --override-commit', 'admin upgrade --pull-only', 'admin upgrade --reboot', 'admin upgrade --stage',
+  'admin deploy --overlay-initrd',
 ]);
 
 /** Options listed at the start of a help line ("  -b, --branch=BRANCH  ..."), without --help and --version. */

@@ -1,6 +1,7 @@
 /** What the `ostree-ts admin` verbs share: the sysroot option, deployment indexes, progress lines. */
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { path } from '../../io/fs.js';
+import { formatSize } from '../../format/byte-size.js';
 import type { UpdateEvent } from '../../host/index.js';
 import type { DeployEvent } from '../../sysroot/index.js';
 import type { GlobalArgs } from '../common.js';
@@ -28,10 +29,13 @@ export function deploymentIndex(s: string | undefined, what: string): number {
   return Number(s);
 }
 
-/** Progress on stderr, in the words `ostree admin` uses. */
+/** Progress on stdout, in the words and order `ostree admin` prints them (scripts read them). */
 export function deployProgress(e: DeployEvent): void {
-  if (e.type === 'etc') process.stderr.write(`Copying /etc changes: ${e.modified} modified, ${e.removed} removed, ${e.added} added\n`);
-  else if (e.type === 'bootconfig') process.stderr.write(`Bootloader updated; bootconfig swap: ${e.swap ? 'yes' : 'no'}; bootversion: boot.${e.bootversion}.${e.subbootversion}, deployment count: ${e.deployments}\n`);
+  if (e.type === 'relabel') process.stdout.write("Relabeling /var (no stamp file 'var/.ostree-selabeled' found)\n");
+  else if (e.type === 'etc') process.stdout.write(`Copying /etc changes: ${e.modified} modified, ${e.removed} removed, ${e.added} added\n`);
+  else if (e.type === 'bootconfig') {
+    process.stdout.write(`${e.swap ? 'Bootloader updated' : 'Transaction complete'}; bootconfig swap: ${e.swap ? 'yes' : 'no'}; bootversion: boot.${e.bootversion}.${e.subbootversion}, deployment count change: ${e.deployments - e.previous}\n`);
+  } else if (e.type === 'cleanup' && e.result.prune && e.result.prune.bytesFreed > 0) process.stdout.write(`Freed objects: ${formatSize(e.result.prune.bytesFreed)}\n`);
 }
 
 export function updateProgress(e: UpdateEvent): void {
@@ -41,3 +45,14 @@ export function updateProgress(e: UpdateEvent): void {
 
 /** The updater (and the transport it pulls with) is loaded only by the verbs that use it. */
 export const updater = (): Promise<typeof import('../../host/index.js')> => import('../../host/index.js');
+
+/** What needs the running system's deployment, on a sysroot this machine did not boot: ostree's words (exit 1). */
+export function notBooted(what?: string): OstreeTsError {
+  return new OstreeTsError(Codes.NOT_FOUND, `${what ? `${what}: ` : ''}Not currently booted into an OSTree system`, { booted: false });
+}
+
+/** --stage: libostree finalizes a staged deployment at shutdown (ostree-finalize-staged.service); not done here. */
+export function notBootedForStage(booted = false): OstreeTsError {
+  if (!booted) return notBooted('Cannot stage deployment');
+  return new OstreeTsError(Codes.USAGE, 'Staged deployments (finalized at shutdown by ostree-finalize-staged.service) are not supported by ostree-ts: run it without --stage, and the deployment is written and made the default at once, in one atomic switch.', { stage: true });
+}

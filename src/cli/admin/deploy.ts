@@ -4,7 +4,7 @@ import { KeyFile } from '../../format/index.js';
 import { fsp } from '../../io/index.js';
 import { deploy, loadSysroot, withSysrootLock } from '../../sysroot/index.js';
 import { arg, flag, list, OS_OPTION, str } from '../options.js';
-import { adminVerb, deployProgress, LOCKING, sysrootOf } from './common.js';
+import { adminVerb, deployProgress, LOCKING, notBootedForStage, sysrootOf } from './common.js';
 
 export default adminVerb({
   positionals: { refspec: arg("A ref or commit of the sysroot's repository") },
@@ -14,6 +14,8 @@ export default adminVerb({
     'karg-append': list('Append a kernel argument'),
     'karg-delete': list('Delete a kernel argument (KEY or KEY=VALUE)'),
     'karg-proc-cmdline': flag('Start from the running kernel\'s /proc/cmdline'),
+    'karg-none': flag('Start from no kernel arguments, not the merge deployment\'s (then --karg and --karg-append add to nothing)'),
+    'no-prune': flag('Remove the deployments no longer listed, but do not prune the repository afterwards'),
     'origin-file': str('Use this file as the new deployment\'s origin'),
     retain: flag('Keep every existing deployment'),
     'retain-pending': flag('Keep pending deployments'),
@@ -27,9 +29,7 @@ export default adminVerb({
   async run(o) {
     const root = sysrootOf(o);
     const rev = o.refspec;
-    if (o.stage) {
-      throw new OstreeTsError(Codes.USAGE, '--stage finalizes the deployment at shutdown, which needs a booted OSTree system (/run/ostree-booted); this sysroot is not booted. Deploy without --stage.');
-    }
+    if (o.stage) throw notBootedForStage((await loadSysroot(root, nodeHostEnv())).booted !== null);
     const env = nodeHostEnv();
     await withSysrootLock(root, { wait: o.lockWait, purpose: `admin deploy ${rev}`, now: env.now }, async () => {
       const st = await loadSysroot(root, env);
@@ -41,7 +41,7 @@ export default adminVerb({
       await deploy(root, env, {
         osname, revision: rev, origin, karg: o.karg, kargAppend: o.kargAppend, kargDelete: o.kargDelete,
         procCmdline: proc?.trim(), retain: o.retain, retainPending: o.retainPending, retainRollback: o.retainRollback,
-        notAsDefault: o.notAsDefault, noMerge: o.noMerge, onEvent: deployProgress,
+        notAsDefault: o.notAsDefault, noMerge: o.noMerge, kargNone: o.kargNone, noPrune: o.noPrune, onEvent: deployProgress,
       });
     });
   },

@@ -31,6 +31,7 @@ export function renderUpdate(r: UpdateResult): string {
       const lines = d ? [...d.added.map((p) => `A    ${p}`), ...d.modified.map((p) => `M    ${p}`), ...d.removed.map((p) => `D    ${p}`)] : [];
       return `Changes from ${r.from} to ${r.to}${v}:\n${lines.join('\n')}${lines.length ? '\n' : ''}${d ? `${d.added.length} added, ${d.modified.length} modified, ${d.removed.length} removed\n` : ''}`;
     }
+    case 'pulled': return `Fetched ${r.refspec} ${r.to}${v}; nothing was deployed.\n`;
     case 'updated': return `Deployed ${r.deployment}${v} as the boot default; the previous default is the rollback. Reboot to use it.\n`;
   }
 }

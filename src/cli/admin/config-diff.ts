@@ -1,0 +1,39 @@
+import { Codes, OstreeTsError } from '../../errors/index.js';
+import { nodeHostEnv } from '../../io/host-env.js';
+import { fsp, path } from '../../io/index.js';
+import { deploymentPath, diffEtc, loadSysroot, mergeDeployment, sameDeployment } from '../../sysroot/index.js';
+import { write } from '../common.js';
+import { OS_OPTION } from '../options.js';
+import { adminVerb, sysrootOf } from './common.js';
+
+/** An added directory's whole content, parents first (ostree lists every added path). */
+async function expandAdded(etc: string, rel: string, out: string[]): Promise<void> {
+  out.push(rel);
+  const st = await fsp.lstat(path.join(etc, rel));
+  if (!st.isDirectory()) return;
+  const names = (await fsp.readdir(path.join(etc, rel))).sort();
+  for (const n of names) await expandAdded(etc, `${rel}/${n}`, out);
+}
+
+export default adminVerb({
+  options: { os: OS_OPTION },
+  examples: [['$0 admin config-diff', "The booted deployment's /etc changes against its defaults (usr/etc): M modified, D removed, A added"]],
+  details: "Compares the deployment's /etc with the defaults it was deployed with (usr/etc), ignoring extended attributes, and prints one line per path: "
+    + "M (modified), D (removed) or A (added; an added directory's content is listed too). The booted deployment, or with --os the stateroot's merge deployment.",
+  async run(o) {
+    const root = sysrootOf(o);
+    const st = await loadSysroot(root, nodeHostEnv());
+    let d = st.booted ? st.deployments.find((x) => sameDeployment(x, st.booted!)) ?? st.booted : null;
+    if (o.os) {
+      d = mergeDeployment(st, o.os);
+      if (!d) throw new OstreeTsError(Codes.NOT_FOUND, `No deployment for OS '${o.os}'`, { osname: o.os });
+    }
+    if (!d) throw new OstreeTsError(Codes.NOT_FOUND, 'Not currently booted into an OSTree system and no --os= argument given', { booted: false });
+    const dir = deploymentPath(root, d);
+    const etc = path.join(dir, 'etc');
+    const plan = await diffEtc(path.join(dir, 'usr', 'etc'), etc);
+    const added: string[] = [];
+    for (const a of plan.added) await expandAdded(etc, a, added);
+    write([...plan.modified.map((p) => `M    ${p}\n`), ...plan.removed.map((p) => `D    ${p}\n`), ...added.map((p) => `A    ${p}\n`)].join(''));
+  },
+});
