@@ -30,12 +30,17 @@ export function deploymentIndex(s: string | undefined, what: string): number {
 }
 
 /** Progress on stdout, in the words and order `ostree admin` prints them (scripts read them). */
-export function deployProgress(e: DeployEvent): void {
-  if (e.type === 'relabel') process.stdout.write("Relabeling /var (no stamp file 'var/.ostree-selabeled' found)\n");
-  else if (e.type === 'etc') process.stdout.write(`Copying /etc changes: ${e.modified} modified, ${e.removed} removed, ${e.added} added\n`);
+export function deployProgress(e: DeployEvent, out: NodeJS.WritableStream = process.stdout): void {
+  if (e.type === 'relabel') out.write("Relabeling /var (no stamp file 'var/.ostree-selabeled' found)\n");
+  else if (e.type === 'etc') out.write(`Copying /etc changes: ${e.modified} modified, ${e.removed} removed, ${e.added} added\n`);
   else if (e.type === 'bootconfig') {
-    process.stdout.write(`${e.swap ? 'Bootloader updated' : 'Transaction complete'}; bootconfig swap: ${e.swap ? 'yes' : 'no'}; bootversion: boot.${e.bootversion}.${e.subbootversion}, deployment count change: ${e.deployments - e.previous}\n`);
-  } else if (e.type === 'cleanup' && e.result.prune && e.result.prune.bytesFreed > 0) process.stdout.write(`Freed objects: ${formatSize(e.result.prune.bytesFreed)}\n`);
+    out.write(`${e.swap ? 'Bootloader updated' : 'Transaction complete'}; bootconfig swap: ${e.swap ? 'yes' : 'no'}; bootversion: boot.${e.bootversion}.${e.subbootversion}, deployment count change: ${e.deployments - e.previous}\n`);
+  } else if (e.type === 'cleanup' && e.result.prune && e.result.prune.bytesFreed > 0) out.write(`Freed objects: ${formatSize(e.result.prune.bytesFreed)}\n`);
+}
+
+/** The same lines on stderr, for verbs whose stdout ostree keeps for their result (undeploy). */
+export function deployProgressOnStderr(e: DeployEvent): void {
+  deployProgress(e, process.stderr);
 }
 
 export function updateProgress(e: UpdateEvent): void {

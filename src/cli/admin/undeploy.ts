@@ -3,7 +3,7 @@ import { nodeHostEnv } from '../../io/host-env.js';
 import { withSysrootLock, writeList } from '../../sysroot/index.js';
 import { write } from '../common.js';
 import { arg } from '../options.js';
-import { adminVerb, deploymentIndex, deployProgress, LOCKING, sysrootOf } from './common.js';
+import { adminVerb, deploymentIndex, deployProgressOnStderr, LOCKING, sysrootOf } from './common.js';
 
 export default adminVerb({
   positionals: { index: arg("The deployment's index (0 is the default; see admin status)") },
@@ -18,7 +18,7 @@ export default adminVerb({
       if (!d) throw new OstreeTsError(Codes.NOT_FOUND, `Out of range deployment index ${i} (there are ${st.deployments.length}).`, { index: i });
       gone = `${d.csum}.${d.deployserial}`;
       return st.deployments.filter((_, j) => j !== i);
-    }, { onEvent: deployProgress }));
+    }, { onEvent: deployProgressOnStderr }));
     write(`Deleted deployment ${gone}\n`);
   },
 });
