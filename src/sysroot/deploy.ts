@@ -12,7 +12,7 @@ import { Repo, checkout, resolveRev } from '../repo/index.js';
 import type { BootBackend } from './bootloader/index.js';
 import { adoptCountersFrom, writeEsp } from './bootloader/esp.js';
 import { cleanupSysroot, removeDeploymentDir, type CleanupResult } from './cleanup.js';
-import { applyEtcMerge, copyTree, countPaths, diffEtc, type EtcMergePlan } from './etc-merge.js';
+import { applyEtcMerge, copyTree, diffEtc, expandPaths, type EtcMergePlan } from './etc-merge.js';
 import { dirReader, findKernel } from './kernel.js';
 import {
   deploymentPath, deploymentRelPath, isPinned, loadSysroot, mergeDeployment, originPath, openSysrootRepo, requireSysroot, sameDeployment,
@@ -206,7 +206,7 @@ export async function prepareDeployment(st: SysrootState, repo: Repo, csum: stri
   await checkout(repo, csum, dir, {});
   const etc = await prepareEtc(dir, merge, st, o.noMerge === true);
   if (etc && merge) {
-    const added = await countPaths(path.join(deploymentPath(root, merge), 'etc'), etc.added);
+    const added = (await expandPaths(path.join(deploymentPath(root, merge), 'etc'), etc.added)).length;
     o.onEvent?.({ type: 'etc', modified: etc.modified.length, removed: etc.removed.length, added });
   }
   // systemd's ConditionNeedsUpdate runs once after an update.

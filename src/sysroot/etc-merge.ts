@@ -537,15 +537,15 @@ export async function applyEtcMerge(plan: EtcMergePlan, modifiedEtc: string, new
   }
 }
 
-/** How many paths `rels` (under `root`) name with everything inside the directories among them: what ostree counts as added. */
-export async function countPaths(root: string, rels: readonly string[]): Promise<number> {
-  let n = 0;
-  const walk = async (p: string): Promise<void> => {
-    n++;
-    const st = await fsp.lstat(p).catch(() => null);
+/** The paths `rels` (under `root`) name, each directory among them followed by everything inside it (names sorted): what ostree lists as added. */
+export async function expandPaths(root: string, rels: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    out.push(rel);
+    const st = await fsp.lstat(path.join(root, rel)).catch(() => null);
     if (!st?.isDirectory()) return;
-    for (const name of await fsp.readdir(p)) await walk(path.join(p, name));
+    for (const name of (await fsp.readdir(path.join(root, rel))).sort()) await walk(`${rel}/${name}`);
   };
-  for (const r of rels) await walk(path.join(root, r));
-  return n;
+  for (const r of rels) await walk(r);
+  return out;
 }

@@ -1,19 +1,10 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
-import { fsp, path } from '../../io/index.js';
-import { deploymentPath, diffEtc, loadSysroot, mergeDeployment, sameDeployment } from '../../sysroot/index.js';
+import { path } from '../../io/index.js';
+import { deploymentPath, diffEtc, expandPaths, loadSysroot, mergeDeployment, sameDeployment } from '../../sysroot/index.js';
 import { write } from '../common.js';
 import { OS_OPTION } from '../options.js';
 import { adminVerb, sysrootOf } from './common.js';
-
-/** An added directory's whole content, parents first (ostree lists every added path). */
-async function expandAdded(etc: string, rel: string, out: string[]): Promise<void> {
-  out.push(rel);
-  const st = await fsp.lstat(path.join(etc, rel));
-  if (!st.isDirectory()) return;
-  const names = (await fsp.readdir(path.join(etc, rel))).sort();
-  for (const n of names) await expandAdded(etc, `${rel}/${n}`, out);
-}
 
 export default adminVerb({
   options: { os: OS_OPTION },
@@ -32,8 +23,7 @@ export default adminVerb({
     const dir = deploymentPath(root, d);
     const etc = path.join(dir, 'etc');
     const plan = await diffEtc(path.join(dir, 'usr', 'etc'), etc);
-    const added: string[] = [];
-    for (const a of plan.added) await expandAdded(etc, a, added);
+    const added = await expandPaths(etc, plan.added);
     write([...plan.modified.map((p) => `M    ${p}\n`), ...plan.removed.map((p) => `D    ${p}\n`), ...added.map((p) => `A    ${p}\n`)].join(''));
   },
 });
