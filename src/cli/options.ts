@@ -7,6 +7,7 @@
  * command lines (see shell.ts).
  */
 import type { Argv, Options as YargsOption, PositionalOptions } from 'yargs';
+import { Codes, OstreeTsError } from '../errors/index.js';
 
 interface Common {
   describe: string;
@@ -217,3 +218,14 @@ export const LOCK_WAIT_OPTION = flag('Wait for another change to the sysroot to 
 export const OS_OPTION = str("The stateroot (default: the booted one, else the default deployment's)");
 export const REBOOT_OPTION = flag('Reboot into the new default deployment once it is in place', { alias: 'r' });
 export const SYSROOT_OPTION = str('The sysroot to act on (default /)');
+
+/** `--set=KEY=VALUE` options as a record (the last of a key wins); a usage error for one without `=`. */
+export function keyValues(items: readonly string[], option = '--set'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of items) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new OstreeTsError(Codes.USAGE, `${option} needs KEY=VALUE, got '${kv}'.`, { value: kv });
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}

@@ -2,7 +2,7 @@ import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
 import { KeyFile } from '../../format/index.js';
 import { loadSysroot, openSysrootRepo, sameDeployment, withSysrootLock, writeOrigin } from '../../sysroot/index.js';
-import { arg, list, optionalArg, str } from '../options.js';
+import { arg, keyValues, list, optionalArg, str } from '../options.js';
 import { adminVerb, deploymentIndex, LOCKING, notBooted, sysrootOf } from './common.js';
 
 export default adminVerb({
@@ -21,11 +21,7 @@ export default adminVerb({
   async run(o) {
     const root = sysrootOf(o);
     const env = nodeHostEnv();
-    const settings: Array<[string, string]> = o.set.map((kv) => {
-      const i = kv.indexOf('=');
-      if (i <= 0) throw new OstreeTsError(Codes.USAGE, `--set needs KEY=VALUE, got '${kv}'.`, { value: kv });
-      return [kv.slice(0, i), kv.slice(i + 1)];
-    });
+    const settings = keyValues(o.set);
     await withSysrootLock(root, { wait: o.lockWait, purpose: 'admin set-origin', now: env.now }, async () => {
       const st = await loadSysroot(root, env);
       let d = st.booted ? st.deployments.find((x) => sameDeployment(x, st.booted!)) : undefined;
@@ -44,7 +40,7 @@ export default adminVerb({
       }
       const repo = await openSysrootRepo(root);
       const { addRemote } = await import('../../transport/remotes.js');
-      await addRemote(repo, o.remote, o.url, { settings: Object.fromEntries(settings), ifNotExists: true });
+      await addRemote(repo, o.remote, o.url, { settings, ifNotExists: true });
       origin.set('origin', 'refspec', `${o.remote}:${branch}`);
       await writeOrigin(root, d, origin);
     });

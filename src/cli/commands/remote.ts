@@ -5,7 +5,7 @@ import { addRemote, deleteRemote, fetchRemoteSummary, remoteSection, type Remote
 import { summaryView } from '../../repo/index.js';
 import { openRepo, verb, write, type GlobalArgs } from '../common.js';
 import { printDocument } from '../output.js';
-import { arg, args, flag, JSON_OPTION, list, optionalArg, str, type Parsed } from '../options.js';
+import { arg, args, flag, JSON_OPTION, keyValues, list, optionalArg, str, type Parsed } from '../options.js';
 import { forLocale } from '../locale.js';
 import { renderSummary, renderSummaryRaw } from '../summary-view.js';
 
@@ -58,12 +58,7 @@ async function handler(argv: RemoteArgs): Promise<void> {
     return;
   }
   if (!argv.url) throw new OstreeTsError(Codes.USAGE, 'remote add needs NAME and URL.');
-  const settings: Record<string, string> = {};
-  for (const kv of argv.set) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new OstreeTsError(Codes.USAGE, `--set needs KEY=VALUE, got '${kv}'.`, { value: kv });
-    settings[kv.slice(0, i)] = kv.slice(i + 1);
-  }
+  const settings = keyValues(argv.set);
   try {
     await addRemote(repo, name, argv.url, {
       branches: argv.branches, noGpgVerify: argv.noGpgVerify, settings, gpgImport: argv.gpgImport, ifNotExists: argv.ifNotExists,
