@@ -12,10 +12,10 @@ import { findKernel, type VarDict, type Variant } from '../format/index.js';
 import { exists, fsp, path, randomSuffix, runCommand } from '../io/index.js';
 import { checkout, commitTree, diffRevs, readRef, type Repo } from '../repo/index.js';
 import { loadEd25519KeyFile, loadGpgSigners, signDetached, type Signer } from '../sign/index.js';
-import { applyConventions, treeSizes, type ComposeNote } from './conventions.js';
+import { applyConventions, treeSizes, walkStage, type ComposeNote } from './conventions.js';
 import type { BuildPlan } from './plan.js';
 import type { BaseSource, LayerSource, Recipe, SourcePos } from './recipe.js';
-import { copyTree, ensureDir, extractTar, globToRegExp, lastLines, removePath, stageReader, writeGitTree, byName, type Runner } from './stage.js';
+import { copyTree, ensureDir, extractTar, linkTree, globToRegExp, lastLines, removePath, stageReader, writeGitTree, byName, type Runner } from './stage.js';
 
 export interface ComposeProgress {
   phase: 'base' | 'layer' | 'mmdebstrap' | 'postprocess' | 'conventions' | 'commit';
@@ -77,7 +77,7 @@ function why(e: unknown): string {
 
 /** The key an mmdebstrap output is cached under: every input that shapes it. */
 export function debianCacheKey(b: Extract<BaseSource, { kind: 'debian' }>, mirror: string): string {
-  const inputs = { suite: b.suite, variant: b.variant, include: [...b.include].sort(), components: b.components, architectures: b.architectures, mirror, format: 1 };
+  const inputs = { suite: b.suite, variant: b.variant, include: [...b.include].sort(), components: b.components, architectures: b.architectures, mirror, format: 2 };
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 32);
 }
 
@@ -97,6 +97,11 @@ async function loadSigners(recipe: Recipe, opts: ComposeOptions): Promise<Signer
   }
 }
 
+/**
+ * The Debian tree mmdebstrap makes, as a directory in the cache (made once
+ * per set of inputs, in a temporary directory renamed into place), so a
+ * compose lays it out by hard links instead of unpacking it every time.
+ */
 async function debianBase(b: Extract<BaseSource, { kind: 'debian' }>, opts: ComposeOptions, run: Runner): Promise<string> {
   const mirror = b.mirror ?? (await opts.aptMirror?.(b.suite)) ?? null;
   if (!mirror) {
@@ -104,15 +109,15 @@ async function debianBase(b: Extract<BaseSource, { kind: 'debian' }>, opts: Comp
   }
   if (!opts.cacheDir) throw stepError('base', b.at, 'no cache directory for the mmdebstrap output', 'Give a cache directory (--cache-dir).');
   const key = debianCacheKey(b, mirror);
-  const out = path.join(opts.cacheDir, `debian-${b.suite}-${key}.tar`);
-  if (await exists(out)) {
+  const out = path.join(opts.cacheDir, `debian-${b.suite}-${key}`);
+  if ((await fsp.lstat(out).catch(() => null))?.isDirectory()) {
     opts.onNote?.({ step: 'base', level: 'info', message: `Debian ${b.suite}: the cached mmdebstrap output ${path.basename(out)} (same inputs)` });
     return out;
   }
   if (!opts.asRoot) throw stepError('base', b.at, 'mmdebstrap builds a Debian tree as root only here', 'Run compose as root (or use a tarball base).');
   await ensureDir(opts.cacheDir);
   const tmp = `${out}.tmp-${randomSuffix()}`;
-  const args = ['--mode=root', `--variant=${b.variant}`, `--components=${b.components.join(',')}`, '--format=tar'];
+  const args = ['--mode=root', `--variant=${b.variant}`, `--components=${b.components.join(',')}`, '--format=directory'];
   if (b.include.length) args.push(`--include=${b.include.join(',')}`);
   if (b.architectures.length) args.push(`--architectures=${b.architectures.join(',')}`);
   args.push(b.suite, tmp, mirror);
@@ -132,7 +137,7 @@ async function debianBase(b: Extract<BaseSource, { kind: 'debian' }>, opts: Comp
   return out;
 }
 
-async function laySource(repo: Repo, s: BaseSource | LayerSource, stage: string, opts: ComposeOptions, run: Runner, step: string, provenance: VarDict): Promise<void> {
+async function laySource(repo: Repo, s: BaseSource | LayerSource, stage: string, opts: ComposeOptions, run: Runner, step: string, provenance: VarDict, inPlaceWrites: boolean): Promise<void> {
   try {
     if (s.kind === 'tarball') await extractTar(run, s.path, stage, opts.asRoot, opts.signal);
     else if (s.kind === 'directory') {
@@ -159,9 +164,14 @@ async function laySource(repo: Repo, s: BaseSource | LayerSource, stage: string,
       provenance.push(['ostree-ts.source.git-commit', { type: 's', value: g.commit }]);
       opts.onNote?.({ step, level: 'info', message: `git ${s.repoAsWritten} ${s.rev} is commit ${g.commit}` });
     } else {
-      const tar = await debianBase(s, opts, run);
-      opts.onProgress?.({ phase: 'base', message: `extracting ${path.basename(tar)}` });
-      await extractTar(run, tar, stage, opts.asRoot, opts.signal);
+      const tree = await debianBase(s, opts, run);
+      opts.onProgress?.({ phase: 'base', message: `laying out ${path.basename(tree)}` });
+      // Hard links when nothing can write into the files (postprocess scripts can), a copy otherwise.
+      const linked = !inPlaceWrites && (await fsp.readdir(stage)).length === 0 && linkTree(tree, stage);
+      if (!linked) {
+        const r = await run('cp', ['-a', '--', `${tree}/.`, stage], { signal: opts.signal });
+        if (r.code !== 0) throw new OstreeTsError(Codes.IO, `Cannot copy the cached Debian tree ${tree}: ${r.spawnError ?? lastLines(r.output, 5)}. Remove it from the cache to have it built again.`, { path: tree });
+      }
     }
   } catch (e) {
     if (e instanceof OstreeTsError && e.code === Codes.COMPOSE) throw e;
@@ -186,21 +196,26 @@ async function writeFiles(recipe: Recipe, stage: string, opts: ComposeOptions): 
   }
 }
 
+/** Where a glob's matches can start: its leading literal components (without the last), so the walk skips the rest of the tree. */
+function globStart(glob: string): string {
+  const comps = glob.replace(/^\/+/, '').replace(/\/+$/, '').split('/');
+  const wild = comps.findIndex((c) => /[*?]/.test(c));
+  return comps.slice(0, Math.min(wild < 0 ? comps.length : wild, comps.length - 1)).join('/');
+}
+
 async function removeGlobs(recipe: Recipe, stage: string, opts: ComposeOptions): Promise<void> {
   for (const r of recipe.remove) {
     const re = globToRegExp(r.glob);
     const hits: string[] = [];
-    const walk = async (rel: string): Promise<void> => {
-      const names = (await fsp.readdir(path.join(stage, rel)).catch(() => [] as string[])).sort(byName);
-      for (const n of names) {
-        const p = rel ? `${rel}/${n}` : n;
-        if (re.test(p)) {
-          await removePath(path.join(stage, p));
-          hits.push(p);
-        } else if ((await fsp.lstat(path.join(stage, p))).isDirectory()) await walk(p);
-      }
-    };
-    await walk('');
+    const start = globStart(r.glob);
+    if ((await fsp.lstat(path.join(stage, start)).catch(() => null))?.isDirectory()) {
+      await walkStage(stage, start, async (p) => {
+        if (!re.test(p)) return true;
+        await removePath(path.join(stage, p));
+        hits.push(p);
+        return false;
+      });
+    }
     opts.onNote?.({ step: 'remove', level: hits.length ? 'info' : 'warning', message: hits.length ? `${r.glob}: removed ${hits.length} (${hits.slice(0, 3).map((h) => `/${h}`).join(', ')}${hits.length > 3 ? ', ...' : ''})` : `${r.glob} matched nothing (${r.at.file}:${r.at.line})` });
   }
 }
@@ -270,10 +285,10 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
   try {
     const provenance: VarDict = [];
     opts.onProgress?.({ phase: 'base', message: `base: ${recipe.base.kind}` });
-    await laySource(repo, recipe.base, stage, o, run, 'base', provenance);
+    await laySource(repo, recipe.base, stage, o, run, 'base', provenance, recipe.postprocess.length > 0);
     for (const [i, l] of recipe.layers.entries()) {
       opts.onProgress?.({ phase: 'layer', message: `layer ${i + 1}: ${l.kind}` });
-      await laySource(repo, l, stage, o, run, `layers[${i}]`, provenance);
+      await laySource(repo, l, stage, o, run, `layers[${i}]`, provenance, true);
     }
     await writeFiles(recipe, stage, o);
     await removeGlobs(recipe, stage, o);

@@ -8,7 +8,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { MODULES_DIR, parseBootFileName } from '../format/index.js';
-import { fsp, path, type Stats } from '../io/index.js';
+import { fsp, lstatSync, path, readdirSync, type Dirent } from '../io/index.js';
 import { byName, ensureDir, removePath } from './stage.js';
 
 export interface ComposeNote {
@@ -25,20 +25,24 @@ function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
 }
 
-/** Walk `dir` (sorted), depth first; `visit` returns false to skip a directory's content. */
-async function walk(root: string, rel: string, visit: (rel: string, st: Stats) => Promise<boolean | void>): Promise<void> {
-  const names = (await fsp.readdir(path.join(root, rel))).sort(byName);
-  for (const name of names) {
-    const r = rel ? `${rel}/${name}` : name;
-    const st = await fsp.lstat(path.join(root, r));
-    const go = await visit(r, st);
-    if (st.isDirectory() && go !== false) await walk(root, r, visit);
+/**
+ * Walk `rel` under `root` (sorted), depth first, with each entry's type from
+ * the directory listing (no stat unless `visit` asks for one); `visit`
+ * returns false to skip a directory's content. Listings are read with one
+ * synchronous call each: a staged tree has thousands of directories.
+ */
+export async function walkStage(root: string, rel: string, visit: (rel: string, entry: Dirent) => Promise<boolean | void> | boolean | void): Promise<void> {
+  const entries = readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => byName(a.name, b.name));
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    const go = await visit(r, e);
+    if (e.isDirectory() && go !== false) await walkStage(root, r, visit);
   }
 }
 
 async function dropSpecial(root: string, notes: ComposeNote[]): Promise<void> {
   const dropped: string[] = [];
-  await walk(root, '', async (rel, st) => {
+  await walkStage(root, '', async (rel, st) => {
     if (st.isCharacterDevice() || st.isBlockDevice() || st.isSocket() || st.isFIFO()) {
       await fsp.unlink(path.join(root, rel));
       dropped.push(rel);
@@ -121,8 +125,9 @@ async function convertVar(root: string, notes: ComposeNote[]): Promise<void> {
   if (!top?.length) return;
   const lines: string[] = [];
   let files = 0;
-  await walk(root, 'var', async (rel, st) => {
+  await walkStage(root, 'var', async (rel) => {
     const abs = `/${rel}`;
+    const st = lstatSync(path.join(root, rel));
     if (st.isDirectory()) lines.push(`d ${abs} ${octal(st.mode)} ${st.uid} ${st.gid} - -`);
     else if (st.isSymbolicLink()) lines.push(`L ${abs} - - - - ${await fsp.readlink(path.join(root, rel))}`);
     else if (st.isFile()) {
@@ -156,10 +161,10 @@ export async function applyConventions(root: string): Promise<ComposeNote[]> {
 export async function treeSizes(root: string): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
-  await walk(root, '', async (_rel, st) => {
-    if (st.isFile()) {
+  await walkStage(root, '', (rel, e) => {
+    if (e.isFile()) {
       files++;
-      bytes += st.size;
+      bytes += lstatSync(path.join(root, rel)).size;
     }
   });
   return { files, bytes };

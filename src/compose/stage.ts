@@ -7,7 +7,10 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { dirReader } from '../repo/index.js';
-import { createReadStream, fsp, GitRepo, isErrno, path, type RunOptions, type RunResult } from '../io/index.js';
+import {
+  chmodSync, createReadStream, fsp, GitRepo, isErrno, lchownSync, linkSync, lstatSync, mkdirSync, path, readdirSync, readXattrsSync, rmSync, writeXattrsSync,
+  type RunOptions, type RunResult,
+} from '../io/index.js';
 
 /** How compose runs programs (tar, mmdebstrap, chroot, the postprocess scripts). */
 export type Runner = (cmd: string, args: string[], opts: RunOptions) => Promise<RunResult>;
@@ -69,6 +72,44 @@ export async function copyTree(src: string, dest: string): Promise<number> {
   };
   await walk(src, dest);
   return n;
+}
+
+/**
+ * Fill the empty directory `dest` with the tree at `src` without copying
+ * data: directories are made anew (mode, owner and extended attributes as in
+ * `src`), files and symlinks are hard links to `src`'s. Whatever later
+ * changes the staged tree must replace files, never write into them, or
+ * `src` changes too. Returns false, with `dest` left empty, when `src` is on
+ * another filesystem (no hard links across them). One synchronous call per
+ * entry: the staged tree has thousands, and nothing else runs meanwhile.
+ */
+export function linkTree(src: string, dest: string): boolean {
+  const walk = (s: string, d: string): void => {
+    for (const e of readdirSync(s, { withFileTypes: true })) {
+      const sp = path.join(s, e.name);
+      const dp = path.join(d, e.name);
+      if (e.isDirectory()) {
+        const st = lstatSync(sp);
+        mkdirSync(dp);
+        lchownSync(dp, st.uid, st.gid);
+        chmodSync(dp, st.mode & 0o7777);
+        const xattrs = readXattrsSync(sp);
+        if (xattrs.length) writeXattrsSync(dp, xattrs);
+        walk(sp, dp);
+      } else linkSync(sp, dp);
+    }
+  };
+  try {
+    const root = lstatSync(src);
+    lchownSync(dest, root.uid, root.gid);
+    chmodSync(dest, root.mode & 0o7777);
+    walk(src, dest);
+    return true;
+  } catch (e) {
+    if (!isErrno(e, 'EXDEV')) throw e;
+    for (const n of readdirSync(dest)) rmSync(path.join(dest, n), { recursive: true, force: true });
+    return false;
+  }
 }
 
 /** Extract a tar archive (plain, gzip, xz or zstd: tar tells them apart) over `dest`. */

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import * as fsp from 'node:fs/promises';
 import {
   createReadStream, createWriteStream, readFile as readFileCb, writeFile as writeFileCb, rename as renameCb, open as openCb, read as readCb, close as closeCb, lstat as lstatCb,
-  type Stats,
+  type Dirent, type Stats,
 } from 'node:fs';
 import * as path from 'node:path';
 import { Codes, OstreeTsError } from '../errors/index.js';
@@ -15,9 +15,9 @@ export { fsp, createReadStream, createWriteStream, path };
  * syscall each, without a thread-pool round trip and a promise per file.
  */
 export {
-  linkSync, mkdirSync, chmodSync, lchownSync, utimesSync, readFileSync, statSync, lstatSync, readdirSync, readlinkSync, symlinkSync, copyFileSync,
+  linkSync, mkdirSync, chmodSync, lchownSync, utimesSync, readFileSync, statSync, lstatSync, readdirSync, readlinkSync, symlinkSync, copyFileSync, rmSync,
 } from 'node:fs';
-export type { Stats };
+export type { Dirent, Stats };
 
 export function randomSuffix(n = 6): string {
   return randomBytes(n).toString('base64url').slice(0, n);
