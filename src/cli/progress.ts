@@ -136,7 +136,7 @@ export interface PullRenderer {
 }
 
 /** A bar on a terminal, redrawn at most ten times a second. */
-export function ttyPullRenderer(stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): PullRenderer {
+export function ttyPullRenderer(stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now, intervalMs = 100): PullRenderer {
   const tracker = new PullTracker(now);
   let last = 0;
   let shown = false;
@@ -159,7 +159,7 @@ export function ttyPullRenderer(stream: NodeJS.WriteStream = process.stderr, now
       }
       if (e.type !== 'objects') return;
       const t = now();
-      if (t - last < 100) return;
+      if (t - last < intervalMs) return;
       last = t;
       draw();
     },

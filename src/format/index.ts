@@ -14,3 +14,5 @@ export * from './kernel-layout.js';
 export * from './boot-counter.js';
 export * from './grubenv.js';
 export * from './efivar.js';
+export * from './wkd.js';
+export * from './cookie-jar.js';

@@ -274,7 +274,7 @@ class Connection {
     return !this.closed;
   }
 
-  request(target: string, hostHeader: string, auth: string | null, sink: BodySink, limits: RequestLimits): Promise<{ status: number; location: string | null }> {
+  request(target: string, hostHeader: string, auth: string | null, extra: string, sink: BodySink, limits: RequestLimits): Promise<{ status: number; location: string | null }> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
         reject(new StaleConnection('the connection closed'));
@@ -295,7 +295,7 @@ class Connection {
       this.socket.ref();
       this.socket.setTimeout(limits.idleMs);
       const authLine = auth ? `Authorization: Basic ${auth}\r\n` : '';
-      this.out.push(`GET ${target} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: ostree-ts\r\nAccept: */*\r\n${authLine}\r\n`);
+      this.out.push(`GET ${target} HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: ostree-ts\r\nAccept: */*\r\n${authLine}${extra}\r\n`);
       // Requests made in the same turn of the event loop leave in one write.
       if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -596,7 +596,23 @@ class Origin {
   }
 }
 
+/** Extra request header lines; names and values with CR, LF or NUL are refused. */
+function headerLines(headers: Array<[string, string]>): string {
+  let out = '';
+  for (const [k, v] of headers) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) || /[\r\n\0]/.test(v)) {
+      throw new OstreeTsError(Codes.USAGE, `The HTTP header '${k}' cannot be sent: a header name is a token and a value holds no line breaks.`, { header: k });
+    }
+    out += `${k}: ${v}\r\n`;
+  }
+  return out;
+}
+
 export interface FetcherOptions extends FetchDeadlines {
+  /** Headers sent with each request to `url` (a remote's --http-header values and cookies). */
+  headers?: (url: URL) => Array<[string, string]>;
+  /** Attempts of a request that fails transiently, when the request does not say (default 5). */
+  retries?: number;
   /** Requests waiting on one connection at most (HTTP/1.1 pipelining; 1 turns it off). Default 4. */
   pipeline?: number;
 }
@@ -646,7 +662,7 @@ export function createFetcher(maxSockets = 8, fopts: FetcherOptions = {}): Fetch
       try {
         stats.requests++;
         const auth = url.username ? Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64') : null;
-        res = await conn.request(`${url.pathname}${url.search}`, url.host, auth, sink, limitsFor(href, opts));
+        res = await conn.request(`${url.pathname}${url.search}`, url.host, auth, headerLines(fopts.headers?.(url) ?? []), sink, limitsFor(href, opts));
       } catch (e) {
         opts.signal?.throwIfAborted();
         throw e;
@@ -686,7 +702,7 @@ export function createFetcher(maxSockets = 8, fopts: FetcherOptions = {}): Fetch
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new OstreeTsError(Codes.USAGE, `Unsupported URL ${href}: use http://, https:// or file://.`, { url: href });
     }
-    const attempts = opts.retries ?? 5;
+    const attempts = opts.retries ?? fopts.retries ?? 5;
     let last: unknown;
     // Requests a closing connection never answered are sent again at once, a few times.
     let staleRetries = 3;

@@ -10,6 +10,9 @@ import { fsp, path } from '../io/fs.js';
 
 export const GPG_METADATA_KEY = 'ostree.gpgsigs';
 
+/** An OpenPGP key (public, or secret with its public part), as the layers above hold it. */
+export type OpenPgpKey = import('openpgp').Key;
+
 type OpenPGP = typeof import('openpgp');
 let loaded: Promise<OpenPGP> | null = null;
 function openpgp(): Promise<OpenPGP> {
@@ -49,8 +52,8 @@ async function keyFilesIn(locations: string[]): Promise<string[]> {
   return files;
 }
 
-async function readKeyBlobs(pgp: OpenPGP, file: string, secret: boolean): Promise<import('openpgp').Key[]> {
-  const data = await fsp.readFile(file);
+async function readKeyBlobs(pgp: OpenPGP, file: string, secret: boolean, given?: Buffer): Promise<import('openpgp').Key[]> {
+  const data = given ?? await fsp.readFile(file);
   const text = data.toString('latin1');
   try {
     if (text.includes('-----BEGIN PGP')) {
@@ -75,6 +78,53 @@ export async function loadPublicKeys(locations: string[]): Promise<import('openp
   const keys: import('openpgp').Key[] = [];
   for (const f of await keyFilesIn(locations)) keys.push(...(await readKeyBlobs(pgp, f, false)));
   return keys;
+}
+
+/** Public keys in `data` (armored or binary), read from `name` (a file, or standard input). */
+export async function parsePublicKeys(data: Buffer, name: string): Promise<import('openpgp').Key[]> {
+  return readKeyBlobs(await openpgp(), name, false, data);
+}
+
+/** A keyring file: the public parts of `keys`, binary, one after the other (what libostree reads as NAME.trustedkeys.gpg). */
+export function binaryKeyring(keys: import('openpgp').Key[]): Buffer {
+  return Buffer.concat(keys.map((k) => Buffer.from(k.toPublic().write())));
+}
+
+/** What `remote gpg-list-keys` shows of a key. */
+export interface GpgKeyDescription {
+  fingerprint: string;
+  /** Seconds since the epoch. */
+  created: number;
+  expires: number | null;
+  /** The primary user ID first. */
+  userIds: Array<{ userId: string; email: string | null }>;
+  subkeys: Array<{ fingerprint: string; created: number; expires: number | null }>;
+}
+
+const secondsOf = (d: Date | number | null | undefined): number | null =>
+  d instanceof Date ? Math.floor(d.getTime() / 1000) : null;
+
+export async function describeGpgKey(key: import('openpgp').Key): Promise<GpgKeyDescription> {
+  const primary = await key.getPrimaryUser().catch(() => null);
+  const users = key.users.filter((u) => u.userID).map((u) => u.userID as NonNullable<typeof u.userID>);
+  const first = primary?.user.userID ?? null;
+  const ordered = first ? [first, ...users.filter((u) => u !== first)] : users;
+  const subkeys = [];
+  for (const sk of key.getSubkeys()) {
+    subkeys.push({ fingerprint: sk.getFingerprint().toUpperCase(), created: secondsOf(sk.getCreationTime()) ?? 0, expires: secondsOf(await sk.getExpirationTime().catch(() => null)) });
+  }
+  return {
+    fingerprint: key.getFingerprint().toUpperCase(),
+    created: secondsOf(key.getCreationTime()) ?? 0,
+    expires: secondsOf(await key.getExpirationTime().catch(() => null)),
+    userIds: ordered.map((u) => ({ userId: u.userID, email: u.email || null })),
+    subkeys,
+  };
+}
+
+/** Whether `key` is the one KEY-ID names (fingerprint, long or short ID of it or a subkey, or part of a user ID). */
+export function keyMatches(key: import('openpgp').Key, keyId: string): boolean {
+  return matches(key, keyId);
 }
 
 function matches(key: import('openpgp').Key, keyId: string): boolean {

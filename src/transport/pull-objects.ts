@@ -8,9 +8,9 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { decodeDirTree, objectRelPath, type ObjectSize, type ObjectType } from '../format/index.js';
-import type { Fetcher } from '../io/index.js';
-import type { BatchedStore, ObjectIndex, Repo } from '../repo/index.js';
+import { decodeArchiveHeader, decodeDirTree, objectRelPath, S_IFMT, S_IFREG, type ObjectSize, type ObjectType } from '../format/index.js';
+import { fsp, type Fetcher } from '../io/index.js';
+import { readFilezHeader, type BatchedStore, type ObjectIndex, type Repo } from '../repo/index.js';
 import { checkServedMetadata, servedError } from './served-object.js';
 
 /** Objects at least this large (compressed) are spooled to disk, not held in memory. */
@@ -55,7 +55,19 @@ export interface TreeWalk {
   /** Sizes the commit lists (ostree.sizes), when it does. */
   sizes: Map<string, ObjectSize> | null;
   concurrency: number;
+  /** Refuse regular files with mode bits outside 0775 (setuid, world-writable...), as `--bareuseronly-files`. */
+  bareUserOnlyFiles?: boolean;
   signal?: AbortSignal;
+}
+
+/** `--bareuseronly-files`: a served file object whose regular file has mode bits outside 0775 is refused before it is stored. */
+async function checkBareUserOnly(checksum: string, body: Buffer | { path: string; size: number }): Promise<void> {
+  const { header } = Buffer.isBuffer(body) ? decodeArchiveHeader(body, `file object ${checksum}`) : await readFilezHeader(checksum, body);
+  if ((header.mode & S_IFMT) !== S_IFREG) return;
+  const invalid = header.mode & ~S_IFMT & ~0o775;
+  if (invalid) {
+    throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `Content object ${checksum}: invalid mode 0${header.mode.toString(8)} with bits 0${invalid.toString(8).padStart(4, '0')} (with --bareuseronly-files a file may not be setuid, setgid, sticky or world-writable). Nothing of it was stored and no ref moved.`, { checksum, mode: header.mode });
+  }
 }
 
 interface Job {
@@ -157,6 +169,12 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
         spoolOver: SPOOL_OVER, spoolPath: () => store.spoolPath(), signal,
       });
       if (!body) throw missingObject(job);
+      if (w.bareUserOnlyFiles) {
+        await checkBareUserOnly(job.checksum, body).catch(async (e: unknown) => {
+          if (!Buffer.isBuffer(body)) await fsp.rm(body.path, { force: true });
+          throw e;
+        });
+      }
       track(storing, store.content(job.checksum, body).catch((e) => { throw servedError(e); }).then(() => {
         w.counters.fetched++;
         w.changed();

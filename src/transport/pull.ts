@@ -22,12 +22,13 @@ import {
   commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, type Commit, type VarDict,
 } from '../format/index.js';
 import { atomicWriteFile, createFetcher, fsp, mapNoSpace, path, type Fetcher, type FetcherOptions } from '../io/index.js';
-import { BatchedStore, CommitImport, ObjectIndex, checkRefBinding, readRef, writeRef, type Repo, type Summary } from '../repo/index.js';
+import { BatchedStore, CommitImport, ObjectIndex, checkRefBinding, readRef, resolveRev, writeRef, type Repo, type Summary } from '../repo/index.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
 import { newCounters, walkTree, type PullCounters } from './pull-objects.js';
 import { fetchCommitMeta, fetchMetadataObject } from './remote-metadata.js';
 import { fetchVerifiedSummary, remoteBaseUrl } from './remote-summary.js';
+import { checkRemoteUrl, remoteRequestHeaders } from './remotes.js';
 import { badObject, checkServedMetadata } from './served-object.js';
 
 export interface PullOptions {
@@ -63,6 +64,18 @@ export interface PullOptions {
   overrideCommits?: Record<string, string>;
   /** Fetch deadlines; each one not given comes from the remote's config (REMOTE_DEADLINE_KEYS), else its default. */
   deadlines?: PullDeadlines;
+  /** Headers sent with every request (`--http-header=NAME=VALUE`), beside the remote's cookies. */
+  httpHeaders?: Array<[string, string]>;
+  /** Attempts after the first for each download that fails on the network (default 4). */
+  networkRetries?: number;
+  /** Pull from this URL instead of the remote's (`--url`); its policy and keys still apply. */
+  url?: string;
+  /** Store without syncing to disk (`--disable-fsync`): faster, and lost in a power cut. */
+  disableFsync?: boolean;
+  /** Refuse commits older than this revision's commit (`--timestamp-check-from-rev`). */
+  timestampCheckFromRev?: string;
+  /** Refuse regular files with mode bits outside 0775 (`--bareuseronly-files`); objects only, never a static delta. */
+  bareUserOnlyFiles?: boolean;
 }
 
 /** How long a pull may wait on its remote (0 turns a limit off). */
@@ -190,6 +203,7 @@ function checkOptions(opts: PullOptions): void {
   }
   if (opts.subpaths?.length && opts.staticDeltas === 'require') throw usage('A subpath is fetched object by object, so it cannot be combined with requiring static deltas.');
   if (opts.commitMetadataOnly && opts.staticDeltas === 'require') throw usage('Fetching commit metadata only cannot be combined with requiring static deltas.');
+  if (opts.bareUserOnlyFiles && opts.staticDeltas === 'require') throw usage('--bareuseronly-files checks each file object as it is fetched, so it cannot be combined with requiring static deltas.');
 }
 
 /** Subpaths as compared: no trailing slash (but '/' itself). */
@@ -216,9 +230,12 @@ export async function pull(repo: Repo, remote: string, refs: string[], opts: Pul
 async function pullLocked(repo: Repo, remote: string, refs: string[], opts: PullOptions): Promise<PullResult> {
   checkOptions(opts);
   const section = `remote "${remote}"`;
-  const base = remoteBaseUrl(repo, remote);
+  const base = opts.url === undefined ? remoteBaseUrl(repo, remote) : baseOf(checkRemoteUrl(opts.url, remote).href);
   const policy = await remotePolicy(repo, remote);
-  const fetcher = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8, remoteDeadlines(repo, remote, opts.deadlines));
+  const fetcher = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8, {
+    ...remoteDeadlines(repo, remote, opts.deadlines), headers: await remoteRequestHeaders(repo, remote, opts.httpHeaders),
+    retries: opts.networkRetries === undefined ? undefined : opts.networkRetries + 1,
+  });
   const startBytes = fetcher.stats.bytes;
   const emit = (e: PullEvent): void => opts.onProgress?.(e);
   const counters = newCounters();
@@ -262,10 +279,10 @@ async function pullLocked(repo: Repo, remote: string, refs: string[], opts: Pull
     emit({ type: 'start', remote, dryRun, refs: plans });
 
     // Unless a batch size is asked for, batches also last at least a few seconds: one sync each.
-    if (!dryRun) ctx.store = await BatchedStore.open(repo, { batch: opts.batch ?? 2000, minBatchMs: opts.batch === undefined ? 3000 : 0 });
+    if (!dryRun) ctx.store = await BatchedStore.open(repo, { batch: opts.batch ?? 2000, minBatchMs: opts.batch === undefined ? 3000 : 0, ...(opts.disableFsync ? { fsync: false } : {}) });
     try {
       for (const plan of plans) {
-        if (opts.timestampCheck) await checkTimestamp(ctx, plan);
+        if (opts.timestampCheck || opts.timestampCheckFromRev) await checkTimestamp(ctx, plan);
         let deltaUsed: string | null = null;
         if (!dryRun && !opts.commitMetadataOnly && !opts.subpaths?.length) {
           // Any staged objects are made durable first: the delta brings its own transactions.
@@ -359,9 +376,11 @@ function checkBindings(ctx: PullContext, commit: Commit, checksum: string, ref: 
 
 /** --timestamp-check: the new commit must not be older than what the local ref names (libostree's rule). */
 async function checkTimestamp(ctx: PullContext, plan: PullRefPlan): Promise<void> {
-  if (!plan.previous || plan.previous === plan.checksum) return;
-  const current = await ctx.repo.loadCommit(plan.previous).catch((e: unknown) => {
-    throw new OstreeTsError(Codes.OBJECT_MISSING, `Cannot check timestamps: ${plan.localRef} names ${plan.previous}, which is not in this repository (${(e as Error).message})`, { ref: plan.localRef }, { cause: e });
+  const fromRev = ctx.opts.timestampCheckFromRev;
+  const against = fromRev ? await resolveRev(ctx.repo, fromRev) : plan.previous;
+  if (!against || against === plan.checksum) return;
+  const current = await ctx.repo.loadCommit(against).catch((e: unknown) => {
+    throw new OstreeTsError(Codes.OBJECT_MISSING, `Cannot check timestamps: ${fromRev ? `--timestamp-check-from-rev=${fromRev}` : plan.localRef} names ${against}, which is not in this repository (${(e as Error).message})`, { ref: plan.localRef }, { cause: e });
   });
   const got = await loadCommit(ctx, plan.checksum);
   if (!got) throw new OstreeTsError(Codes.OBJECT_MISSING, `The remote has no commit object ${plan.checksum} (404), which its ref ${plan.ref} names.`, { checksum: plan.checksum });
@@ -369,9 +388,11 @@ async function checkTimestamp(ctx: PullContext, plan: PullRefPlan): Promise<void
   checkBindings(ctx, commit, plan.checksum, plan.ref);
   if (commit.timestamp > current.timestamp || commit.timestamp === current.timestamp) return;
   throw new OstreeTsError(Codes.DOWNGRADE,
-    `Refusing commit ${plan.checksum} for ${plan.localRef}: its timestamp ${formatTimestamp(commit.timestamp)} is chronologically older than that of the current commit ${plan.previous} (${formatTimestamp(current.timestamp)}). Nothing was stored and the ref is unchanged; pull without the timestamp check to accept an older commit.`,
+    `Refusing commit ${plan.checksum} for ${plan.localRef}: its timestamp ${formatTimestamp(commit.timestamp)} is chronologically older than that of ${fromRev ? `${fromRev}, commit` : 'the current commit'} ${against} (${formatTimestamp(current.timestamp)}). Nothing was stored and the ref is unchanged; pull without the timestamp check to accept an older commit.`,
     { ref: plan.localRef, checksum: plan.checksum, current: plan.previous, hint: { option: 'timestampCheck', value: 'false' } });
 }
+
+const baseOf = (url: string): string => (url.endsWith('/') ? url : `${url}/`);
 
 /** The requested commit, then its parents as deep as asked. Returns the requested commit's verification. */
 async function pullCommitChain(ctx: PullContext, plan: PullRefPlan): Promise<VerifyResult | null> {
@@ -443,7 +464,7 @@ async function pullCommit(ctx: PullContext, checksum: string, ref: string | null
     const subpaths = opts.subpaths?.length ? normalSubpaths(opts.subpaths) : null;
     await walkTree({
       repo, base: ctx.base, fetcher: ctx.fetcher, index: ctx.index, seen: ctx.seen, store, counters, changed: ctx.changed,
-      subpaths, sizes: commitObjectSizes(commit.metadata), concurrency: opts.concurrency ?? 32, signal: opts.signal,
+      subpaths, sizes: commitObjectSizes(commit.metadata), concurrency: opts.concurrency ?? 32, signal: opts.signal, bareUserOnlyFiles: opts.bareUserOnlyFiles,
     }, checksum, commit.rootTree, commit.rootMeta);
     if (imported) {
       // Every object is durable: the commit is complete, unless only part of it was wanted.
@@ -466,7 +487,8 @@ async function maybePullDelta(ctx: PullContext, plan: PullRefPlan, summaryMeta: 
   const { repo, base, remote, fetcher, policy, opts } = ctx;
   const { ref, checksum } = plan;
   const mode = opts.staticDeltas ?? 'auto';
-  if (mode === 'disable') return null;
+  // Files are checked one by one for --bareuseronly-files, so they come as objects.
+  if (mode === 'disable' || opts.bareUserOnlyFiles) return null;
   const required = mode === 'require';
   if (repo.isArchive || base.startsWith('file:')) {
     if (required && repo.isArchive) throw new OstreeTsError(Codes.USAGE, `Static deltas cannot be used to pull into an archive repository (${repo.path}), as in OSTree; pull without requiring them.`, { remote, hint: { option: 'staticDeltas', value: 'auto' } });

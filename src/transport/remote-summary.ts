@@ -10,7 +10,7 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { decodeMetadata, type VarDict } from '../format/index.js';
 import { createFetcher, type Fetcher } from '../io/index.js';
 import { MAX_METADATA_SIZE, decodeSummary, type Repo, type Summary } from '../repo/index.js';
-import { checkRemoteUrl } from './remotes.js';
+import { checkRemoteUrl, remoteRequestHeaders } from './remotes.js';
 import { remotePolicy, signaturesIn, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
 
 export interface RemoteSummary {
@@ -69,7 +69,7 @@ export function remoteBaseUrl(repo: Repo, remote: string): string {
 export async function fetchRemoteSummary(repo: Repo, remote: string, opts: FetchSummaryOptions = {}): Promise<RemoteSummary> {
   const base = remoteBaseUrl(repo, remote);
   const policy = await remotePolicy(repo, remote);
-  const fetcher = opts.fetcher ?? createFetcher(2);
+  const fetcher = opts.fetcher ?? createFetcher(2, { headers: await remoteRequestHeaders(repo, remote) });
   try {
     return await fetchVerifiedSummary({ remote, base, policy, fetcher, signal: opts.signal });
   } finally {

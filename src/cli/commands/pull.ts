@@ -21,6 +21,15 @@ const OPTIONS = {
   'low-speed-time-seconds': str('The window of the low-speed limit, in seconds (default 30; the remote\'s low-speed-time-seconds)'),
   'request-timeout-seconds': str('Abandon (and retry) one request taking longer than N seconds (default 0: no limit; the remote\'s request-timeout-seconds)'),
   'pull-timeout-seconds': str('Stop the whole pull after N seconds, keeping what it stored (default 0: no limit; the remote\'s pull-timeout-seconds)'),
+  'http-header': list('Send this HTTP header with every request, NAME=VALUE (repeatable); the remote\'s cookies (remote add-cookie) are sent too'),
+  'network-retries': str('Try each download this many more times after a network error (default 4)'),
+  url: str('Pull from this URL instead of the remote\'s configured one (its keys and verification still apply)'),
+  'disable-fsync': flag('Do not sync what is stored to disk: faster, but a power cut may lose it'),
+  'timestamp-check-from-rev': str('Refuse a commit older than the commit REV names'),
+  'bareuseronly-files': flag('Refuse files with mode bits outside 0775 (setuid, setgid, sticky, world-writable); objects are then fetched one by one, never through a static delta'),
+  untrusted: flag('Verify the checksum of every object from a local source too (always done: every object is verified, whatever its source)'),
+  'http-trusted': flag('Accepted for scripts written for ostree; every object is still verified (its checksum is what names it)'),
+  'update-frequency': str('Redraw the progress at most every N milliseconds (default 100; 0: the default)'),
   'object-batch': str('Objects made durable at a time: what an interrupted pull keeps (default 2000, and a batch every 3 s at most)'),
 };
 
@@ -51,6 +60,16 @@ export function pullOptions(o: Parsed<typeof OPTIONS>): PullOptions {
     disableVerifyBindings: o.disableVerifyBindings,
     staticDeltas: o.disableStaticDeltas ? 'disable' : o.requireStaticDeltas ? 'require' : 'auto',
     batch: wholeNumber(o.objectBatch, '--object-batch', 1),
+    httpHeaders: o.httpHeader.map((h) => {
+      const eq = h.indexOf('=');
+      if (eq <= 0) throw new OstreeTsError(Codes.USAGE, `--http-header=${h}: give NAME=VALUE.`, { header: h });
+      return [h.slice(0, eq), h.slice(eq + 1)] as [string, string];
+    }),
+    networkRetries: wholeNumber(o.networkRetries, '--network-retries', 0),
+    url: o.url,
+    disableFsync: o.disableFsync,
+    timestampCheckFromRev: o.timestampCheckFromRev,
+    bareUserOnlyFiles: o.bareuseronlyFiles,
     deadlines: {
       lowSpeedLimitBytes: wholeNumber(o.lowSpeedLimitBytes, '--low-speed-limit-bytes', 0),
       lowSpeedTimeSeconds: wholeNumber(o.lowSpeedTimeSeconds, '--low-speed-time-seconds', 0),
@@ -115,7 +134,7 @@ export default verb({
     const repo = await openRepo(o);
     const renderer: PullRenderer = o.jsonProgress
       ? jsonPullRenderer(process.stdout)
-      : process.stderr.isTTY ? ttyPullRenderer(process.stderr) : plainPullRenderer(process.stderr);
+      : process.stderr.isTTY ? ttyPullRenderer(process.stderr, Date.now, wholeNumber(o.updateFrequency, '--update-frequency', 0) || 100) : plainPullRenderer(process.stderr);
     let result: PullResult;
     try {
       result = await pull(repo, remote, refs, { ...opts, onProgress: (e) => renderer.onEvent(e) });
