@@ -413,6 +413,8 @@ ratio (ostree-ts / ostree) of wall time and peak RSS.
                  (default: 1 for the Debian trees and 100k, 3 otherwise)
   --quick        shorthand for --trees=${QUICK_TREES.join(',')} --runs=1
   --keep         keep the temporary repositories (printed) for inspection
+  --compose      also time the compose of recipes/debian-bookworm-minimal.yaml
+                 against the commits of its tree (bench/compose.mjs; root)
   -h, --help     show this help
 
 Environment:
@@ -433,6 +435,7 @@ function parseOptions(argv) {
       runs: { type: 'string' },
       quick: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      compose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -443,7 +446,7 @@ function parseOptions(argv) {
     runs = Number(values.runs);
     if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, not '${values.runs}'`);
   }
-  return { trees, ops, runs, keep: values.keep, help: values.help };
+  return { trees, ops, runs, keep: values.keep, compose: values.compose, help: values.help };
 }
 
 function splitList(text, known, what) {
@@ -1051,6 +1054,10 @@ async function main() {
     skipped,
   });
   if (mismatches.length || failures.length) process.exitCode = 1;
+  if (opts.compose) {
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bench', 'compose.mjs'), `--runs=${opts.runs ?? 5}`], { stdio: 'inherit' });
+    if (r.status !== 0) process.exitCode = 1;
+  }
 }
 
 main().catch((err) => {

@@ -127,15 +127,45 @@ export async function deleteCommit(repo: Repo, checksum: string): Promise<string
     if (!(await repo.hasObject(checksum, 'commit'))) {
       throw new OstreeTsError(Codes.OBJECT_MISSING, `No such metadata object ${checksum}.commit in ${repo.path}.`, { checksum });
     }
-    // As ostree: deleting a commit turns tombstones on, and leaves one, so that a pull knows it went on purpose.
-    if (repo.config.get('core', 'tombstone-commits') !== 'true') {
-      repo.config.set('core', 'tombstone-commits', 'true');
-      await repo.saveConfig();
-    }
-    const tombstone = encodeMetadata([['commit', { type: 'ay', value: Buffer.from(`${checksum}\0`) }]]);
-    await atomicWriteFile(repo.objectPath(checksum, 'tombstone-commit'), tombstone, { fsync: repo.fsyncEnabled });
-    await fsp.rm(repo.objectPath(checksum, 'commit'));
-    await fsp.rm(repo.objectPath(checksum, 'commitmeta'), { force: true });
+    await tombstoneCommit(repo, checksum);
     return checksum;
+  });
+}
+
+/**
+ * Delete commit object `checksum` (and its detached metadata), leaving a
+ * tombstone so that a pull knows it went on purpose; tombstones are turned
+ * on first (core.tombstone-commits), as ostree does.
+ */
+async function tombstoneCommit(repo: Repo, checksum: string): Promise<void> {
+  if (repo.config.get('core', 'tombstone-commits') !== 'true') {
+    repo.config.set('core', 'tombstone-commits', 'true');
+    await repo.saveConfig();
+  }
+  const tombstone = encodeMetadata([['commit', { type: 'ay', value: Buffer.from(`${checksum}\0`) }]]);
+  await atomicWriteFile(repo.objectPath(checksum, 'tombstone-commit'), tombstone, { fsync: repo.fsyncEnabled });
+  await fsp.rm(repo.objectPath(checksum, 'commit'));
+  await fsp.rm(repo.objectPath(checksum, 'commitmeta'), { force: true });
+}
+
+/**
+ * `fsck --add-tombstones`: every commit whose parent commit is missing is
+ * deleted and tombstoned, as ostree does (a history cut short is then
+ * recorded as cut on purpose). Returns the commits, in the order found.
+ */
+export async function tombstoneOrphanCommits(repo: Repo, onCommit: (checksum: string) => void = () => {}): Promise<string[]> {
+  return repo.withLock('exclusive', 'fsck', async () => {
+    const commits: string[] = [];
+    for await (const o of repo.listObjects()) if (o.type === 'commit') commits.push(o.checksum);
+    const orphans: string[] = [];
+    for (const c of commits.sort()) {
+      const parent = (await repo.loadCommit(c)).parent;
+      if (parent && !(await repo.hasObject(parent, 'commit'))) orphans.push(c);
+    }
+    for (const c of orphans) {
+      onCommit(c);
+      await tombstoneCommit(repo, c);
+    }
+    return orphans;
   });
 }

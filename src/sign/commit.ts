@@ -7,6 +7,7 @@ import { encodeMetadata, type VarDict } from '../format/index.js';
 import { Transaction, resolveRev, type Repo } from '../repo/index.js';
 import { signaturesIn } from './signatures.js';
 import { signDetached, type Signer } from './detached.js';
+import { GPG_METADATA_KEY, gpgSignatureIssuers, namesIssuer } from './gpg.js';
 
 /** Replace a commit's detached metadata, in one transaction. */
 async function writeCommitMeta(repo: Repo, checksum: string, meta: VarDict): Promise<void> {
@@ -38,4 +39,16 @@ export async function deleteCommitSignatures(repo: Repo, rev: string, key: strin
   const out: VarDict = (meta ?? []).map(([k, v]) => (k === key ? [k, { type: 'aay', value: kept }] : [k, v]));
   await writeCommitMeta(repo, checksum, out.filter(([k, v]) => k !== key || (v.value as unknown[]).length > 0));
   return sigs.length - kept.length;
+}
+
+/** `gpg-sign --delete`: remove the OpenPGP signatures issued by any of `keyIds`; returns how many. */
+export async function deleteGpgSignatures(repo: Repo, rev: string, keyIds: string[]): Promise<number> {
+  const checksum = await resolveRev(repo, rev) as string;
+  const doomed = new Set<string>();
+  for (const sig of signaturesIn(await repo.loadCommitMeta(checksum), GPG_METADATA_KEY)) {
+    const issuers = await gpgSignatureIssuers(sig);
+    if (keyIds.some((k) => namesIssuer(k, issuers))) doomed.add(Buffer.from(sig).toString('hex'));
+  }
+  if (!doomed.size) return 0;
+  return deleteCommitSignatures(repo, checksum, GPG_METADATA_KEY, (sig) => !doomed.has(Buffer.from(sig).toString('hex')));
 }

@@ -90,6 +90,30 @@ export function binaryKeyring(keys: import('openpgp').Key[]): Buffer {
   return Buffer.concat(keys.map((k) => Buffer.from(k.toPublic().write())));
 }
 
+/** The key IDs and fingerprints (upper-case hex) a detached signature names as its issuer. */
+export async function gpgSignatureIssuers(signature: Uint8Array): Promise<string[]> {
+  const pgp = await openpgp();
+  try {
+    const sig = await pgp.readSignature({ binarySignature: signature });
+    const out: string[] = [];
+    for (const p of sig.packets) {
+      const packet = p as { issuerKeyID?: { toHex(): string }; issuerFingerprint?: Uint8Array | null };
+      if (packet.issuerKeyID) out.push(packet.issuerKeyID.toHex().toUpperCase());
+      if (packet.issuerFingerprint?.length) out.push(Buffer.from(packet.issuerFingerprint).toString('hex').toUpperCase());
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+/** A KEY-ID as given (fingerprint, long or short key ID, with or without 0x) names one of `issuers`. */
+export function namesIssuer(keyId: string, issuers: string[]): boolean {
+  const want = keyId.replace(/^0x/i, '').replace(/\s+/g, '').toUpperCase();
+  if (want.length < 8) return false;
+  return issuers.some((i) => i === want || i.endsWith(want) || want.endsWith(i));
+}
+
 /** What `remote gpg-list-keys` shows of a key. */
 export interface GpgKeyDescription {
   fingerprint: string;

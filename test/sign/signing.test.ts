@@ -193,3 +193,25 @@ test('summary: byte-identical to ostree summary -u, signed with ed25519, regener
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /The summary has no ed25519 signature/);
 });
+
+test('gpg-sign --delete removes the signatures of the keys named (fingerprint or key ID) and keeps the others', async (t) => {
+  if (!(await requireOstree(t))) return;
+  if (!(await requireTool(t, 'gpg', 'gnupg'))) return;
+  const dir = await tempDir(t);
+  const keys = await gpgKeys(t, dir);
+  const src = await tree(dir);
+  const repo = path.join(dir, 'repo');
+  await ok(ots('init', `--repo=${repo}`, '--mode=archive'));
+  await ok(ots(`--repo=${repo}`, 'commit', '-b', 'main', `--tree=dir=${src}`, `--gpg-sign=${keys.rsa}`, `--gpg-sign=${keys.ed}`, `--gpg-key-file=${keys.sec}`));
+  const found = async (): Promise<string> => /Found (\d+) signatures?/.exec(await ok(ostree(`--repo=${repo}`, 'show', 'main')))?.[1] ?? '0';
+  assert.equal(await found(), '2');
+  // The RSA key by its long key ID, with 0x: one signature goes; ostree reads what is left.
+  assert.equal(await ok(ots(`--repo=${repo}`, 'gpg-sign', '--delete', 'main', `0x${keys.rsa.slice(-16)}`)), 'Signatures deleted: 1');
+  assert.equal(await found(), '1');
+  assert.equal(await ok(ots(`--repo=${repo}`, 'gpg-sign', '-d', 'main', keys.rsa)), 'Signatures deleted: 0');
+  const v = JSON.parse(await ok(ots(`--repo=${repo}`, 'verify', `--gpg-key-file=${keys.pub}`, '--json', 'main'))) as { gpg: { fingerprint: string } };
+  assert.equal(v.gpg.fingerprint, keys.ed.toLowerCase(), 'the ed25519 signature is the one kept');
+  assert.equal(await ok(ots(`--repo=${repo}`, 'gpg-sign', '-d', 'main', keys.ed)), 'Signatures deleted: 1');
+  assert.doesNotMatch(await ok(ostree(`--repo=${repo}`, 'show', 'main')), /Found \d+ signature/);
+  await ok(ostree('fsck', `--repo=${repo}`));
+});

@@ -1,4 +1,4 @@
-import { fsck, verifyRefBindings } from '../../repo/index.js';
+import { fsck, tombstoneOrphanCommits, verifyRefBindings } from '../../repo/index.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { flag, JSON_OPTION } from '../options.js';
@@ -12,6 +12,7 @@ export default verb({
     all: flag('Do not stop at the first problem (ostree-ts always goes on and lists every one)', { alias: 'a' }),
     'verify-bindings': flag("Check that each ref's commit lists the ref in its ostree.ref-binding metadata"),
     'verify-back-refs': flag('Also check that every ref a commit lists in ostree.ref-binding exists (implies --verify-bindings)'),
+    'add-tombstones': flag('Delete each commit whose parent commit is missing, leaving a tombstone (and turn tombstones on), as ostree does'),
     json: JSON_OPTION,
   },
   details: 'Exits 1 when a problem was found (the report lists each one).',
@@ -24,8 +25,11 @@ export default verb({
       onProgress: (e) => progress.update(`fsck objects (${e.done}/${e.total}) ${Math.floor((e.done * 100) / Math.max(1, e.total))}%`),
     });
     progress.done();
+    const tombstoned = o.addTombstones
+      ? await tombstoneOrphanCommits(repo, (c) => { if (!o.json) write(`Adding tombstone for commit ${c}\n`); })
+      : [];
     if (o.json) {
-      printDocument('FsckReport', report);
+      printDocument('FsckReport', { ...report, tombstoned });
     } else {
       for (const p of report.problems) process.stderr.write(`error: ${p.message}\n`);
       for (const d of report.deleted) write(`Deleted corrupt object ${d}\n`);
