@@ -128,10 +128,28 @@ export interface GpgKeyDescription {
 const secondsOf = (d: Date | number | null | undefined): number | null =>
   d instanceof Date ? Math.floor(d.getTime() / 1000) : null;
 
+type UserIdPacket = NonNullable<import('openpgp').Key['users'][number]['userID']>;
+
+/**
+ * The primary user ID as GnuPG picks it: the one whose latest
+ * self-signature says so (the latest such), else the one with the latest
+ * self-signature, the first of them on a tie.
+ */
+function primaryUserId(key: import('openpgp').Key): UserIdPacket | null {
+  let best: { id: UserIdPacket; flagged: boolean; at: number } | null = null;
+  for (const u of key.users) {
+    if (!u.userID) continue;
+    const certs = [...u.selfCertifications].sort((a, b) => (a.created?.getTime() ?? 0) - (b.created?.getTime() ?? 0));
+    const last = certs[certs.length - 1];
+    const c = { id: u.userID, flagged: last?.isPrimaryUserID === true, at: last?.created?.getTime() ?? 0 };
+    if (!best || (c.flagged && !best.flagged) || (c.flagged === best.flagged && c.at > best.at)) best = c;
+  }
+  return best?.id ?? null;
+}
+
 export async function describeGpgKey(key: import('openpgp').Key): Promise<GpgKeyDescription> {
-  const primary = await key.getPrimaryUser().catch(() => null);
-  const users = key.users.filter((u) => u.userID).map((u) => u.userID as NonNullable<typeof u.userID>);
-  const first = primary?.user.userID ?? null;
+  const users = key.users.filter((u) => u.userID).map((u) => u.userID as UserIdPacket);
+  const first = primaryUserId(key);
   const ordered = first ? [first, ...users.filter((u) => u !== first)] : users;
   const subkeys = [];
   for (const sk of key.getSubkeys()) {
@@ -275,4 +293,95 @@ async function keyProblemAt(keys: import('openpgp').Key[], keyId: import('openpg
     return `cannot sign at ${iso(now)} (${(e as Error).message})`;
   }
   return null;
+}
+
+/** One signature as `show` describes it (libostree's verify result, per signature). */
+export interface GpgSignatureReport {
+  /** Seconds since the epoch; 0 when the signature does not say. */
+  created: number;
+  algorithm: string;
+  /** Long key ID (16 upper-case hex digits) of the key or subkey that signed. */
+  keyId: string;
+  status: 'good' | 'bad' | 'expired-signature' | 'revoked' | 'no-key';
+  /** The primary user ID's name and e-mail address, when the key is known. */
+  name?: string;
+  email?: string;
+  /** The primary key's long ID, when a subkey signed. */
+  primaryKeyId?: string;
+  signatureExpires?: { at: number; expired: boolean };
+  keyExpires?: { at: number; expired: boolean };
+  primaryKeyExpires?: { at: number; expired: boolean };
+}
+
+/** Every OpenPGP signature over `data`, judged against `keys` at `now` (none missing from the list, unlike `verifyGpg`). */
+export async function describeGpgSignatures(data: Uint8Array, signatures: Uint8Array[], keys: import('openpgp').Key[], now: Date): Promise<GpgSignatureReport[]> {
+  const pgp = await openpgp();
+  const message = await pgp.createMessage({ binary: data });
+  const out: GpgSignatureReport[] = [];
+  const secs = (d: Date): number => Math.floor(d.getTime() / 1000);
+  for (const raw of signatures) {
+    let signature: import('openpgp').Signature;
+    try {
+      signature = await pgp.readSignature({ binarySignature: raw });
+    } catch {
+      continue;
+    }
+    // One verification per signature block; each packet's result, by the key ID it names.
+    const checks = new Map<string, Promise<boolean>>();
+    if (keys.length) {
+      const result = await pgp.verify({ message, signature, verificationKeys: keys, format: 'binary', date: null as unknown as Date }).catch(() => null);
+      for (const v of result?.signatures ?? []) checks.set(v.keyID.toHex().toUpperCase(), v.verified.then(() => true, () => false));
+    }
+    for (const p of signature.packets) {
+      const packet = p as unknown as { created?: Date | null; publicKeyAlgorithm?: number; issuerKeyID: import('openpgp').KeyID; getExpirationTime?: () => Date | number };
+      const keyId = packet.issuerKeyID.toHex().toUpperCase();
+      const r: GpgSignatureReport = {
+        created: packet.created ? secs(packet.created) : 0,
+        algorithm: ALGORITHMS[packet.publicKeyAlgorithm ?? -1] ?? 'unknown',
+        keyId,
+        status: 'no-key',
+      };
+      const sigExpiry = packet.getExpirationTime?.();
+      if (sigExpiry instanceof Date) r.signatureExpires = { at: secs(sigExpiry), expired: sigExpiry.getTime() <= now.getTime() };
+      out.push(r);
+      const key = keys.find((k) => k.getKeys(packet.issuerKeyID).length > 0);
+      if (!key) continue;
+      const signing = key.getKeys(packet.issuerKeyID)[0];
+      const user = primaryUserId(key);
+      r.name = user ? (user.name || (user.email ? '' : user.userID)) : '';
+      r.email = user?.email ?? '';
+      if (signing.getKeyID().toHex() !== key.getKeyID().toHex()) r.primaryKeyId = key.getKeyID().toHex().toUpperCase();
+      const keyExpiry = signing === (key as unknown) ? await key.getExpirationTime().catch(() => null) : await (signing as import('openpgp').Subkey).getExpirationTime().catch(() => null);
+      const keyExpired = keyExpiry instanceof Date && keyExpiry.getTime() <= now.getTime();
+      if (keyExpiry instanceof Date) r.keyExpires = { at: secs(keyExpiry), expired: keyExpired };
+      if (r.primaryKeyId) {
+        const primaryExpiry = await key.getExpirationTime().catch(() => null);
+        if (primaryExpiry instanceof Date) r.primaryKeyExpires = { at: secs(primaryExpiry), expired: keyExpired };
+      }
+      const verified = await (checks.get(keyId) ?? Promise.resolve(false));
+      if (await key.isRevoked(undefined, undefined, now).catch(() => false)) r.status = 'revoked';
+      else if (verified && !keyExpired && !r.signatureExpires?.expired) r.status = 'good';
+      else if (verified && r.signatureExpires?.expired) r.status = 'expired-signature';
+      else r.status = 'bad';
+    }
+  }
+  return out;
+}
+
+/** `show`'s "Found N signatures" block, as libostree words it (dates in the local time zone). */
+export function renderGpgSignatures(reports: GpgSignatureReport[], formatDate: (secs: number) => string): string {
+  let text = `Found ${reports.length} signature${reports.length === 1 ? '' : 's'}:\n`;
+  for (const r of reports) {
+    const who = `"${r.name ?? ''} <${r.email ?? ''}>"`;
+    text += `\n  Signature made ${formatDate(r.created)} using ${r.algorithm} key ID ${r.keyId}\n`;
+    text += `  ${{ 'no-key': "Can't check signature: public key not found", good: `Good signature from ${who}`, revoked: 'Key revoked', 'expired-signature': `Expired signature from ${who}`, bad: `BAD signature from ${who}` }[r.status]}\n`;
+    if (r.status !== 'no-key' && r.primaryKeyId) text += `  Primary key ID ${r.primaryKeyId}\n`;
+    const exp = (what: string, e?: { at: number; expired: boolean }): void => {
+      if (e) text += `  ${what} ${e.expired ? 'expired' : 'expires'} ${formatDate(e.at)}\n`;
+    };
+    exp('Signature', r.signatureExpires);
+    exp('Key', r.keyExpires);
+    exp('Primary key', r.primaryKeyExpires);
+  }
+  return text;
 }

@@ -23,8 +23,6 @@ const MISSING = new Set<string>([
   'pull --cache-dir', 'pull --localcache-repo', 'pull --per-object-fsync',
   // Not done yet.
   'diff --no-xattrs', 'diff --owner-gid', 'diff --owner-uid',
-  // show prints no GPG signature blocks yet, so the options choosing the keyring are not offered.
-  'show --gpg-homedir', 'show --gpg-verify-remote',
   'admin deploy --overlay-initrd',
 ]);
 

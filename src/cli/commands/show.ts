@@ -1,7 +1,9 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { byteswapValue, commitObjectSizes, COMMIT_TYPE, DIRMETA_TYPE, DIRTREE_TYPE, parseNormal, parseType, printValue, type ObjectType, type VarDict } from '../../format/index.js';
+import { byteswapValue, commitObjectSizes, formatGlibDateTime, COMMIT_TYPE, DIRMETA_TYPE, DIRTREE_TYPE, parseNormal, parseType, printValue, type ObjectType, type VarDict } from '../../format/index.js';
 import { fsp } from '../../io/index.js';
 import { resolveRev, type Repo } from '../../repo/index.js';
+import { describeGpgSignatures, GPG_METADATA_KEY, loadPublicKeys, remotePolicy, renderGpgSignatures, signaturesIn } from '../../sign/index.js';
+import { forLocale } from '../locale.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { arg, flag, JSON_OPTION, str } from '../options.js';
@@ -53,6 +55,31 @@ async function printSizes(repo: Repo, checksum: string, metadata: VarDict): Prom
     + `Number of objects (needed/total): ${needed}/${sizes.size}\n`;
 }
 
+/**
+ * The "Found N signatures" block ostree prints after a commit with GPG
+ * signatures, each checked against the keys given (a remote's, or a key
+ * directory's); with neither, no key is known, as with ostree on a host
+ * without a system keyring.
+ */
+async function signatureBlock(repo: Repo, checksum: string, o: { gpgHomedir?: string; gpgVerifyRemote?: string }): Promise<string> {
+  const sigs = signaturesIn(await repo.loadCommitMeta(checksum), GPG_METADATA_KEY);
+  if (!sigs.length) return '';
+  // Without a remote named, as libostree: the keys trusted for every remote of the repository, and DIR's.
+  const files = o.gpgVerifyRemote ? (await remotePolicy(repo, o.gpgVerifyRemote)).gpgKeys : [...await allRemoteKeyrings(repo), ...(o.gpgHomedir ? [o.gpgHomedir] : [])];
+  const keys = files.length ? await loadPublicKeys(files) : [];
+  const reports = await describeGpgSignatures(await repo.readMetadataBytes('commit', checksum), sigs, keys, new Date(repo.host.now()));
+  return forLocale(renderGpgSignatures(reports, formatGlibDateTime), process.env);
+}
+
+async function allRemoteKeyrings(repo: Repo): Promise<string[]> {
+  const out: string[] = [];
+  for (const g of repo.config.groups) {
+    const m = /^remote "(.+)"$/.exec(g.name);
+    if (m) out.push(...(await remotePolicy(repo, m[1])).gpgKeys);
+  }
+  return out;
+}
+
 /** Resolve OBJECT as a rev, else (as ostree) as the checksum of a dirtree or dirmeta. */
 async function findObject(repo: Repo, object: string): Promise<{ type: ObjectType; checksum: string }> {
   if (/^[0-9a-f]{64}$/.test(object) && !(await repo.hasObject(object, 'commit'))) {
@@ -70,6 +97,8 @@ export default verb({
     'print-related': flag('Print the commit\'s "related" entries, NAME CHECKSUM per line'),
     'print-variant-type': str('Read OBJECT as a file holding a GVariant of TYPE and print it'),
     raw: flag('Print the object as GVariant text'),
+    'gpg-homedir': str('Check the commit\'s GPG signatures against the exported keys in DIR (pubring.gpg, trustedkeys.gpg, *.asc, *.gpg)'),
+    'gpg-verify-remote': str('Check the commit\'s GPG signatures against the keys trusted for remote NAME'),
     'no-byteswap': flag('Do not convert values from big endian (as ostree does by default)', { alias: 'B' }),
     json: JSON_OPTION,
   },
@@ -124,10 +153,11 @@ export default verb({
       const value = parseNormal(COMMIT_TYPE, await repo.readMetadataBytes('commit', checksum));
       write(`commit ${checksum}\n${printValue(COMMIT_TYPE, swap ? byteswapValue(COMMIT_TYPE, value) : value)}\n`);
       // ostree then goes on to the usual details when -B is given too.
-      if (swap) return;
-      write(renderCommit(checksum, commit).replace(/^commit [^\n]*\n/, ''));
+      if (!swap) write(renderCommit(checksum, commit).replace(/^commit [^\n]*\n/, ''));
+      write(await signatureBlock(repo, checksum, o));
       return;
     }
     write(renderCommit(checksum, commit));
+    write(await signatureBlock(repo, checksum, o));
   },
 });
