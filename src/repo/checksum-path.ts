@@ -12,6 +12,9 @@ import { contentHasher } from './verify-object.js';
 export interface ChecksumPathOptions {
   /** Leave extended attributes out (`--ignore-xattrs`). */
   ignoreXattrs?: boolean;
+  /** Take this owner instead of the file's (`diff --owner-uid/--owner-gid`). */
+  uid?: number;
+  gid?: number;
 }
 
 export async function checksumPath(p: string, opts: ChecksumPathOptions = {}): Promise<string> {
@@ -23,7 +26,7 @@ export async function checksumPath(p: string, opts: ChecksumPathOptions = {}): P
     throw e;
   }
   const xattrs: Xattr[] = opts.ignoreXattrs ? [] : canonicalXattrs(await readXattrs(p));
-  const owner = { uid: st.uid, gid: st.gid, mode: st.mode, xattrs };
+  const owner = { uid: opts.uid ?? st.uid, gid: opts.gid ?? st.gid, mode: st.mode, xattrs };
   if (st.isDirectory()) return sha256Hex(encodeDirMeta(owner));
   if (st.isSymbolicLink()) {
     return contentHasher({ ...owner, rdev: 0, symlinkTarget: await fsp.readlink(p) }).digest('hex');

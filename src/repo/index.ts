@@ -31,3 +31,4 @@ export * from './verify-object.js';
 export * from './checksum-path.js';
 export * from './tree-reader.js';
 export * from './diff-stats.js';
+export * from './diff-dirs.js';

@@ -22,7 +22,6 @@ const MISSING = new Set<string>([
   'pull-local --bareuseronly-files', 'pull-local --per-object-fsync', 'pull-local --require-static-deltas',
   'pull --cache-dir', 'pull --localcache-repo', 'pull --per-object-fsync',
   // Not done yet.
-  'diff --no-xattrs', 'diff --owner-gid', 'diff --owner-uid',
   'admin deploy --overlay-initrd',
 ]);
 
