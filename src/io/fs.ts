@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import * as fsp from 'node:fs/promises';
 import {
   createReadStream, createWriteStream, readFile as readFileCb, writeFile as writeFileCb, rename as renameCb, open as openCb, read as readCb, close as closeCb, lstat as lstatCb,
-  type Dirent, type Stats,
+  constants as fsConstants, type Dirent, type Stats,
 } from 'node:fs';
 import * as path from 'node:path';
 import { Codes, OstreeTsError } from '../errors/index.js';
@@ -67,6 +67,27 @@ export async function atomicWriteFile(dest: string, data: Uint8Array | string, o
     throw e;
   }
   if (opts.fsync !== false) await fsyncDir(dir);
+}
+
+/** Copy `src` to `dest` atomically (a temporary beside `dest`, synced, renamed over it, the directory synced); the data never passes through memory. */
+export async function atomicCopyFile(src: string, dest: string, mode = 0o644): Promise<void> {
+  const dir = path.dirname(dest);
+  const tmp = path.join(dir, `.${path.basename(dest)}.tmp-${randomSuffix()}`);
+  try {
+    await fsp.copyFile(src, tmp, fsConstants.COPYFILE_EXCL);
+    const fh = await fsp.open(tmp, 'r+');
+    try {
+      await fh.chmod(mode);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, dest);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw withPath(e, tmp);
+  }
+  await fsyncDir(dir);
 }
 
 /**

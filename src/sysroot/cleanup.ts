@@ -7,7 +7,7 @@
  */
 import { fsp, isErrno, path, setImmutable, type BootedRoot } from '../io/index.js';
 import { listRefs, prune, writeRef, type PruneResult, type Repo } from '../repo/index.js';
-import { deploymentName, isBootedRoot, listStateroots, type SysrootState } from './state.js';
+import { deploymentName, isBootedRoot, listStateroots, OVERLAY_INITRDS_DIR, type SysrootState } from './state.js';
 
 export interface CleanupResult {
   deploymentsRemoved: string[];
@@ -91,6 +91,11 @@ export async function cleanupSysroot(st: SysrootState, repo: Repo, opts: { prune
     }
     await fsp.rm(path.join(root, 'boot', 'ostree', name), { recursive: true, force: true });
     result.bootDirsRemoved.push(name);
+  }
+  // Overlay initramfs images no entry loads any more (libostree's cleanup too).
+  const overlays = new Set(st.deployments.flatMap((d) => (d.overlayInitrds ?? []).map((p) => path.basename(p))));
+  for (const name of await readdirOrEmpty(path.join(root, 'boot', OVERLAY_INITRDS_DIR))) {
+    if (!overlays.has(name)) await fsp.rm(path.join(root, 'boot', OVERLAY_INITRDS_DIR, name), { force: true });
   }
   // The refs that keep what is deployed: ostree/B/S/i.
   const wanted = new Map(st.deployments.map((d, i) => [`ostree/${B}/${S}/${i}`, d.csum]));

@@ -7,7 +7,8 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { KeyFile, Kargs, type BootCounter } from '../format/index.js';
-import { atomicWriteFile, exists, fsp, isErrno, path, setImmutable, type HostEnv } from '../io/index.js';
+import { createHash } from 'node:crypto';
+import { atomicCopyFile, atomicWriteFile, createReadStream, exists, fsp, isErrno, path, setImmutable, type HostEnv } from '../io/index.js';
 import { Repo, checkout, resolveRev } from '../repo/index.js';
 import type { BootBackend } from './bootloader/index.js';
 import { adoptCountersFrom, writeEsp } from './bootloader/esp.js';
@@ -15,7 +16,7 @@ import { cleanupSysroot, removeDeploymentDir, type CleanupResult } from './clean
 import { applyEtcMerge, copyTree, diffEtc, expandPaths, type EtcMergePlan } from './etc-merge.js';
 import { dirReader, findKernel } from './kernel.js';
 import {
-  deploymentPath, deploymentRelPath, isPinned, loadSysroot, mergeDeployment, originPath, openSysrootRepo, requireSysroot, sameDeployment,
+  deploymentPath, deploymentRelPath, isPinned, loadSysroot, mergeDeployment, originPath, openSysrootRepo, OVERLAY_INITRDS_DIR, requireSysroot, sameDeployment,
   type Deployment, type SysrootState,
 } from './state.js';
 import { writeDeployments, type WriteEvent } from './write.js';
@@ -107,7 +108,35 @@ export interface DeployOptions {
    * records it (its rename is then nothing to do).
    */
   bootCounter?: BootCounter | null;
+  /** Initramfs images loaded after the tree's own (`--overlay-initrd`), copied into /boot by their checksum. */
+  overlayInitrds?: string[];
   onEvent?: (e: DeployEvent) => void;
+}
+
+/**
+ * Copy each overlay initramfs into boot/ostree/initramfs-overlays/SHA256.img
+ * (once: an image already there is the same by its name), durably, mode
+ * 0600 as libostree leaves it. Returns their paths in a boot entry.
+ */
+export async function installOverlayInitrds(root: string, files: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const dir = path.join(root, 'boot', OVERLAY_INITRDS_DIR);
+  for (const f of files) {
+    const hash = createHash('sha256');
+    try {
+      for await (const chunk of createReadStream(f)) hash.update(chunk as Buffer);
+    } catch (e) {
+      throw new OstreeTsError(Codes.NOT_FOUND, `Cannot read the overlay initramfs ${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}.`, { path: f }, { cause: e });
+    }
+    const name = `${hash.digest('hex')}.img`;
+    const dest = path.join(dir, name);
+    if (!(await exists(dest))) {
+      await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+      await atomicCopyFile(f, dest, 0o600);
+    }
+    out.push(`/${OVERLAY_INITRDS_DIR}/${name}`);
+  }
+  return out;
 }
 
 export interface DeployResult {
@@ -197,6 +226,7 @@ export async function prepareDeployment(st: SysrootState, repo: Repo, csum: stri
   const d: Deployment = {
     osname: o.osname, csum, deployserial: serial, bootcsum: '', bootserial: 0,
     kargs: newKargs(merge, o), origin: null, entry: null, staged: false, bootCounter: o.bootCounter ?? null,
+    overlayInitrds: o.overlayInitrds?.length ? await installOverlayInitrds(root, o.overlayInitrds) : [],
   };
   const dir = deploymentPath(root, d);
   // Anything left there by an interrupted deploy goes first.

@@ -35,7 +35,15 @@ export interface Deployment {
    * write to have its entry written counted.
    */
   bootCounter?: BootCounter | null;
+  /**
+   * Extra initramfs images loaded after the deployment's own (`deploy
+   * --overlay-initrd`): their paths in the entry, `/ostree/initramfs-overlays/SHA256.img`.
+   */
+  overlayInitrds?: string[];
 }
+
+/** Where overlay initramfs images live under /boot, named by the SHA-256 of their content. */
+export const OVERLAY_INITRDS_DIR = 'ostree/initramfs-overlays';
 
 export interface SysrootState {
   root: string;
@@ -199,6 +207,8 @@ export async function readDeploymentList(root: string, bootversion: 0 | 1): Prom
       osname: m[2], csum: dm[1], deployserial: Number(dm[2]), bootcsum: m[3], bootserial: Number(m[4]),
       kargs: options.trim(), origin: null, entry, staged: false,
       entryFile, bootCounter: counter ? { left: counter.left, done: counter.done } : null,
+      // As libostree reads an entry: every initrd after the first is an overlay.
+      overlayInitrds: entry.getAll('initrd').slice(1),
     };
     d.origin = await readOrigin(originPath(root, d));
     deployments.push(d);

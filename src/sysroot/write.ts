@@ -50,6 +50,7 @@ async function bootconfigsEqual(repo: Repo, a: Deployment, b: Deployment): Promi
   ka.delete('ostree');
   kb.delete('ostree');
   if (ka.toString() !== kb.toString()) return false;
+  if ((a.overlayInitrds ?? []).join('\n') !== (b.overlayInitrds ?? []).join('\n')) return false;
   return (await commitVersion(repo, a.csum)) === (await commitVersion(repo, b.csum));
 }
 
@@ -104,8 +105,12 @@ async function writeEntry(st: SysrootState, repo: Repo, newBootversion: number, 
   const csumDir = `/ostree/${d.osname}-${kernel.bootcsum}`;
   e.set('linux', `${csumDir}/${kernel.kernel.dest}`);
   const kargs = Kargs.parse(d.kargs);
-  if (kernel.initramfs) e.set('initrd', `${csumDir}/${kernel.initramfs.dest}`);
-  else kargs.replace(`init=/ostree/boot.${newBootversion}/${d.osname}/${kernel.bootcsum}/${d.bootserial}/usr/lib/ostree/ostree-prepare-root`);
+  if (kernel.initramfs) {
+    e.set('initrd', `${csumDir}/${kernel.initramfs.dest}`);
+    for (const o of d.overlayInitrds ?? []) e.add('initrd', o);
+  } else if (d.overlayInitrds?.length) {
+    throw new OstreeTsError(Codes.SYSROOT_INVALID, `Deployment ${deploymentRelPath(d)} has overlay initramfs images but its tree has no initramfs for them to overlay. Deploy without --overlay-initrd, or add an initramfs to the tree.`, { deployment: deploymentRelPath(d) });
+  } else kargs.replace(`init=/ostree/boot.${newBootversion}/${d.osname}/${kernel.bootcsum}/${d.bootserial}/usr/lib/ostree/ostree-prepare-root`);
   if (kernel.devicetree) e.set('devicetree', `${csumDir}/${kernel.devicetree.dest}`);
   else if (kernel.dtbDir) e.set('fdtdir', `${csumDir}/${kernel.dtbDir.dest}`);
   kargs.replace(`ostree=/ostree/boot.${newBootversion}/${d.osname}/${kernel.bootcsum}/${d.bootserial}`);

@@ -44,7 +44,7 @@ async function runScript(script: string, bin: string, work: string): Promise<{ s
   return { stdout: r.stdout.split(work).join('$WORK'), code: r.code, files: await tree(work) };
 }
 
-for (const name of ['commit-show-refs.sh', 'checkout-prune.sh', 'admin-init-fs.sh', 'admin-verbs.sh']) {
+for (const name of ['commit-show-refs.sh', 'checkout-prune.sh', 'admin-init-fs.sh', 'admin-verbs.sh', 'admin-overlay-initrd.sh']) {
   test(`differential: ${name} behaves the same with ostree-ts as ostree`, async (t) => {
     if (!(await requireOstree(t))) return;
     const dir = await tempDir(t);

@@ -22,7 +22,6 @@ const MISSING = new Set<string>([
   'pull-local --bareuseronly-files', 'pull-local --per-object-fsync', 'pull-local --require-static-deltas',
   'pull --cache-dir', 'pull --localcache-repo', 'pull --per-object-fsync',
   // Not done yet.
-  'admin deploy --overlay-initrd',
 ]);
 
 /** Options listed at the start of a help line ("  -b, --branch=BRANCH  ..."), without --help and --version. */

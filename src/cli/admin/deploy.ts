@@ -1,7 +1,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
 import { KeyFile } from '../../format/index.js';
-import { fsp } from '../../io/index.js';
+import { fsp, path } from '../../io/index.js';
 import { deploy, loadSysroot, withSysrootLock } from '../../sysroot/index.js';
 import { arg, flag, list, OS_OPTION, str } from '../options.js';
 import { adminVerb, deployProgress, LOCKING, notBootedForStage, sysrootOf } from './common.js';
@@ -14,6 +14,7 @@ export default adminVerb({
     'karg-append': list('Append a kernel argument'),
     'karg-delete': list('Delete a kernel argument (KEY or KEY=VALUE)'),
     'karg-proc-cmdline': flag('Start from the running kernel\'s /proc/cmdline'),
+    'overlay-initrd': list('Also load this initramfs image after the tree\'s own (repeatable; copied into /boot/ostree/initramfs-overlays/ by its checksum)'),
     'karg-none': flag('Start from no kernel arguments, not the merge deployment\'s (then --karg and --karg-append add to nothing)'),
     'no-prune': flag('Remove the deployments no longer listed, but do not prune the repository afterwards'),
     'origin-file': str('Use this file as the new deployment\'s origin'),
@@ -41,7 +42,7 @@ export default adminVerb({
       await deploy(root, env, {
         osname, revision: rev, origin, karg: o.karg, kargAppend: o.kargAppend, kargDelete: o.kargDelete,
         procCmdline: proc?.trim(), retain: o.retain, retainPending: o.retainPending, retainRollback: o.retainRollback,
-        notAsDefault: o.notAsDefault, noMerge: o.noMerge, kargNone: o.kargNone, noPrune: o.noPrune, onEvent: deployProgress,
+        notAsDefault: o.notAsDefault, noMerge: o.noMerge, kargNone: o.kargNone, noPrune: o.noPrune, overlayInitrds: o.overlayInitrd.map((f) => path.resolve(f)), onEvent: deployProgress,
       });
     });
   },
