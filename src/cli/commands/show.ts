@@ -1,7 +1,10 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { byteswapValue, commitObjectSizes, COMMIT_TYPE, DIRMETA_TYPE, DIRTREE_TYPE, parseNormal, parseType, printValue, type ObjectType, type VarDict } from '../../format/index.js';
-import { fsp } from '../../io/index.js';
-import { resolveRev, type Repo } from '../../repo/index.js';
+import { byteswapValue, parseNormal, parseType, printValue, type VarDict } from '../../format/gvariant.js';
+import { COMMIT_TYPE, DIRMETA_TYPE, DIRTREE_TYPE, type ObjectType } from '../../format/objects.js';
+import { commitObjectSizes } from '../../format/sizes.js';
+import { fsp } from '../../io/fs.js';
+import { resolveRev } from '../../repo/refs.js';
+import type { Repo } from '../../repo/repo.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { arg, flag, JSON_OPTION, str } from '../options.js';
