@@ -17,12 +17,12 @@
  * and passes a fault point (faults.ts). The caller holds the sysroot lock.
  */
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { badName, blessedName, parseBootCounter, withCounter, type BootCounter } from '../../format/index.js';
-import { fsp, path, type HostEnv } from '../../io/index.js';
+import { badName, blessedName, parseBootCounter, withCounter, type BootCounter } from '../../format/boot-counter.js';
+import { fsp, path } from '../../io/fs.js';
+import type { HostEnv } from '../../io/host-env.js';
 import {
   deploymentKey, readAssessment, updateAssessment, type AssessmentAttempt, type AssessmentRecord, type CheckResult, type DeploymentAssessment,
 } from '../assessment.js';
-import { writeList } from '../deploy.js';
 import { faultHit, type SysrootFaults } from '../faults.js';
 import {
   loadSysroot, readBootversion, readDeploymentList, requireSysroot, sameDeployment, type Deployment, type SysrootState,
@@ -328,6 +328,8 @@ export async function makeDefault(root: string, env: HostEnv, d: Deployment, bac
     throw new OstreeTsError(Codes.NOT_FOUND, `Deployment ${deploymentKey(d)} is not in the boot list of ${st.root}, so it cannot be made the default. Nothing was changed.`, { deployment: deploymentKey(d) });
   }
   if (index > 0) {
+    // The deployment writer (and the checkout behind it) loads here only: `status` reads this module too.
+    const { writeList } = await import('../deploy.js');
     await writeList(st.root, env, (now) => {
       const target = now.deployments.find((x) => sameDeployment(x, d));
       if (!target) throw new OstreeTsError(Codes.NOT_FOUND, `Deployment ${deploymentKey(d)} left the boot list.`, { deployment: deploymentKey(d) });
