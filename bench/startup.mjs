@@ -90,8 +90,8 @@ function countModules(argv) {
   }
   const files = [...seen.esm.map((u) => fileURLToPath(u)), ...seen.cjs];
   const packages = files.filter((f) => f.includes(`${path.sep}node_modules${path.sep}`));
-  const ours = files.filter((f) => !packages.includes(f) && f.startsWith(REPO_ROOT));
-  return { ours: ours.length, packages: packages.length, builtins: seen.builtins.length, files: [...ours, ...packages].map((f) => path.relative(REPO_ROOT, f)), builtinNames: seen.builtins };
+  const ours = files.filter((f) => !packages.includes(f));
+  return { ours: ours.length, packages: packages.length, builtins: seen.builtins.length, files: [...ours, ...packages], builtinNames: seen.builtins };
 }
 
 /** Run a command untimed; throws with its stderr unless it exits 0. */
