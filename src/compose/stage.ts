@@ -6,8 +6,10 @@
  * result depends on the content alone; tarballs keep their owners and modes.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { dirReader } from '../repo/index.js';
-import { createReadStream, fsp, GitRepo, isErrno, path, type RunOptions, type RunResult } from '../io/index.js';
+import { dirReader } from '../repo/tree-reader.js';
+import { createReadStream, fsp, isErrno, path } from '../io/fs.js';
+import { GitRepo } from '../io/git.js';
+import type { RunOptions, RunResult } from '../io/run-command.js';
 
 /** How compose runs programs (tar, mmdebstrap, chroot, the postprocess scripts). */
 export type Runner = (cmd: string, args: string[], opts: RunOptions) => Promise<RunResult>;

@@ -8,9 +8,12 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { decodeDirTree, objectRelPath, type ObjectSize, type ObjectType } from '../format/index.js';
-import type { Fetcher } from '../io/index.js';
-import type { BatchedStore, ObjectIndex, Repo } from '../repo/index.js';
+import { decodeDirTree, objectRelPath, type ObjectType } from '../format/objects.js';
+import type { ObjectSize } from '../format/sizes.js';
+import type { Fetcher } from '../io/http-client.js';
+import type { BatchedStore } from '../repo/batched-store.js';
+import type { ObjectIndex } from '../repo/object-index.js';
+import type { Repo } from '../repo/repo.js';
 import { checkServedMetadata, servedError } from './served-object.js';
 
 /** Objects at least this large (compressed) are spooled to disk, not held in memory. */

@@ -5,10 +5,10 @@
  * keyring, the form libostree reads).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { isValidRemoteName } from '../format/index.js';
-import { atomicWriteFile, fsp, path } from '../io/index.js';
-import type { Repo } from '../repo/index.js';
-import { loadPublicKeys } from '../sign/index.js';
+import { isValidRemoteName } from '../format/refs.js';
+import { atomicWriteFile, fsp, path } from '../io/fs.js';
+import type { Repo } from '../repo/repo.js';
+import { loadPublicKeys } from '../sign/gpg.js';
 
 export interface RemoteOptions {
   /** Other settings of the remote (`sign-verify`, `verification-ed25519-key`, `gpg-verify-summary`, ...). */

@@ -2,8 +2,8 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { path } from '../../io/fs.js';
 import { formatSize } from '../../format/byte-size.js';
-import type { UpdateEvent } from '../../host/index.js';
-import type { DeployEvent } from '../../sysroot/index.js';
+import type { UpdateEvent } from '../../host/upgrade.js';
+import type { DeployEvent } from '../../sysroot/deploy.js';
 import type { GlobalArgs } from '../common.js';
 import { ADMIN_OPTIONS, LOCK_WAIT_OPTION, type Parsed } from '../options.js';
 import { defineVerb } from '../shell.js';

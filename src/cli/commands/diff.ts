@@ -1,4 +1,5 @@
-import { diffRevs, diffStats } from '../../repo/index.js';
+import { diffStats } from '../../repo/diff-stats.js';
+import { diffRevs } from '../../repo/inspect.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { arg, flag, JSON_OPTION } from '../options.js';

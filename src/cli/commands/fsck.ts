@@ -1,4 +1,4 @@
-import { fsck, verifyRefBindings } from '../../repo/index.js';
+import { fsck, verifyRefBindings } from '../../repo/fsck.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { flag, JSON_OPTION } from '../options.js';

@@ -1,4 +1,4 @@
-import { signCommit } from '../../sign/index.js';
+import { signCommit } from '../../sign/commit.js';
 import { openRepo, verb, write } from '../common.js';
 import { arg, args, list } from '../options.js';
 import { gpgSigners } from '../signing.js';
