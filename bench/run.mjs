@@ -21,6 +21,7 @@ import {
   runTimedArgv,
 } from './measure.mjs';
 import { nginxCommand, startNginx } from './serve.mjs';
+import { STARTUP_RUNS, benchStartup, formatStartup } from './startup.mjs';
 import {
   ALL_TREES,
   DEBIAN_TREES,
@@ -387,6 +388,14 @@ const OPERATIONS = [
   },
 ];
 const OP_NAMES = OPERATIONS.map((op) => op.name);
+/**
+ * CLI start-up (bench/startup.mjs): not per tree but once, on a small
+ * fixture of its own, in interleaved pairs with an empty Node.js process.
+ */
+const STARTUP_OP = 'startup';
+/** What the real ostree does for each ostree-ts start-up command, when the bench times that too. */
+const STARTUP_VERSUS = { 'rev-parse': 'ostree rev-parse', 'atomic status': 'ostree admin status' };
+const ALL_OP_NAMES = [...OP_NAMES, STARTUP_OP];
 
 /** Break `text` at spaces into lines of at most `width` characters. */
 function wrap(text, width) {
@@ -407,10 +416,11 @@ ratio (ostree-ts / ostree) of wall time and peak RSS.
   --trees=LIST   comma-separated subset of: ${KNOWN_TREES.join(', ')}
                  (default: ${ALL_TREES.join(', ')})
   --ops=LIST     comma-separated subset of:
-                 ${wrap(OP_NAMES.join(', '), 62).join('\n                 ')}
+                 ${wrap(ALL_OP_NAMES.join(', '), 62).join('\n                 ')}
                  (default: all)
   --runs=N       runs per tool; the median is reported
-                 (default: 1 for the Debian trees and 100k, 3 otherwise)
+                 (default: 1 for the Debian trees and 100k, 3 otherwise;
+                 for startup, pairs per command: at least 5, default ${STARTUP_RUNS})
   --quick        shorthand for --trees=${QUICK_TREES.join(',')} --runs=1
   --keep         keep the temporary repositories (printed) for inspection
   --compose      also time the compose of recipes/debian-bookworm-minimal.yaml
@@ -440,7 +450,7 @@ function parseOptions(argv) {
     },
   });
   const trees = values.trees ? splitList(values.trees, KNOWN_TREES, 'tree') : values.quick ? QUICK_TREES : ALL_TREES;
-  const ops = values.ops ? splitList(values.ops, OP_NAMES, 'operation') : OP_NAMES;
+  const ops = values.ops ? splitList(values.ops, ALL_OP_NAMES, 'operation') : ALL_OP_NAMES;
   let runs = values.quick ? 1 : null;
   if (values.runs !== undefined) {
     runs = Number(values.runs);
@@ -805,23 +815,40 @@ function formatTable(trees) {
       // A figure is missing because a tool failed, or (skip) does not have the command.
       const none = op.ostree.unavailable || op.ostreeTs.unavailable ? 'skip' : 'FAIL';
       const fmt = (x, digits) => (x == null ? none : x.toFixed(digits));
-      const rss = (r) => (r.rssKB == null ? (r.unavailable ? 'skip' : 'FAIL') : mb(r.rssKB));
-      const wall = (r) => (r.wallS == null ? (r.unavailable ? 'skip' : 'FAIL') : r.wallS.toFixed(3));
+      // Start-up rows have no peak RSS, and an ostree figure only where ostree has the command.
+      const rss = (r) => (r.rssKB === undefined ? '-' : r.rssKB == null ? (r.unavailable ? 'skip' : 'FAIL') : mb(r.rssKB));
+      const wall = (r) => (r.wallS === undefined ? '-' : r.wallS == null ? (r.unavailable ? 'skip' : 'FAIL') : r.wallS.toFixed(3));
       return [
         t.name,
         op.name,
         wall(op.ostree),
         wall(op.ostreeTs),
-        fmt(op.wallRatio, 2),
+        op.wallRatio === undefined ? '-' : fmt(op.wallRatio, 2),
         rss(op.ostree),
         rss(op.ostreeTs),
-        fmt(op.rssRatio, 2),
+        op.rssRatio === undefined ? '-' : fmt(op.rssRatio, 2),
       ];
     }),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/**
+ * The start-up figures as rows of the main table (tree `startup`): median
+ * wall time of each ostree-ts command, beside the real ostree's where the
+ * bench times the same thing (see STARTUP_VERSUS); no peak RSS.
+ */
+function startupRows(result) {
+  const byName = new Map(result.rows.map((r) => [r.name, r]));
+  const operations = result.rows.filter((r) => r.tool === 'ostree-ts').map((r) => {
+    const theirs = byName.get(STARTUP_VERSUS[r.name]);
+    const ours = { tool: 'ostree-ts', wallS: r.ms.median / 1000, rssKB: undefined };
+    const ostree = { tool: 'ostree', wallS: theirs ? theirs.ms.median / 1000 : undefined, rssKB: undefined };
+    return { name: r.name, ostree, ostreeTs: ours, wallRatio: theirs ? ratio(ours.wallS, ostree.wallS) : undefined, rssRatio: undefined };
+  });
+  return { name: 'startup', operations };
 }
 
 function formatStats(name, stats) {
@@ -962,8 +989,10 @@ async function main() {
   }
   const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 
+  const treeOps = opts.ops.filter((n) => n !== STARTUP_OP);
+  const trees = [];
   ensureGnuTime(log);
-  if (opts.trees.some((t) => DEBIAN_TREES[t])) ensureCommand('mmdebstrap', 'mmdebstrap', log);
+  if (treeOps.length && opts.trees.some((t) => DEBIAN_TREES[t])) ensureCommand('mmdebstrap', 'mmdebstrap', log);
   const tools = resolveTools(REPO_ROOT);
   const root = cacheRoot();
   const workRoot = path.join(root, 'work');
@@ -971,7 +1000,7 @@ async function main() {
   if (isTmpfs(workRoot)) {
     log(`warning: ${workRoot} is on tmpfs; set OSTREE_TS_BENCH_CACHE to a disk-backed directory`);
   }
-  const plan = planOperations(opts.ops);
+  const plan = planOperations(treeOps);
   if (plan.some((op) => op.serve) && !nginxCommand()) {
     throw new Error("the pull and delta operations need nginx; install the Debian package 'nginx' (apt-get install nginx)");
   }
@@ -984,15 +1013,18 @@ async function main() {
   const tarKinds = plan.flatMap((op) => Object.values(op.tarballs ?? {}));
   if (tarKinds.length) tarballCommands(tarKinds).forEach(({ command, pkg }) => requireCommand(command, pkg));
 
-  const trees = [];
+  // Start-up first: it needs a quiet machine, before the trees' builds and servers.
+  const startup = opts.ops.includes(STARTUP_OP)
+    ? await benchStartup({ runs: Math.max(opts.runs ?? STARTUP_RUNS, 5), log, workRoot, keep: opts.keep })
+    : null;
   const mismatches = [];
-  for (const name of opts.trees) {
+  for (const name of treeOps.length ? opts.trees : []) {
     const spec = (n) => OPERATIONS.find((op) => op.name === n);
-    const noUpdate = opts.ops.filter((n) => !hasUpdateTree(name) && spec(n).update);
-    const noKernel = opts.ops.filter((n) => !isKernelTree(name) && spec(n).kernel);
+    const noUpdate = treeOps.filter((n) => !hasUpdateTree(name) && spec(n).update);
+    const noKernel = treeOps.filter((n) => !isKernelTree(name) && spec(n).kernel);
     if (noUpdate.length) log(`${name}: no update tree; skipping ${noUpdate.join(', ')}`);
     if (noKernel.length) log(`${name}: not an OS tree with a kernel (use minbase-kernel); skipping ${noKernel.join(', ')}`);
-    const selected = opts.ops.filter((n) => !noUpdate.includes(n) && !noKernel.includes(n));
+    const selected = treeOps.filter((n) => !noUpdate.includes(n) && !noKernel.includes(n));
     if (!selected.length) continue;
     const treePlan = planOperations(selected);
     // The update tree first: making it may rebuild the tree (same package snapshot).
@@ -1024,12 +1056,13 @@ async function main() {
     mismatches.push(...result.mismatches);
   }
 
-  const failures = failureLines(trees);
+  const failures = [...failureLines(trees), ...(startup?.failures.map((f) => `FAILED start-up ${f}`) ?? [])];
   const skipped = skippedLines(trees);
   console.log();
-  console.log(formatTable(trees));
+  console.log(formatTable(startup ? [startupRows(startup), ...trees] : trees));
   const versus = formatVersus(trees);
   if (versus) console.log(versus);
+  if (startup) console.log(`\n${formatStartup({ ...startup, failures: [] })}`);
   const repeated = formatRepeated(trees);
   if (repeated) console.log(repeated);
   const sizes = formatSizes(trees);
@@ -1049,6 +1082,7 @@ async function main() {
     cacheRoot: root,
     options: { trees: opts.trees, ops: opts.ops, runs: opts.runs },
     trees,
+    startup,
     mismatches,
     failures,
     skipped,

@@ -219,6 +219,9 @@ export const OS_OPTION = str("The stateroot (default: the booted one, else the d
 export const REBOOT_OPTION = flag('Reboot into the new default deployment once it is in place', { alias: 'r' });
 export const SYSROOT_OPTION = str('The sysroot to act on (default /)');
 
+/** Options of `ostree-ts admin` itself, given before or after the verb (`admin --sysroot=DIR status`). */
+export const ADMIN_OPTIONS = { sysroot: SYSROOT_OPTION };
+
 /** `--set=KEY=VALUE` options as a record (the last of a key wins); a usage error for one without `=`. */
 export function keyValues(items: readonly string[], option = '--set'): Record<string, string> {
   const out: Record<string, string> = {};

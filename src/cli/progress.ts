@@ -1,5 +1,5 @@
 import { formatBytes } from '../format/byte-size.js';
-import type { PullEvent } from '../transport/index.js';
+import type { PullEvent } from '../transport/pull.js';
 
 /** Progress on a terminal: one line rewritten at most ten times a second; nothing when not a TTY. */
 export interface ProgressLine {

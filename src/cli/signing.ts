@@ -1,6 +1,8 @@
 /** Signing options shared by commit, sign, gpg-sign and summary: keys from the command line or files. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { loadEd25519KeyFile, loadGpgSigners, parseSecretKey, type Ed25519SecretKey, type Signer } from '../sign/index.js';
+import type { Signer } from '../sign/detached.js';
+import { parseSecretKey, type Ed25519SecretKey } from '../sign/ed25519.js';
+import { loadEd25519KeyFile, loadGpgSigners } from '../sign/keys.js';
 import { list, str, type Parsed } from './options.js';
 import { warn } from './report.js';
 

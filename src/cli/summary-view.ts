@@ -5,8 +5,10 @@
  * friendly names for the keys OSTree knows. Times are shown in the local
  * time zone, as ostree shows them. Pure: values in, text out.
  */
-import { byteswapValue, formatSize, parseNormal, printValue, swap64, type VarDict } from '../format/index.js';
-import { SUMMARY_TYPE, summaryValue, type Summary, type SummaryRef } from '../repo/index.js';
+import { formatSize } from '../format/byte-size.js';
+import { byteswapValue, parseNormal, printValue, type VarDict } from '../format/gvariant.js';
+import { swap64 } from '../format/objects.js';
+import { SUMMARY_TYPE, summaryValue, type Summary, type SummaryRef } from '../repo/summary.js';
 
 // Sizes are formatted in format/byte-size.ts; re-exported for the commands that take them from here.
 export { formatSize };

@@ -8,11 +8,18 @@
  */
 import { createHash } from 'node:crypto';
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { findKernel, type VarDict, type Variant } from '../format/index.js';
-import { exists, fsp, path, randomSuffix, runCommand } from '../io/index.js';
-import { checkout, commitTree, diffRevs, readRef, type Repo } from '../repo/index.js';
-import { loadEd25519KeyFile, loadGpgSigners, signDetached, type Signer } from '../sign/index.js';
-import { applyConventions, treeSizes, walkStage, type ComposeNote } from './conventions.js';
+import type { VarDict, Variant } from '../format/gvariant.js';
+import { findKernel } from '../format/kernel-layout.js';
+import { exists, fsp, path, randomSuffix } from '../io/fs.js';
+import { runCommand } from '../io/run-command.js';
+import { checkout } from '../repo/checkout.js';
+import { commitTree } from '../repo/commit.js';
+import { diffRevs } from '../repo/inspect.js';
+import { readRef } from '../repo/refs.js';
+import type { Repo } from '../repo/repo.js';
+import { signDetached, type Signer } from '../sign/detached.js';
+import { loadEd25519KeyFile, loadGpgSigners } from '../sign/keys.js';
+import { applyConventions, treeSizes, type ComposeNote, walkStage } from './conventions.js';
 import type { BuildPlan } from './plan.js';
 import type { BaseSource, LayerSource, Recipe, SourcePos } from './recipe.js';
 import { copyTree, ensureDir, extractTar, linkTree, globToRegExp, lastLines, removePath, stageReader, writeGitTree, byName, type Runner } from './stage.js';

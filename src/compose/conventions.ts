@@ -7,8 +7,8 @@
  * usr/lib/tmpfiles.d entries, since a deployment's /var is never updated.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { MODULES_DIR, parseBootFileName } from '../format/index.js';
-import { fsp, lstatSync, path, readdirSync, type Dirent } from '../io/index.js';
+import { MODULES_DIR, parseBootFileName } from '../format/kernel-layout.js';
+import { fsp, lstatSync, path, readdirSync, type Dirent } from '../io/fs.js';
 import { byName, ensureDir, removePath } from './stage.js';
 
 export interface ComposeNote {

@@ -1,5 +1,5 @@
 /** Recipe files from disk: paths in a recipe are relative to the directory of the file that names them. */
-import { fsp, path } from '../io/index.js';
+import { fsp, path } from '../io/fs.js';
 import type { RecipeReader } from './recipe.js';
 
 export function fileRecipeReader(): RecipeReader {

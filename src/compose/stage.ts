@@ -6,11 +6,11 @@
  * result depends on the content alone; tarballs keep their owners and modes.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { dirReader } from '../repo/index.js';
-import {
-  chmodSync, createReadStream, fsp, GitRepo, isErrno, lchownSync, linkSync, lstatSync, mkdirSync, path, readdirSync, readXattrsSync, rmSync, writeXattrsSync,
-  type RunOptions, type RunResult,
-} from '../io/index.js';
+import { dirReader } from '../repo/tree-reader.js';
+import { chmodSync, createReadStream, fsp, isErrno, lchownSync, linkSync, lstatSync, mkdirSync, path, readdirSync, rmSync } from '../io/fs.js';
+import { GitRepo } from '../io/git.js';
+import type { RunOptions, RunResult } from '../io/run-command.js';
+import { readXattrsSync, writeXattrsSync } from '../io/xattr.js';
 
 /** How compose runs programs (tar, mmdebstrap, chroot, the postprocess scripts). */
 export type Runner = (cmd: string, args: string[], opts: RunOptions) => Promise<RunResult>;

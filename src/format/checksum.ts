@@ -1,6 +1,15 @@
 /** Checksums: SHA-256 in OSTree's textual forms. Pure computation. */
-import { createHash } from 'node:crypto';
 import { Codes, OstreeTsError } from '../errors/index.js';
+
+let nodeCrypto: typeof import('node:crypto') | undefined;
+/**
+ * node:crypto, loaded on the first hash rather than with this module: loading
+ * it takes a few milliseconds, which the commands that only read refs and
+ * configuration (`rev-parse`, `refs`, `config get`) would pay at start-up.
+ */
+function crypto(): typeof import('node:crypto') {
+  return (nodeCrypto ??= process.getBuiltinModule('node:crypto'));
+}
 
 const CHECKSUM_RE = /^[0-9a-f]{64}$/;
 
@@ -20,7 +29,7 @@ export function hexToBytes(hex: string): Buffer {
 }
 
 export function sha256Hex(...parts: Uint8Array[]): string {
-  const h = createHash('sha256');
+  const h = crypto().createHash('sha256');
   for (const p of parts) h.update(p);
   return h.digest('hex');
 }

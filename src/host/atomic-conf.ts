@@ -23,7 +23,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { KeyFile } from '../format/keyfile.js';
-import { fsp, isErrno, path } from '../io/index.js';
+import { fsp, isErrno, path } from '../io/fs.js';
 
 export type BootBackend = 'bls' | 'grub' | 'systemd-boot';
 export const BOOT_BACKENDS: readonly BootBackend[] = ['bls', 'grub', 'systemd-boot'];

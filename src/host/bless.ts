@@ -18,12 +18,12 @@
  *   name has no tries left, or is not known.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { LOADER_VENDOR_GUID, loaderEntryFileName, parseEfiStringVariable } from '../format/index.js';
-import type { HostEnv } from '../io/index.js';
-import {
-  adoptEspCounters, blessDeployment, deploymentKey, deploymentName, emptyAssessment, loadSysroot, markDeploymentFailed, markIndeterminate,
-  openSysrootRepo, readTriesLeft, requireSysroot, sameDeployment, type BootBackend, type Deployment, type SysrootFaults, type SysrootState,
-} from '../sysroot/index.js';
+import { LOADER_VENDOR_GUID, loaderEntryFileName, parseEfiStringVariable } from '../format/efivar.js';
+import type { HostEnv } from '../io/host-env.js';
+import { deploymentKey, emptyAssessment } from '../sysroot/assessment.js';
+import { adoptEspCounters, blessDeployment, markDeploymentFailed, markIndeterminate, readTriesLeft, type BootBackend } from '../sysroot/bootloader/index.js';
+import type { SysrootFaults } from '../sysroot/faults.js';
+import { deploymentName, loadSysroot, openSysrootRepo, requireSysroot, sameDeployment, type Deployment, type SysrootState } from '../sysroot/state.js';
 import { readAtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 import { underLock, type HostVerbOptions } from './common.js';

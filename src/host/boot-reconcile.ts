@@ -15,11 +15,10 @@
  * made since this boot — is left alone.
  */
 import { lookup } from '../format/gvariant.js';
-import {
-  adoptEspCounters, deploymentKey, emptyAssessment, deploymentName, faultHit, loadSysroot, makeDefault, markDeploymentFailed, openSysrootRepo,
-  readTriesLeft, requireSysroot, sameDeployment, updateAssessment,
-  type AssessmentRecord, type Deployment, type QuarantineEntry, type SysrootFaults, type SysrootState,
-} from '../sysroot/index.js';
+import { deploymentKey, emptyAssessment, updateAssessment, type AssessmentRecord, type QuarantineEntry } from '../sysroot/assessment.js';
+import { adoptEspCounters, makeDefault, markDeploymentFailed, readTriesLeft } from '../sysroot/bootloader/index.js';
+import { faultHit, type SysrootFaults } from '../sysroot/faults.js';
+import { deploymentName, loadSysroot, openSysrootRepo, requireSysroot, sameDeployment, type Deployment, type SysrootState } from '../sysroot/state.js';
 import { readAtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 import { failureReason } from './checks.js';

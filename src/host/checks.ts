@@ -11,7 +11,8 @@
  * process group is killed then). Its output is kept, up to a bound.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { fsp, inheritedEnv, isErrno, path, runProcess } from '../io/index.js';
+import { fsp, isErrno, path } from '../io/fs.js';
+import { inheritedEnv, runProcess } from '../io/process.js';
 
 export type CheckClass = 'required' | 'wanted';
 export type CheckOutcome = 'pass' | 'fail' | 'inconclusive' | 'timeout';

@@ -1,6 +1,8 @@
 /** What the host verbs share: the sysroot they act on, the host they run on, and the sysroot lock. */
-import { path, type HostEnv } from '../io/index.js';
-import { withSysrootLock, type SysrootFaults } from '../sysroot/index.js';
+import { path } from '../io/fs.js';
+import type { HostEnv } from '../io/host-env.js';
+import type { SysrootFaults } from '../sysroot/faults.js';
+import { withSysrootLock } from '../sysroot/lock.js';
 
 export interface HostVerbOptions {
   /** The sysroot (`/` on a host). */

@@ -16,14 +16,14 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { lookup } from '../format/gvariant.js';
-import { runProcess, inheritedEnv, type HostEnv } from '../io/index.js';
+import type { HostEnv } from '../io/host-env.js';
+import { runProcess, inheritedEnv } from '../io/process.js';
 import {
   deploymentKey, emptyAssessment, updateAssessment, type AssessmentRecord, type DeploymentAssessment,
 } from '../sysroot/assessment.js';
-import {
-  adoptEspCounters, blessDeployment, giveBackTry, markDeploymentFailed, readTriesLeft,
-  deploymentName, deploymentPath, loadSysroot, openSysrootRepo, requireSysroot, sameDeployment, type BootBackend, type Deployment, type SysrootFaults, type SysrootState,
-} from '../sysroot/index.js';
+import { adoptEspCounters, blessDeployment, giveBackTry, markDeploymentFailed, readTriesLeft, type BootBackend } from '../sysroot/bootloader/index.js';
+import type { SysrootFaults } from '../sysroot/faults.js';
+import { deploymentName, deploymentPath, loadSysroot, openSysrootRepo, requireSysroot, sameDeployment, type Deployment, type SysrootState } from '../sysroot/state.js';
 import { readAtomicConfig, type AtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 import {

@@ -4,8 +4,9 @@
  * and switched atomically.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { Kargs } from '../format/index.js';
-import { deploymentName, loadSysroot, openSysrootRepo, sameDeployment, writeList, type SysrootState } from '../sysroot/index.js';
+import { Kargs } from '../format/bls.js';
+import { writeList } from '../sysroot/deploy.js';
+import { deploymentName, loadSysroot, openSysrootRepo, sameDeployment, type SysrootState } from '../sysroot/state.js';
 import { readAtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 import { underLock, type HostVerbOptions } from './common.js';

@@ -1,6 +1,7 @@
 /** Pin: keep a deployment through upgrades and cleanup (`[libostree-transient] pinned` in its origin), or unpin it. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { loadSysroot, setPinned, type Deployment } from '../sysroot/index.js';
+import { setPinned } from '../sysroot/deploy.js';
+import { loadSysroot, type Deployment } from '../sysroot/state.js';
 import { underLock, type HostVerbOptions } from './common.js';
 
 export interface PinOptions extends HostVerbOptions {

@@ -5,8 +5,11 @@
  * 0 turns counting off (it is then recorded good). Record entries of
  * deployments that are gone are dropped at the same time.
  */
-import type { HostEnv } from '../io/index.js';
-import { armProbation, deploymentKey, readAssessment, readTriesLeft, startProbation, updateAssessment, type Deployment, type SysrootFaults, type SysrootState } from '../sysroot/index.js';
+import type { HostEnv } from '../io/host-env.js';
+import { deploymentKey, readAssessment, updateAssessment } from '../sysroot/assessment.js';
+import { armProbation, readTriesLeft, startProbation } from '../sysroot/bootloader/index.js';
+import type { SysrootFaults } from '../sysroot/faults.js';
+import type { Deployment, SysrootState } from '../sysroot/state.js';
 import type { AtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 

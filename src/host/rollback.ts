@@ -5,7 +5,8 @@
  * Not booted, the one after the default. Only the boot order changes.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { deploymentName, loadSysroot, openSysrootRepo, sameDeployment, writeList, type DeployEvent, type Deployment, type SysrootState } from '../sysroot/index.js';
+import { writeList, type DeployEvent } from '../sysroot/deploy.js';
+import { deploymentName, loadSysroot, openSysrootRepo, sameDeployment, type Deployment, type SysrootState } from '../sysroot/state.js';
 import { readAtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 import { underLock, type HostVerbOptions } from './common.js';

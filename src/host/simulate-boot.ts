@@ -8,10 +8,10 @@
  * one, through a host environment that says so. A reboot they ask for is
  * reported, not made: the next simulated boot is the reboot.
  */
-import { bootedHostEnv } from '../io/index.js';
-import {
-  adoptEspCounters, deploymentName, loadSysroot, openSysrootRepo, requireSysroot, simulateFirmwareBoot, syncBootBackend, type SysrootFaults,
-} from '../sysroot/index.js';
+import { bootedHostEnv } from '../io/host-env.js';
+import { adoptEspCounters, simulateFirmwareBoot, syncBootBackend } from '../sysroot/bootloader/index.js';
+import type { SysrootFaults } from '../sysroot/faults.js';
+import { deploymentName, loadSysroot, openSysrootRepo, requireSysroot } from '../sysroot/state.js';
 import { readAtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 import { bootReconcile, type ReconcileResult } from './boot-reconcile.js';

@@ -14,8 +14,8 @@
  * `installUnits` writes them, and their enablement links, under a sysroot's
  * etc/systemd/system (or another directory), each file atomically.
  */
-import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
-import { grubSnippet } from '../sysroot/index.js';
+import { atomicWriteFile, fsp, isErrno, path } from '../io/fs.js';
+import { grubSnippet } from '../sysroot/bootloader/grub.js';
 
 export const UNIT_NAMES = ['atomic-boot-reconcile.service', 'atomic-health-check.service'] as const;
 

@@ -11,13 +11,15 @@
  * whose /etc the new deployment merges.
  */
 import { Codes, OstreeTsError, isCodedError } from '../errors/index.js';
-import { KeyFile, lookup } from '../format/index.js';
-import { diffRevs, readRef, resolveRev, writeRef, type TreeDiff } from '../repo/index.js';
-import {
-  cleanupSysroot, finishWrite, loadSysroot, mergeDeployment, newDeploymentList, openSysrootRepo, prepareDeployment,
-  type DeployEvent, type Deployment, type SysrootState,
-} from '../sysroot/index.js';
-import { findRevision, pull, resolveCommit, type PullEvent } from '../transport/index.js';
+import { lookup } from '../format/gvariant.js';
+import { KeyFile } from '../format/keyfile.js';
+import { diffRevs, type TreeDiff } from '../repo/inspect.js';
+import { readRef, resolveRev, writeRef } from '../repo/refs.js';
+import { cleanupSysroot } from '../sysroot/cleanup.js';
+import { finishWrite, newDeploymentList, prepareDeployment, type DeployEvent } from '../sysroot/deploy.js';
+import { loadSysroot, mergeDeployment, openSysrootRepo, type Deployment, type SysrootState } from '../sysroot/state.js';
+import { pull, type PullEvent } from '../transport/pull.js';
+import { findRevision, resolveCommit } from '../transport/resolve-commit.js';
 import { readAtomicConfig, type AtomicConfig } from './atomic-conf.js';
 import { bootBackend } from './boot-backend.js';
 import { checkBootFiles, forgetGone, startNewDefaultProbation, withArmedProbation } from './probation.js';

@@ -1,5 +1,4 @@
 /** File-system primitives: the only place that touches node:fs. */
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as fsp from 'node:fs/promises';
 import {
@@ -19,7 +18,12 @@ export {
 } from 'node:fs';
 export type { Dirent, Stats };
 
+/** For the Node modules loaded when first used (child_process, crypto), not at start-up. */
+const requireHere = createRequire(import.meta.url);
+
 export function randomSuffix(n = 6): string {
+  // node:crypto is loaded here, on the first write, not at start-up.
+  const { randomBytes } = requireHere('node:crypto') as typeof import('node:crypto');
   return randomBytes(n).toString('base64url').slice(0, n);
 }
 
@@ -125,8 +129,6 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** syncfs(2) on the file system holding `p` (via coreutils `sync --file-system`). */
-const requireHere = createRequire(import.meta.url);
-
 export function syncFilesystem(p: string): Promise<void> {
   const { execFile } = requireHere('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {

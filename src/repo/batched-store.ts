@@ -11,8 +11,9 @@
  * before it is staged; a bad one fails with BadObjectError.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFLNK, S_IFMT } from '../format/index.js';
-import { fsp, path, randomSuffix, recordSpaceAtFailure } from '../io/index.js';
+import { S_IFLNK, S_IFMT } from '../format/objects.js';
+import { fsp, path, randomSuffix } from '../io/fs.js';
+import { recordSpaceAtFailure } from '../io/space.js';
 import type { Repo } from './repo.js';
 import { StagingWriter } from './staging-writer.js';
 import { checkStorable } from './stored-form.js';

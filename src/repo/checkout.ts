@@ -5,11 +5,10 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFLNK, S_IFMT, type DirMeta, type DirTree, type FileHeader } from '../format/index.js';
-import {
-  mapNoSpace,
-  chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, makeWhiteoutDevice, mkdirSync, path, syncFilesystem, utimesSync, withPath, writeNewFile, writeXattr,
-} from '../io/index.js';
+import { S_IFLNK, S_IFMT, type DirMeta, type DirTree, type FileHeader } from '../format/objects.js';
+import { chmodSync, createWriteStream, fsp, isErrno, lchownSync, linkSync, makeWhiteoutDevice, mkdirSync, path, syncFilesystem, utimesSync, withPath, writeNewFile } from '../io/fs.js';
+import { mapNoSpace } from '../io/space.js';
+import { writeXattr } from '../io/xattr.js';
 import { walkTree } from './tree-walk.js';
 import type { Repo, StoredFile } from './repo.js';
 import { resolveRev } from './refs.js';

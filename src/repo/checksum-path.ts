@@ -5,8 +5,10 @@
  * mode, extended attributes (unless left out) and content.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { canonicalXattrs, encodeDirMeta, sha256Hex, type Xattr } from '../format/index.js';
-import { createReadStream, fsp, isErrno, readXattrs } from '../io/index.js';
+import { sha256Hex } from '../format/checksum.js';
+import { canonicalXattrs, encodeDirMeta, type Xattr } from '../format/objects.js';
+import { createReadStream, fsp, isErrno } from '../io/fs.js';
+import { readXattrs } from '../io/xattr.js';
 import { contentHasher } from './verify-object.js';
 
 export interface ChecksumPathOptions {

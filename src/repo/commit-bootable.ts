@@ -5,7 +5,7 @@
  * (KVER). A tree without one is refused, as libostree refuses it.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import type { VarDict } from '../format/index.js';
+import type { VarDict } from '../format/gvariant.js';
 import type { RootChecksums } from './commit-writer.js';
 import type { Transaction } from './transaction.js';
 

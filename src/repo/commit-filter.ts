@@ -4,7 +4,7 @@
  * path ("/usr/bin/foo"; "/" is the root) as OSTree's commit filter does.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFDIR, S_IFMT, S_IFREG } from '../format/index.js';
+import { S_IFDIR, S_IFMT, S_IFREG } from '../format/objects.js';
 
 export interface StatInfo {
   mode: number;

@@ -3,8 +3,9 @@
  * and dirmeta object a new root reaches, with the size each takes in this
  * (archive) repository and its unpacked size, as libostree records them.
  */
-import { decodeArchiveHeader, encodeCommitSizes, type ObjectSize, type ObjectType } from '../format/index.js';
-import { fsp } from '../io/index.js';
+import { decodeArchiveHeader, type ObjectType } from '../format/objects.js';
+import { encodeCommitSizes, type ObjectSize } from '../format/sizes.js';
+import { fsp } from '../io/fs.js';
 import type { RootChecksums } from './commit-writer.js';
 import type { Transaction } from './transaction.js';
 

@@ -4,11 +4,10 @@
  */
 import type { Stats } from 'node:fs';
 import { Codes, OstreeTsError } from '../errors/index.js';
-import {
-  canonicalXattrs, encodeCommit, encodeDirMeta, encodeDirTree, sortByName, validateFilename,
-  S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Commit, type DirTree, type FileHeader, type VarDict, type Xattr,
-} from '../format/index.js';
-import { fsp, lstatQuick, path, readInto, readXattrs } from '../io/index.js';
+import type { VarDict } from '../format/gvariant.js';
+import { canonicalXattrs, encodeCommit, encodeDirMeta, encodeDirTree, sortByName, validateFilename, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Commit, type DirTree, type FileHeader, type Xattr } from '../format/objects.js';
+import { fsp, lstatQuick, path, readInto } from '../io/fs.js';
+import { readXattrs } from '../io/xattr.js';
 import { CommitModifier } from './commit-filter.js';
 import type { Transaction } from './transaction.js';
 import { walkTree } from './tree-walk.js';

@@ -3,8 +3,12 @@
  * existing commits), layered in order, into a new commit, then the ref.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { ghashOrder, validateRefName, encodeCommit, encodeMetadata, type VarDict, type Variant } from '../format/index.js';
-import { createReadStream, fsp, mapNoSpace, path } from '../io/index.js';
+import { ghashOrder } from '../format/ghash.js';
+import type { VarDict, Variant } from '../format/gvariant.js';
+import { encodeCommit, encodeMetadata } from '../format/objects.js';
+import { validateRefName } from '../format/refs.js';
+import { createReadStream, fsp, path } from '../io/fs.js';
+import { mapNoSpace } from '../io/space.js';
 import { bootableMetadata } from './commit-bootable.js';
 import { CommitModifier } from './commit-filter.js';
 import { commitSizes } from './commit-sizes.js';

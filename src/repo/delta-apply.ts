@@ -4,12 +4,12 @@
  * each object, hash it, and store it only if it is what the part says.
  */
 import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
-import {
-  COMPRESSION_NONE, COMPRESSION_XZ, bspatch, decodePayload, decodeMetadata, decodeSuperblock, deltaName,
-  inlinePart, planPart, sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock,
-  type FileHeader, type PlannedObject,
-} from '../format/index.js';
-import { fsp, mapLimit, mapNoSpace, path, xzDecompress } from '../io/index.js';
+import { sha256Hex } from '../format/checksum.js';
+import { COMPRESSION_NONE, COMPRESSION_XZ, bspatch, decodePayload, decodeSuperblock, deltaName, inlinePart, planPart, superblockCommitMeta, unwrapSignedSuperblock, type DeltaPartHeader, type DeltaSuperblock, type PlannedObject } from '../format/delta.js';
+import { decodeMetadata, type FileHeader } from '../format/objects.js';
+import { fsp, mapLimit, path } from '../io/fs.js';
+import { mapNoSpace } from '../io/space.js';
+import { xzDecompress } from '../io/xz.js';
 import { BatchedStore } from './batched-store.js';
 import { CommitImport } from './commit-partial.js';
 import type { Repo } from './repo.js';

@@ -12,11 +12,11 @@
  * compressed while the next one is being built, several at once.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import {
-  COMPRESSION_NONE, COMPRESSION_XZ, PartBuilder, S_IFMT, S_IFREG, decodeMetadata, deltaDir, deltaName, encodeSuperblock, findCopies,
-  partHeader, type DeltaFallback, type DeltaPartHeader, type VarDict,
-} from '../format/index.js';
-import { atomicWriteFile, cpuCount, fsp, path, xzCompress } from '../io/index.js';
+import { COMPRESSION_NONE, COMPRESSION_XZ, PartBuilder, deltaDir, deltaName, encodeSuperblock, findCopies, partHeader, type DeltaFallback, type DeltaPartHeader } from '../format/delta.js';
+import type { VarDict } from '../format/gvariant.js';
+import { S_IFMT, S_IFREG, decodeMetadata } from '../format/objects.js';
+import { atomicWriteFile, fsp, path } from '../io/fs.js';
+import { cpuCount, xzCompress } from '../io/xz.js';
 import { deleteDelta, deltaPath } from './delta.js';
 import type { Repo, StoredFile } from './repo.js';
 import { splitKey, traverseCommit, type ObjectKey } from './traverse.js';

@@ -3,11 +3,10 @@
  * and the per-target index files `delta-indexes/XX/REST.index`.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import {
-  decodeSuperblock, deltaDir, deltaFromDir, deltaIndexPath, deltaName, encodeDeltaIndex, parseDeltaName, sha256Hex,
-  unwrapSignedSuperblock, type DeltaSuperblock, type VarDict,
-} from '../format/index.js';
-import { atomicWriteFile, exists, fsp, isErrno, path } from '../io/index.js';
+import { sha256Hex } from '../format/checksum.js';
+import { decodeSuperblock, deltaDir, deltaFromDir, deltaIndexPath, deltaName, encodeDeltaIndex, parseDeltaName, unwrapSignedSuperblock, type DeltaSuperblock } from '../format/delta.js';
+import type { VarDict } from '../format/gvariant.js';
+import { atomicWriteFile, exists, fsp, isErrno, path } from '../io/fs.js';
 import type { Repo } from './repo.js';
 
 export interface StoredDelta {

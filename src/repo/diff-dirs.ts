@@ -7,7 +7,7 @@
  * a directory relative to it (`a/b`), as ostree prints them.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { fsp, path } from '../io/index.js';
+import { fsp, path } from '../io/fs.js';
 import { checksumPath } from './checksum-path.js';
 import type { TreeDiff } from './inspect.js';
 import { resolveRev } from './refs.js';

@@ -4,7 +4,7 @@
  * ostree counts them (commit, dirtree, dirmeta and file objects; not the
  * detached metadata).
  */
-import { fsp } from '../io/index.js';
+import { fsp } from '../io/fs.js';
 import { resolveRev } from './refs.js';
 import type { Repo } from './repo.js';
 import { splitKey, traverseCommit, type ObjectKey } from './traverse.js';

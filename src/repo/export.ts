@@ -4,8 +4,8 @@
  * `SCHILY.xattr.*` records). Importing the result gives the same tree.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFLNK, S_IFMT, type DirMeta, type Xattr } from '../format/index.js';
-import { encodeTarHeader, tarPadding, tarTrailer, type TarWriteEntry } from '../io/index.js';
+import { S_IFLNK, S_IFMT, type DirMeta, type Xattr } from '../format/objects.js';
+import { encodeTarHeader, tarPadding, tarTrailer, type TarWriteEntry } from '../io/tar.js';
 import { lookupPath } from './inspect.js';
 import { resolveRev } from './refs.js';
 import type { Repo, StoredFile } from './repo.js';

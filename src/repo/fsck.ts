@@ -1,7 +1,8 @@
 /** fsck: every object re-hashed and re-parsed; every commit's closure present. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { decodeMetadata, lookup, type ObjectType } from '../format/index.js';
-import { fsp } from '../io/index.js';
+import { lookup } from '../format/gvariant.js';
+import { decodeMetadata, type ObjectType } from '../format/objects.js';
+import { fsp } from '../io/fs.js';
 import { markCommitPartial } from './commit-partial.js';
 import { listRefs } from './refs.js';
 import type { Repo } from './repo.js';

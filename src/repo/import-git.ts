@@ -5,8 +5,8 @@
  * placeholders, as `git archive` writes them) are 0755, all owned by 0:0.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { encodeDirMeta, encodeDirTree, sortByName, validateFilename, S_IFDIR, S_IFLNK, S_IFREG, type DirTree } from '../format/index.js';
-import { GitRepo, type GitTreeEntry } from '../io/index.js';
+import { encodeDirMeta, encodeDirTree, sortByName, validateFilename, S_IFDIR, S_IFLNK, S_IFREG, type DirTree } from '../format/objects.js';
+import { GitRepo, type GitTreeEntry } from '../io/git.js';
 import type { CommitModifier } from './commit-filter.js';
 import type { RootChecksums } from './commit-writer.js';
 import { joinPath } from './mtree.js';

@@ -9,10 +9,9 @@
  * beyond a limit.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import {
-  encodeDirMeta, validateFilename, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type FileHeader, type Xattr,
-} from '../format/index.js';
-import { decompressAuto, readTar, type TarEntry } from '../io/index.js';
+import { encodeDirMeta, validateFilename, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type FileHeader, type Xattr } from '../format/objects.js';
+import { decompressAuto } from '../io/compress.js';
+import { readTar, type TarEntry } from '../io/tar.js';
 import type { CommitModifier, StatInfo } from './commit-filter.js';
 import { MDir, joinPath, type FileSlot } from './mtree.js';
 import { STREAM_THRESHOLD, type Transaction } from './transaction.js';

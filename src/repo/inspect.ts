@@ -1,6 +1,6 @@
 /** Reading a commit's tree: path lookup, listings, history and diffs. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFDIR, S_IFLNK, S_IFMT, type Commit, type Xattr } from '../format/index.js';
+import { S_IFDIR, S_IFLNK, S_IFMT, type Commit, type Xattr } from '../format/objects.js';
 import { resolveRev } from './refs.js';
 import type { Repo } from './repo.js';
 

@@ -6,8 +6,8 @@
  * checksums until something has to change inside it.
  */
 import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
-import { encodeDirTree, sortByName, type DirTree } from '../format/index.js';
-import { mapLimit } from '../io/index.js';
+import { encodeDirTree, sortByName, type DirTree } from '../format/objects.js';
+import { mapLimit } from '../io/fs.js';
 import type { RootChecksums } from './commit-writer.js';
 import type { Transaction } from './transaction.js';
 

@@ -4,8 +4,8 @@
  * times in a row. A snapshot: objects stored after a directory was listed are
  * not seen, so each writer (a transaction, a pull) holds its own index.
  */
-import { objectSuffix, type ObjectType } from '../format/index.js';
-import { fsp, isErrno, path } from '../io/index.js';
+import { objectSuffix, type ObjectType } from '../format/objects.js';
+import { fsp, isErrno, path } from '../io/fs.js';
 import type { Repo } from './repo.js';
 
 export class ObjectIndex {

@@ -1,7 +1,7 @@
 /** prune: delete objects that nothing reachable needs. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { encodeMetadata } from '../format/index.js';
-import { atomicWriteFile, fsp } from '../io/index.js';
+import { encodeMetadata } from '../format/objects.js';
+import { atomicWriteFile, fsp } from '../io/fs.js';
 import { listRefs } from './refs.js';
 import type { Repo } from './repo.js';
 import { objectKey, traverseCommit, type ObjectKey } from './traverse.js';

@@ -16,11 +16,12 @@
  * libostree; `untrusted` re-hashes every object before it is imported.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import {
-  S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirTree, decodeMetadata, isChecksum,
-  isValidRefName, isValidRemoteName, type Commit, type ObjectType, type VarDict,
-} from '../format/index.js';
-import { fsp, isErrno, mapNoSpace, path } from '../io/index.js';
+import { isChecksum } from '../format/checksum.js';
+import type { VarDict } from '../format/gvariant.js';
+import { S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirTree, decodeMetadata, type Commit, type ObjectType } from '../format/objects.js';
+import { isValidRefName, isValidRemoteName } from '../format/refs.js';
+import { fsp, isErrno, path } from '../io/fs.js';
+import { mapNoSpace } from '../io/space.js';
 import { BatchedStore } from './batched-store.js';
 import { CommitImport } from './commit-partial.js';
 import { checkRefBinding } from './ref-binding.js';

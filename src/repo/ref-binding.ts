@@ -6,7 +6,8 @@
  * another's name. `pull` and `pull-local` both check here.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { lookup, type Commit } from '../format/index.js';
+import { lookup } from '../format/gvariant.js';
+import type { Commit } from '../format/objects.js';
 
 export interface RefBindingCheck {
   /** The ref the commit is taken as; null for a parent commit (only the collection is checked). */

@@ -1,7 +1,8 @@
 /** Refs: files under refs/heads and refs/remotes holding a commit checksum. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { isChecksum, parseRefSpec, validateRefName, isValidRemoteName } from '../format/index.js';
-import { atomicWriteFile, fsp, isErrno, mkdirp, path } from '../io/index.js';
+import { isChecksum } from '../format/checksum.js';
+import { parseRefSpec, validateRefName, isValidRemoteName } from '../format/refs.js';
+import { atomicWriteFile, fsp, isErrno, mkdirp, path } from '../io/fs.js';
 import type { Repo } from './repo.js';
 
 export interface RefEntry {

@@ -16,7 +16,10 @@
 import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import type { KeyFile } from '../format/keyfile.js';
 import { fsp, isErrno, path } from '../io/fs.js';
-import { LockFile, describeHolders, lockHolders, type LockMode } from '../io/ofd-lock.js';
+import type { LockFile, LockMode } from '../io/ofd-lock.js';
+
+/** The lock file code (and its addon) loads with the first lock taken, not with every repository handle. */
+const ofdLock = (): Promise<typeof import('../io/ofd-lock.js')> => import('../io/ofd-lock.js');
 
 export type RepoLockMode = LockMode;
 
@@ -116,7 +119,7 @@ export class RepoLock {
     if (!this.canWrite) return;
     if (!this.file) {
       try {
-        this.file = await LockFile.open(this.lockPath, { mode: 0o660 });
+        this.file = await (await ofdLock()).LockFile.open(this.lockPath, { mode: 0o660 });
       } catch (e) {
         throw new OstreeTsError(Codes.IO, `Could not open the repository lock ${this.lockPath}: ${(e as Error).message}.`, { path: this.lockPath }, { cause: e });
       }
@@ -133,6 +136,7 @@ export class RepoLock {
     }
     if (ok) return;
     const held = file.conflict(mode) ?? (mode === 'exclusive' ? null : 'exclusive');
+    const { describeHolders, lockHolders } = await ofdLock();
     const holders = describeHolders(await lockHolders(this.lockPath, file));
     if (before === 'unlocked') await this.closeUnheld();
     const by = `${held ? ` ${held}` : ''} by ${holders ? holders : 'another process'}`;

@@ -14,12 +14,16 @@ import {
 } from '../format/objects.js';
 // Only the I/O this handle needs (not the whole io layer): commands that just read stay quick to start.
 import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmallFile, readFileSync, statSync } from '../io/fs.js';
-import { createInflateRaw, inflateRaw } from '../io/compress.js';
-import { readXattrs, readXattr } from '../io/xattr.js';
 import { nodeRepoHost, type RepoHost } from '../io/host-env.js';
-import { isCommitPartial } from './commit-partial.js';
 import { FaultPointReached, type FaultPoint } from './fault-points.js';
 import { RepoLock, type RepoLockMode } from './repo-lock.js';
+
+// Loaded with the first content object read (or the first partial-commit check), not with every handle:
+// `rev-parse`, `refs` and `config` never need them.
+let compress: Promise<typeof import('../io/compress.js')> | undefined;
+let xattr: Promise<typeof import('../io/xattr.js')> | undefined;
+const loadCompress = (): Promise<typeof import('../io/compress.js')> => (compress ??= import('../io/compress.js'));
+const loadXattr = (): Promise<typeof import('../io/xattr.js')> => (xattr ??= import('../io/xattr.js'));
 
 export type RepoMode = 'archive' | 'bare' | 'bare-user' | 'bare-user-only';
 
@@ -270,7 +274,8 @@ export class Repo {
   }
 
   /** Is the commit's tree known to be incomplete (a partial pull)? */
-  isCommitPartial(checksum: string): Promise<boolean> {
+  async isCommitPartial(checksum: string): Promise<boolean> {
+    const { isCommitPartial } = await import('./commit-partial.js');
     return isCommitPartial(this, checksum);
   }
 
@@ -298,7 +303,7 @@ export class Repo {
   }
 
   private async loadArchiveFile(checksum: string, p: string): Promise<StoredFile> {
-    const data = await readSmallFile(p);
+    const [data, { createInflateRaw, inflateRaw }] = await Promise.all([readSmallFile(p), loadCompress()]);
     const { header, size, length } = decodeArchiveHeader(data, `file ${checksum}`);
     const body = data.subarray(length);
     const isReg = (header.mode & S_IFMT) === S_IFREG;
@@ -346,7 +351,7 @@ export class Repo {
 
   private async loadBareFile(checksum: string, p: string): Promise<StoredFile> {
     const st = await fsp.lstat(p);
-    const xattrs = this.disableXattrs ? [] : canonicalXattrs(await readXattrs(p));
+    const xattrs = this.disableXattrs ? [] : canonicalXattrs(await (await loadXattr()).readXattrs(p));
     const isLink = st.isSymbolicLink();
     const header: FileHeader = {
       uid: st.uid, gid: st.gid, mode: st.mode, rdev: 0,
@@ -360,7 +365,7 @@ export class Repo {
   private async loadBareUserFile(checksum: string, p: string): Promise<StoredFile> {
     const st = await fsp.lstat(p);
     this.checkStoredType(checksum, st.isFile());
-    const raw = await readXattr(p, 'user.ostreemeta');
+    const raw = await (await loadXattr()).readXattr(p, 'user.ostreemeta');
     if (!raw) {
       throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file has no user.ostreemeta attribute. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file', reason: 'it has no user.ostreemeta attribute' });
     }

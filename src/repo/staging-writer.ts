@@ -11,7 +11,7 @@
  * file into its transaction (`Transaction.adoptStaged`).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { startWorker, type WorkerHandle } from '../io/index.js';
+import { startWorker, type WorkerHandle } from '../io/worker.js';
 import type { Repo } from './repo.js';
 import type { StoreProfile } from './stored-form.js';
 import { BadObjectError, type BadObjectFacts } from './verify-object.js';

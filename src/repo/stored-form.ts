@@ -18,7 +18,7 @@
  * Every bare-family object gets atime and mtime 0.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFLNK, S_IFMT, S_IFREG, encodeArchiveHeader, encodeUserMeta, type FileHeader, type Xattr } from '../format/index.js';
+import { S_IFLNK, S_IFMT, S_IFREG, encodeArchiveHeader, encodeUserMeta, type FileHeader, type Xattr } from '../format/objects.js';
 import type { RepoMode } from './repo.js';
 
 export interface Owner {

@@ -5,8 +5,13 @@
  * GHashTable order, timestamps big-endian, sizes little-endian).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { DELTA_INDEX_KEY, ghashOrder, hexToBytes, isValidRefName, parseNormal, printValue, serialize, swap64, type VarDict, type Variant } from '../format/index.js';
-import { atomicWriteFile, fsp, path } from '../io/index.js';
+import { hexToBytes } from '../format/checksum.js';
+import { DELTA_INDEX_KEY } from '../format/delta.js';
+import { ghashOrder } from '../format/ghash.js';
+import { parseNormal, printValue, serialize, type VarDict, type Variant } from '../format/gvariant.js';
+import { swap64 } from '../format/objects.js';
+import { isValidRefName } from '../format/refs.js';
+import { atomicWriteFile, fsp, path } from '../io/fs.js';
 import { deltaDigests, reindexDeltas } from './delta.js';
 import { listRefs } from './refs.js';
 import type { Repo } from './repo.js';

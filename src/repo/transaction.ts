@@ -9,14 +9,13 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
-import {
-  decodeDirTree, encodeFileHeader, objectRelPath, objectSuffix, type DirTree, type FileHeader, type ObjectType, sha256Hex,
-} from '../format/index.js';
-import {
-  createDeflateRaw, createReadStream, createWriteStream, deflateRaw, fsp, isErrno, path, randomSuffix,
-  syncFilesystem, writeXattr, drained, readBootId, exists, writeNewFile, renameQuick, mapLimit, mkdirp, recordSpaceAtFailure,
-  LockFile,
-} from '../io/index.js';
+import { sha256Hex } from '../format/checksum.js';
+import { decodeDirTree, encodeFileHeader, objectRelPath, objectSuffix, type DirTree, type FileHeader, type ObjectType } from '../format/objects.js';
+import { createDeflateRaw, deflateRaw, drained } from '../io/compress.js';
+import { createReadStream, createWriteStream, fsp, isErrno, path, randomSuffix, syncFilesystem, readBootId, exists, writeNewFile, renameQuick, mapLimit, mkdirp } from '../io/fs.js';
+import { LockFile } from '../io/ofd-lock.js';
+import { recordSpaceAtFailure } from '../io/space.js';
+import { writeXattr } from '../io/xattr.js';
 import type { FaultPoint } from './fault-points.js';
 import { SpaceReserve, readMinFreeSpace } from './free-space.js';
 import { ObjectIndex } from './object-index.js';

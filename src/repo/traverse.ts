@@ -1,6 +1,6 @@
 /** Reachability: the objects a commit (and optionally its history) needs. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import type { ObjectType } from '../format/index.js';
+import type { ObjectType } from '../format/objects.js';
 import type { Repo } from './repo.js';
 
 export type ObjectKey = `${string}.${ObjectType}`;

@@ -4,8 +4,8 @@
  * Names are listed in byte order, so that what is found first does not
  * depend on the file system.
  */
-import type { EntryType, TreeReader } from '../format/index.js';
-import { createReadStream, fsp, isErrno, path } from '../io/index.js';
+import type { EntryType, TreeReader } from '../format/kernel-layout.js';
+import { createReadStream, fsp, isErrno, path } from '../io/fs.js';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

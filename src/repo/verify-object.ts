@@ -14,10 +14,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Codes, OstreeTsError } from '../errors/index.js';
-import {
-  S_IFLNK, S_IFMT, S_IFREG, decodeArchiveHeader, decodeCommit, decodeDirMeta, decodeDirTree, encodeFileHeader, sha256Hex,
-  type FileHeader, type ObjectType,
-} from '../format/index.js';
+import { sha256Hex } from '../format/checksum.js';
+import { S_IFLNK, S_IFMT, S_IFREG, decodeArchiveHeader, decodeCommit, decodeDirMeta, decodeDirTree, encodeFileHeader, type FileHeader, type ObjectType } from '../format/objects.js';
 import { createInflateRaw } from '../io/compress.js';
 import { createReadStream, fsp, readInto } from '../io/fs.js';
 import type { StoredFile } from './repo.js';

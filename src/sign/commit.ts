@@ -3,8 +3,11 @@
  * (`.commitmeta`) under the keys libostree uses; the signed bytes are the
  * stored commit object exactly.
  */
-import { encodeMetadata, type VarDict } from '../format/index.js';
-import { Transaction, resolveRev, type Repo } from '../repo/index.js';
+import type { VarDict } from '../format/gvariant.js';
+import { encodeMetadata } from '../format/objects.js';
+import { resolveRev } from '../repo/refs.js';
+import type { Repo } from '../repo/repo.js';
+import { Transaction } from '../repo/transaction.js';
 import { signaturesIn } from './signatures.js';
 import { signDetached, type Signer } from './detached.js';
 import { GPG_METADATA_KEY, gpgSignatureIssuers, namesIssuer } from './gpg.js';

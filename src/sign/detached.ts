@@ -5,7 +5,7 @@
  * every other entry in order. `commit`, `sign`, `gpg-sign` and `summary`
  * all sign through `signDetached`.
  */
-import type { VarDict } from '../format/index.js';
+import type { VarDict } from '../format/gvariant.js';
 import { signaturesIn } from './signatures.js';
 import { ED25519_METADATA_KEY, signEd25519, type Ed25519SecretKey } from './ed25519.js';
 import { GPG_METADATA_KEY, signGpg } from './gpg.js';

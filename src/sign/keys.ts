@@ -4,7 +4,7 @@
  * them. Files others may read are accepted, with a warning.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { fsp } from '../io/index.js';
+import { fsp } from '../io/fs.js';
 import type { Signer } from './detached.js';
 import { parseSecretKey, type Ed25519SecretKey } from './ed25519.js';
 import { loadSigningKey } from './gpg.js';

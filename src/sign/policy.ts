@@ -5,10 +5,10 @@
  * sign-verify-summary, verification-ed25519-key, verification-ed25519-file.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import type { VarDict } from '../format/index.js';
+import type { VarDict } from '../format/gvariant.js';
 import { fsp, path } from '../io/fs.js';
 import { SYSTEM_TRUST_DIRS, nodeRepoHost } from '../io/host-env.js';
-import type { Repo } from '../repo/index.js';
+import type { Repo } from '../repo/repo.js';
 import { signaturesIn } from './signatures.js';
 import { ED25519_METADATA_KEY, encodePublicKey, parsePublicKey, parsePublicKeyList, verifyEd25519 } from './ed25519.js';
 import { GPG_METADATA_KEY, loadPublicKeys, verifyGpg, type GpgKeyInfo } from './gpg.js';

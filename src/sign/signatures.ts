@@ -1,6 +1,6 @@
 /** Signature lists in detached metadata. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import type { VarDict } from '../format/index.js';
+import type { VarDict } from '../format/gvariant.js';
 
 /** The signatures under `key` (an `aay`), or none. */
 export function signaturesIn(dict: VarDict | null, key: string): Uint8Array[] {

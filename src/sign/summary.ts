@@ -3,9 +3,10 @@
  * appended to `summary.sig` (a detached-metadata dictionary).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { decodeMetadata, encodeMetadata, type VarDict } from '../format/index.js';
-import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
-import type { Repo } from '../repo/index.js';
+import type { VarDict } from '../format/gvariant.js';
+import { decodeMetadata, encodeMetadata } from '../format/objects.js';
+import { atomicWriteFile, fsp, isErrno, path } from '../io/fs.js';
+import type { Repo } from '../repo/repo.js';
 import { signDetached, type Signer } from './detached.js';
 
 /** The summary file's bytes and its signature dictionary (null when there is no summary.sig). */

@@ -8,7 +8,7 @@
  * sysroot lock.
  */
 import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
-import { atomicWriteFile, fsp, isErrno, path } from '../io/index.js';
+import { atomicWriteFile, fsp, isErrno, path } from '../io/fs.js';
 import type { Deployment } from './state.js';
 
 export type AssessmentState = 'untested' | 'good' | 'failed';

@@ -5,9 +5,13 @@
  * of everything else in the repository. A deployment directory that is the
  * running root is never removed, whether a boot entry names it or not.
  */
-import { fsp, isErrno, path, setImmutable, type BootedRoot } from '../io/index.js';
-import { listRefs, prune, writeRef, type PruneResult, type Repo } from '../repo/index.js';
-import { deploymentName, isBootedRoot, listStateroots, OVERLAY_INITRDS_DIR, type SysrootState } from './state.js';
+import { fsp, isErrno, path } from '../io/fs.js';
+import type { BootedRoot } from '../io/host-env.js';
+import { setImmutable } from '../io/host-fs.js';
+import { prune, type PruneResult } from '../repo/prune.js';
+import { listRefs, writeRef } from '../repo/refs.js';
+import type { Repo } from '../repo/repo.js';
+import { deploymentName, isBootedRoot, listStateroots, type SysrootState, OVERLAY_INITRDS_DIR } from './state.js';
 
 export interface CleanupResult {
   deploymentsRemoved: string[];

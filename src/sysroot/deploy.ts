@@ -5,11 +5,17 @@
  * file, its kernel found — then the new list written (the boot default
  * switched in one rename) and everything no longer needed cleaned up.
  */
-import { Codes, OstreeTsError } from '../errors/index.js';
-import { KeyFile, Kargs, type BootCounter } from '../format/index.js';
 import { createHash } from 'node:crypto';
-import { atomicCopyFile, atomicWriteFile, createReadStream, exists, fsp, isErrno, path, setImmutable, type HostEnv } from '../io/index.js';
-import { Repo, checkout, resolveRev } from '../repo/index.js';
+import { Codes, OstreeTsError } from '../errors/index.js';
+import { Kargs } from '../format/bls.js';
+import type { BootCounter } from '../format/boot-counter.js';
+import { KeyFile } from '../format/keyfile.js';
+import { atomicCopyFile, atomicWriteFile, createReadStream, exists, fsp, isErrno, path } from '../io/fs.js';
+import type { HostEnv } from '../io/host-env.js';
+import { setImmutable } from '../io/host-fs.js';
+import { checkout } from '../repo/checkout.js';
+import { resolveRev } from '../repo/refs.js';
+import { Repo } from '../repo/repo.js';
 import type { BootBackend } from './bootloader/index.js';
 import { adoptCountersFrom, writeEsp } from './bootloader/esp.js';
 import { cleanupSysroot, removeDeploymentDir, type CleanupResult } from './cleanup.js';

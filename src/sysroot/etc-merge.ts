@@ -18,10 +18,8 @@
  * too).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import {
-  chmodSync, copyFileSync, fsp, isErrno, lchownSync, lstatQuick, lstatSync, mkdirSync, path, readdirSync, readlinkSync, readSmallFile,
-  readXattrsSync, symlinkSync, utimesSync, writeXattrsSync, type Stats,
-} from '../io/index.js';
+import { chmodSync, copyFileSync, fsp, isErrno, lchownSync, lstatQuick, lstatSync, mkdirSync, path, readdirSync, readlinkSync, readSmallFile, symlinkSync, utimesSync, type Stats } from '../io/fs.js';
+import { readXattrsSync, writeXattrsSync } from '../io/xattr.js';
 
 export interface EtcMergePlan {
   /** In both trees but different (content, mode, owner, symlink target or file type); parents before children. */

@@ -4,12 +4,13 @@
  * boot/ostree/STATEROOT-BOOTCSUM/.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type EntryType, type KernelLayout, type TreeReader } from '../format/index.js';
-import { exists, fsp, isErrno, path, randomSuffix } from '../io/index.js';
-import type { Repo } from '../repo/index.js';
+import type { EntryType, KernelLayout, TreeReader } from '../format/kernel-layout.js';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../format/objects.js';
+import { exists, fsp, isErrno, path, randomSuffix } from '../io/fs.js';
+import type { Repo } from '../repo/repo.js';
 
-export { dirReader } from '../repo/index.js';
-export { findKernel, kernelSize, type EntryType, type KernelFile, type KernelLayout, type TreeReader } from '../format/index.js';
+export { dirReader } from '../repo/tree-reader.js';
+export { findKernel, kernelSize, type EntryType, type KernelFile, type KernelLayout, type TreeReader } from '../format/kernel-layout.js';
 
 /** A commit in a repository, read without checking it out. */
 export function commitReader(repo: Repo, checksum: string): TreeReader {

@@ -4,7 +4,8 @@
  * second writer can say whom it waits for.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { atomicWriteFile, fsp, lockFile, path, type HeldLock } from '../io/index.js';
+import { atomicWriteFile, fsp, path } from '../io/fs.js';
+import { lockFile, type HeldLock } from '../io/host-fs.js';
 import { requireSysroot } from './state.js';
 
 export interface LockOptions {

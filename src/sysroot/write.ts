@@ -6,11 +6,12 @@
  * everything written and synced before one rename of boot/loader switches.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { BlsEntry, Kargs, counterSuffix, lookup, parseOsRelease, type BootCounter } from '../format/index.js';
-import {
-  atomicWriteFile, exists, fsp, fsyncDir, path, replaceSymlink, syncFilesystem,
-} from '../io/index.js';
-import type { Repo } from '../repo/index.js';
+import { BlsEntry, Kargs, parseOsRelease } from '../format/bls.js';
+import { counterSuffix, type BootCounter } from '../format/boot-counter.js';
+import { lookup } from '../format/gvariant.js';
+import { atomicWriteFile, exists, fsp, fsyncDir, path, syncFilesystem } from '../io/fs.js';
+import { replaceSymlink } from '../io/host-fs.js';
+import type { Repo } from '../repo/repo.js';
 import { dirReader, findKernel, installKernel } from './kernel.js';
 import { deploymentPath, deploymentRelPath, type Deployment, type SysrootState } from './state.js';
 

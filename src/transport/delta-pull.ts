@@ -8,13 +8,16 @@
  * complete before it stops being partial.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import {
-  DELTA_INDEX_KEY, decodeMetadata, decodeSuperblock, parseDeltaDigests, deltaDir, deltaIndexPath, deltaName, inlinePart, lookup, parseDeltaName,
-  sha256Hex, superblockCommitMeta, unwrapSignedSuperblock, type DeltaSuperblock, type PlannedObject, type VarDict,
-} from '../format/index.js';
-import type { Fetcher } from '../io/index.js';
-import { CommitImport, applyPart, partIsRedundant, preparePart, type ApplyStats, type BatchedStore, type Repo } from '../repo/index.js';
-import { verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
+import { sha256Hex } from '../format/checksum.js';
+import { DELTA_INDEX_KEY, decodeSuperblock, parseDeltaDigests, deltaDir, deltaIndexPath, deltaName, inlinePart, parseDeltaName, superblockCommitMeta, unwrapSignedSuperblock, type DeltaSuperblock, type PlannedObject } from '../format/delta.js';
+import { lookup, type VarDict } from '../format/gvariant.js';
+import { decodeMetadata } from '../format/objects.js';
+import type { Fetcher } from '../io/http-client.js';
+import type { BatchedStore } from '../repo/batched-store.js';
+import { CommitImport } from '../repo/commit-partial.js';
+import { applyPart, partIsRedundant, preparePart, type ApplyStats } from '../repo/delta-apply.js';
+import type { Repo } from '../repo/repo.js';
+import { verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/policy.js';
 import { fetchCommitMeta } from './remote-metadata.js';
 
 export type StaticDeltaMode = 'auto' | 'disable' | 'require';

@@ -8,9 +8,14 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { decodeArchiveHeader, decodeDirTree, objectRelPath, S_IFMT, S_IFREG, type ObjectSize, type ObjectType } from '../format/index.js';
-import { fsp, type Fetcher } from '../io/index.js';
-import { readFilezHeader, type BatchedStore, type ObjectIndex, type Repo } from '../repo/index.js';
+import { decodeDirTree, objectRelPath, type ObjectType, decodeArchiveHeader, S_IFMT, S_IFREG } from '../format/objects.js';
+import type { ObjectSize } from '../format/sizes.js';
+import type { Fetcher } from '../io/http-client.js';
+import type { BatchedStore } from '../repo/batched-store.js';
+import type { ObjectIndex } from '../repo/object-index.js';
+import type { Repo } from '../repo/repo.js';
+import { fsp } from '../io/fs.js';
+import { readFilezHeader } from '../repo/verify-object.js';
 import { checkServedMetadata, servedError } from './served-object.js';
 
 /** Objects at least this large (compressed) are spooled to disk, not held in memory. */

@@ -18,12 +18,22 @@
  * nothing) and `staticDeltas`.
  */
 import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
-import {
-  commitObjectSizes, decodeCommit, decodeMetadata, deltaName, isChecksum, type Commit, type VarDict,
-} from '../format/index.js';
-import { atomicWriteFile, createFetcher, fsp, mapNoSpace, path, type Fetcher, type FetcherOptions } from '../io/index.js';
-import { BatchedStore, CommitImport, ObjectIndex, checkRefBinding, readRef, resolveRev, writeRef, type Repo, type Summary } from '../repo/index.js';
-import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
+import { isChecksum } from '../format/checksum.js';
+import { deltaName } from '../format/delta.js';
+import type { VarDict } from '../format/gvariant.js';
+import { decodeCommit, decodeMetadata, type Commit } from '../format/objects.js';
+import { commitObjectSizes } from '../format/sizes.js';
+import { atomicWriteFile, fsp, path } from '../io/fs.js';
+import { createFetcher, type Fetcher, type FetcherOptions } from '../io/http-client.js';
+import { mapNoSpace } from '../io/space.js';
+import { BatchedStore } from '../repo/batched-store.js';
+import { CommitImport } from '../repo/commit-partial.js';
+import { ObjectIndex } from '../repo/object-index.js';
+import { checkRefBinding } from '../repo/ref-binding.js';
+import { readRef, writeRef, resolveRev } from '../repo/refs.js';
+import type { Repo } from '../repo/repo.js';
+import type { Summary } from '../repo/summary.js';
+import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/policy.js';
 import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticDeltaMode } from './delta-pull.js';
 import { newCounters, walkTree, type PullCounters } from './pull-objects.js';
 import { fetchCommitMeta, fetchMetadataObject } from './remote-metadata.js';

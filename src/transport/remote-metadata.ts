@@ -2,9 +2,9 @@
  * Metadata objects a remote serves, fetched under the same size limit as a
  * repository reads them (`MAX_METADATA_SIZE`), with the caller's signal.
  */
-import type { ObjectType } from '../format/index.js';
-import type { Fetcher } from '../io/index.js';
-import { MAX_METADATA_SIZE } from '../repo/index.js';
+import type { ObjectType } from '../format/objects.js';
+import type { Fetcher } from '../io/http-client.js';
+import { MAX_METADATA_SIZE } from '../repo/repo.js';
 import { objectUrl } from './pull-objects.js';
 
 /** A metadata object (commit, dirtree, dirmeta, commitmeta) as the remote serves it, unchecked; null when it has none (404). */

@@ -7,11 +7,14 @@
  * pull does.)
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { decodeMetadata, type VarDict } from '../format/index.js';
-import { createFetcher, type Fetcher } from '../io/index.js';
-import { MAX_METADATA_SIZE, decodeSummary, type Repo, type Summary } from '../repo/index.js';
+import type { VarDict } from '../format/gvariant.js';
+import { decodeMetadata } from '../format/objects.js';
+import { createFetcher, type Fetcher } from '../io/http-client.js';
+import { MAX_METADATA_SIZE, type Repo } from '../repo/repo.js';
+import { decodeSummary, type Summary } from '../repo/summary.js';
 import { checkRemoteUrl, remoteRequestHeaders } from './remotes.js';
-import { remotePolicy, signaturesIn, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/index.js';
+import { remotePolicy, verifySignatures, type VerifyPolicy, type VerifyResult } from '../sign/policy.js';
+import { signaturesIn } from '../sign/signatures.js';
 
 export interface RemoteSummary {
   remote: string;

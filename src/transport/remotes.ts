@@ -5,10 +5,11 @@
  * keyring, the form libostree reads).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { cookieHeader, cookieLine, isValidRemoteName, parseCookieLine, type Cookie } from '../format/index.js';
-import { atomicWriteFile, fsp, path } from '../io/index.js';
-import type { Repo } from '../repo/index.js';
-import { binaryKeyring, keyMatches, loadPublicKeys, parsePublicKeys, type OpenPgpKey } from '../sign/index.js';
+import { isValidRemoteName } from '../format/refs.js';
+import { atomicWriteFile, fsp, path } from '../io/fs.js';
+import type { Repo } from '../repo/repo.js';
+import { loadPublicKeys, binaryKeyring, keyMatches, parsePublicKeys, type OpenPgpKey } from '../sign/gpg.js';
+import { cookieHeader, cookieLine, parseCookieLine, type Cookie } from '../format/cookie-jar.js';
 
 export interface RemoteOptions {
   /** Other settings of the remote (`sign-verify`, `verification-ed25519-key`, `gpg-verify-summary`, ...). */

@@ -6,9 +6,11 @@
  * it fetches anything else.
  */
 import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
-import { isChecksum, lookup, type Commit } from '../format/index.js';
-import type { Repo } from '../repo/index.js';
-import type { VerifyResult } from '../sign/index.js';
+import { isChecksum } from '../format/checksum.js';
+import { lookup } from '../format/gvariant.js';
+import type { Commit } from '../format/objects.js';
+import type { Repo } from '../repo/repo.js';
+import type { VerifyResult } from '../sign/policy.js';
 import { pull } from './pull.js';
 
 export interface ResolvedCommit {

@@ -1,7 +1,7 @@
 /** Objects a remote serves that are not what their names say: told as the remote's fault. */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import type { ObjectType } from '../format/index.js';
-import { BadObjectError, verifyMetadata, verifyMetadataChecksum } from '../repo/index.js';
+import type { ObjectType } from '../format/objects.js';
+import { BadObjectError, verifyMetadata, verifyMetadataChecksum } from '../repo/verify-object.js';
 
 export function badObject(checksum: string, type: ObjectType, why: string): OstreeTsError {
   return new OstreeTsError(Codes.OBJECT_CORRUPT, `The remote served a bad ${type} object ${checksum}: ${why.replace(/\.$/, '')}. Nothing of it was stored and no ref moved; pull again when the server is repaired.`, { checksum, type, why });

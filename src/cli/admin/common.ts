@@ -2,14 +2,14 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { path } from '../../io/fs.js';
 import { formatSize } from '../../format/byte-size.js';
-import type { UpdateEvent } from '../../host/index.js';
-import type { DeployEvent } from '../../sysroot/index.js';
+import type { UpdateEvent } from '../../host/upgrade.js';
+import type { DeployEvent } from '../../sysroot/deploy.js';
 import type { GlobalArgs } from '../common.js';
-import { LOCK_WAIT_OPTION, SYSROOT_OPTION, type Parsed } from '../options.js';
+import { ADMIN_OPTIONS, LOCK_WAIT_OPTION, type Parsed } from '../options.js';
 import { defineVerb } from '../shell.js';
 
-/** Options of `admin` itself, given before or after the verb (`admin --sysroot=DIR status`). */
-export const ADMIN_OPTIONS = { sysroot: SYSROOT_OPTION };
+// In options.ts, so that the command table does not load this module.
+export { ADMIN_OPTIONS } from '../options.js';
 
 export type AdminArgs = GlobalArgs & Parsed<typeof ADMIN_OPTIONS>;
 

@@ -1,7 +1,8 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
-import { path } from '../../io/index.js';
-import { deploymentPath, diffEtc, expandPaths, loadSysroot, mergeDeployment, sameDeployment } from '../../sysroot/index.js';
+import { path } from '../../io/fs.js';
+import { diffEtc, expandPaths } from '../../sysroot/etc-merge.js';
+import { deploymentPath, loadSysroot, mergeDeployment, sameDeployment } from '../../sysroot/state.js';
 import { write } from '../common.js';
 import { OS_OPTION } from '../options.js';
 import { adminVerb, sysrootOf } from './common.js';

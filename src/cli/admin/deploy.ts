@@ -1,8 +1,11 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
-import { KeyFile } from '../../format/index.js';
-import { fsp, path } from '../../io/index.js';
-import { deploy, loadSysroot, withSysrootLock } from '../../sysroot/index.js';
+import { KeyFile } from '../../format/keyfile.js';
+import { fsp } from '../../io/fs.js';
+import { deploy } from '../../sysroot/deploy.js';
+import { withSysrootLock } from '../../sysroot/lock.js';
+import { loadSysroot } from '../../sysroot/state.js';
+import { path } from '../../io/fs.js';
 import { arg, flag, list, OS_OPTION, str } from '../options.js';
 import { adminVerb, deployProgress, LOCKING, notBootedForStage, sysrootOf } from './common.js';
 

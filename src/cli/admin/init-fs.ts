@@ -1,4 +1,4 @@
-import { initFs } from '../../sysroot/index.js';
+import { initFs } from '../../sysroot/deploy.js';
 import { arg, flag } from '../options.js';
 import { adminVerb } from './common.js';
 

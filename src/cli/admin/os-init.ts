@@ -1,4 +1,4 @@
-import { osInit } from '../../sysroot/index.js';
+import { osInit } from '../../sysroot/deploy.js';
 import { write } from '../common.js';
 import { arg } from '../options.js';
 import { adminVerb, sysrootOf } from './common.js';

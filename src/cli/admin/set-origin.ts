@@ -1,7 +1,9 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
-import { KeyFile } from '../../format/index.js';
-import { loadSysroot, openSysrootRepo, sameDeployment, withSysrootLock, writeOrigin } from '../../sysroot/index.js';
+import { KeyFile } from '../../format/keyfile.js';
+import { writeOrigin } from '../../sysroot/deploy.js';
+import { withSysrootLock } from '../../sysroot/lock.js';
+import { loadSysroot, openSysrootRepo, sameDeployment } from '../../sysroot/state.js';
 import { arg, keyValues, list, optionalArg, str } from '../options.js';
 import { adminVerb, deploymentIndex, LOCKING, notBooted, sysrootOf } from './common.js';
 

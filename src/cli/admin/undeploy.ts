@@ -1,6 +1,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
-import { withSysrootLock, writeList } from '../../sysroot/index.js';
+import { writeList } from '../../sysroot/deploy.js';
+import { withSysrootLock } from '../../sysroot/lock.js';
 import { write } from '../common.js';
 import { arg } from '../options.js';
 import { adminVerb, deploymentIndex, deployProgressOnStderr, LOCKING, sysrootOf } from './common.js';

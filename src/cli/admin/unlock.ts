@@ -1,6 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
-import { loadSysroot } from '../../sysroot/index.js';
+import { loadSysroot } from '../../sysroot/state.js';
 import { flag } from '../options.js';
 import { adminVerb, notBooted, sysrootOf } from './common.js';
 

@@ -1,4 +1,4 @@
-import { cleanup } from '../../host/index.js';
+import { cleanup } from '../../host/cleanup.js';
 import { nodeHostEnv } from '../../io/host-env.js';
 import { printDocument, write } from '../output.js';
 import { JSON_OPTION, LOCK_WAIT_OPTION } from '../options.js';

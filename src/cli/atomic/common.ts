@@ -1,6 +1,6 @@
 /** What the atomic verbs that change the sysroot share: progress lines and the text of results. */
-import type { UpdateEvent, UpdateResult } from '../../host/index.js';
-import type { DeployEvent } from '../../sysroot/index.js';
+import type { UpdateEvent, UpdateResult } from '../../host/upgrade.js';
+import type { DeployEvent } from '../../sysroot/deploy.js';
 
 /** Progress on stderr: one line per step (stdout stays for the result). */
 export function deployLine(e: DeployEvent): void {

@@ -1,4 +1,4 @@
-import { update } from '../../host/index.js';
+import { update } from '../../host/upgrade.js';
 import { nodeHostEnv } from '../../io/host-env.js';
 import { arg } from '../options.js';
 import { updateLine } from './common.js';

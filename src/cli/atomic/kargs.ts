@@ -1,4 +1,4 @@
-import { readKargs, setKargs } from '../../host/index.js';
+import { readKargs, setKargs } from '../../host/kargs.js';
 import { nodeHostEnv } from '../../io/host-env.js';
 import { printDocument, write } from '../output.js';
 import { JSON_OPTION, list, LOCK_WAIT_OPTION, str } from '../options.js';

@@ -1,6 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { nodeHostEnv } from '../../io/host-env.js';
-import { pin } from '../../host/index.js';
+import { pin } from '../../host/pin.js';
 import { write } from '../output.js';
 import { args, flag, LOCK_WAIT_OPTION } from '../options.js';
 import { sysrootOf, verb } from './index.js';

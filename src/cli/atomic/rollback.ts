@@ -1,4 +1,4 @@
-import { rollback } from '../../host/index.js';
+import { rollback } from '../../host/rollback.js';
 import { nodeHostEnv } from '../../io/host-env.js';
 import { printDocument, write } from '../output.js';
 import { JSON_OPTION, LOCK_WAIT_OPTION, REBOOT_OPTION } from '../options.js';

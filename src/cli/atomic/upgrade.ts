@@ -1,4 +1,4 @@
-import { update, type UpdateResult } from '../../host/index.js';
+import { update, type UpdateResult } from '../../host/upgrade.js';
 import { nodeHostEnv } from '../../io/host-env.js';
 import { printDocument, write } from '../output.js';
 import { flag, JSON_OPTION, list, LOCK_WAIT_OPTION, OS_OPTION, REBOOT_OPTION } from '../options.js';

@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { openPath } from '../../repo/index.js';
+import { openPath } from '../../repo/inspect.js';
 import { openRepo, verb } from '../common.js';
 import { arg, args } from '../options.js';
 

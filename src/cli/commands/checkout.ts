@@ -1,6 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { fsp } from '../../io/index.js';
-import { checkout, type CheckoutOptions } from '../../repo/index.js';
+import { fsp } from '../../io/fs.js';
+import { checkout, type CheckoutOptions } from '../../repo/checkout.js';
 import { openRepo, verb } from '../common.js';
 import { arg, flag, optionalArg, str, tristate } from '../options.js';
 

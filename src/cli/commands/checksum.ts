@@ -1,4 +1,4 @@
-import { checksumPath } from '../../repo/index.js';
+import { checksumPath } from '../../repo/checksum-path.js';
 import { verb, write } from '../common.js';
 import { arg, flag } from '../options.js';
 

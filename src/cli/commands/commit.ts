@@ -1,7 +1,11 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { parseVariantText, type VarDict } from '../../format/index.js';
-import { editorCommand, fsp, path, runEditor } from '../../io/index.js';
-import { commitTree, parseGitSpec, parsePathnameFilter, type TreeSource } from '../../repo/index.js';
+import { parseVariantText } from '../../format/gvariant-text.js';
+import type { VarDict } from '../../format/gvariant.js';
+import { editorCommand, runEditor } from '../../io/editor.js';
+import { fsp, path } from '../../io/fs.js';
+import { commitTree, type TreeSource } from '../../repo/commit.js';
+import { parseGitSpec } from '../../repo/import-git.js';
+import { parsePathnameFilter } from '../../repo/import-tar.js';
 import { openRepo, parseSize, parseTimestamp, verb, write } from '../common.js';
 import { flag, list, num, optionalArg, str, tristate, type Parsed } from '../options.js';
 import { formatBytes, progressLine } from '../progress.js';

@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildPlan, compose, fileRecipeReader, loadRecipe, renderPlan, type ComposeResult } from '../../compose/index.js';
-import { aptMirrorFor } from '../../io/index.js';
+import { aptMirrorFor } from '../../io/apt-sources.js';
 import { openRepo, verb, write } from '../common.js';
 import { arg, flag, JSON_OPTION, str } from '../options.js';
 import { formatBytes, progressLine } from '../progress.js';

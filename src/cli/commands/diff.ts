@@ -1,5 +1,7 @@
+import { diffStats } from '../../repo/diff-stats.js';
+import { diffRevs } from '../../repo/inspect.js';
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { diffRevs, diffSides, diffStats, type DiffSide } from '../../repo/index.js';
+import { diffSides, type DiffSide } from '../../repo/diff-dirs.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { arg, flag, JSON_OPTION, str } from '../options.js';

@@ -1,6 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { compressionForName, openOutput, type Compression } from '../../io/index.js';
-import { exportTree } from '../../repo/index.js';
+import { compressionForName, openOutput, type Compression } from '../../io/compress.js';
+import { exportTree } from '../../repo/export.js';
 import { openRepo, verb, write } from '../common.js';
 import { arg, flag, num, str } from '../options.js';
 import { formatBytes, progressLine } from '../progress.js';

@@ -1,4 +1,5 @@
-import { fsck, tombstoneOrphanCommits, verifyRefBindings } from '../../repo/index.js';
+import { fsck, verifyRefBindings } from '../../repo/fsck.js';
+import { tombstoneOrphanCommits } from '../../repo/prune.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { flag, JSON_OPTION } from '../options.js';

@@ -1,4 +1,4 @@
-import { deleteGpgSignatures, signCommit } from '../../sign/index.js';
+import { signCommit, deleteGpgSignatures } from '../../sign/commit.js';
 import { openRepo, verb, write } from '../common.js';
 import { arg, args, flag, list } from '../options.js';
 import { gpgSigners } from '../signing.js';

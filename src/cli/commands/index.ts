@@ -3,8 +3,8 @@
  * the module that implements it, loaded only when it runs (see ../shell.ts).
  */
 import { createRequire } from 'node:module';
-import { ADMIN_OPTIONS } from '../admin/common.js';
 import { GLOBALS } from '../common.js';
+import { ADMIN_OPTIONS } from '../options.js';
 import { verbModule, type GroupEntry, type Program, type VerbEntry } from '../shell.js';
 
 /** `ostree-ts admin VERB`: each verb its own module (admin/<verb>.ts). */

@@ -1,5 +1,5 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { Repo, parseMode, REPO_MODES } from '../../repo/index.js';
+import { Repo, parseMode, REPO_MODES } from '../../repo/repo.js';
 import { verb } from '../common.js';
 import { str } from '../options.js';
 

@@ -1,5 +1,7 @@
-import { lookup, sha256Hex, contentChecksumInput, type Commit } from '../../format/index.js';
-import { readHistory } from '../../repo/index.js';
+import { sha256Hex } from '../../format/checksum.js';
+import { lookup } from '../../format/gvariant.js';
+import { contentChecksumInput, type Commit } from '../../format/objects.js';
+import { readHistory } from '../../repo/inspect.js';
 import { formatDate, openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { arg, flag, JSON_OPTION } from '../options.js';

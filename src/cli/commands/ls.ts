@@ -1,5 +1,6 @@
-import { encodeXattrs, parse, printValue, XATTRS_TYPE } from '../../format/index.js';
-import { listTree, type LsEntry } from '../../repo/index.js';
+import { parse, printValue } from '../../format/gvariant.js';
+import { encodeXattrs, XATTRS_TYPE } from '../../format/objects.js';
+import { listTree, type LsEntry } from '../../repo/inspect.js';
 import { openRepo, verb, write } from '../common.js';
 import { document } from '../output.js';
 import { arg, args, flag } from '../options.js';

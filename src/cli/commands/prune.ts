@@ -1,5 +1,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { deleteCommit, deleteDelta, listDeltas, prune, resolveRev } from '../../repo/index.js';
+import { deleteDelta, listDeltas } from '../../repo/delta.js';
+import { deleteCommit, prune } from '../../repo/prune.js';
+import { resolveRev } from '../../repo/refs.js';
 import { openRepo, parseTimestamp, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { flag, JSON_OPTION, list, num, str } from '../options.js';

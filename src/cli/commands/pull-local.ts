@@ -1,7 +1,8 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { fsp, isErrno, path } from '../../io/index.js';
-import { Repo, pullLocal, type PullLocalOptions } from '../../repo/index.js';
-import { remotePolicy, verifySignatures, type VerifyPolicy } from '../../sign/index.js';
+import { fsp, isErrno, path } from '../../io/fs.js';
+import { pullLocal, type PullLocalOptions } from '../../repo/pull-local.js';
+import { Repo } from '../../repo/repo.js';
+import { remotePolicy, verifySignatures, type VerifyPolicy } from '../../sign/policy.js';
 import { verifySummary } from '../../transport/remote-summary.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';

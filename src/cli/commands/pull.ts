@@ -1,5 +1,5 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { pull, type PullOptions, type PullResult } from '../../transport/index.js';
+import { pull, type PullOptions, type PullResult } from '../../transport/pull.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { arg, args, flag, JSON_OPTION, list, str, type Parsed } from '../options.js';

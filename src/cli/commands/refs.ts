@@ -1,6 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { ghashOrder } from '../../format/index.js';
-import { listMirrorRefs, listRefAliases, listRefs, resolveRev, writeRef, writeRefAlias, readRef } from '../../repo/index.js';
+import { ghashOrder } from '../../format/ghash.js';
+import { listMirrorRefs, listRefAliases, listRefs, resolveRev, writeRef, writeRefAlias, readRef } from '../../repo/refs.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { args, flag, JSON_OPTION, str } from '../options.js';

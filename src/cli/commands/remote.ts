@@ -1,10 +1,14 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { formatGlibDateTime, isValidRemoteName, wkdUrls } from '../../format/index.js';
-import { describeGpgKey, ED25519_METADATA_KEY, GPG_METADATA_KEY, signaturesIn } from '../../sign/index.js';
-import {
-  addRemote, addRemoteCookie, deleteRemote, deleteRemoteCookie, fetchRemoteSummary, importRemoteKeys, remoteCookies, remoteKeyring, remoteSection, type RemoteSummary,
-} from '../../transport/index.js';
-import { summaryView, type Repo } from '../../repo/index.js';
+import { formatGlibDateTime } from '../../format/glib-date.js';
+import { isValidRemoteName } from '../../format/refs.js';
+import { ED25519_METADATA_KEY } from '../../sign/ed25519.js';
+import { GPG_METADATA_KEY, describeGpgKey } from '../../sign/gpg.js';
+import { signaturesIn } from '../../sign/signatures.js';
+import { fetchRemoteSummary, type RemoteSummary } from '../../transport/remote-summary.js';
+import { addRemote, deleteRemote, remoteSection, addRemoteCookie, deleteRemoteCookie, importRemoteKeys, remoteCookies, remoteKeyring } from '../../transport/remotes.js';
+import { summaryView } from '../../repo/summary.js';
+import { wkdUrls } from '../../format/wkd.js';
+import { type Repo } from '../../repo/repo.js';
 import { openRepo, verb, write, type GlobalArgs } from '../common.js';
 import { printDocument } from '../output.js';
 import { arg, args, flag, JSON_OPTION, keyValues, list, optionalArg, str, type Parsed } from '../options.js';

@@ -1,5 +1,5 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { readRef, resolveRev, writeRef } from '../../repo/index.js';
+import { readRef, resolveRev, writeRef } from '../../repo/refs.js';
 import { openRepo, verb } from '../common.js';
 import { arg } from '../options.js';
 

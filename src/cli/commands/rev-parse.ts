@@ -1,5 +1,5 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { resolveRev } from '../../repo/index.js';
+import { resolveRev } from '../../repo/refs.js';
 import { openRepo, verb, write } from '../common.js';
 import { flag, optionalArg } from '../options.js';
 

@@ -1,4 +1,5 @@
-import { atomicWriteFile, exists, fsp, startStaticServer } from '../../io/index.js';
+import { atomicWriteFile, exists, fsp } from '../../io/fs.js';
+import { startStaticServer } from '../../io/http-server.js';
 import { openRepo, verb, write } from '../common.js';
 import { flag, num, str } from '../options.js';
 

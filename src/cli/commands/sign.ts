@@ -1,10 +1,9 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { fsp, path, writeNewFile } from '../../io/index.js';
-import { resolveRev } from '../../repo/index.js';
-import {
-  ED25519_METADATA_KEY, deleteCommitSignatures, ed25519KeysFrom, encodePublicKey, encodeSecretKey, generateSecretKey,
-  parsePublicKey, parsePublicKeyList, signCommit, verifyCommit, verifyEd25519,
-} from '../../sign/index.js';
+import { fsp, path, writeNewFile } from '../../io/fs.js';
+import { resolveRev } from '../../repo/refs.js';
+import { deleteCommitSignatures, signCommit } from '../../sign/commit.js';
+import { ED25519_METADATA_KEY, encodePublicKey, encodeSecretKey, generateSecretKey, parsePublicKey, parsePublicKeyList, verifyEd25519 } from '../../sign/ed25519.js';
+import { ed25519KeysFrom, verifyCommit } from '../../sign/policy.js';
 import { openRepo, verb, write, type GlobalArgs } from '../common.js';
 import { arg, args, flag, list, str, type Parsed } from '../options.js';
 import { checkSignType, ed25519Keys } from '../signing.js';

@@ -1,9 +1,10 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { Op, decodePayload, deltaName, inlinePart, planPart } from '../../format/index.js';
-import { fsp, path } from '../../io/index.js';
-import {
-  applyOffline, deleteDelta, deltaPath, findDelta, openPart, generateDelta, listDeltas, loadSuperblock, resolveRev, type DeltaCompression,
-} from '../../repo/index.js';
+import { Op, decodePayload, deltaName, inlinePart, planPart } from '../../format/delta.js';
+import { fsp, path } from '../../io/fs.js';
+import { applyOffline, openPart } from '../../repo/delta-apply.js';
+import { generateDelta, type DeltaCompression } from '../../repo/delta-generate.js';
+import { deleteDelta, deltaPath, findDelta, listDeltas, loadSuperblock } from '../../repo/delta.js';
+import { resolveRev } from '../../repo/refs.js';
 import { openRepo, verb, write, type GlobalArgs } from '../common.js';
 import { printDocument } from '../output.js';
 import { arg, args, flag, JSON_OPTION, num, str, type Parsed } from '../options.js';

@@ -1,8 +1,9 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { parseVariantText, type VarDict } from '../../format/index.js';
-import { fsp, isErrno, path } from '../../io/index.js';
-import { decodeSummary, regenerateSummary, summaryView } from '../../repo/index.js';
-import { signSummary } from '../../sign/index.js';
+import { parseVariantText } from '../../format/gvariant-text.js';
+import type { VarDict } from '../../format/gvariant.js';
+import { fsp, isErrno, path } from '../../io/fs.js';
+import { decodeSummary, regenerateSummary, summaryView } from '../../repo/summary.js';
+import { signSummary } from '../../sign/summary.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { flag, JSON_OPTION, list } from '../options.js';

@@ -1,6 +1,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { resolveRev } from '../../repo/index.js';
-import { readSummary, remotePolicy, verifyCommit, verifySignatures, type VerifyPolicy } from '../../sign/index.js';
+import { resolveRev } from '../../repo/refs.js';
+import { remotePolicy, verifyCommit, verifySignatures, type VerifyPolicy } from '../../sign/policy.js';
+import { readSummary } from '../../sign/summary.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { flag, JSON_OPTION, list, optionalArg, str } from '../options.js';

@@ -1,6 +1,7 @@
 /** `boot-space`: the new kernel fits in /boot (unless it is there already, or hardlinked on the same filesystem). */
-import { fsp, path } from '../../io/index.js';
-import { commitReader, findKernel, kernelSize } from '../../sysroot/index.js';
+import { fsp, path } from '../../io/fs.js';
+import { findKernel, kernelSize } from '../../format/kernel-layout.js';
+import { commitReader } from '../../sysroot/kernel.js';
 import { formatBytes } from '../format.js';
 import { targetOf, type PreflightCheck } from './context.js';
 

@@ -3,10 +3,10 @@
  * changes the sysroot, its repository or a ref.
  */
 import { InternalError, type OstreeTsError } from '../../errors/index.js';
-import type { Commit } from '../../format/index.js';
-import type { Repo } from '../../repo/index.js';
-import type { VerifyResult } from '../../sign/index.js';
-import type { Deployment, SysrootState } from '../../sysroot/index.js';
+import type { Commit } from '../../format/objects.js';
+import type { Repo } from '../../repo/repo.js';
+import type { VerifyResult } from '../../sign/policy.js';
+import type { Deployment, SysrootState } from '../../sysroot/state.js';
 
 export type CheckName = 'signature' | 'downgrade' | 'quarantine' | 'repo-space' | 'boot-space' | 'etc-merge';
 

@@ -1,6 +1,8 @@
 /** `etc-merge`: a dry run of the /etc merge (the merge deployment's local changes) onto the new defaults. */
-import { path } from '../../io/index.js';
-import { checkEtcMerge, commitReader, deploymentPath, diffEtc } from '../../sysroot/index.js';
+import { path } from '../../io/fs.js';
+import { checkEtcMerge, diffEtc } from '../../sysroot/etc-merge.js';
+import { commitReader } from '../../sysroot/kernel.js';
+import { deploymentPath } from '../../sysroot/state.js';
 import { targetOf, type PreflightCheck } from './context.js';
 
 export const etcMerge: PreflightCheck = {

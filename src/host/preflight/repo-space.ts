@@ -1,5 +1,5 @@
 /** `repo-space`: room in the repository's filesystem for what the pull brings (known when the commit lists its objects' sizes). */
-import { commitObjectSizes } from '../../format/index.js';
+import { commitObjectSizes } from '../../format/sizes.js';
 import { formatBytes } from '../format.js';
 import { targetOf, type PreflightCheck } from './context.js';
 

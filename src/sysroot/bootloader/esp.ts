@@ -20,8 +20,9 @@
  * /boot/loader the ESP's counters (`adoptEspCounters`).
  */
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { BlsEntry, blessedName, parseBootCounter } from '../../format/index.js';
-import { exists, fsp, fsyncDir, isErrno, path, randomSuffix } from '../../io/index.js';
+import { BlsEntry } from '../../format/bls.js';
+import { blessedName, parseBootCounter } from '../../format/boot-counter.js';
+import { exists, fsp, fsyncDir, isErrno, path, randomSuffix } from '../../io/fs.js';
 import { faultHit, type SysrootFaults } from '../faults.js';
 import type { SysrootState } from '../state.js';
 

@@ -15,8 +15,9 @@
  * rollback, `default=1`) and sets -1; any other counter is decremented.
  * `boot_success=0` is saved at every boot.
  */
-import { BlsEntry, decrementedName, parseBootCounter, strverscmp } from '../../format/index.js';
-import { fsp, isErrno, path } from '../../io/index.js';
+import { BlsEntry, strverscmp } from '../../format/bls.js';
+import { decrementedName, parseBootCounter } from '../../format/boot-counter.js';
+import { fsp, isErrno, path } from '../../io/fs.js';
 
 export interface FirmwareEntry {
   /** The file name. */

@@ -3,8 +3,8 @@
  * whole (temporary file, fsync, rename), as greenboot's variables live there.
  */
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { parseGrubenv, serializeGrubenv } from '../../format/index.js';
-import { atomicWriteFile, exists, fsp, isErrno, path } from '../../io/index.js';
+import { parseGrubenv, serializeGrubenv } from '../../format/grubenv.js';
+import { atomicWriteFile, exists, fsp, isErrno, path } from '../../io/fs.js';
 
 export interface GrubenvTarget {
   /** The grubenv, as a path inside the sysroot; default /boot/grub2/grubenv, or /boot/grub/grubenv when only that exists. */

@@ -17,19 +17,21 @@
  * and passes a fault point (faults.ts). The caller holds the sysroot lock.
  */
 import { Codes, OstreeTsError } from '../../errors/index.js';
-import { badName, blessedName, parseBootCounter, withCounter, type BootCounter } from '../../format/index.js';
-import { fsp, path, type HostEnv } from '../../io/index.js';
+import { badName, blessedName, parseBootCounter, withCounter, type BootCounter } from '../../format/boot-counter.js';
+import { fsp, path } from '../../io/fs.js';
+import type { HostEnv } from '../../io/host-env.js';
 import {
   deploymentKey, readAssessment, updateAssessment, type AssessmentAttempt, type AssessmentRecord, type CheckResult, type DeploymentAssessment,
 } from '../assessment.js';
-import { writeList } from '../deploy.js';
 import { faultHit, type SysrootFaults } from '../faults.js';
 import {
   loadSysroot, readBootversion, readDeploymentList, requireSysroot, sameDeployment, type Deployment, type SysrootState,
 } from '../state.js';
-import { adoptCountersFrom, durableRename, espDifferences, espDir, writeEsp } from './esp.js';
-import { chooseEntry, grubBoot, loaderConfDefault, readFirmwareEntries } from './firmware.js';
-import { grubenvFile, readGrubenvFile, updateGrubenvFile, writeGrubenvFile } from './grub.js';
+// The ESP, firmware and GRUB code loads when a back end or a simulated boot needs it: with the default
+// back end (bls), `status` reads this module and needs none of them.
+const esp = (): Promise<typeof import('./esp.js')> => import('./esp.js');
+const firmware = (): Promise<typeof import('./firmware.js')> => import('./firmware.js');
+const grub = (): Promise<typeof import('./grub.js')> => import('./grub.js');
 
 export type BootBackendKind = 'bls' | 'grub' | 'systemd-boot';
 
@@ -90,8 +92,8 @@ export function parseBootBackendKind(v: string): BootBackendKind {
 /** The back end's files: resolved paths (esp, grubenv) of `backend` for the sysroot at `root`. */
 export async function resolveBackend(root: string, backend: BootBackend): Promise<BootBackend> {
   const out: BootBackend = { ...backend };
-  if (backend.kind === 'systemd-boot') out.esp = `/${path.relative(root, await espDir(root, backend))}`;
-  if (backend.kind === 'grub') out.grubenv = `/${path.relative(root, await grubenvFile(root, backend))}`;
+  if (backend.kind === 'systemd-boot') out.esp = `/${path.relative(root, await (await esp()).espDir(root, backend))}`;
+  if (backend.kind === 'grub') out.grubenv = `/${path.relative(root, await (await grub()).grubenvFile(root, backend))}`;
   return out;
 }
 
@@ -104,10 +106,13 @@ async function current(root: string, env: HostEnv, d: Deployment, backend: BootB
   let st = await loadSysroot(root, env, { bootedCheck: false });
   // A damaged record or grubenv is refused before anything is renamed.
   await readAssessment(st.root);
-  if (backend.kind === 'grub') await readGrubenvFile(await grubenvFile(st.root, backend));
+  if (backend.kind === 'grub') {
+    const { grubenvFile, readGrubenvFile } = await grub();
+    await readGrubenvFile(await grubenvFile(st.root, backend));
+  }
   if (backend.kind === 'systemd-boot') {
     // The ESP first: the firmware's counters are there, and it must boot what /boot/loader lists.
-    await writeEsp(st.root, backend);
+    await (await esp()).writeEsp(st.root, backend);
     st = await loadSysroot(root, env, { bootedCheck: false });
   }
   const index = st.deployments.findIndex((x) => sameDeployment(x, d));
@@ -124,14 +129,14 @@ async function renameEntry(st: SysrootState, d: Deployment, name: string, backen
   const from = d.entryFile!;
   if (from === name) return;
   if (backend.kind === 'systemd-boot') {
-    const dir = path.join(await espDir(st.root, backend), 'loader', 'entries');
+    const dir = path.join(await (await esp()).espDir(st.root, backend), 'loader', 'entries');
     const have = await fsp.readdir(dir).catch(() => [] as string[]);
     if (have.includes(from)) {
-      await durableRename(dir, from, name);
+      await (await esp()).durableRename(dir, from, name);
       faultHit(backend.faults, 'esp-entry-rename');
     }
   }
-  await durableRename(path.join(st.root, 'boot', 'loader', 'entries'), from, name);
+  await (await esp()).durableRename(path.join(st.root, 'boot', 'loader', 'entries'), from, name);
   faultHit(backend.faults, 'entry-rename');
   d.entryFile = name;
   const c = parseBootCounter(name);
@@ -161,6 +166,7 @@ export async function startProbation(root: string, env: HostEnv, d: Deployment, 
   const since = isoNow(env);
   if (tries > 0) {
     if (backend.kind === 'grub') {
+      const { grubenvFile, updateGrubenvFile } = await grub();
       await updateGrubenvFile(await grubenvFile(st.root, backend), (v) => {
         v.set('boot_counter', String(tries));
         v.set('boot_success', '0');
@@ -184,6 +190,7 @@ export async function startProbation(root: string, env: HostEnv, d: Deployment, 
 export async function blessDeployment(root: string, env: HostEnv, d: Deployment, backend: BootBackend): Promise<AssessmentRecord> {
   const { st, d: cur } = await current(root, env, d, backend);
   if (backend.kind === 'grub') {
+    const { grubenvFile, updateGrubenvFile } = await grub();
     await updateGrubenvFile(await grubenvFile(st.root, backend), (v) => {
       v.set('boot_success', '1');
       v.delete('boot_counter');
@@ -210,6 +217,7 @@ export async function blessDeployment(root: string, env: HostEnv, d: Deployment,
 export async function markDeploymentFailed(root: string, env: HostEnv, d: Deployment, reason: string, backend: BootBackend): Promise<AssessmentRecord> {
   const { st, d: cur, index } = await current(root, env, d, backend);
   if (backend.kind === 'grub') {
+    const { grubenvFile, updateGrubenvFile } = await grub();
     await updateGrubenvFile(await grubenvFile(st.root, backend), (v) => {
       if (index === 0) {
         // Still the default: spent, so GRUB boots the rollback entry next.
@@ -241,6 +249,7 @@ export async function giveBackTry(root: string, env: HostEnv, d: Deployment, bac
   const { st, d: cur, index } = await current(root, env, d, backend);
   if (backend.kind === 'grub') {
     if (index !== 0) return;
+    const { grubenvFile, readGrubenvFile, writeGrubenvFile } = await grub();
     const file = await grubenvFile(st.root, backend);
     const vars = await readGrubenvFile(file);
     const raw = vars.get('boot_counter');
@@ -300,6 +309,7 @@ export async function armProbation(root: string, env: HostEnv, d: Deployment, tr
   await readAssessment(root);
   let undo = none.undo;
   if (backend.kind === 'grub') {
+    const { grubenvFile, readGrubenvFile, updateGrubenvFile, writeGrubenvFile } = await grub();
     const file = await grubenvFile(root, backend);
     const before = await readGrubenvFile(file);
     await updateGrubenvFile(file, (v) => {
@@ -328,6 +338,8 @@ export async function makeDefault(root: string, env: HostEnv, d: Deployment, bac
     throw new OstreeTsError(Codes.NOT_FOUND, `Deployment ${deploymentKey(d)} is not in the boot list of ${st.root}, so it cannot be made the default. Nothing was changed.`, { deployment: deploymentKey(d) });
   }
   if (index > 0) {
+    // The deployment writer (and the checkout behind it) loads here only: `status` reads this module too.
+    const { writeList } = await import('../deploy.js');
     await writeList(st.root, env, (now) => {
       const target = now.deployments.find((x) => sameDeployment(x, d));
       if (!target) throw new OstreeTsError(Codes.NOT_FOUND, `Deployment ${deploymentKey(d)} left the boot list.`, { deployment: deploymentKey(d) });
@@ -336,9 +348,10 @@ export async function makeDefault(root: string, env: HostEnv, d: Deployment, bac
     faultHit(backend.faults, 'deployments');
     st = await loadSysroot(root, env);
   } else if (backend.kind === 'systemd-boot') {
-    await writeEsp(st.root, backend);
+    await (await esp()).writeEsp(st.root, backend);
   }
   if (backend.kind === 'grub' && st.assessment?.deployments[deploymentKey(d)]?.state !== 'untested') {
+    const { grubenvFile, readGrubenvFile, writeGrubenvFile } = await grub();
     const file = await grubenvFile(st.root, backend);
     const vars = await readGrubenvFile(file);
     if (vars.has('boot_counter')) {
@@ -379,29 +392,31 @@ export async function simulateFirmwareBoot(rootIn: string, backend: BootBackend,
   const list = await readDeploymentList(root, await readBootversion(root));
   if (!list.length) throw new OstreeTsError(Codes.NOT_FOUND, `The sysroot ${root} has no boot entries: the firmware has nothing to boot. Deploy first.`, { sysroot: root });
   if (backend.kind === 'grub') {
+    const { grubenvFile, readGrubenvFile, writeGrubenvFile } = await grub();
     const file = await grubenvFile(root, backend);
     const vars = await readGrubenvFile(file);
-    const g = grubBoot(vars);
+    const g = (await firmware()).grubBoot(vars);
     await writeGrubenvFile(file, vars);
     faultHit(backend.faults, 'grubenv');
     const chosen = list[Math.min(g.index, list.length - 1)];
     return { entry: chosen.entryFile ?? '', deployment: chosen, triesBefore: g.before, triesAfter: g.after, fellBack: !sameDeployment(chosen, list[0]) };
   }
-  const base = backend.kind === 'systemd-boot' ? await espDir(root, backend) : path.join(root, 'boot');
+  const base = backend.kind === 'systemd-boot' ? await (await esp()).espDir(root, backend) : path.join(root, 'boot');
   const entriesDir = path.join(base, 'loader', 'entries');
   const conf = await fsp.readFile(path.join(base, 'loader', 'loader.conf'), 'utf8').catch(() => null);
+  const { chooseEntry, loaderConfDefault, readFirmwareEntries } = await firmware();
   const pick = chooseEntry(await readFirmwareEntries(entriesDir), loaderConfDefault(conf));
   if (!pick) throw new OstreeTsError(Codes.NOT_FOUND, `${entriesDir} holds no boot entries: the firmware has nothing to boot. Deploy first${backend.kind === 'systemd-boot' ? ', then let the ESP be written' : ''}.`, { dir: entriesDir });
   const { chosen, next } = pick;
   let deployment = await entryDeployment(root, chosen.name, chosen.entry.get('options') ?? '', list);
   let triesAfter: number | null = null;
   if (next) {
-    await durableRename(entriesDir, chosen.name, next);
+    await (await esp()).durableRename(entriesDir, chosen.name, next);
     faultHit(backend.faults, backend.kind === 'systemd-boot' ? 'esp-entry-rename' : 'entry-rename');
     triesAfter = parseBootCounter(next)!.left;
     if (backend.kind === 'systemd-boot') {
       // The emulation keeps /boot/loader in step at once (a real host does it at the next write, adoptEspCounters).
-      await adoptCountersFrom(root, backend);
+      await (await esp()).adoptCountersFrom(root, backend);
     }
     const after = await readDeploymentList(root, await readBootversion(root));
     deployment = after.find((d) => sameDeployment(d, deployment)) ?? deployment;
@@ -415,7 +430,7 @@ export async function simulateFirmwareBoot(rootIn: string, backend: BootBackend,
 /** The counters of the ESP's entries, by name without counter (systemd-boot: the firmware's are there). */
 async function espCounters(root: string, backend: BootBackend): Promise<Map<string, BootCounter | null>> {
   const out = new Map<string, BootCounter | null>();
-  const dir = path.join(await espDir(root, backend), 'loader', 'entries');
+  const dir = path.join(await (await esp()).espDir(root, backend), 'loader', 'entries');
   for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
     if (!name.startsWith('ostree-') || !name.endsWith('.conf')) continue;
     const c = parseBootCounter(name);
@@ -428,6 +443,7 @@ async function espCounters(root: string, backend: BootBackend): Promise<Map<stri
 export async function readTriesLeft(st: SysrootState, backend: BootBackend): Promise<Map<string, number | null>> {
   const out = new Map<string, number | null>();
   if (backend.kind === 'grub') {
+    const { grubenvFile, readGrubenvFile } = await grub();
     const vars = await readGrubenvFile(await grubenvFile(st.root, backend));
     const raw = vars.get('boot_counter');
     st.deployments.forEach((d, i) => out.set(deploymentKey(d), i === 0 && raw !== undefined && /^-?[0-9]+$/.test(raw) ? Number(raw) : null));
@@ -463,7 +479,7 @@ export async function checkAssessment(st: SysrootState, backend: BootBackend): P
   const notes: string[] = [];
   if (st.assessmentProblem) notes.push(st.assessmentProblem);
   if (backend.kind === 'systemd-boot') {
-    const diff = await espDifferences(st.root, backend);
+    const diff = await (await esp()).espDifferences(st.root, backend);
     if (diff.length) {
       notes.push(`The EFI system partition is not in step with /boot/loader (${diff.join('; ')}): another tool, such as ostree admin deploy, changed the boot entries, and the firmware may boot entries whose deployments are gone. Sync it (a boot reconcile, or any atomic update, copies the entries).`);
     }
@@ -514,13 +530,13 @@ export async function recordBootAttempt(root: string, env: HostEnv, d: Deploymen
 }
 
 export async function adoptEspCounters(st: SysrootState, backend: BootBackend): Promise<void> {
-  if (backend.kind === 'systemd-boot') await adoptCountersFrom(st.root, backend, st);
+  if (backend.kind === 'systemd-boot') await (await esp()).adoptCountersFrom(st.root, backend, st);
 }
 
 /** systemd-boot: copy what /boot/loader boots onto the ESP (esp.ts); other back ends: nothing. */
 export async function syncBootBackend(root: string, env: HostEnv, backend: BootBackend): Promise<void> {
   void env;
-  if (backend.kind === 'systemd-boot') await writeEsp(await requireSysroot(root), backend);
+  if (backend.kind === 'systemd-boot') await (await esp()).writeEsp(await requireSysroot(root), backend);
 }
 
 export type { BootCounter };
