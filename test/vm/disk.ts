@@ -110,8 +110,7 @@ export async function rootList(d: Disk, p: string): Promise<string[]> {
 }
 
 /** The ext4 file system is clean (e2fsck -fn finds nothing to fix). */
-export async function rootFsck(d: Disk, work: string): Promise<{ ok: boolean; output: string }> {
-  void work;
+export async function rootFsck(d: Disk): Promise<{ ok: boolean; output: string }> {
   const r = await run('e2fsck', ['-fn', `${d.file}?offset=${d.rootOffset}`]);
   return { ok: r.code === 0, output: r.stdout + r.stderr };
 }
