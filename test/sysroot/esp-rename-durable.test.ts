@@ -12,7 +12,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { requireTool, run, tempDir } from '../helpers/env.js';
 import { ATOMIC, makeHost, makeOsTree, publish } from '../helpers/host.js';
@@ -30,8 +30,7 @@ test('every rename on the ESP is followed by an fsync of the renamed file, then 
   const trace = path.join(dir, 'trace');
   const r = await run('strace', ['-f', '-y', '-qq', '-e', 'trace=rename,renameat,renameat2,fsync,fdatasync', '-o', trace, process.execPath, ATOMIC, `--sysroot=${S}`, 'simulate-boot']);
   assert.equal(r.code, 0, r.stderr);
-  const lines = (await import('node:fs/promises')).readFile(trace, 'utf8').then((s) => s.split('\n'));
-  const calls = (await lines).map((l) => l.replace(/^\d+\s+/, ''));
+  const calls = (await readFile(trace, 'utf8')).split('\n').map((l) => l.replace(/^\d+\s+/, ''));
   const entries = path.join(S, 'boot', 'efi', 'loader', 'entries');
   let renames = 0;
   calls.forEach((c, i) => {

@@ -88,7 +88,7 @@ async function configure(sysroot: string, loader: Loader): Promise<void> {
  * ext4): the boot counting of greenboot's snippet (the project's,
  * grubSnippet) and one menu entry per BLS entry, in /boot/loader's order.
  */
-async function installGrub(sysroot: string, work: string): Promise<void> {
+async function installGrub(sysroot: string): Promise<void> {
   const efi = path.join(sysroot, 'boot', 'efi', 'EFI', 'BOOT');
   await mkdir(efi, { recursive: true });
   await must('grub-mkimage', ['-O', 'x86_64-efi', '-d', GRUB_EFI_MODULES, '-o', path.join(efi, 'BOOTX64.EFI'), '-p', '(hd0,gpt2)/boot/grub',
@@ -101,7 +101,6 @@ async function installGrub(sysroot: string, work: string): Promise<void> {
   const menu = entries.map((e) => `menuentry '${e.get('title') ?? 'ostree'}' {\n  linux /boot${e.get('linux')} ${e.get('options')}\n  initrd /boot${e.get('initrd')}\n}\n`);
   const cfg = `set timeout=0\nset default=0\nload_env\n${snippet}\necho "VMOS-GRUB: default=\${default} boot_counter=\${boot_counter} boot_success=\${boot_success}"\n${menu.join('')}`;
   await writeFile(path.join(sysroot, 'boot', 'grub', 'grub.cfg'), cfg);
-  void work;
 }
 
 /** The disk of `variant` under `loader`, built from a copy of the v1 sysroot `base`. */
@@ -116,7 +115,7 @@ async function variantDisk(c: Cli, root: string, images: Images, base: string, v
     const efi = path.join(sysroot, 'boot', 'efi', 'EFI', 'BOOT');
     await mkdir(efi, { recursive: true });
     await copyFile(SYSTEMD_BOOT, path.join(efi, 'BOOTX64.EFI'));
-  } else await installGrub(sysroot, images.work);
+  } else await installGrub(sysroot);
   const disk = await buildDisk(path.join(images.work, `${name}.img`), path.join(sysroot, 'boot', 'efi'), sysroot, path.join('boot', 'efi'), path.join(images.work, `tmp-${name}`));
   await removeTree(sysroot);
   return disk;

@@ -7,7 +7,7 @@
  * modprobe in the initramfs).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { must, run } from './tools.js';
 
@@ -49,7 +49,7 @@ export async function debianKernel(cache: string, log: (s: string) => void): Pro
     await rm(path.join(cache, deb));
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
-    await import('node:fs/promises').then((f) => f.writeFile(path.join(dir, '.unpacked'), `${pkg}\n`));
+    await writeFile(path.join(dir, '.unpacked'), `${pkg}\n`);
   }
   const kver = (await readdir(path.join(dir, 'lib', 'modules')))[0];
   return { pkg, kver, vmlinuz: path.join(dir, 'boot', `vmlinuz-${kver}`), modules: path.join(dir, 'lib', 'modules', kver) };

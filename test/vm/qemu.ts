@@ -33,7 +33,6 @@ export interface BootOptions {
   onLine?: (l: SerialLine) => void;
 }
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]|\r/g;
 
 export function boot(o: BootOptions): Promise<Boot> {
