@@ -128,11 +128,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** syncfs(2) on the file system holding `p` (via coreutils `sync --file-system`). */
+/**
+ * syncfs(2) on the file system holding `p`, via `sync -f`: the short option,
+ * which coreutils (`--file-system`) and busybox (whose sync takes no long
+ * options) both take, so a busybox host makes its writes durable too.
+ */
 export function syncFilesystem(p: string): Promise<void> {
   const { execFile } = requireHere('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
-    execFile('sync', ['--file-system', p], (err, _stdout, stderr) => {
+    execFile('sync', ['-f', p], (err, _stdout, stderr) => {
       if (!err) {
         resolve();
         return;

@@ -46,7 +46,8 @@ export class SysrootFaults {
   /** Every point reached so far, in order. */
   readonly reached: SysrootFaultPoint[] = [];
 
-  constructor(stops: Iterable<string> = []) {
+  /** `onHit`: told of every point reached, before a stop there (a trace of the durable writes). */
+  constructor(stops: Iterable<string> = [], private readonly onHit?: (point: SysrootFaultPoint, index: number) => void) {
     this.stops = new Set(stops);
   }
 
@@ -56,6 +57,7 @@ export class SysrootFaults {
     const n = (this.counts.get(point) ?? 0) + 1;
     this.counts.set(point, n);
     const index = this.reached.length;
+    this.onHit?.(point, index);
     if (this.stops.has(`@${index}`) || this.stops.has(`${point}#${n}`) || (n === 1 && this.stops.has(point))) throw new SysrootFaultReached(point, index);
   }
 }
@@ -70,7 +72,7 @@ export function faultHit(faults: SysrootFaults | undefined, point: SysrootFaultP
  * repository's fault points are left to it (`skip`); anything else unknown is
  * a usage error naming the points there are.
  */
-export function parseSysrootFaults(list: string, skip: Iterable<string> = []): SysrootFaults {
+export function parseSysrootFaults(list: string, skip: Iterable<string> = [], onHit?: (point: SysrootFaultPoint, index: number) => void): SysrootFaults {
   const other = new Set(skip);
   const out: string[] = [];
   for (const item of list.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -81,5 +83,5 @@ export function parseSysrootFaults(list: string, skip: Iterable<string> = []): S
     }
     out.push(item);
   }
-  return new SysrootFaults(out);
+  return new SysrootFaults(out, onHit);
 }

@@ -63,7 +63,23 @@ function isOurEntry(name: string): boolean {
   return name.startsWith('ostree-') && name.endsWith('.conf') && !TEMP.test(name);
 }
 
-/** Write `data` (or copy `src`) to `dest` under a temporary name, fsync it, rename it, fsync the directory. */
+/**
+ * fsync a file by its path. On FAT (the ESP) a rename writes the new
+ * directory entry without the file's start cluster and size: they are
+ * written with the file's inode, so until the renamed file itself is synced
+ * a power cut leaves an empty file under the new name (the old name gone),
+ * which the firmware cannot boot. Syncing the directory alone is not enough.
+ */
+async function fsyncFile(p: string): Promise<void> {
+  const fh = await fsp.open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write `data` (or copy `src`) to `dest` under a temporary name, fsync it, rename it, fsync it again (FAT: its new entry) and the directory. */
 async function durableWrite(dest: string, data: { bytes: Uint8Array } | { src: string }): Promise<void> {
   const dir = path.dirname(dest);
   const tmp = path.join(dir, `.${path.basename(dest)}.tmp-${randomSuffix()}`);
@@ -81,13 +97,15 @@ async function durableWrite(dest: string, data: { bytes: Uint8Array } | { src: s
     await fsp.rm(tmp, { force: true });
     throw e;
   }
+  await fsyncFile(dest);
   await fsyncDir(dir);
 }
 
-/** Rename in a directory, then make the rename durable. */
+/** Rename in a directory, then make the rename durable: the renamed file (on FAT its new entry), then the directory (the old entry gone). */
 export async function durableRename(dir: string, from: string, to: string): Promise<void> {
   if (from === to) return;
   await fsp.rename(path.join(dir, from), path.join(dir, to));
+  await fsyncFile(path.join(dir, to));
   await fsyncDir(dir);
 }
 
