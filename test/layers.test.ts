@@ -98,3 +98,61 @@ test('no layer above io reads the machine (clock, user, host paths) except throu
   }
   assert.deepEqual(problems, []);
 });
+
+/**
+ * A layer's public API is what its index.ts re-exports. Other layers may
+ * import a module of it directly (the CLI starts faster without loading the
+ * whole layer), but only a module the index re-exports, and only the names
+ * it re-exports from it.
+ */
+test('imports into another layer use only what its index.ts exports', async () => {
+  const src = path.join(ROOT, 'src');
+  const problems: string[] = [];
+  const publicApi = new Map<string, Map<string, Set<string> | '*'>>();
+  const apiOf = async (layer: string): Promise<Map<string, Set<string> | '*'>> => {
+    let api = publicApi.get(layer);
+    if (api) return api;
+    api = new Map();
+    const text = await readFile(path.join(src, layer, 'index.ts'), 'utf8').catch(() => '');
+    for (const m of text.matchAll(/^export\s+(?:type\s+)?(\*|\{([^}]*)\})\s+from\s+'\.\/([^']+)\.js'/gm)) {
+      const mod = m[3];
+      if (m[1] === '*') api.set(mod, '*');
+      else {
+        const names = api.get(mod);
+        const set = names instanceof Set ? names : new Set<string>();
+        for (const n of (m[2] ?? '').split(',')) {
+          const name = n.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop()?.trim();
+          if (name) set.add(name);
+        }
+        if (names !== '*') api.set(mod, set);
+      }
+    }
+    publicApi.set(layer, api);
+    return api;
+  };
+  for (const file of await sources(src)) {
+    const layer = path.relative(src, file).split(path.sep)[0];
+    const text = await readFile(file, 'utf8');
+    const imports = [
+      ...[...text.matchAll(/^\s*import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'(\.[^']+)'/gm)].map((m) => ({ names: m[1], spec: m[2] })),
+      ...[...text.matchAll(/\bimport\(\s*'(\.[^']+)'\s*\)/g)].map((m) => ({ names: null, spec: m[1] })),
+    ];
+    for (const { names, spec } of imports) {
+      const rel = path.relative(src, path.resolve(path.dirname(file), spec)).split(path.sep);
+      if (rel[0] === layer || rel.length !== 2 || rel[1] === 'index.js') continue;
+      const mod = rel[1].replace(/\.js$/, '');
+      const exported = (await apiOf(rel[0])).get(mod);
+      const where = `${path.relative(ROOT, file)} imports ${rel.join('/')}`;
+      if (exported === undefined) {
+        problems.push(`${where}, which ${rel[0]}/index.ts does not export`);
+        continue;
+      }
+      if (exported === '*' || names === null) continue;
+      for (const n of names.split(',')) {
+        const name = n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0].trim();
+        if (name && !exported.has(name)) problems.push(`${where}: ${name} is not in ${rel[0]}/index.ts`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});

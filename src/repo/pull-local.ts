@@ -27,7 +27,7 @@ import { CommitImport } from './commit-partial.js';
 import { checkRefBinding } from './ref-binding.js';
 import { listRefs, readRef, writeRef } from './refs.js';
 import type { Repo, StoredFile } from './repo.js';
-import { checkStorable, unstorableReason } from './stored-form.js';
+import { checkBareUserOnlyFile, checkStorable, unstorableReason } from './stored-form.js';
 import { STREAM_THRESHOLD, Transaction } from './transaction.js';
 import { BadObjectError, contentChecksum, storedContentChecksum, verifyMetadata } from './verify-object.js';
 
@@ -48,6 +48,8 @@ export interface PullLocalOptions {
   batch?: number;
   /** Objects copied at once. */
   concurrency?: number;
+  /** Refuse regular files with mode bits outside 0775 (`--bareuseronly-files`). */
+  bareUserOnlyFiles?: boolean;
   /**
    * Called with every commit before any of its content is copied (signature
    * checks); throwing stops the copy with nothing of that commit stored.
@@ -343,6 +345,12 @@ class Copier {
   /** Copy one content object into `txn`, in this repository's form; verified unless it is imported as stored from a trusted source. */
   private async copyContent(txn: Transaction, checksum: string): Promise<void> {
     const { src } = this;
+    if (this.opts.bareUserOnlyFiles) {
+      const stored = await src.loadFile(checksum).catch((e: unknown) => {
+        throw e instanceof OstreeTsError && e.code === Codes.OBJECT_CORRUPT ? corrupt(src, checksum, 'file', reasonOf(e), e) : missing(src, checksum, e);
+      });
+      checkBareUserOnlyFile(checksum, stored.header);
+    }
     // Counted as libostree counts: the content size of what was converted; objects imported as they are count nothing.
     const written = txn.stats.written;
     const count = (size: number): void => {

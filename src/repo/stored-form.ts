@@ -127,3 +127,15 @@ export function checkStorable(profile: StoreProfile, checksum: string, header: F
     throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `Content object ${checksum} cannot be stored in this ${profile.mode} repository as it is: ${why}, so it would read back as another object. Nothing of it was stored; use a bare-user or archive repository for this content.`, { checksum, type: 'file', mode: profile.mode });
   }
 }
+
+/**
+ * `--bareuseronly-files`: a regular file whose mode has bits outside 0775
+ * (setuid, setgid, sticky, world-writable) is refused, with ostree's words.
+ */
+export function checkBareUserOnlyFile(checksum: string, header: FileHeader): void {
+  if ((header.mode & S_IFMT) !== S_IFREG) return;
+  const invalid = header.mode & ~S_IFMT & ~0o775;
+  if (invalid) {
+    throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `Content object ${checksum}: invalid mode 0${header.mode.toString(8)} with bits 0${invalid.toString(8).padStart(4, '0')} (with --bareuseronly-files a file may not be setuid, setgid, sticky or world-writable). Nothing of it was stored and no ref moved.`, { checksum, mode: header.mode });
+  }
+}

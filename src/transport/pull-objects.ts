@@ -8,7 +8,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { decodeDirTree, objectRelPath, type ObjectType, decodeArchiveHeader, S_IFMT, S_IFREG } from '../format/objects.js';
+import { decodeDirTree, objectRelPath, type ObjectType, decodeArchiveHeader } from '../format/objects.js';
+import { checkBareUserOnlyFile } from '../repo/stored-form.js';
 import type { ObjectSize } from '../format/sizes.js';
 import type { Fetcher } from '../io/http-client.js';
 import type { BatchedStore } from '../repo/batched-store.js';
@@ -68,11 +69,7 @@ export interface TreeWalk {
 /** `--bareuseronly-files`: a served file object whose regular file has mode bits outside 0775 is refused before it is stored. */
 async function checkBareUserOnly(checksum: string, body: Buffer | { path: string; size: number }): Promise<void> {
   const { header } = Buffer.isBuffer(body) ? decodeArchiveHeader(body, `file object ${checksum}`) : await readFilezHeader(checksum, body);
-  if ((header.mode & S_IFMT) !== S_IFREG) return;
-  const invalid = header.mode & ~S_IFMT & ~0o775;
-  if (invalid) {
-    throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `Content object ${checksum}: invalid mode 0${header.mode.toString(8)} with bits 0${invalid.toString(8).padStart(4, '0')} (with --bareuseronly-files a file may not be setuid, setgid, sticky or world-writable). Nothing of it was stored and no ref moved.`, { checksum, mode: header.mode });
-  }
+  checkBareUserOnlyFile(checksum, header);
 }
 
 interface Job {

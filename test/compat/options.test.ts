@@ -19,8 +19,8 @@ const MISSING = new Set<string>([
   'find-remotes --pull', 'find-remotes --repo', 'find-remotes --verbose',
   'create-usb --commit', 'create-usb --destination-repo', 'create-usb --disable-fsync', 'create-usb --repo', 'create-usb --verbose',
   // pull and pull-local options: being added with the transport work.
-  'pull-local --bareuseronly-files', 'pull-local --per-object-fsync', 'pull-local --require-static-deltas',
-  'pull --cache-dir', 'pull --localcache-repo', 'pull --per-object-fsync',
+  'pull-local --require-static-deltas',
+  'pull --cache-dir', 'pull --localcache-repo',
   // Not done yet.
 ]);
 

@@ -80,6 +80,18 @@ test('pull --bareuseronly-files refuses setuid and world-writable files as ostre
     }
   }
   assert.ok(wide.commit);
+  // pull-local takes it too, from the source repository on disk.
+  for (const tl of TOOLS) {
+    const repo = path.join(dir, `local-${tl}`);
+    await ok(tool(tl, 'init', `--repo=${repo}`, '--mode=bare-user'));
+    const r = await tool(tl, 'pull-local', `--repo=${repo}`, '--bareuseronly-files', src.repo, 'main');
+    assert.notEqual(r.code, 0, `${tl} pull-local --bareuseronly-files refuses the setuid file`);
+    assert.match(r.stderr, /Content object [0-9a-f]{64}: invalid mode 0104755 with bits 04000/, `${tl}: ${r.stderr}`);
+    assert.equal((await tool(tl, 'rev-parse', `--repo=${repo}`, 'main')).code, 1, `${tl} moved no ref`);
+    const plain = await tool(tl, 'pull-local', `--repo=${repo}`, '--per-object-fsync', src.repo, 'main');
+    assert.equal(plain.code, 0, `${tl} pull-local --per-object-fsync: ${plain.stderr}`);
+    await ok(ostree('fsck', `--repo=${repo}`));
+  }
 });
 
 test('pull --network-retries: a server failing each first request is survived with retries, not with --network-retries=0', async (t) => {

@@ -45,6 +45,8 @@ export default verb({
     'gpg-verify': flag('Require valid GPG signatures on the commits, from the keys of --remote'),
     'gpg-verify-summary': flag("Require a valid GPG signature on the source's summary, from the keys of --remote"),
     'object-batch': num('Objects made durable at a time (default 2000): what an interrupted copy keeps'),
+    'bareuseronly-files': flag('Refuse files with mode bits outside 0775 (setuid, setgid, sticky, world-writable)'),
+    'per-object-fsync': flag('Make each object durable as it is stored (one sync per object: slower, keeps the most after a crash)'),
     json: JSON_OPTION,
   },
   examples: [
@@ -68,7 +70,9 @@ export default verb({
       commitMetadataOnly: o.commitMetadataOnly,
       disableVerifyBindings: o.disableVerifyBindings,
       fsync: o.disableFsync ? false : undefined,
-      batch: o.objectBatch,
+      // Per object: every object its own durable batch.
+      batch: o.perObjectFsync ? 1 : o.objectBatch,
+      bareUserOnlyFiles: o.bareuseronlyFiles,
       verifyCommit: policy?.gpgVerify
         ? async (checksum, bytes, detached) => { await verifySignatures(bytes, detached, policy, { kind: 'commit', checksum }); }
         : undefined,

@@ -30,6 +30,7 @@ const OPTIONS = {
   untrusted: flag('Verify the checksum of every object from a local source too (always done: every object is verified, whatever its source)'),
   'http-trusted': flag('Accepted for scripts written for ostree; every object is still verified (its checksum is what names it)'),
   'update-frequency': str('Redraw the progress at most every N milliseconds (default 100; 0: the default)'),
+  'per-object-fsync': flag('Make each object durable as it is stored (one sync per object: slower, keeps the most after a crash)'),
   'object-batch': str('Objects made durable at a time: what an interrupted pull keeps (default 2000, and a batch every 3 s at most)'),
 };
 
@@ -59,7 +60,8 @@ export function pullOptions(o: Parsed<typeof OPTIONS>): PullOptions {
     timestampCheck: o.timestampCheck,
     disableVerifyBindings: o.disableVerifyBindings,
     staticDeltas: o.disableStaticDeltas ? 'disable' : o.requireStaticDeltas ? 'require' : 'auto',
-    batch: wholeNumber(o.objectBatch, '--object-batch', 1),
+    // Per object: every object its own durable batch.
+    batch: o.perObjectFsync ? 1 : wholeNumber(o.objectBatch, '--object-batch', 1),
     httpHeaders: o.httpHeader.map((h) => {
       const eq = h.indexOf('=');
       if (eq <= 0) throw new OstreeTsError(Codes.USAGE, `--http-header=${h}: give NAME=VALUE.`, { header: h });
