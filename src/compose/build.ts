@@ -11,6 +11,7 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import type { VarDict, Variant } from '../format/gvariant.js';
 import { findKernel } from '../format/kernel-layout.js';
 import { exists, fsp, path, randomSuffix } from '../io/fs.js';
+import { discardTree } from '../io/process.js';
 import { runCommand } from '../io/run-command.js';
 import { checkout } from '../repo/checkout.js';
 import { commitTree } from '../repo/commit.js';
@@ -265,6 +266,11 @@ async function removeStaleStages(repo: Repo): Promise<void> {
   const tmp = path.join(repo.path, 'tmp');
   const expiry = Number(repo.config.get('core', 'tmp-expiry-secs') ?? 86400) * 1000;
   for (const n of await fsp.readdir(tmp).catch(() => [] as string[])) {
+    // A staged tree an earlier compose discarded, whose removal did not finish.
+    if (n.startsWith('discarded-compose-')) {
+      await removePath(path.join(tmp, n));
+      continue;
+    }
     if (!n.startsWith('compose-')) continue;
     const st = await fsp.lstat(path.join(tmp, n)).catch(() => null);
     if (st && repo.host.now() - st.mtimeMs > expiry) await removePath(path.join(tmp, n));
@@ -370,7 +376,11 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
       ref: recipe.ref, checksum: result.checksum, previous, unchanged: result.skipped, version: recipe.version, timestamp,
       files: sizes.files, bytes: sizes.bytes, kernel, signed: signers.length > 0 && !result.skipped, changes, notes,
     };
-  } finally {
+  } catch (e) {
     await removePath(work);
+    throw e;
+  } finally {
+    // Built (a failure removed it above): the staged tree goes in the background, thousands of unlinks nobody waits for.
+    if (await exists(work)) await discardTree(work, path.join(repo.path, 'tmp', `discarded-compose-${randomSuffix()}`));
   }
 }

@@ -146,3 +146,27 @@ export function inheritedEnv(): Record<string, string> {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v;
   return out;
 }
+
+/**
+ * Remove the directory tree at `p` after this process has moved on: `p` is
+ * renamed to `discarded` first (so nothing reads it under its old name), then
+ * `rm -rf` runs detached, outliving the caller. When the rename fails the
+ * tree is removed here and now. A tree a crash leaves under `discarded`'s
+ * name is for the caller to remove later.
+ */
+export async function discardTree(p: string, discarded: string): Promise<void> {
+  const { rename, rm } = await import('node:fs/promises');
+  try {
+    await rename(p, discarded);
+  } catch {
+    await rm(p, { recursive: true, force: true });
+    return;
+  }
+  try {
+    const child = spawn('rm', ['-rf', '--', discarded], { detached: true, stdio: 'ignore' });
+    child.on('error', () => undefined);
+    child.unref();
+  } catch {
+    await rm(discarded, { recursive: true, force: true });
+  }
+}
