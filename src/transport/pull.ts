@@ -38,6 +38,7 @@ import { applyDeltaFromRemote, chooseDelta, type DeltaPullProgress, type StaticD
 import { newCounters, walkTree, type PullCounters } from './pull-objects.js';
 import { fetchCommitMeta, fetchMetadataObject } from './remote-metadata.js';
 import { fetchVerifiedSummary, remoteBaseUrl } from './remote-summary.js';
+import { withLocalCache } from './local-cache.js';
 import { checkRemoteUrl, remoteRequestHeaders } from './remotes.js';
 import { badObject, checkServedMetadata } from './served-object.js';
 
@@ -86,6 +87,8 @@ export interface PullOptions {
   timestampCheckFromRev?: string;
   /** Refuse regular files with mode bits outside 0775 (`--bareuseronly-files`); objects only, never a static delta. */
   bareUserOnlyFiles?: boolean;
+  /** Local repositories objects are taken from before they are fetched (`--localcache-repo`), checked as served ones. */
+  localCacheRepos?: Repo[];
 }
 
 /** How long a pull may wait on its remote (0 turns a limit off). */
@@ -242,10 +245,11 @@ async function pullLocked(repo: Repo, remote: string, refs: string[], opts: Pull
   const section = `remote "${remote}"`;
   const base = opts.url === undefined ? remoteBaseUrl(repo, remote) : baseOf(checkRemoteUrl(opts.url, remote).href);
   const policy = await remotePolicy(repo, remote);
-  const fetcher = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8, {
+  const network = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8, {
     ...remoteDeadlines(repo, remote, opts.deadlines), headers: await remoteRequestHeaders(repo, remote, opts.httpHeaders),
     retries: opts.networkRetries === undefined ? undefined : opts.networkRetries + 1,
   });
+  const fetcher = opts.localCacheRepos?.length ? withLocalCache(network, base, opts.localCacheRepos) : network;
   const startBytes = fetcher.stats.bytes;
   const emit = (e: PullEvent): void => opts.onProgress?.(e);
   const counters = newCounters();

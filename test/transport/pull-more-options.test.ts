@@ -129,3 +129,45 @@ test('pull --network-retries: a server failing each first request is survived wi
   assert.equal(r1.code, 0, r1.stderr);
   assert.equal(await ok(ots('rev-parse', `--repo=${some}`, 'origin:main')), src.commit);
 });
+
+test('pull --localcache-repo takes the objects a local repository holds (any mode) and fetches only the rest', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const dir = await tempDir(t, 'ots-pull-localcache-');
+  const one = await source(dir, { 'usr/bin/app': { data: 'app v1\n', mode: 0o755 }, 'usr/bin/tool': { data: 'tool\n', mode: 0o755 } }, '@1700000000');
+  const two = await source(dir, { 'usr/bin/app': { data: 'app v2\n', mode: 0o755 }, 'usr/bin/tool': { data: 'tool\n', mode: 0o755 } }, '@1700000100', 'main', one.repo);
+  const requests: string[] = [];
+  const server = http.createServer(async (req, res) => {
+    const url = req.url ?? '/';
+    requests.push(url);
+    try {
+      const body = await readFile(path.join(one.repo, decodeURIComponent(url)));
+      res.writeHead(200, { 'Content-Length': body.length });
+      res.end(body);
+    } catch {
+      res.writeHead(404, { 'Content-Length': 0 });
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  for (const mode of ['bare-user', 'archive']) {
+    // The cache holds the first commit (not the second): its objects shared with the second are not fetched.
+    const cache = path.join(dir, `cache-${mode}`);
+    await ok(ostree('init', `--repo=${cache}`, `--mode=${mode}`));
+    await ok(ostree('pull-local', `--repo=${cache}`, one.repo, one.commit));
+    const plain = await client(dir, 'ostree-ts', url);
+    requests.length = 0;
+    await ok(ots('pull', `--repo=${plain}`, 'origin', 'main'));
+    const all = requests.filter((r) => r.startsWith('/objects/')).length;
+    const repo = await client(dir, 'ostree-ts', url);
+    requests.length = 0;
+    await ok(ots('pull', `--repo=${repo}`, `--localcache-repo=${cache}`, 'origin', 'main'));
+    const fetched = requests.filter((r) => r.startsWith('/objects/'));
+    assert.equal(await ok(ots('rev-parse', `--repo=${repo}`, 'origin:main')), two.commit);
+    await ok(ostree('fsck', `--repo=${repo}`));
+    // What differs: the new app, the dirtree holding it and the root's, and the commit.
+    assert.ok(fetched.length > 0 && fetched.length < all, `${mode} cache: ${fetched.length} objects fetched of ${all}: ${fetched.join(' ')}`);
+    assert.ok(fetched.some((r) => r.endsWith('.commit')), 'the new commit came from the remote');
+  }
+});

@@ -1,5 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { pull, type PullOptions, type PullResult } from '../../transport/pull.js';
+import { Repo } from '../../repo/repo.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { arg, args, flag, JSON_OPTION, list, str, type Parsed } from '../options.js';
@@ -30,6 +31,7 @@ const OPTIONS = {
   untrusted: flag('Verify the checksum of every object from a local source too (always done: every object is verified, whatever its source)'),
   'http-trusted': flag('Accepted for scripts written for ostree; every object is still verified (its checksum is what names it)'),
   'update-frequency': str('Redraw the progress at most every N milliseconds (default 100; 0: the default)'),
+  'localcache-repo': list('Take objects from this local repository (any mode; repeatable) before fetching them; each is checked as if the remote had sent it', { alias: 'L' }),
   'per-object-fsync': flag('Make each object durable as it is stored (one sync per object: slower, keeps the most after a crash)'),
   'object-batch': str('Objects made durable at a time: what an interrupted pull keeps (default 2000, and a batch every 3 s at most)'),
 };
@@ -134,6 +136,7 @@ export default verb({
     }
     const opts = pullOptions(o);
     const repo = await openRepo(o);
+    if (o.localcacheRepo.length) opts.localCacheRepos = await Promise.all(o.localcacheRepo.map((p) => Repo.open(p)));
     const renderer: PullRenderer = o.jsonProgress
       ? jsonPullRenderer(process.stdout)
       : process.stderr.isTTY ? ttyPullRenderer(process.stderr, Date.now, wholeNumber(o.updateFrequency, '--update-frequency', 0) || 100) : plainPullRenderer(process.stderr);
