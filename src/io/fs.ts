@@ -44,6 +44,28 @@ export async function exists(p: string): Promise<boolean> {
 export interface WriteOptions {
   fsync?: boolean;
   mode?: number;
+  /**
+   * Sync the file again under its new name, before the directory: on FAT
+   * (the ESP) the rename's new entry carries the file's start and size only
+   * once the file itself is synced again (see fsyncFile).
+   */
+  resyncAfterRename?: boolean;
+}
+
+/**
+ * fsync a file by its path. On FAT (the ESP) a rename writes the new
+ * directory entry without the file's start cluster and size: they are
+ * written with the file's inode, so until the renamed file itself is synced
+ * a power cut leaves an empty file under the new name (the old name gone),
+ * which the firmware cannot boot. Syncing the directory alone is not enough.
+ */
+export async function fsyncFile(p: string): Promise<void> {
+  const fh = await fsp.open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
@@ -70,19 +92,24 @@ export async function atomicWriteFile(dest: string, data: Uint8Array | string, o
     await fsp.rm(tmp, { force: true });
     throw e;
   }
+  if (opts.fsync !== false && opts.resyncAfterRename) await fsyncFile(dest);
   if (opts.fsync !== false) await fsyncDir(dir);
 }
 
-/** Copy `src` to `dest` atomically (a temporary beside `dest`, synced, renamed over it, the directory synced); the data never passes through memory. */
-export async function atomicCopyFile(src: string, dest: string, mode = 0o644): Promise<void> {
+/**
+ * Copy `src` to `dest` atomically, as atomicWriteFile writes: a temporary
+ * beside `dest` (with `src`'s mode unless `mode` is given), synced, renamed
+ * over it, the directory synced; the data never passes through memory.
+ */
+export async function atomicCopyFile(src: string, dest: string, opts: WriteOptions = {}): Promise<void> {
   const dir = path.dirname(dest);
   const tmp = path.join(dir, `.${path.basename(dest)}.tmp-${randomSuffix()}`);
   try {
     await fsp.copyFile(src, tmp, fsConstants.COPYFILE_EXCL);
     const fh = await fsp.open(tmp, 'r+');
     try {
-      await fh.chmod(mode);
-      await fh.sync();
+      if (opts.mode !== undefined) await fh.chmod(opts.mode);
+      if (opts.fsync !== false) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -91,7 +118,8 @@ export async function atomicCopyFile(src: string, dest: string, mode = 0o644): P
     await fsp.rm(tmp, { force: true });
     throw withPath(e, tmp);
   }
-  await fsyncDir(dir);
+  if (opts.fsync !== false && opts.resyncAfterRename) await fsyncFile(dest);
+  if (opts.fsync !== false) await fsyncDir(dir);
 }
 
 /**

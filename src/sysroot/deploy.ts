@@ -138,7 +138,7 @@ export async function installOverlayInitrds(root: string, files: string[]): Prom
     const dest = path.join(dir, name);
     if (!(await exists(dest))) {
       await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-      await atomicCopyFile(f, dest, 0o600);
+      await atomicCopyFile(f, dest, { mode: 0o600 });
     }
     out.push(`/${OVERLAY_INITRDS_DIR}/${name}`);
   }

@@ -22,7 +22,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { BlsEntry } from '../../format/bls.js';
 import { blessedName, parseBootCounter } from '../../format/boot-counter.js';
-import { exists, fsp, fsyncDir, isErrno, path, randomSuffix } from '../../io/fs.js';
+import { atomicCopyFile, atomicWriteFile, exists, fsp, fsyncDir, fsyncFile, isErrno, path } from '../../io/fs.js';
 import { faultHit, type SysrootFaults } from '../faults.js';
 import type { SysrootState } from '../state.js';
 
@@ -61,44 +61,6 @@ const TEMP = /^\..+\.tmp-[A-Za-z0-9_-]+$/;
 
 function isOurEntry(name: string): boolean {
   return name.startsWith('ostree-') && name.endsWith('.conf') && !TEMP.test(name);
-}
-
-/**
- * fsync a file by its path. On FAT (the ESP) a rename writes the new
- * directory entry without the file's start cluster and size: they are
- * written with the file's inode, so until the renamed file itself is synced
- * a power cut leaves an empty file under the new name (the old name gone),
- * which the firmware cannot boot. Syncing the directory alone is not enough.
- */
-async function fsyncFile(p: string): Promise<void> {
-  const fh = await fsp.open(p, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Write `data` (or copy `src`) to `dest` under a temporary name, fsync it, rename it, fsync it again (FAT: its new entry) and the directory. */
-async function durableWrite(dest: string, data: { bytes: Uint8Array } | { src: string }): Promise<void> {
-  const dir = path.dirname(dest);
-  const tmp = path.join(dir, `.${path.basename(dest)}.tmp-${randomSuffix()}`);
-  try {
-    if ('src' in data) await fsp.copyFile(data.src, tmp);
-    else await fsp.writeFile(tmp, data.bytes, { flag: 'wx', mode: 0o644 });
-    const fh = await fsp.open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmp, dest);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-  await fsyncFile(dest);
-  await fsyncDir(dir);
 }
 
 /** Rename in a directory, then make the rename durable: the renamed file (on FAT its new entry), then the directory (the old entry gone). */
@@ -252,7 +214,7 @@ export async function writeEsp(root: string, t: EspTarget): Promise<EspWriteResu
     const src = path.join(root, 'boot', rel);
     if (!(await exists(src))) throw new OstreeTsError(Codes.SYSROOT_INVALID, `A boot entry names /boot/${rel}, which does not exist. Redeploy to rewrite the boot files.`, { file: src });
     await fsp.mkdir(path.dirname(dest), { recursive: true });
-    await durableWrite(dest, { src });
+    await atomicCopyFile(src, dest, { resyncAfterRename: true });
     result.filesCopied.push(rel);
     faultHit(t.faults, 'esp-file');
   }
@@ -261,7 +223,7 @@ export async function writeEsp(root: string, t: EspTarget): Promise<EspWriteResu
     const dest = path.join(espEntries, name);
     const have = await fsp.readFile(dest).catch(() => null);
     if (have && have.equals(bytes)) continue;
-    await durableWrite(dest, { bytes });
+    await atomicWriteFile(dest, bytes, { resyncAfterRename: true });
     result.entriesWritten.push(name);
     faultHit(t.faults, 'esp-entry');
   }
@@ -270,7 +232,7 @@ export async function writeEsp(root: string, t: EspTarget): Promise<EspWriteResu
   const oldConf = await fsp.readFile(confFile, 'utf8').catch(() => null);
   const conf = loaderConf(oldConf);
   if (conf !== oldConf) {
-    await durableWrite(confFile, { bytes: Buffer.from(conf) });
+    await atomicWriteFile(confFile, conf, { resyncAfterRename: true });
     faultHit(t.faults, 'esp-loader-conf');
   }
   // 4. Last, what is no longer named.
