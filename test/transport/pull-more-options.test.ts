@@ -7,11 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import * as path from 'node:path';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { ok, ostree, ots, requireOstree, requireRoot, tempDir } from '../helpers/env.js';
-import { serveRepo } from '../helpers/serve.js';
+import { serveFiles, serveRepo } from '../helpers/serve.js';
 
 type Tool = 'ostree' | 'ostree-ts';
 const TOOLS: Tool[] = ['ostree', 'ostree-ts'];
@@ -99,26 +98,16 @@ test('pull --network-retries: a server failing each first request is survived wi
   const dir = await tempDir(t, 'ots-pull-retries-');
   const src = await source(dir, { 'usr/bin/app': { data: 'app\n', mode: 0o755 } }, '@1700000000');
   const failed = new Set<string>();
-  const server = http.createServer(async (req, res) => {
-    const url = req.url ?? '/';
-    if (!failed.has(url)) {
-      failed.add(url);
+  // Each path fails once (503) before it is served.
+  const { url } = await serveFiles(t, src.repo, {
+    intercept: (u, res) => {
+      if (failed.has(u)) return false;
+      failed.add(u);
       res.writeHead(503, { 'Content-Length': 0 });
       res.end();
-      return;
-    }
-    try {
-      const body = await readFile(path.join(src.repo, decodeURIComponent(url)));
-      res.writeHead(200, { 'Content-Length': body.length });
-      res.end(body);
-    } catch {
-      res.writeHead(404, { 'Content-Length': 0 });
-      res.end();
-    }
+      return true;
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => server.close());
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
   const none = await client(dir, 'ostree-ts', url);
   const r0 = await ots('pull', `--repo=${none}`, '--network-retries=0', 'origin', 'main');
   assert.notEqual(r0.code, 0, 'no retry: the first 503 ends the pull');
@@ -135,22 +124,9 @@ test('pull --localcache-repo takes the objects a local repository holds (any mod
   const dir = await tempDir(t, 'ots-pull-localcache-');
   const one = await source(dir, { 'usr/bin/app': { data: 'app v1\n', mode: 0o755 }, 'usr/bin/tool': { data: 'tool\n', mode: 0o755 } }, '@1700000000');
   const two = await source(dir, { 'usr/bin/app': { data: 'app v2\n', mode: 0o755 }, 'usr/bin/tool': { data: 'tool\n', mode: 0o755 } }, '@1700000100', 'main', one.repo);
-  const requests: string[] = [];
-  const server = http.createServer(async (req, res) => {
-    const url = req.url ?? '/';
-    requests.push(url);
-    try {
-      const body = await readFile(path.join(one.repo, decodeURIComponent(url)));
-      res.writeHead(200, { 'Content-Length': body.length });
-      res.end(body);
-    } catch {
-      res.writeHead(404, { 'Content-Length': 0 });
-      res.end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => server.close());
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  const served = await serveFiles(t, one.repo);
+  const url = served.url;
+  const requests = served.requests;
   for (const mode of ['bare-user', 'archive']) {
     // The cache holds the first commit (not the second): its objects shared with the second are not fetched.
     const cache = path.join(dir, `cache-${mode}`);
@@ -159,11 +135,11 @@ test('pull --localcache-repo takes the objects a local repository holds (any mod
     const plain = await client(dir, 'ostree-ts', url);
     requests.length = 0;
     await ok(ots('pull', `--repo=${plain}`, 'origin', 'main'));
-    const all = requests.filter((r) => r.startsWith('/objects/')).length;
+    const all = requests.filter((r) => r.url.startsWith('/objects/')).length;
     const repo = await client(dir, 'ostree-ts', url);
     requests.length = 0;
     await ok(ots('pull', `--repo=${repo}`, `--localcache-repo=${cache}`, 'origin', 'main'));
-    const fetched = requests.filter((r) => r.startsWith('/objects/'));
+    const fetched = requests.filter((r) => r.url.startsWith('/objects/')).map((r) => r.url);
     assert.equal(await ok(ots('rev-parse', `--repo=${repo}`, 'origin:main')), two.commit);
     await ok(ostree('fsck', `--repo=${repo}`));
     // What differs: the new app, the dirtree holding it and the root's, and the commit.

@@ -6,11 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { CLI, ok, ostree, requireOstree, run, tempDir } from '../helpers/env.js';
 import { makeGpgKey, requireGpgTools } from '../helpers/gpg.js';
+import { serveFiles } from '../helpers/serve.js';
 
 const tools = {
   ostree: (args: string[], opts: { cwd?: string; input?: string } = {}) => run('ostree', args, { ...opts, env: { TZ: 'UTC', LANG: 'C.UTF-8' } }),
@@ -89,35 +89,20 @@ test('a pull sends the remote\'s cookies that apply and every --http-header', as
   await ok(run('sh', ['-c', `echo hello > ${tree}/usr/hello`]));
   const commit = await ok(ostree('commit', `--repo=${src}`, '-b', 'main', `--tree=dir=${tree}`, '--timestamp=@1700000000'));
   await ok(ostree('summary', '-u', `--repo=${src}`));
-  const seen: Array<{ url: string; cookie?: string; test?: string }> = [];
-  const server = http.createServer(async (req, res) => {
-    seen.push({ url: req.url ?? '', cookie: req.headers.cookie, test: req.headers['x-test'] as string | undefined });
-    const file = path.join(src, decodeURIComponent((req.url ?? '/').split('?')[0]).replace(/^\/repo\//, ''));
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'Content-Length': body.length });
-      res.end(body);
-    } catch {
-      res.writeHead(404, { 'Content-Length': 0 });
-      res.end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => server.close());
-  const { port } = server.address() as { port: number };
+  const served = await serveFiles(t, src, { prefix: '/repo/' });
   const repo = path.join(dir, 'repo');
   const cli = (...args: string[]) => run(process.execPath, [CLI, `--repo=${repo}`, ...args]);
   await ok(cli('init', '--mode=archive'));
-  await ok(cli('remote', 'add', '--no-gpg-verify', 'origin', `http://127.0.0.1:${port}/repo/`));
+  await ok(cli('remote', 'add', '--no-gpg-verify', 'origin', served.url));
   await ok(cli('remote', 'add-cookie', 'origin', '127.0.0.1', '/repo', 'session', 'abc123'));
   await ok(cli('remote', 'add-cookie', 'origin', '127.0.0.1', '/other', 'elsewhere', 'no'));
   await ok(cli('remote', 'add-cookie', 'origin', 'example.org', '/', 'foreign', 'no'));
   await ok(cli('pull', '--http-header=X-Test=yes', 'origin', 'main'));
   assert.equal(await ok(cli('rev-parse', 'origin:main')), commit);
-  assert.ok(seen.length >= 4, `requests: ${seen.map((s) => s.url).join(' ')}`);
-  for (const s of seen) {
-    assert.equal(s.cookie, 'session=abc123', `${s.url} carried the cookie of its path only`);
-    assert.equal(s.test, 'yes', `${s.url} carried the header`);
+  assert.ok(served.requests.length >= 4, `requests: ${served.requests.map((s) => s.url).join(' ')}`);
+  for (const s of served.requests) {
+    assert.equal(s.headers.cookie, 'session=abc123', `${s.url} carried the cookie of its path only`);
+    assert.equal(s.headers['x-test'], 'yes', `${s.url} carried the header`);
   }
   const bad = await cli('pull', '--http-header=NoValue', 'origin', 'main');
   assert.equal(bad.code, 1);
