@@ -9,7 +9,7 @@ import { isValidRemoteName } from '../format/refs.js';
 import { atomicWriteFile, fsp, path } from '../io/fs.js';
 import type { Repo } from '../repo/repo.js';
 import { loadPublicKeys, binaryKeyring, keyMatches, parsePublicKeys, type OpenPgpKey } from '../sign/gpg.js';
-import { cookieHeader, cookieLine, parseCookieLine, type Cookie } from '../format/cookie-jar.js';
+import { cookieHeader, cookieLine, parseCookieJar, parseCookieLine, type Cookie } from '../format/cookie-jar.js';
 
 export interface RemoteOptions {
   /** Other settings of the remote (`sign-verify`, `verification-ed25519-key`, `gpg-verify-summary`, ...). */
@@ -146,7 +146,7 @@ async function readJar(repo: Repo, name: string): Promise<string> {
 
 /** The cookies of remote NAME's jar, sent with each of its requests. */
 export async function remoteCookies(repo: Repo, name: string): Promise<Cookie[]> {
-  return (await readJar(repo, name)).split('\n').map(parseCookieLine).filter((c): c is Cookie => c !== null);
+  return parseCookieJar(await readJar(repo, name));
 }
 
 /** Cookies need no remote of that name (the jar is a file of its own, as libostree keeps it). */
