@@ -39,3 +39,27 @@ export function parseRefSpec(spec: string): RefSpec {
   if (!isValidRemoteName(remote)) throw new OstreeTsError(Codes.INVALID_REF, `Invalid remote name '${remote}' in '${spec}'.`, { refspec: spec });
   return { remote, ref };
 }
+
+/** A ref of a collection: the pair that names it wherever it is stored (heads, mirrors, a remote). */
+export interface CollectionRef {
+  collection: string;
+  ref: string;
+}
+
+const COLLECTION_ELEMENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A collection ID has the form of a D-Bus interface name: two or more dot-separated elements of letters, digits and '_', none starting with a digit. */
+export function isValidCollectionId(id: string): boolean {
+  if (id.length === 0 || id.length > 255) return false;
+  const parts = id.split('.');
+  return parts.length >= 2 && parts.every((p) => COLLECTION_ELEMENT.test(p));
+}
+
+export function validateCollectionId(id: string): void {
+  if (!isValidCollectionId(id)) {
+    throw new OstreeTsError(Codes.INVALID_REF, `Invalid collection ID ${id}: use a reverse domain name such as org.example.Os (two or more dot-separated parts of letters, digits and '_', none starting with a digit).`, { collectionId: id });
+  }
+}
+
+/** `(COLLECTION, REF)`, as ostree prints a collection–ref. */
+export const formatCollectionRef = (c: CollectionRef): string => `(${c.collection}, ${c.ref})`;

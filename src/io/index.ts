@@ -16,3 +16,4 @@ export * from './space.js';
 export * from './run-command.js';
 export * from './apt-sources.js';
 export * from './editor.js';
+export * from './mounts.js';

@@ -19,13 +19,13 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { isChecksum } from '../format/checksum.js';
 import type { VarDict } from '../format/gvariant.js';
 import { S_IFLNK, S_IFMT, S_IFREG, decodeCommit, decodeDirTree, decodeMetadata, type Commit, type ObjectType } from '../format/objects.js';
-import { isValidRefName, isValidRemoteName } from '../format/refs.js';
+import { formatCollectionRef, isValidRefName, isValidRemoteName, validateCollectionId, type CollectionRef } from '../format/refs.js';
 import { fsp, isErrno, path } from '../io/fs.js';
 import { mapNoSpace } from '../io/space.js';
 import { BatchedStore } from './batched-store.js';
 import { CommitImport } from './commit-partial.js';
 import { checkRefBinding } from './ref-binding.js';
-import { listRefs, readRef, writeRef } from './refs.js';
+import { collectionRefFile, listRefs, readRef, resolveCollectionRef, writeCollectionRef, writeRef } from './refs.js';
 import type { Repo, StoredFile } from './repo.js';
 import { checkBareUserOnlyFile, checkStorable, unstorableReason } from './stored-form.js';
 import { STREAM_THRESHOLD, Transaction } from './transaction.js';
@@ -69,8 +69,8 @@ export interface PullLocalResult {
   apiVersion: 'ostree-ts/v1';
   kind: 'PullLocalResult';
   source: string;
-  /** Each ref (or commit) asked for; `refspec` is the ref written here, null for a bare checksum. */
-  refs: Array<{ ref: string; refspec: string | null; checksum: string }>;
+  /** Each ref (or commit) asked for; `refspec` is the ref written here (for a collection–ref, its path under refs/), null for a bare checksum. */
+  refs: Array<{ ref: string; refspec: string | null; checksum: string; collectionId?: string }>;
   /** Metadata objects (commit, dirtree, dirmeta) copied. */
   metadataImported: number;
   /** Content objects copied. */
@@ -112,10 +112,19 @@ async function readSourceMetadata(src: Repo, type: 'commit' | 'dirtree' | 'dirme
   return bytes;
 }
 
+/** A commit to copy: named by a ref (written here afterwards), by a collection–ref, or by its checksum alone. */
+interface Target {
+  ref: string;
+  checksum: string;
+  isRef: boolean;
+  /** Set for a collection–ref: written as one (refs/heads or refs/mirrors/COLLECTION/REF). */
+  collection?: string;
+}
+
 /** What the refs (or checksums) named resolve to in the source. */
-async function resolveTargets(src: Repo, refs: string[]): Promise<Array<{ ref: string; checksum: string; isRef: boolean }>> {
+async function resolveTargets(src: Repo, refs: string[]): Promise<Target[]> {
   if (!refs.length) return (await listRefs(src, { remotes: false })).map((r) => ({ ref: r.ref, checksum: r.checksum, isRef: true }));
-  const out: Array<{ ref: string; checksum: string; isRef: boolean }> = [];
+  const out: Target[] = [];
   for (const ref of refs) {
     if (isChecksum(ref)) {
       out.push({ ref, checksum: ref, isRef: false });
@@ -143,11 +152,41 @@ export async function pullLocal(repo: Repo, src: Repo, refs: string[], opts: Pul
   return mapNoSpace(ctx, () => repo.withLock('shared', 'pull-local', () => pullLocalLocked(repo, src, refs, opts)));
 }
 
+/**
+ * Copy collection–refs from `src`, each resolved there as libostree resolves
+ * them (refs/heads of its own collection, refs/mirrors, remotes with that
+ * collection-id) or pinned to `commit`, and written here as collection–refs:
+ * refs/heads when the collection is this repository's own, else
+ * refs/mirrors/COLLECTION/REF. This is how a repository on removable media is
+ * filled (`create-usb`).
+ */
+export async function pullLocalCollectionRefs(repo: Repo, src: Repo, wanted: Array<CollectionRef & { commit?: string }>, opts: PullLocalOptions = {}): Promise<PullLocalResult> {
+  const targets: Target[] = [];
+  for (const w of wanted) {
+    validateCollectionId(w.collection);
+    const checksum = w.commit ?? (await resolveCollectionRef(src, w));
+    if (!checksum) {
+      throw new OstreeTsError(Codes.REF_NOT_FOUND, `Collection–ref ${formatCollectionRef(w)} not found in ${src.path}. List what it has with 'ostree-ts --repo=${src.path} refs --collections'.`, { collectionId: w.collection, ref: w.ref, source: src.path });
+    }
+    if (!isChecksum(checksum)) throw new OstreeTsError(Codes.INVALID_CHECKSUM, `'${checksum}' is not a valid commit checksum.`, { checksum });
+    targets.push({ ref: w.ref, checksum, isRef: true, collection: w.collection });
+  }
+  const ctx = {
+    operation: `copying from ${src.path} into ${repo.path}`,
+    path: path.join(repo.path, 'tmp'),
+    next: 'Free some space there, then run it again: what was already stored is kept',
+  };
+  return mapNoSpace(ctx, () => repo.withLock('shared', 'pull-local', () => copyLocked(repo, src, targets, opts)));
+}
+
 async function pullLocalLocked(repo: Repo, src: Repo, refs: string[], opts: PullLocalOptions): Promise<PullLocalResult> {
   if (opts.remote !== undefined && !isValidRemoteName(opts.remote)) {
     throw new OstreeTsError(Codes.INVALID_REF, `Invalid remote name '${opts.remote}'.`, { remote: opts.remote });
   }
-  const targets = await resolveTargets(src, refs);
+  return copyLocked(repo, src, await resolveTargets(src, refs), opts);
+}
+
+async function copyLocked(repo: Repo, src: Repo, targets: Target[], opts: PullLocalOptions): Promise<PullLocalResult> {
   const result: PullLocalResult = {
     apiVersion: 'ostree-ts/v1', kind: 'PullLocalResult', source: src.path, refs: [], metadataImported: 0, contentImported: 0, contentBytesWritten: 0,
   };
@@ -163,6 +202,12 @@ async function pullLocalLocked(repo: Repo, src: Repo, refs: string[], opts: Pull
   }
   // Refs last, once every commit they name is complete.
   for (const t of targets) {
+    if (t.collection) {
+      const c = { collection: t.collection, ref: t.ref };
+      await writeCollectionRef(repo, c, t.checksum);
+      result.refs.push({ ref: t.ref, refspec: path.relative(path.join(repo.path, 'refs'), collectionRefFile(repo, c)), checksum: t.checksum, collectionId: t.collection });
+      continue;
+    }
     const refspec = t.isRef ? (opts.remote ? `${opts.remote}:${t.ref}` : t.ref) : null;
     if (refspec) await writeRef(repo, refspec, t.checksum);
     result.refs.push({ ref: t.ref, refspec, checksum: t.checksum });
@@ -176,13 +221,15 @@ async function pullLocalLocked(repo: Repo, src: Repo, refs: string[], opts: Pull
 }
 
 /** Each target's commit, with its parents as deep as asked. */
-async function copyTargets(copier: Copier, targets: Array<{ ref: string; checksum: string; isRef: boolean }>): Promise<void> {
+async function copyTargets(copier: Copier, targets: Target[]): Promise<void> {
   const { repo, src, opts } = copier;
   const parents = new Map<string, string | null>();
   for (const t of targets) {
     const commit = decodeCommit(await readSourceMetadata(src, 'commit', t.checksum), t.checksum);
     if (t.isRef && !opts.disableVerifyBindings) {
-      checkRefBinding(commit, t.checksum, { ref: t.ref, next: 'Copy it under one of those names, or pass --disable-verify-bindings.' });
+      // A collection–ref is also checked against the source's own collection ID, as libostree checks a local source.
+      const collectionId = t.collection ? src.config.get('core', 'collection-id')?.trim() || null : null;
+      checkRefBinding(commit, t.checksum, { ref: t.ref, collectionId, next: 'Copy it under one of those names, or pass --disable-verify-bindings.' });
     }
     let depth = opts.depth ?? 0;
     let current: string | null = t.checksum;

@@ -1,7 +1,7 @@
 /** Refs: files under refs/heads and refs/remotes holding a commit checksum. */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { isChecksum } from '../format/checksum.js';
-import { parseRefSpec, validateRefName, isValidRemoteName } from '../format/refs.js';
+import { isValidCollectionId, parseRefSpec, validateCollectionId, validateRefName, isValidRemoteName, type CollectionRef } from '../format/refs.js';
 import { atomicWriteFile, fsp, isErrno, mkdirp, path } from '../io/fs.js';
 import type { Repo } from './repo.js';
 
@@ -217,16 +217,103 @@ export async function writeRefAlias(repo: Repo, alias: string, target: string): 
   await fsp.rename(tmp, file);
 }
 
-/** Refs under refs/mirrors/COLLECTION/REF, as collection–ref pairs. */
-export async function listMirrorRefs(repo: Repo): Promise<Array<{ collection: string; ref: string; checksum: string }>> {
-  const files: Array<[string, string]> = [];
-  await walk(path.join(repo.path, 'refs', 'mirrors'), '', files);
-  const out: Array<{ collection: string; ref: string; checksum: string }> = [];
-  for (const [name, file] of files) {
-    const slash = name.indexOf('/');
-    if (slash < 0) continue;
-    const checksum = await readRefFile(file, name);
-    if (checksum) out.push({ collection: name.slice(0, slash), ref: name.slice(slash + 1), checksum });
+/** A collection–ref and the commit it names here. */
+export interface CollectionRefEntry extends CollectionRef {
+  checksum: string;
+  /** Where it is stored: refs/heads (the repository's own collection), refs/mirrors, or refs/remotes/REMOTE. */
+  storedAs: 'heads' | 'mirrors' | 'remotes';
+  /** For remote-tracking refs, the remote whose collection-id gives the collection. */
+  remote?: string;
+}
+
+export interface ListCollectionRefsOptions {
+  /** Only refs of this collection. */
+  collection?: string;
+  excludeRemotes?: boolean;
+  excludeMirrors?: boolean;
+}
+
+/** The collection ID configured for `remote`, when it has a valid one. */
+export function remoteCollectionId(repo: Repo, remote: string): string | null {
+  const id = repo.config.get(`remote "${remote}"`, 'collection-id')?.trim();
+  return id && isValidCollectionId(id) ? id : null;
+}
+
+const byName = (a: [string, string], b: [string, string]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+/**
+ * Every ref this repository holds that has a collection ID, as libostree
+ * lists them: refs/heads under the repository's own collection-id,
+ * refs/mirrors/COLLECTION/REF, and refs/remotes/REMOTE/REF of each remote
+ * with a collection-id. The first place a pair is found wins.
+ */
+export async function listCollectionRefs(repo: Repo, opts: ListCollectionRefsOptions = {}): Promise<CollectionRefEntry[]> {
+  if (opts.collection !== undefined) validateCollectionId(opts.collection);
+  const out: CollectionRefEntry[] = [];
+  const seen = new Set<string>();
+  const add = (e: CollectionRefEntry): void => {
+    const key = `${e.collection}\0${e.ref}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(e);
+  };
+  const wanted = (id: string): boolean => opts.collection === undefined || opts.collection === id;
+  const own = repo.config.get('core', 'collection-id')?.trim();
+  if (own && wanted(own)) {
+    const files: Array<[string, string]> = [];
+    await walk(refDir(repo, null), '', files);
+    for (const [name, file] of files.sort(byName)) {
+      const checksum = await readRefFile(file, name);
+      if (checksum) add({ collection: own, ref: name, checksum, storedAs: 'heads' });
+    }
+  }
+  if (!opts.excludeMirrors) {
+    const files: Array<[string, string]> = [];
+    await walk(path.join(repo.path, 'refs', 'mirrors'), '', files);
+    for (const [name, file] of files.sort(byName)) {
+      const slash = name.indexOf('/');
+      if (slash < 0 || !wanted(name.slice(0, slash))) continue;
+      const checksum = await readRefFile(file, name);
+      if (checksum) add({ collection: name.slice(0, slash), ref: name.slice(slash + 1), checksum, storedAs: 'mirrors' });
+    }
+  }
+  if (!opts.excludeRemotes) {
+    const files: Array<[string, string]> = [];
+    await walk(path.join(repo.path, 'refs', 'remotes'), '', files);
+    for (const [name, file] of files.sort(byName)) {
+      const slash = name.indexOf('/');
+      if (slash < 0) continue;
+      const remote = name.slice(0, slash);
+      const id = remoteCollectionId(repo, remote);
+      if (!id || !wanted(id)) continue;
+      const checksum = await readRefFile(file, `${remote}:${name.slice(slash + 1)}`);
+      if (checksum) add({ collection: id, ref: name.slice(slash + 1), checksum, storedAs: 'remotes', remote });
+    }
   }
   return out;
+}
+
+/** The commit a collection–ref names in this repository (wherever libostree would look), or null. */
+export async function resolveCollectionRef(repo: Repo, c: CollectionRef): Promise<string | null> {
+  validateRefName(c.ref);
+  const found = (await listCollectionRefs(repo, { collection: c.collection })).find((e) => e.ref === c.ref);
+  return found?.checksum ?? null;
+}
+
+/** The refspec-like path a collection–ref is written to: refs/heads/REF for the repository's own collection, else refs/mirrors/COLLECTION/REF. */
+export function collectionRefFile(repo: Repo, c: CollectionRef): string {
+  validateCollectionId(c.collection);
+  validateRefName(c.ref);
+  const own = repo.config.get('core', 'collection-id')?.trim();
+  return own === c.collection ? path.join(refDir(repo, null), c.ref) : path.join(repo.path, 'refs', 'mirrors', c.collection, c.ref);
+}
+
+/** Point a collection–ref at a commit (atomically, as writeRef). */
+export async function writeCollectionRef(repo: Repo, c: CollectionRef, checksum: string): Promise<void> {
+  if (!isChecksum(checksum)) throw new OstreeTsError(Codes.INVALID_CHECKSUM, `'${checksum}' is not a valid checksum.`, { checksum });
+  const file = collectionRefFile(repo, c);
+  await mkdirp(path.dirname(file), 0o775);
+  await atomicWriteFile(file, `${checksum}\n`, { fsync: repo.fsyncEnabled });
+  const now = new Date(repo.host.now());
+  await fsp.utimes(repo.path, now, now).catch(() => undefined);
 }

@@ -13,7 +13,7 @@ import { swap64 } from '../format/objects.js';
 import { isValidRefName } from '../format/refs.js';
 import { atomicWriteFile, fsp, path } from '../io/fs.js';
 import { deltaDigests, reindexDeltas } from './delta.js';
-import { listRefs } from './refs.js';
+import { listCollectionRefs, listRefs } from './refs.js';
 import type { Repo } from './repo.js';
 
 export const SUMMARY_TYPE = '(a(s(taya{sv}))a{sv})';
@@ -191,17 +191,41 @@ export async function regenerateSummary(repo: Repo, opts: RegenerateOptions = {}
   return repo.withLock('shared', 'summary -u', () => regenerateLocked(repo, opts));
 }
 
+async function summaryRef(repo: Repo, name: string, checksum: string): Promise<SummaryRef> {
+  const bytes = await repo.readMetadataBytes('commit', checksum);
+  const commit = await repo.loadCommit(checksum);
+  const md: VarDict = [['ostree.commit.timestamp', { type: 't', value: swap64(commit.timestamp) }]];
+  const version = commit.metadata.find(([k, v]) => k === 'version' && v.type === 's');
+  if (version) md.push(['ostree.commit.version', { type: 's', value: version[1].value }]);
+  return { name, size: BigInt(bytes.length), checksum, metadata: ghashDict(md) };
+}
+
+const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
 async function regenerateLocked(repo: Repo, opts: RegenerateOptions): Promise<Buffer> {
   const refs: SummaryRef[] = [];
-  const local = (await listRefs(repo, { remotes: false, onInvalid: opts.onWarning })).map((r) => [r.ref, r.checksum] as const);
-  local.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-  for (const [name, checksum] of local) {
-    const bytes = await repo.readMetadataBytes('commit', checksum);
-    const commit = await repo.loadCommit(checksum);
-    const md: VarDict = [['ostree.commit.timestamp', { type: 't', value: swap64(commit.timestamp) }]];
-    const version = commit.metadata.find(([k, v]) => k === 'version' && v.type === 's');
-    if (version) md.push(['ostree.commit.version', { type: 's', value: version[1].value }]);
-    refs.push({ name, size: BigInt(bytes.length), checksum, metadata: ghashDict(md) });
+  const collectionId = repo.config.get('core', 'collection-id')?.trim() || undefined;
+  // Without a collection ID of its own, the main list is refs/heads; with one, the refs of that collection.
+  if (!collectionId) {
+    const local = (await listRefs(repo, { remotes: false, onInvalid: opts.onWarning })).map((r) => [r.ref, r.checksum] as const);
+    local.sort((a, b) => byteOrder(a[0], b[0]));
+    for (const [name, checksum] of local) refs.push(await summaryRef(repo, name, checksum));
+  }
+  // Refs with a collection ID (heads of the own collection, mirrors, remotes with a collection-id): the own
+  // collection's in the main list, the others in the collection map, collections and refs each sorted.
+  const byCollection = new Map<string, Map<string, string>>();
+  for (const c of await listCollectionRefs(repo)) {
+    let m = byCollection.get(c.collection);
+    if (!m) byCollection.set(c.collection, (m = new Map()));
+    m.set(c.ref, c.checksum);
+  }
+  const map: Array<[string, RawRefs]> = [];
+  for (const id of [...byCollection.keys()].sort(byteOrder)) {
+    const m = byCollection.get(id) as Map<string, string>;
+    const list: SummaryRef[] = [];
+    for (const name of [...m.keys()].sort(byteOrder)) list.push(await summaryRef(repo, name, m.get(name) as string));
+    if (id === collectionId) refs.push(...list);
+    else map.push([id, list.map((r) => [r.name, [r.size, hexToBytes(r.checksum), r.metadata]])]);
   }
   const now = opts.now ?? BigInt(Math.floor(repo.host.now() / 1000));
   const meta: VarDict = [...(opts.additional ?? [])];
@@ -215,8 +239,8 @@ async function regenerateLocked(repo: Repo, opts: RegenerateOptions): Promise<Bu
   meta.push(['ostree.summary.mode', { type: 's', value: repo.config.get('core', 'mode') ?? 'bare' }]);
   meta.push(['ostree.summary.tombstone-commits', { type: 'b', value: repo.config.getBool('core', 'tombstone-commits', false) }]);
   meta.push(['ostree.summary.indexed-deltas', { type: 'b', value: true }]);
-  const collectionId = repo.config.get('core', 'collection-id');
   if (collectionId) meta.push(['ostree.summary.collection-id', { type: 's', value: collectionId }]);
+  if (map.length) meta.push([COLLECTION_MAP_KEY, { type: COLLECTION_MAP_TYPE, value: map }]);
   const data = encodeSummary({ refs, metadata: ghashDict(meta) });
   await atomicWriteFile(path.join(repo.path, 'summary'), data);
   await fsp.rm(path.join(repo.path, 'summary.sig'), { force: true });

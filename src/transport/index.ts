@@ -3,3 +3,4 @@ export * from './remote-summary.js';
 export * from './delta-pull.js';
 export * from './remotes.js';
 export * from './resolve-commit.js';
+export * from './find-remotes.js';

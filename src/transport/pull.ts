@@ -89,6 +89,14 @@ export interface PullOptions {
   bareUserOnlyFiles?: boolean;
   /** Local repositories objects are taken from before they are fetched (`--localcache-repo`), checked as served ones. */
   localCacheRepos?: Repo[];
+  /** Verify with this policy instead of the remote's (a repository found by `find-remotes`: its commits signed by the remote's keys, its summary not). */
+  policy?: VerifyPolicy;
+  /** The collection ID commits must be bound to, instead of the remote's collection-id (null: none; a local repository's own ID is the one libostree checks). */
+  bindingCollectionId?: string | null;
+  /** A summary cache directory (`--cache-dir`; see fetchVerifiedSummary). */
+  cacheDir?: string;
+  /** The name the summary is cached under (default: the remote's). */
+  cacheName?: string;
 }
 
 /** How long a pull may wait on its remote (0 turns a limit off). */
@@ -244,7 +252,7 @@ async function pullLocked(repo: Repo, remote: string, refs: string[], opts: Pull
   checkOptions(opts);
   const section = `remote "${remote}"`;
   const base = opts.url === undefined ? remoteBaseUrl(repo, remote) : baseOf(checkRemoteUrl(opts.url, remote).href);
-  const policy = await remotePolicy(repo, remote);
+  const policy = opts.policy ?? (await remotePolicy(repo, remote));
   const network = opts.fetcher ?? createFetcher(opts.concurrency ? Math.min(opts.concurrency, 8) : 8, {
     ...remoteDeadlines(repo, remote, opts.deadlines), headers: await remoteRequestHeaders(repo, remote, opts.httpHeaders),
     retries: opts.networkRetries === undefined ? undefined : opts.networkRetries + 1,
@@ -268,7 +276,7 @@ async function pullLocked(repo: Repo, remote: string, refs: string[], opts: Pull
     // Mirroring with nothing named: every ref the summary lists, and the summary itself.
     const mirrorAll = opts.mirror === true && refs.length === 0 && branches.length === 0;
     // The summary and its signature, checked before anything in them is believed.
-    const fetched = await fetchVerifiedSummary({ remote, base, policy, fetcher, signal: opts.signal }, { optional: true, keepSignatureFile: mirrorAll });
+    const fetched = await fetchVerifiedSummary({ remote, base, policy, fetcher, signal: opts.signal }, { optional: true, keepSignatureFile: mirrorAll, cacheDir: opts.cacheDir, cacheName: opts.cacheName });
     const summary: Summary | null = fetched?.summary ?? null;
     let wanted = refs.length ? refs : branches;
     if (mirrorAll) {
@@ -382,7 +390,7 @@ function checkBindings(ctx: PullContext, commit: Commit, checksum: string, ref: 
   if (ctx.opts.disableVerifyBindings) return;
   checkRefBinding(commit, checksum, {
     ref,
-    collectionId: ctx.repo.config.get(`remote "${ctx.remote}"`, 'collection-id') ?? null,
+    collectionId: ctx.opts.bindingCollectionId !== undefined ? ctx.opts.bindingCollectionId : ctx.repo.config.get(`remote "${ctx.remote}"`, 'collection-id') ?? null,
     origin: ref ? `ref ${ref} of remote '${ctx.remote}'` : undefined,
     next: 'Nothing of it was stored and no ref moved; pull it under a name it is bound to, or pass --disable-verify-bindings.',
   });

@@ -9,6 +9,7 @@
 import { Codes, OstreeTsError } from '../errors/index.js';
 import type { VarDict } from '../format/gvariant.js';
 import { decodeMetadata } from '../format/objects.js';
+import { atomicWriteFile, fsp, mkdirp, path } from '../io/fs.js';
 import { createFetcher, type Fetcher } from '../io/http-client.js';
 import { MAX_METADATA_SIZE, type Repo } from '../repo/repo.js';
 import { decodeSummary, type Summary } from '../repo/summary.js';
@@ -54,6 +55,14 @@ export interface VerifiedSummaryOptions {
   optional?: boolean;
   /** Fetch summary.sig even when the policy does not ask for it to be checked (a mirror copies it). */
   keepSignatureFile?: boolean;
+  /**
+   * A summary cache (`--cache-dir`): the summary and its signature are kept
+   * in DIR/summaries/NAME(.sig), and while the served summary.sig is the one
+   * kept, the kept summary is used instead of being downloaded again (and
+   * still verified). NAME is the remote's unless `cacheName` says otherwise.
+   */
+  cacheDir?: string;
+  cacheName?: string;
 }
 
 /** The base URL of a configured remote, ending in '/'. */
@@ -85,21 +94,41 @@ export async function fetchRemoteSummary(repo: Repo, remote: string, opts: Fetch
  * `policy` before the summary is decoded. Null only with `optional`, when the
  * remote has no summary and the policy asks for no signed one.
  */
-export async function fetchVerifiedSummary(source: SummarySource, opts: { optional: true; keepSignatureFile?: boolean }): Promise<RemoteSummary | null>;
+export async function fetchVerifiedSummary(source: SummarySource, opts: VerifiedSummaryOptions & { optional: true }): Promise<RemoteSummary | null>;
 export async function fetchVerifiedSummary(source: SummarySource, opts?: VerifiedSummaryOptions): Promise<RemoteSummary>;
 export async function fetchVerifiedSummary(source: SummarySource, opts: VerifiedSummaryOptions = {}): Promise<RemoteSummary | null> {
   const { remote, base, policy, fetcher, signal } = source;
   const url = new URL('summary', base).href;
   const sigUrl = new URL('summary.sig', base).href;
   const needed = policy.gpgVerifySummary || policy.signVerifySummary.length > 0;
-  const bytes = await fetcher.get(url, { maxBytes: MAX_METADATA_SIZE, signal });
+  const cache = opts.cacheDir ? path.join(opts.cacheDir, 'summaries', opts.cacheName ?? remote) : null;
+  let signatureBytes: Buffer | null = null;
+  let bytes: Buffer | null = null;
+  let cached = false;
+  if (cache) {
+    // The signature first: while it is the one kept, so is the summary.
+    signatureBytes = await fetcher.get(sigUrl, { maxBytes: MAX_METADATA_SIZE, signal });
+    const keptSig = signatureBytes ? await fsp.readFile(`${cache}.sig`).catch(() => null) : null;
+    if (signatureBytes && keptSig?.equals(signatureBytes)) {
+      bytes = await fsp.readFile(cache).catch(() => null);
+      cached = bytes !== null;
+    }
+  }
+  if (!bytes) bytes = await fetcher.get(url, { maxBytes: MAX_METADATA_SIZE, signal });
   if (!bytes) {
     if (opts.optional && needed) throw new OstreeTsError(Codes.SIGNATURE, `Remote '${remote}' has no summary, but its policy requires a signed one.`, { remote, url });
     if (opts.optional) return null;
     throw new OstreeTsError(Codes.NOT_FOUND, `Remote '${remote}' has no summary file (${url} answered 404), so its refs cannot be listed. Run 'ostree summary -u' on the server's repository.`, { remote, url });
   }
-  const signatureBytes = needed || opts.keepSignatureFile ? await fetcher.get(sigUrl, { maxBytes: MAX_METADATA_SIZE, signal }) : null;
+  if (!cache && (needed || opts.keepSignatureFile)) signatureBytes = await fetcher.get(sigUrl, { maxBytes: MAX_METADATA_SIZE, signal });
   const { summary, signatures, verified } = await verifySummary(bytes, signatureBytes, policy, { subject: `remote '${remote}'`, url, sigUrl, data: { remote } });
+  if (cache && !cached && signatureBytes) {
+    // Kept only once verified; a cache that cannot be written is no reason to fail the pull.
+    await mkdirp(path.dirname(cache), 0o775)
+      .then(() => atomicWriteFile(cache, bytes as Buffer, { fsync: false }))
+      .then(() => atomicWriteFile(`${cache}.sig`, signatureBytes as Buffer, { fsync: false }))
+      .catch(() => undefined);
+  }
   return { remote, url, bytes, summary, signatures, signatureBytes, verified };
 }
 

@@ -31,6 +31,7 @@ const OPTIONS = {
   untrusted: flag('Verify the checksum of every object from a local source too (always done: every object is verified, whatever its source)'),
   'http-trusted': flag('Accepted for scripts written for ostree; every object is still verified (its checksum is what names it)'),
   'update-frequency': str('Redraw the progress at most every N milliseconds (default 100; 0: the default)'),
+  'cache-dir': str('Use custom cache dir: the summary and summary.sig are kept there (summaries/REMOTE), and the kept summary is used while the served summary.sig is unchanged'),
   'localcache-repo': list('Take objects from this local repository (any mode; repeatable) before fetching them; each is checked as if the remote had sent it', { alias: 'L' }),
   'per-object-fsync': flag('Make each object durable as it is stored (one sync per object: slower, keeps the most after a crash)'),
   'object-batch': str('Objects made durable at a time: what an interrupted pull keeps (default 2000, and a batch every 3 s at most)'),
@@ -136,6 +137,7 @@ export default verb({
     }
     const opts = pullOptions(o);
     const repo = await openRepo(o);
+    if (o.cacheDir) opts.cacheDir = o.cacheDir;
     if (o.localcacheRepo.length) opts.localCacheRepos = await Promise.all(o.localcacheRepo.map((p) => Repo.open(p)));
     const renderer: PullRenderer = o.jsonProgress
       ? jsonPullRenderer(process.stdout)

@@ -1,6 +1,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { ghashOrder } from '../../format/ghash.js';
-import { listMirrorRefs, listRefAliases, listRefs, resolveRev, writeRef, writeRefAlias, readRef } from '../../repo/refs.js';
+import { formatCollectionRef } from '../../format/refs.js';
+import { listCollectionRefs, listRefAliases, listRefs, resolveRev, writeRef, writeRefAlias, readRef } from '../../repo/refs.js';
 import { openRepo, verb, write } from '../common.js';
 import { printDocument } from '../output.js';
 import { args, flag, JSON_OPTION, str } from '../options.js';
@@ -49,11 +50,8 @@ export default verb({
       return;
     }
     if (o.collections) {
-      const lines = new Map<string, string>();
-      const own = repo.config.get('core', 'collection-id');
-      if (own) for (const r of await listRefs(repo, { remotes: false })) lines.set(`${own}\0${r.ref}`, `(${own}, ${r.ref})`);
-      for (const m of await listMirrorRefs(repo)) lines.set(`${m.collection}\0${m.ref}`, `(${m.collection}, ${m.ref})`);
-      for (const k of [...lines.keys()].sort()) write(`${lines.get(k)}\n`);
+      const lines = (await listCollectionRefs(repo)).map((c) => ({ key: `${c.collection}\0${c.ref}`, text: formatCollectionRef(c) }));
+      for (const l of lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) write(`${l.text}\n`);
       return;
     }
     // A ref file holding garbage is named and skipped; the others are still listed.

@@ -1,6 +1,6 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { formatGlibDateTime } from '../../format/glib-date.js';
-import { isValidRemoteName } from '../../format/refs.js';
+import { isValidRemoteName, validateCollectionId } from '../../format/refs.js';
 import { ED25519_METADATA_KEY } from '../../sign/ed25519.js';
 import { GPG_METADATA_KEY, describeGpgKey } from '../../sign/gpg.js';
 import { signaturesIn } from '../../sign/signatures.js';
@@ -30,6 +30,12 @@ const OPTIONS = {
   keyring: list('With gpg-import: a file of OpenPGP keys to trust (armored or binary; repeatable)', { alias: 'k' }),
   stdin: flag('With gpg-import: read the keys from standard input'),
   'if-not-exists': flag('With add: do nothing if the remote exists'),
+  force: flag('With add: replace the remote if it exists'),
+  'collection-id': str('With add: the collection ID of the remote (reverse DNS): its commits must be bound to it, and find-remotes and create-usb find its refs by it'),
+  'no-sign-verify': flag('With add: sign-verify=false'),
+  'sign-verify': list('With add: verify ed25519 signatures with KEYTYPE=inline:PUBKEY or KEYTYPE=file:/path/to/key (KEYTYPE is ed25519)'),
+  contenturl: str('With add: fetch content (objects and deltas) from this URL, metadata from the remote URL'),
+  'custom-backend': str('With add: this remote has content not fetched via libostree (its name is recorded)'),
   'if-exists': flag('With delete: do nothing if the remote does not exist'),
   revision: flag('With refs: show the commit each ref points at', { alias: 'r' }),
   raw: flag('With summary: print the whole summary as GVariant text'),
@@ -78,6 +84,21 @@ async function handler(argv: RemoteArgs): Promise<void> {
   const [url, ...branches] = argv.rest;
   if (!url) throw new OstreeTsError(Codes.USAGE, 'remote add needs NAME and URL.');
   const settings = keyValues(argv.set);
+  if (argv.collectionId !== undefined) {
+    validateCollectionId(argv.collectionId);
+    settings['collection-id'] = argv.collectionId;
+  }
+  if (argv.noSignVerify) settings['sign-verify'] = 'false';
+  for (const spec of argv.signVerify) {
+    const m = /^([a-z0-9]+)=(inline|file):(.+)$/.exec(spec);
+    if (!m) throw new OstreeTsError(Codes.USAGE, `--sign-verify=${spec}: use KEYTYPE=inline:PUBKEY or KEYTYPE=file:/path/to/key.`, { value: spec });
+    if (m[1] !== 'ed25519') throw new OstreeTsError(Codes.USAGE, `--sign-verify=${spec}: the only signature type is ed25519.`, { value: spec });
+    settings['sign-verify'] = 'true';
+    settings[`verification-ed25519-${m[2] === 'inline' ? 'key' : 'file'}`] = m[3];
+  }
+  if (argv.contenturl !== undefined) settings.contenturl = argv.contenturl;
+  if (argv.customBackend !== undefined) settings['custom-backend'] = argv.customBackend;
+  if (argv.force) await deleteRemote(repo, name);
   try {
     await addRemote(repo, name, url, {
       branches, noGpgVerify: argv.noGpgVerify, settings, gpgImport: argv.gpgImport, ifNotExists: argv.ifNotExists,
