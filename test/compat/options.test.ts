@@ -14,13 +14,6 @@ import { ostree, ots, requireOstree } from '../helpers/env.js';
  * The README's "Differences from ostree" section lists them with the reasons.
  */
 const MISSING = new Set<string>([
-  // Collection IDs and removable media: not done yet (issue 18, second part).
-  'find-remotes --cache-dir', 'find-remotes --disable-fsync', 'find-remotes --finders', 'find-remotes --mirror',
-  'find-remotes --pull', 'find-remotes --repo', 'find-remotes --verbose',
-  'create-usb --commit', 'create-usb --destination-repo', 'create-usb --disable-fsync', 'create-usb --repo', 'create-usb --verbose',
-  // Not done yet: static deltas from a local repository, and a summary cache for pulls.
-  'pull-local --require-static-deltas',
-  'pull --cache-dir',
 ]);
 
 /** Options listed at the start of a help line ("  -b, --branch=BRANCH  ..."), without --help and --version. */

@@ -1,5 +1,9 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { fsp, isErrno, path } from '../../io/fs.js';
+import { pathToFileURL } from 'node:url';
+import { isChecksum } from '../../format/checksum.js';
+import { listRefs, resolveRev, writeRef } from '../../repo/refs.js';
+import { pull } from '../../transport/pull.js';
 import { pullLocal, type PullLocalOptions } from '../../repo/pull-local.js';
 import { Repo } from '../../repo/repo.js';
 import { remotePolicy, verifySignatures, type VerifyPolicy } from '../../sign/policy.js';
@@ -30,6 +34,38 @@ async function verifySourceSummary(src: Repo, policy: VerifyPolicy): Promise<voi
   });
 }
 
+/**
+ * --require-static-deltas: libostree then treats the source as a remote at a
+ * file:// URL (not as a local repository whose objects are copied), and
+ * takes each commit through a static delta, or fails.
+ */
+async function pullThroughDeltas(repo: Repo, src: Repo, o: { refs: string[]; remote?: string; json: boolean; disableFsync: boolean; depth?: number; disableVerifyBindings: boolean }, policy: VerifyPolicy | null): Promise<void> {
+  const named = o.refs.length ? o.refs : (await listRefs(src, { remotes: false })).map((r) => r.ref);
+  const overrideCommits: Record<string, string> = {};
+  for (const ref of named) {
+    const checksum = await resolveRev(src, ref);
+    if (!checksum) throw new OstreeTsError(Codes.REF_NOT_FOUND, `${src.path} has no ref ${ref}.`, { ref, source: src.path });
+    overrideCommits[ref] = checksum;
+  }
+  const none: VerifyPolicy = { source: `repository ${src.path}`, gpgVerify: false, gpgVerifySummary: false, gpgKeys: [], signVerify: [], signVerifySummary: [], ed25519Keys: [] };
+  const name = o.remote ?? 'pull-local';
+  const result = await pull(repo, name, named, {
+    url: pathToFileURL(src.path).href, policy: policy ?? none, staticDeltas: 'require', overrideCommits, noRefs: true,
+    depth: o.depth, disableVerifyBindings: o.disableVerifyBindings, ...(o.disableFsync ? { disableFsync: true } : {}),
+    ...(o.remote === undefined ? { bindingCollectionId: src.config.get('core', 'collection-id')?.trim() || null } : {}),
+  }).catch((e: unknown) => {
+    // Without --remote the source has no remote name: say which repository it is.
+    if (o.remote === undefined && e instanceof OstreeTsError && e.message.includes(`Remote '${name}'`)) {
+      throw new OstreeTsError(e.code, e.message.split(`Remote '${name}'`).join(`Repository ${src.path}`), e.data, { cause: e });
+    }
+    throw e;
+  });
+  // Refs last, as a pull-local without deltas writes them: REF, or REMOTE:REF.
+  for (const r of result.refs) if (!isChecksum(r.ref)) await writeRef(repo, o.remote ? `${o.remote}:${r.ref}` : r.ref, r.checksum);
+  if (o.json) return printDocument('PullResult', result);
+  write(`${result.deltas.length} static delta${result.deltas.length === 1 ? '' : 's'} applied (${result.deltas.join(', ')}); ${formatSize(result.bytes)} transferred\n`);
+}
+
 export default verb({
   positionals: {
     src: arg('Path of the source repository (any mode)'),
@@ -46,6 +82,7 @@ export default verb({
     'gpg-verify-summary': flag("Require a valid GPG signature on the source's summary, from the keys of --remote"),
     'object-batch': num('Objects made durable at a time (default 2000): what an interrupted copy keeps'),
     'bareuseronly-files': flag('Refuse files with mode bits outside 0775 (setuid, setgid, sticky, world-writable)'),
+    'require-static-deltas': flag("Require static deltas: the commits come only through the source's static deltas (listed in its summary), as a pull over HTTP would take them; refused into an archive repository"),
     'per-object-fsync': flag('Make each object durable as it is stored (one sync per object: slower, keeps the most after a crash)'),
     json: JSON_OPTION,
   },
@@ -81,6 +118,7 @@ export default verb({
     if (opts.depth !== undefined && (!Number.isInteger(opts.depth) || opts.depth < -1)) {
       throw new OstreeTsError(Codes.USAGE, `--depth must be -1 (all history), 0 or a positive number, not ${String(o.depth)}.`);
     }
+    if (o.requireStaticDeltas) return pullThroughDeltas(repo, src, o, policy);
     const result = await pullLocal(repo, src, o.refs, opts);
     progress.done();
     if (o.json) return printDocument('PullLocalResult', result);
