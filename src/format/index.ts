@@ -16,4 +16,3 @@ export * from './grubenv.js';
 export * from './efivar.js';
 export * from './wkd.js';
 export * from './cookie-jar.js';
-export * from './mountinfo.js';

@@ -11,10 +11,9 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { formatCollectionRef, validateCollectionId, validateRefName, type CollectionRef } from '../format/refs.js';
-import { mediaMounts, parseMountInfo } from '../format/mountinfo.js';
 import { createFetcher, type Fetcher } from '../io/http-client.js';
 import { fsp, path } from '../io/fs.js';
-import { currentUser, readMountInfo } from '../io/mounts.js';
+import { listMediaMounts } from '../io/mounts.js';
 import { listCollectionRefs, remoteCollectionId, writeCollectionRef, writeRef } from '../repo/refs.js';
 import { Repo } from '../repo/repo.js';
 import { summaryView, type SummaryView } from '../repo/summary.js';
@@ -102,7 +101,7 @@ async function sameFile(a: string, b: string): Promise<boolean> {
 
 async function mountCandidates(repo: Repo, wanted: CollectionRef[], debug: (m: string) => void): Promise<Candidate[]> {
   const out: Candidate[] = [];
-  for (const mount of mediaMounts(parseMountInfo(await readMountInfo()), currentUser())) {
+  for (const mount of await listMediaMounts()) {
     const root = mount.mountPoint;
     const rootStat = await fsp.stat(root).catch(() => null);
     if (!rootStat?.isDirectory()) {

@@ -14,7 +14,7 @@ import { mkdir, readlink, rmdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ok, ostree, ots, requireOstree, requireRoot, requireTool, run, tempDir } from '../helpers/env.js';
 import { makeGpgKey, requireGpgTools, type GpgKey } from '../helpers/gpg.js';
-import { mediaMounts, parseMountInfo } from '../../src/format/mountinfo.js';
+import { mediaMounts, parseMountInfo } from '../../src/io/mounts.js';
 
 type Tool = typeof ots;
 const TOOLS: Array<[string, Tool]> = [['ostree-ts', ots], ['ostree', ostree]];
