@@ -225,3 +225,20 @@ test('the summary lists mirrored refs and remote refs with a collection ID in it
   assert.equal(views[0], views[1]);
   assert.match(views[0], /'ostree\.summary\.collection-map': <\{'org\.example\.Other': \[\('os\/b', .*'org\.example\.Src': \[\('os\/a'/);
 });
+
+test('find-remotes --finders=config: a configured remote with the collection ID, found and pulled from as ostree finds it', async (t) => {
+  const w = await world(t);
+  if (!w) return;
+  await ok(ots(`--repo=${w.src}`, 'summary', '-u'));
+  const h = path.join(w.dir, 'config-host');
+  await ok(ots(`--repo=${h}`, 'init', '--mode=bare-user'));
+  await ok(ots(`--repo=${h}`, 'remote', 'add', `--collection-id=${w.collection}`, 'local', `file://${w.src}`));
+  await ok(ots(`--repo=${h}`, 'remote', 'gpg-import', '-k', w.key.publicFile, 'local'));
+  const args = [`--repo=${h}`, 'find-remotes', '--finders=config', w.collection, 'os/stable', w.collection, 'os/absent'];
+  const ours = await ok(ots(...args));
+  assert.equal(ours, await ok(ostree(...args)));
+  assert.match(ours, new RegExp(`^Result 0: file://${w.src}\\n - Finder: OstreeRepoFinderConfig\\n - Keyring: local.trustedkeys.gpg\\n - Priority: 100\\n`));
+  assert.match(ours, /1\/2 refs were found\.\nRefs not found in any remote:\n - \(org\.example\.UsbTest[0-9a-f]+, os\/absent\)$/);
+  await ok(ots(`--repo=${h}`, 'find-remotes', '--finders=config', '--pull', w.collection, 'os/stable'));
+  assert.equal(await ok(ostree(`--repo=${h}`, 'rev-parse', 'local:os/stable')), w.commit);
+});
