@@ -10,7 +10,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readlink, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readlink, rmdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ok, ostree, ots, requireOstree, requireRoot, requireTool, run, tempDir } from '../helpers/env.js';
 import { makeGpgKey, requireGpgTools, type GpgKey } from '../helpers/gpg.js';
@@ -189,6 +189,13 @@ test('find-remotes and create-usb refuse bad arguments with ostree\'s exit statu
     if (theirs.code === 0) assert.equal(ours.stdout, theirs.stdout, c.join(' '));
     else assert.doesNotMatch(ours.stderr, /\n\s+at /, 'no stack trace');
   }
+  // A ref the source lacks is found out before anything is made on the stick (ostree leaves an empty repository there).
+  const fresh = path.join(dir, 'fresh-stick');
+  await mkdir(fresh);
+  const r = await ots(`--repo=${repo}`, 'create-usb', fresh, 'org.example.Os', 'os/nothere');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /\(org\.example\.Os, os\/nothere\) not found in .*; nothing was written to /);
+  assert.deepEqual(await readdir(fresh), []);
 });
 
 test('the summary lists mirrored refs and remote refs with a collection ID in its collection map, as ostree writes it', async (t) => {

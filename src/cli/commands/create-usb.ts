@@ -1,7 +1,9 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { isChecksum } from '../../format/checksum.js';
 import { fsp, isErrno, mkdirp, path } from '../../io/fs.js';
+import { formatCollectionRef, type CollectionRef } from '../../format/refs.js';
 import { pullLocalCollectionRefs } from '../../repo/pull-local.js';
+import { resolveCollectionRef } from '../../repo/refs.js';
 import { Repo } from '../../repo/repo.js';
 import { regenerateSummary } from '../../repo/summary.js';
 import { collectionRefPairs } from '../collection-args.js';
@@ -56,7 +58,19 @@ export default verb({
       throw new OstreeTsError(Codes.NOT_FOUND, `Cannot open ${mount}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}. Give the directory the stick is mounted on.`, { path: mount }, { cause: e });
     });
     if (!mountStat.isDirectory()) throw new OstreeTsError(Codes.USAGE, `${mount} is not a directory: give the directory the stick is mounted on.`, { path: mount });
+    // Every ref resolved before anything is made on the stick: a missing one leaves it as it was.
+    const resolved: Array<CollectionRef & { commit: string }> = [];
+    for (const w of wanted) {
+      const commit = o.commit ?? (await resolveCollectionRef(src, w));
+      if (!commit) {
+        throw new OstreeTsError(Codes.REF_NOT_FOUND, `Collection–ref ${formatCollectionRef(w)} not found in ${src.path}; nothing was written to ${mount}. List what it has with 'ostree-ts --repo=${src.path} refs --collections'.`, { collectionId: w.collection, ref: w.ref, source: src.path });
+      }
+      resolved.push({ ...w, commit });
+    }
     const destRel = o.destinationRepo ?? '.ostree/repo';
+    if (path.isAbsolute(destRel) || destRel.split('/').includes('..')) {
+      throw new OstreeTsError(Codes.USAGE, `--destination-repo must be a descendent of MOUNT-PATH: give a path inside ${mount} relative to it, without '..' (not ${destRel}).`, { path: destRel });
+    }
     const destPath = path.resolve(mount, destRel);
     await mkdirp(destPath, 0o755);
     // Archive mode: no xattrs or ownership needed (FAT), compressed, as libostree writes sticks.
@@ -67,7 +81,7 @@ export default verb({
     if (srcStat.dev === destStat.dev && srcStat.ino === destStat.ino) throw new OstreeTsError(Codes.USAGE, '--destination-repo must not be the source repository.', { path: destPath });
     if (o.disableFsync) dest.config.set('core', 'fsync', 'false');
     const progress = progressLine();
-    await pullLocalCollectionRefs(dest, src, wanted.map((w) => ({ ...w, ...(o.commit ? { commit: o.commit } : {}) })), {
+    await pullLocalCollectionRefs(dest, src, resolved, {
       fsync: o.disableFsync ? false : undefined,
       onProgress: (e) => progress.update(`Copying objects: ${e.metadata} metadata, ${e.content} content`),
     });
