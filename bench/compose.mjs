@@ -36,6 +36,7 @@ ensureGnuTime(console.log);
 const [ostree, ours] = resolveTools(ROOT);
 
 const cache = path.join(cacheRoot(), 'compose');
+fs.mkdirSync(cacheRoot(), { recursive: true });
 const work = fs.mkdtempSync(path.join(cacheRoot(), 'compose-run-'));
 const log = (m) => console.log(m);
 const fail = (what, res) => {
