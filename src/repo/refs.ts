@@ -74,13 +74,15 @@ async function readListed(file: string, name: string, onInvalid: ListRefsOptions
   }
 }
 
+const byName = (a: [string, string], b: [string, string]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
 /** All refs, local first then remote, each sorted by name. */
 export async function listRefs(repo: Repo, opts: ListRefsOptions = {}): Promise<RefEntry[]> {
   const out: RefEntry[] = [];
   if (opts.local !== false) {
     const files: Array<[string, string]> = [];
     await walk(refDir(repo, null), '', files);
-    for (const [name, file] of files.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    for (const [name, file] of files.sort(byName)) {
       const c = await readListed(file, name, opts.onInvalid);
       if (c) out.push({ refspec: name, remote: null, ref: name, checksum: c });
     }
@@ -88,7 +90,7 @@ export async function listRefs(repo: Repo, opts: ListRefsOptions = {}): Promise<
   if (opts.remotes !== false) {
     const files: Array<[string, string]> = [];
     await walk(path.join(repo.path, 'refs', 'remotes'), '', files);
-    for (const [name, file] of files.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    for (const [name, file] of files.sort(byName)) {
       const slash = name.indexOf('/');
       if (slash < 0) continue;
       const remote = name.slice(0, slash);
@@ -220,10 +222,6 @@ export async function writeRefAlias(repo: Repo, alias: string, target: string): 
 /** A collection–ref and the commit it names here. */
 export interface CollectionRefEntry extends CollectionRef {
   checksum: string;
-  /** Where it is stored: refs/heads (the repository's own collection), refs/mirrors, or refs/remotes/REMOTE. */
-  storedAs: 'heads' | 'mirrors' | 'remotes';
-  /** For remote-tracking refs, the remote whose collection-id gives the collection. */
-  remote?: string;
 }
 
 export interface ListCollectionRefsOptions {
@@ -233,13 +231,21 @@ export interface ListCollectionRefsOptions {
   excludeMirrors?: boolean;
 }
 
+/** The remotes of the repository's config, in the order it lists them. */
+export function configuredRemotes(repo: Repo): string[] {
+  const out: string[] = [];
+  for (const g of repo.config.groups) {
+    const m = /^remote "(.+)"$/.exec(g.name);
+    if (m) out.push(m[1]);
+  }
+  return out;
+}
+
 /** The collection ID configured for `remote`, when it has a valid one. */
 export function remoteCollectionId(repo: Repo, remote: string): string | null {
   const id = repo.config.get(`remote "${remote}"`, 'collection-id')?.trim();
   return id && isValidCollectionId(id) ? id : null;
 }
-
-const byName = (a: [string, string], b: [string, string]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /**
  * Every ref this repository holds that has a collection ID, as libostree
@@ -264,7 +270,7 @@ export async function listCollectionRefs(repo: Repo, opts: ListCollectionRefsOpt
     await walk(refDir(repo, null), '', files);
     for (const [name, file] of files.sort(byName)) {
       const checksum = await readRefFile(file, name);
-      if (checksum) add({ collection: own, ref: name, checksum, storedAs: 'heads' });
+      if (checksum) add({ collection: own, ref: name, checksum });
     }
   }
   if (!opts.excludeMirrors) {
@@ -274,7 +280,7 @@ export async function listCollectionRefs(repo: Repo, opts: ListCollectionRefsOpt
       const slash = name.indexOf('/');
       if (slash < 0 || !wanted(name.slice(0, slash))) continue;
       const checksum = await readRefFile(file, name);
-      if (checksum) add({ collection: name.slice(0, slash), ref: name.slice(slash + 1), checksum, storedAs: 'mirrors' });
+      if (checksum) add({ collection: name.slice(0, slash), ref: name.slice(slash + 1), checksum });
     }
   }
   if (!opts.excludeRemotes) {
@@ -287,7 +293,7 @@ export async function listCollectionRefs(repo: Repo, opts: ListCollectionRefsOpt
       const id = remoteCollectionId(repo, remote);
       if (!id || !wanted(id)) continue;
       const checksum = await readRefFile(file, `${remote}:${name.slice(slash + 1)}`);
-      if (checksum) add({ collection: id, ref: name.slice(slash + 1), checksum, storedAs: 'remotes', remote });
+      if (checksum) add({ collection: id, ref: name.slice(slash + 1), checksum });
     }
   }
   return out;

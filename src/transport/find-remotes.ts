@@ -14,7 +14,7 @@ import { formatCollectionRef, validateCollectionId, validateRefName, type Collec
 import { createFetcher, type Fetcher } from '../io/http-client.js';
 import { fsp, path } from '../io/fs.js';
 import { listMediaMounts } from '../io/mounts.js';
-import { listCollectionRefs, remoteCollectionId, writeCollectionRef, writeRef } from '../repo/refs.js';
+import { configuredRemotes, listCollectionRefs, remoteCollectionId, writeCollectionRef, writeRef } from '../repo/refs.js';
 import { Repo } from '../repo/repo.js';
 import { summaryView, type SummaryView } from '../repo/summary.js';
 import { remotePolicy, type VerifyPolicy } from '../sign/policy.js';
@@ -62,30 +62,18 @@ export interface FindOptions {
 
 const key = (c: CollectionRef): string => `${c.collection}\0${c.ref}`;
 
-/** Configured remote names, in the order the config lists them. */
-function remoteNames(repo: Repo): string[] {
-  const out: string[] = [];
-  for (const g of repo.config.groups) {
-    const m = /^remote "(.+)"$/.exec(g.name);
-    if (m) out.push(m[1]);
-  }
-  return out;
-}
-
 interface Candidate {
   url: string;
   finder: 'config' | 'mount';
   keyringRemote: string;
   priority: number;
   policy: VerifyPolicy;
-  /** The remote whose headers and deadlines apply (config results only). */
-  configured: boolean;
   ownCollectionId?: string | null;
 }
 
 /** The first configured remote with this collection ID: its keys verify whatever serves the collection. */
 function keyringRemoteFor(repo: Repo, collection: string): string | null {
-  return remoteNames(repo).find((r) => remoteCollectionId(repo, r) === collection) ?? null;
+  return configuredRemotes(repo).find((r) => remoteCollectionId(repo, r) === collection) ?? null;
 }
 
 /** For a found repository: commit signatures required (OpenPGP), nothing asked of the summary. */
@@ -152,7 +140,7 @@ async function mountCandidates(repo: Repo, wanted: CollectionRef[], debug: (m: s
       const url = `file://${real}`;
       const id = `${url}\0${keyringRemote}`;
       if (!groups.has(id)) {
-        groups.set(id, { url, finder: 'mount', keyringRemote, priority: 50, policy: await foundPolicy(repo, keyringRemote), configured: false, ownCollectionId: hit.own });
+        groups.set(id, { url, finder: 'mount', keyringRemote, priority: 50, policy: await foundPolicy(repo, keyringRemote), ownCollectionId: hit.own });
       }
     }
     out.push(...groups.values());
@@ -162,7 +150,7 @@ async function mountCandidates(repo: Repo, wanted: CollectionRef[], debug: (m: s
 
 async function configCandidates(repo: Repo, debug: (m: string) => void): Promise<Candidate[]> {
   const out: Candidate[] = [];
-  for (const remote of remoteNames(repo)) {
+  for (const remote of configuredRemotes(repo)) {
     if (!remoteCollectionId(repo, remote)) {
       debug(`Ignoring remote ${remote}: it has no valid collection ID.`);
       continue;
@@ -174,7 +162,7 @@ async function configCandidates(repo: Repo, debug: (m: string) => void): Promise
       debug(`Ignoring remote ${remote}: ${(e as Error).message}`);
       continue;
     }
-    out.push({ url, finder: 'config', keyringRemote: remote, priority: 100, policy: await remotePolicy(repo, remote), configured: true });
+    out.push({ url, finder: 'config', keyringRemote: remote, priority: 100, policy: await remotePolicy(repo, remote) });
   }
   return out;
 }
@@ -185,7 +173,7 @@ export function foundRepoName(url: string, keyring: string): string {
   return `${esc(url)}_${esc(keyring)}`;
 }
 
-const cacheName = (c: Candidate): string => (c.configured ? c.keyringRemote : foundRepoName(c.url, `${c.keyringRemote}.trustedkeys.gpg`));
+const cacheName = (c: Candidate): string => (c.finder === 'config' ? c.keyringRemote : foundRepoName(c.url, `${c.keyringRemote}.trustedkeys.gpg`));
 
 interface Offer {
   checksum: string;
@@ -226,7 +214,7 @@ export async function findRemotes(repo: Repo, wanted: CollectionRef[], opts: Fin
   const found: Array<{ c: Candidate; lastModified: number; offers: Map<string, Offer> }> = [];
   const commitTimes = new Map<string, { size: bigint; timestamp: number }>();
   for (const c of candidates) {
-    const fetcher = createFetcher(2, c.configured ? { headers: await remoteRequestHeaders(repo, c.keyringRemote) } : {});
+    const fetcher = createFetcher(2, c.finder === 'config' ? { headers: await remoteRequestHeaders(repo, c.keyringRemote) } : {});
     let view: SummaryView | null;
     try {
       view = await candidateSummary(c, fetcher, debug, opts);

@@ -1,6 +1,7 @@
 import { Codes, OstreeTsError } from '../../errors/index.js';
 import { formatGlibDateTime } from '../../format/glib-date.js';
 import { isValidRemoteName, validateCollectionId } from '../../format/refs.js';
+import { configuredRemotes } from '../../repo/refs.js';
 import { ED25519_METADATA_KEY } from '../../sign/ed25519.js';
 import { GPG_METADATA_KEY, describeGpgKey } from '../../sign/gpg.js';
 import { signaturesIn } from '../../sign/signatures.js';
@@ -47,10 +48,7 @@ type RemoteArgs = GlobalArgs & Parsed<typeof POSITIONALS> & Parsed<typeof OPTION
 async function handler(argv: RemoteArgs): Promise<void> {
   const repo = await openRepo(argv);
   if (argv.action === 'list') {
-    for (const g of repo.config.groups) {
-      const m = /^remote "(.+)"$/.exec(g.name);
-      if (m) write(`${m[1]}\n`);
-    }
+    for (const name of configuredRemotes(repo)) write(`${name}\n`);
     return;
   }
   const name = argv.name;

@@ -3,7 +3,7 @@ import { byteswapValue, parseNormal, parseType, printValue, type VarDict } from 
 import { COMMIT_TYPE, DIRMETA_TYPE, DIRTREE_TYPE, type ObjectType } from '../../format/objects.js';
 import { commitObjectSizes } from '../../format/sizes.js';
 import { fsp } from '../../io/fs.js';
-import { resolveRev } from '../../repo/refs.js';
+import { configuredRemotes, resolveRev } from '../../repo/refs.js';
 import type { Repo } from '../../repo/repo.js';
 import { signaturesIn } from '../../sign/signatures.js';
 import { openRepo, verb, write } from '../common.js';
@@ -72,10 +72,7 @@ async function signatureBlock(repo: Repo, checksum: string, o: { gpgHomedir?: st
   ]);
   const allRemoteKeyrings = async (): Promise<string[]> => {
     const out: string[] = [];
-    for (const g of repo.config.groups) {
-      const m = /^remote "(.+)"$/.exec(g.name);
-      if (m) out.push(...(await remotePolicy(repo, m[1])).gpgKeys);
-    }
+    for (const name of configuredRemotes(repo)) out.push(...(await remotePolicy(repo, name)).gpgKeys);
     return out;
   };
   // Without a remote named, as libostree: the keys trusted for every remote of the repository, and DIR's.
