@@ -20,7 +20,7 @@ import { readRef } from '../repo/refs.js';
 import type { Repo } from '../repo/repo.js';
 import { signDetached, type Signer } from '../sign/detached.js';
 import { loadEd25519KeyFile, loadGpgSigners } from '../sign/keys.js';
-import { applyConventions, treeSizes, type ComposeNote, walkStage } from './conventions.js';
+import { applyConventions, type ComposeNote, walkStage } from './conventions.js';
 import type { BuildPlan } from './plan.js';
 import type { BaseSource, LayerSource, Recipe, SourcePos } from './recipe.js';
 import { copyTree, ensureDir, extractTar, linkTree, globToRegExp, lastLines, removePath, stageReader, writeGitTree, byName, type Runner } from './stage.js';
@@ -314,7 +314,7 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
     })) note(n);
     let kernel: string | null = null;
     try {
-      const k = await findKernel(stageReader(stage), 'the composed tree');
+      const k = await findKernel(stageReader(stage), 'the composed tree', { bootcsum: false });
       kernel = /^usr\/lib\/modules\/([^/]+)\//.exec(k.kernel.src)?.[1] ?? path.basename(k.kernel.dest).replace(/^vmlinuz-/, '');
       note({ step: 'bootable', level: 'info', message: `kernel ${kernel}${k.initramfs ? ' with an initramfs' : ' without an initramfs'}` });
     } catch (e) {
@@ -330,7 +330,7 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
       metadata.push(['ostree.linux', { type: 's', value: kernel }]);
     }
     metadata.push(...provenance);
-    const sizes = await treeSizes(stage);
+    const sizes = { files: 0, bytes: 0 };
     const subject = recipe.subject ?? `${recipe.ref}${recipe.version ? ` ${recipe.version}` : ''}`;
     const body = recipe.body ?? '';
     const previous = await readRef(repo, recipe.ref);
@@ -340,7 +340,7 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
       const p = await repo.loadCommit(previous);
       sameFields = p.subject === subject && p.body === body && p.timestamp === timestamp && metadataKey(p.metadata) === metadataKey(metadata);
     }
-    opts.onProgress?.({ phase: 'commit', message: `committing ${sizes.files} files` });
+    opts.onProgress?.({ phase: 'commit', message: 'committing' });
     const result = await commitTree(repo, {
       trees: [{ kind: 'dir', path: stage }],
       branch: recipe.ref,
@@ -354,7 +354,8 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
       sign: signers.length ? (data, detached) => signDetached(data, signers, detached) : undefined,
       fsync: opts.fsync,
       signal: opts.signal,
-      onProgress: (e) => opts.onProgress?.({ phase: 'commit', message: `committing: ${e.filesDone}/${sizes.files} files` }),
+      tally: sizes,
+      onProgress: (e) => opts.onProgress?.({ phase: 'commit', message: `committing: ${e.filesDone} files, ${(e.bytesDone / 1048576).toFixed(0)} MiB` }),
     });
     let changes: ChangeSummary | null = null;
     if (previous && !result.skipped) {

@@ -8,7 +8,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { MODULES_DIR, parseBootFileName } from '../format/kernel-layout.js';
-import { fsp, lstatSync, path, readdirSync, type Dirent } from '../io/fs.js';
+import { chmodSync, fsp, isErrno, lstatSync, mkdirSync, path, readdirSync, readlinkSync, renameSync, unlinkSync, type Dirent } from '../io/fs.js';
 import { byName, ensureDir, removePath } from './stage.js';
 
 export interface ComposeNote {
@@ -20,6 +20,25 @@ export interface ComposeNote {
 
 export const TMPFILES_VAR = 'usr/lib/tmpfiles.d/ostree-ts-compose-var.conf';
 export const FACTORY_VAR = 'usr/share/factory/var';
+
+/** ensureDir, synchronous: `made` remembers what is known to exist. */
+function ensureDirSync(dir: string, made: Set<string>): void {
+  if (made.has(dir)) return;
+  const st = (() => {
+    try {
+      return lstatSync(dir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return null;
+      throw e;
+    }
+  })();
+  if (!st) {
+    ensureDirSync(path.dirname(dir), made);
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+  }
+  made.add(dir);
+}
 
 function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
@@ -40,11 +59,21 @@ export async function walkStage(root: string, rel: string, visit: (rel: string, 
   }
 }
 
+/** walkStage without a promise per entry, for visits that make synchronous calls only. */
+function walkStageSync(root: string, rel: string, visit: (rel: string, entry: Dirent) => boolean | void): void {
+  const entries = readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => byName(a.name, b.name));
+  for (const e of entries) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    const go = visit(r, e);
+    if (e.isDirectory() && go !== false) walkStageSync(root, r, visit);
+  }
+}
+
 async function dropSpecial(root: string, notes: ComposeNote[]): Promise<void> {
   const dropped: string[] = [];
-  await walkStage(root, '', async (rel, st) => {
+  walkStageSync(root, '', (rel, st) => {
     if (st.isCharacterDevice() || st.isBlockDevice() || st.isSocket() || st.isFIFO()) {
-      await fsp.unlink(path.join(root, rel));
+      unlinkSync(path.join(root, rel));
       dropped.push(rel);
     }
   });
@@ -125,15 +154,17 @@ async function convertVar(root: string, notes: ComposeNote[]): Promise<void> {
   if (!top?.length) return;
   const lines: string[] = [];
   let files = 0;
-  await walkStage(root, 'var', async (rel) => {
+  const made = new Set<string>();
+  // Hundreds of entries, each a call or two: synchronous, as the staged tree is nobody else's.
+  walkStageSync(root, 'var', (rel) => {
     const abs = `/${rel}`;
     const st = lstatSync(path.join(root, rel));
     if (st.isDirectory()) lines.push(`d ${abs} ${octal(st.mode)} ${st.uid} ${st.gid} - -`);
-    else if (st.isSymbolicLink()) lines.push(`L ${abs} - - - - ${await fsp.readlink(path.join(root, rel))}`);
+    else if (st.isSymbolicLink()) lines.push(`L ${abs} - - - - ${readlinkSync(path.join(root, rel))}`);
     else if (st.isFile()) {
       const dest = path.join(root, FACTORY_VAR, rel.slice('var/'.length));
-      await ensureDir(path.dirname(dest));
-      await fsp.rename(path.join(root, rel), dest);
+      ensureDirSync(path.dirname(dest), made);
+      renameSync(path.join(root, rel), dest);
       lines.push(`C ${abs} - - - - /${FACTORY_VAR}/${rel.slice('var/'.length)}`);
       files++;
     }
@@ -157,15 +188,3 @@ export async function applyConventions(root: string): Promise<ComposeNote[]> {
   return notes;
 }
 
-/** How many regular files the tree has, and their bytes. */
-export async function treeSizes(root: string): Promise<{ files: number; bytes: number }> {
-  let files = 0;
-  let bytes = 0;
-  await walkStage(root, '', (rel, e) => {
-    if (e.isFile()) {
-      files++;
-      bytes += lstatSync(path.join(root, rel)).size;
-    }
-  });
-  return { files, bytes };
-}

@@ -84,18 +84,33 @@ export async function copyTree(src: string, dest: string): Promise<number> {
  * entry: the staged tree has thousands, and nothing else runs meanwhile.
  */
 export function linkTree(src: string, dest: string): boolean {
-  const walk = (s: string, d: string): void => {
+  // Who owns what mkdir makes and which bits the umask clears, learnt from the
+  // first directory made (as checkout does): directories that come out right
+  // need no chown or chmod, which is most of them.
+  let made: { uid: number; gid: number; umask: number } | null = null;
+  const walk = (s: string, d: string, setgid: boolean): void => {
     for (const e of readdirSync(s, { withFileTypes: true })) {
       const sp = path.join(s, e.name);
       const dp = path.join(d, e.name);
       if (e.isDirectory()) {
         const st = lstatSync(sp);
-        mkdirSync(dp);
-        lchownSync(dp, st.uid, st.gid);
-        chmodSync(dp, st.mode & 0o7777);
+        const mode = st.mode & 0o7777;
+        if (made === null) {
+          mkdirSync(dp, { mode: 0o777 });
+          const m = lstatSync(dp);
+          made = { uid: m.uid, gid: m.gid, umask: 0o777 & ~m.mode };
+          if (setgid) made.gid = -1;
+          lchownSync(dp, st.uid, st.gid);
+          chmodSync(dp, mode);
+        } else {
+          mkdirSync(dp, { mode: mode & 0o777 });
+          // A set-group-ID parent gives its group and that bit to what is made in it.
+          if (setgid || st.uid !== made.uid || st.gid !== made.gid) lchownSync(dp, st.uid, st.gid);
+          if (setgid || (mode & 0o7000) !== 0 || (mode & made.umask) !== 0) chmodSync(dp, mode);
+        }
         const xattrs = readXattrsSync(sp);
         if (xattrs.length) writeXattrsSync(dp, xattrs);
-        walk(sp, dp);
+        walk(sp, dp, (mode & 0o2000) !== 0);
       } else linkSync(sp, dp);
     }
   };
@@ -103,7 +118,7 @@ export function linkTree(src: string, dest: string): boolean {
     const root = lstatSync(src);
     lchownSync(dest, root.uid, root.gid);
     chmodSync(dest, root.mode & 0o7777);
-    walk(src, dest);
+    walk(src, dest, (root.mode & 0o2000) !== 0);
     return true;
   } catch (e) {
     if (!isErrno(e, 'EXDEV')) throw e;

@@ -73,7 +73,7 @@ async function hashDir(h: ReturnType<typeof createHash>, t: TreeReader, rel: str
   }
 }
 
-async function fromModules(t: TreeReader, knownBootcsum?: string): Promise<KernelLayout | null> {
+async function fromModules(t: TreeReader, knownBootcsum?: string, hash = true): Promise<KernelLayout | null> {
   const kvers = await t.list(MODULES_DIR);
   if (!kvers) return null;
   for (const k of kvers) {
@@ -96,6 +96,7 @@ async function fromModules(t: TreeReader, knownBootcsum?: string): Promise<Kerne
       layout.bootcsum = knownBootcsum;
       return layout;
     }
+    if (!hash) return layout;
     const h = createHash('sha256');
     await hashInto(h, t, layout.kernel.src);
     if (layout.initramfs) await hashInto(h, t, layout.initramfs.src);
@@ -138,9 +139,13 @@ async function fromLegacy(t: TreeReader): Promise<KernelLayout | null> {
   return null;
 }
 
-/** The tree's kernel, or a coded error naming where it was looked for. */
-export async function findKernel(t: TreeReader, what: string, opts: { knownBootcsum?: string } = {}): Promise<KernelLayout> {
-  const modules = await fromModules(t, opts.knownBootcsum);
+/**
+ * The tree's kernel, or a coded error naming where it was looked for. With
+ * `bootcsum: false` a kernel in usr/lib/modules is not hashed (its
+ * `bootcsum` is empty), for callers that need the layout only.
+ */
+export async function findKernel(t: TreeReader, what: string, opts: { knownBootcsum?: string; bootcsum?: boolean } = {}): Promise<KernelLayout> {
+  const modules = await fromModules(t, opts.knownBootcsum, opts.bootcsum !== false);
   const legacy = modules && modules.initramfs ? null : await fromLegacy(t);
   if (modules && !(legacy?.initramfs && !modules.initramfs)) return modules;
   if (legacy) return legacy;

@@ -15,6 +15,7 @@ export { fsp, createReadStream, createWriteStream, path };
  */
 export {
   linkSync, mkdirSync, chmodSync, lchownSync, utimesSync, readFileSync, statSync, lstatSync, readdirSync, readlinkSync, symlinkSync, copyFileSync, rmSync,
+  renameSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 export type { Dirent, Stats };
 

@@ -26,6 +26,8 @@ export interface TreeWriteOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (event: { phase: 'commit'; filesDone: number; bytesDone: number }) => void;
+  /** Added to as directories are walked: their regular files and those files' bytes. */
+  tally?: { files: number; bytes: number };
 }
 
 export interface RootChecksums {
@@ -184,6 +186,10 @@ async function writeFileEntry(ctx: WalkContext, full: string, rel: string, st: S
     checksum = await ctx.txn.writeContent(header, { kind: 'buffer', data });
   }
   progress(ctx, st.size);
+  if (ctx.opts.tally) {
+    ctx.opts.tally.files++;
+    ctx.opts.tally.bytes += st.size;
+  }
   return checksum;
 }
 
