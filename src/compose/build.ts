@@ -20,10 +20,11 @@ import { readRef } from '../repo/refs.js';
 import type { Repo } from '../repo/repo.js';
 import { signDetached, type Signer } from '../sign/detached.js';
 import { loadEd25519KeyFile, loadGpgSigners } from '../sign/keys.js';
-import { applyConventions, type ComposeNote, walkStage } from './conventions.js';
+import { applyConventions, type ComposeNote, walkTree } from './conventions.js';
 import type { BuildPlan } from './plan.js';
 import type { BaseSource, LayerSource, Recipe, SourcePos } from './recipe.js';
-import { copyTree, ensureDir, extractTar, linkTree, globToRegExp, lastLines, removePath, stageReader, writeGitTree, byName, type Runner } from './stage.js';
+import { copyTree, ensureDir, extractTar, linkTree, globToRegExp, lastLines, removePath, writeGitTree, byName, type Runner } from './stage.js';
+import { DirTree, LayeredTree, type StagedTree } from './staged-tree.js';
 
 export interface ComposeProgress {
   phase: 'base' | 'layer' | 'mmdebstrap' | 'postprocess' | 'conventions' | 'commit';
@@ -190,19 +191,48 @@ async function laySource(repo: Repo, s: BaseSource | LayerSource, stage: string,
   }
 }
 
-async function writeFiles(recipe: Recipe, stage: string, opts: ComposeOptions): Promise<void> {
+/**
+ * Lay the base into the staged directory. A Debian base with no layers and
+ * no postprocess scripts (nothing that needs the whole tree as a directory)
+ * is not laid out at all: the cached mmdebstrap output becomes the lower
+ * directory of a LayeredTree over the staged one.
+ */
+async function stageBase(repo: Repo, recipe: Recipe, stage: string, opts: ComposeOptions, run: Runner, provenance: VarDict): Promise<StagedTree> {
+  const b = recipe.base;
+  if (b.kind === 'debian' && recipe.layers.length === 0 && recipe.postprocess.length === 0) {
+    const lower = await debianBase(b, opts, run).catch((e: unknown) => {
+      if (e instanceof OstreeTsError && e.code === Codes.COMPOSE) throw e;
+      throw stepError('base', b.at, why(e), 'Fix the path (it is relative to the recipe that names it).', {}, e);
+    });
+    opts.onNote?.({ step: 'base', level: 'info', message: `${path.basename(lower)} committed in place, with the changes staged over it` });
+    return new LayeredTree(lower, stage);
+  }
+  await laySource(repo, b, stage, opts, run, 'base', provenance, recipe.postprocess.length > 0);
+  return new DirTree(stage);
+}
+
+/** A step's failure that is not already a coded error, as a compose error naming the step. */
+async function stepOf<T>(step: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof OstreeTsError) throw e;
+    throw stepError(step, undefined, why(e), 'Check the staged tree the sources make.', {}, e);
+  }
+}
+
+async function writeFiles(recipe: Recipe, tree: StagedTree, opts: ComposeOptions): Promise<void> {
   for (const f of recipe.files) {
-    const dest = path.join(stage, f.path);
-    await ensureDir(path.dirname(dest));
-    await removePath(dest);
-    await fsp.writeFile(dest, f.content, { mode: f.mode });
-    await fsp.chmod(dest, f.mode);
-    if (opts.asRoot) await fsp.lchown(dest, f.uid, f.gid);
+    tree.ensureDir(parentRel(f.path));
+    tree.writeFile(f.path, f.content, f.mode);
+    if (opts.asRoot) tree.chown(f.path, f.uid, f.gid);
     else if (f.uid !== 0 || f.gid !== 0) {
       opts.onNote?.({ step: 'file', level: 'warning', message: `/${f.path}: owner ${f.uid}:${f.gid} needs root; committed as 0:0` });
     }
   }
 }
+
+const parentRel = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 
 /** Where a glob's matches can start: its leading literal components (without the last), so the walk skips the rest of the tree. */
 function globStart(glob: string): string {
@@ -211,18 +241,18 @@ function globStart(glob: string): string {
   return comps.slice(0, Math.min(wild < 0 ? comps.length : wild, comps.length - 1)).join('/');
 }
 
-async function removeGlobs(recipe: Recipe, stage: string, opts: ComposeOptions): Promise<void> {
+async function removeGlobs(recipe: Recipe, tree: StagedTree, opts: ComposeOptions): Promise<void> {
   for (const r of recipe.remove) {
     const re = globToRegExp(r.glob);
     const hits: string[] = [];
     const start = globStart(r.glob);
-    if ((await fsp.lstat(path.join(stage, start)).catch(() => null))?.isDirectory()) {
-      await walkStage(stage, start, async (p) => {
+    if (tree.lstat(start)?.isDirectory()) {
+      walkTree(tree, start, (p) => {
         if (!re.test(p)) return true;
-        await removePath(path.join(stage, p));
         hits.push(p);
         return false;
       });
+      for (const p of hits) tree.remove(p);
     }
     opts.onNote?.({ step: 'remove', level: hits.length ? 'info' : 'warning', message: hits.length ? `${r.glob}: removed ${hits.length} (${hits.slice(0, 3).map((h) => `/${h}`).join(', ')}${hits.length > 3 ? ', ...' : ''})` : `${r.glob} matched nothing (${r.at.file}:${r.at.line})` });
   }
@@ -246,14 +276,11 @@ async function runPostprocess(recipe: Recipe, stage: string, timestamp: bigint, 
   }
 }
 
-async function installChecks(recipe: Recipe, stage: string): Promise<void> {
+async function installChecks(recipe: Recipe, tree: StagedTree): Promise<void> {
   for (const c of recipe.checks) {
-    const dir = path.join(stage, 'usr/lib/greenboot/check', `${c.kind}.d`);
-    await ensureDir(dir);
-    const dest = path.join(dir, c.name);
-    await removePath(dest);
-    await fsp.writeFile(dest, c.script.startsWith('#!') ? c.script : `#!/bin/sh\n${c.script}`, { mode: 0o755 });
-    await fsp.chmod(dest, 0o755);
+    const dir = `usr/lib/greenboot/check/${c.kind}.d`;
+    tree.ensureDir(dir);
+    tree.writeFile(`${dir}/${c.name}`, c.script.startsWith('#!') ? c.script : `#!/bin/sh\n${c.script}`, 0o755);
   }
 }
 
@@ -298,23 +325,20 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
   try {
     const provenance: VarDict = [];
     opts.onProgress?.({ phase: 'base', message: `base: ${recipe.base.kind}` });
-    await laySource(repo, recipe.base, stage, o, run, 'base', provenance, recipe.postprocess.length > 0);
+    const tree = await stageBase(repo, recipe, stage, o, run, provenance);
     for (const [i, l] of recipe.layers.entries()) {
       opts.onProgress?.({ phase: 'layer', message: `layer ${i + 1}: ${l.kind}` });
       await laySource(repo, l, stage, o, run, `layers[${i}]`, provenance, true);
     }
-    await writeFiles(recipe, stage, o);
-    await removeGlobs(recipe, stage, o);
+    await stepOf('files', () => writeFiles(recipe, tree, o));
+    await stepOf('remove', () => removeGlobs(recipe, tree, o));
     await runPostprocess(recipe, stage, timestamp, o, run);
-    await installChecks(recipe, stage);
+    await stepOf('checks', () => installChecks(recipe, tree));
     opts.onProgress?.({ phase: 'conventions', message: 'OSTree conventions' });
-    for (const n of await applyConventions(stage).catch((e: unknown) => {
-      if (e instanceof OstreeTsError) throw e;
-      throw stepError('conventions', undefined, why(e), 'Check the staged tree the sources make.', {}, e);
-    })) note(n);
+    for (const n of await stepOf('conventions', () => applyConventions(tree))) note(n);
     let kernel: string | null = null;
     try {
-      const k = await findKernel(stageReader(stage), 'the composed tree', { bootcsum: false });
+      const k = await findKernel(tree.reader(), 'the composed tree', { bootcsum: false });
       kernel = /^usr\/lib\/modules\/([^/]+)\//.exec(k.kernel.src)?.[1] ?? path.basename(k.kernel.dest).replace(/^vmlinuz-/, '');
       note({ step: 'bootable', level: 'info', message: `kernel ${kernel}${k.initramfs ? ' with an initramfs' : ' without an initramfs'}` });
     } catch (e) {
@@ -341,8 +365,10 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
       sameFields = p.subject === subject && p.body === body && p.timestamp === timestamp && metadataKey(p.metadata) === metadataKey(metadata);
     }
     opts.onProgress?.({ phase: 'commit', message: 'committing' });
+    const sources = tree.commitSources();
     const result = await commitTree(repo, {
-      trees: [{ kind: 'dir', path: stage }],
+      trees: sources.trees,
+      skipList: sources.skipList,
       branch: recipe.ref,
       subject,
       body,
@@ -363,7 +389,7 @@ export async function compose(repo: Repo, recipe: Recipe, plan: BuildPlan, opts:
       // Sizes from the staged tree, which is still there: only the largest few are kept.
       const biggest: ChangeSummary['biggest'] = [];
       const consider = async (p: string, change: 'added' | 'modified'): Promise<void> => {
-        const st = await fsp.lstat(path.join(stage, p)).catch(() => null);
+        const st = tree.lstat(p);
         if (!st?.isFile()) return;
         biggest.push({ path: p, change, size: st.size });
         biggest.sort((a, b) => b.size - a.size || byName(a.path, b.path));

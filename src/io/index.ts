@@ -17,3 +17,4 @@ export * from './run-command.js';
 export * from './apt-sources.js';
 export * from './editor.js';
 export * from './mounts.js';
+export * from './package-root.js';

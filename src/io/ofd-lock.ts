@@ -11,10 +11,10 @@
  */
 import { constants as osConstants } from 'node:os';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { FileHandle } from 'node:fs/promises';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { fsp, mapLimit, path } from './fs.js';
+import { packageRoot } from './package-root.js';
 
 export type LockMode = 'shared' | 'exclusive';
 
@@ -24,8 +24,8 @@ interface Binding {
   getLock(fd: number, type: 1 | 2): { type: 1 | 2; start: number; len: number; pid: number } | null;
 }
 
-/** Where the install script leaves the addon, from dist/src/io/. */
-const ADDON = '../../../native/ofd-lock/build/Release/ofd_lock.node';
+/** Where the install script leaves the addon, in the package's directory. */
+const ADDON = 'native/ofd-lock/build/Release/ofd_lock.node';
 
 /** The addon, loaded on first use (a handle that never locks never loads it). */
 class Native {
@@ -34,10 +34,10 @@ class Native {
   get(): Binding {
     if (this.binding) return this.binding;
     const require = createRequire(import.meta.url);
+    const file = path.join(packageRoot(), ADDON);
     try {
-      this.binding = require(ADDON) as Binding;
+      this.binding = require(file) as Binding;
     } catch (e) {
-      const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ADDON);
       throw new OstreeTsError(Codes.NATIVE_MISSING,
         `The OFD lock addon (${file}) could not be loaded: ${(e as Error).message.split('\n')[0]}. `
         + 'It is built when ostree-ts is installed; build it with \'node native/ofd-lock/build.mjs\' in the ostree-ts directory (it needs a C compiler), or reinstall ostree-ts.',

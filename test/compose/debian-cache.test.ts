@@ -1,8 +1,11 @@
 /**
  * The cached Debian tree (mmdebstrap's output, kept as a directory by a key
- * of its inputs) is laid into the staged tree by hard links when nothing can
- * write into its files, by a copy when postprocess scripts run. Either way
- * the cache is left exactly as it was, and both give the same commit.
+ * of its inputs) is committed in place, with the recipe's changes staged
+ * over it, when nothing needs the whole tree as a directory; it is copied
+ * when postprocess scripts run. Either way the cache is left exactly as it
+ * was, and both give the same commit: files written into directories of the
+ * cached tree, removals, moves (/etc, /var, the kernel), special files and
+ * directories with their own modes, owners and extended attributes.
  *
  * The cache is made here by hand under the key of the recipe's inputs, so
  * mmdebstrap never runs and the recipe's mirror (a closed loopback port) is
@@ -13,7 +16,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { chmod, link, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile, lchown } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ok, ostree, requireOstree, requireRoot, tempDir } from '../helpers/env.js';
+import { ok, ostree, requireOstree, requireRoot, run, tempDir } from '../helpers/env.js';
 import { composeOk, fsckClean, newRepo } from './helpers.js';
 import { debianCacheKey, fileRecipeReader, loadRecipe } from '../../src/compose/index.js';
 
@@ -32,8 +35,17 @@ base:
 files:
   - path: /etc/hostname
     content: "composed\\n"
+  - path: /etc/ssl/private/added.pem
+    content: "added\\n"
+    mode: "0600"
+  - path: /secret/added
+    content: "added\\n"
 remove:
   - /var/log/**
+  - /etc/obsolete.conf
+checks:
+  - name: 10-up
+    script: "true"
 ${extra}`;
 }
 
@@ -52,6 +64,23 @@ async function makeCachedTree(root: string): Promise<void> {
   await chmod(path.join(root, 'secret'), 0o700);
   await lchown(path.join(root, 'secret'), 5, 6);
   await lchown(path.join(root, 'secret/key'), 5, 6);
+  await writeFile(path.join(root, 'etc/obsolete.conf'), 'old\n');
+  await mkdir(path.join(root, 'etc/ssl/private'), { recursive: true });
+  await writeFile(path.join(root, 'etc/ssl/private/key.pem'), 'key\n', { mode: 0o600 });
+  await chmod(path.join(root, 'etc/ssl/private'), 0o710);
+  await lchown(path.join(root, 'etc/ssl/private'), 0, 7);
+  await ok(run('setfattr', ['-n', 'user.ostree-ts-test', '-v', 'ssl', path.join(root, 'etc/ssl')]), 'setfattr');
+  // A set-group-ID directory (its group and that bit pass to what is made in it) with a directory inside.
+  await mkdir(path.join(root, 'var/mail'));
+  await lchown(path.join(root, 'var/mail'), 0, 8);
+  await chmod(path.join(root, 'var/mail'), 0o2775);
+  await mkdir(path.join(root, 'var/mail/box'));
+  await writeFile(path.join(root, 'var/mail/box/root'), 'mail\n');
+  await symlink('/run', path.join(root, 'var/run'));
+  for (const d of ['tmp', 'run', 'run/lock', 'dev']) await mkdir(path.join(root, d));
+  await writeFile(path.join(root, 'tmp/junk'), 'junk\n');
+  await writeFile(path.join(root, 'run/lock/pid'), '1\n');
+  await ok(run('mkfifo', [path.join(root, 'dev/initctl')]), 'mkfifo');
 }
 
 /** Every entry of a tree: type, mode, owner, and content or target. */
@@ -63,7 +92,7 @@ async function snapshot(root: string): Promise<string[]> {
       const p = path.join(root, r);
       const st = await lstat(p);
       const what = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `-> ${await readlink(p)}`
-        : createHash('sha256').update(await readFile(p)).digest('hex');
+        : st.isFile() ? createHash('sha256').update(await readFile(p)).digest('hex') : 'special';
       out.push(`${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${what}`);
       if (st.isDirectory()) await walk(r);
     }
@@ -72,7 +101,7 @@ async function snapshot(root: string): Promise<string[]> {
   return out;
 }
 
-test('a cached Debian tree is laid out by hard links (or copied for postprocess) and left unchanged', async (t) => {
+test('a cached Debian tree is committed in place (or copied for postprocess) and left unchanged', async (t) => {
   if (!(await requireOstree(t)) || !requireRoot(t, 'owners in the cached tree')) return;
   const dir = await tempDir(t, 'ots-compose-debian-cache-');
   const linked = path.join(dir, 'linked.yaml');
@@ -93,12 +122,20 @@ test('a cached Debian tree is laid out by hard links (or copied for postprocess)
   const env = { OSTREE_TS_CACHE_DIR: cache };
   const first = await composeOk(linked, repo, [], env);
   assert.match(first.out.stdout, /the cached mmdebstrap output debian-bookworm-/);
-  assert.deepEqual(await snapshot(tree), before, 'the cached tree is unchanged after a compose by hard links');
+  assert.match(first.out.stdout, /committed in place, with the changes staged over it/);
+  assert.deepEqual(await snapshot(tree), before, 'the cached tree is unchanged after a compose over it');
   assert.equal(await ok(ostree('cat', `--repo=${repo}`, REF, '/usr/etc/hostname')), 'composed');
   assert.equal(await ok(ostree('cat', `--repo=${repo}`, REF, `/usr/lib/modules/${KVER}/vmlinuz`)), 'kernel image');
   const secret = await ok(ostree('ls', `--repo=${repo}`, REF, '/secret', '/secret/key'));
   assert.match(secret, /^d00700 5 6 .* \/secret$/m, 'a directory keeps its mode and owner');
   assert.match(secret, /^-00600 5 6 .* \/secret\/key$/m, 'a file keeps its mode and owner');
+  const ssl = await ok(ostree('ls', `--repo=${repo}`, '-X', '-d', REF, '/usr/etc/ssl', '/usr/etc/ssl/private', '/usr/etc/ssl/private/added.pem'));
+  assert.match(ssl, /^d00755 0 0 .*b'user\.ostree-ts-test'.* \/usr\/etc\/ssl$/m, 'a directory keeps its extended attributes when a file is written below it');
+  assert.match(ssl, /^d00710 0 7 .* \/usr\/etc\/ssl\/private$/m, 'a directory a file is written into keeps its mode and owner');
+  assert.match(ssl, /^-00600 0 0 .* \/usr\/etc\/ssl\/private\/added\.pem$/m);
+  assert.doesNotMatch(await ok(ostree('ls', `--repo=${repo}`, REF, '/usr/etc')), /obsolete/, 'a removed file is not brought back by the move of /etc');
+  const gone = await ok(ostree('ls', `--repo=${repo}`, '-R', REF, '/'));
+  for (const p of ['/dev/initctl', '/tmp/junk', '/run/lock', '/etc', '/var/mail', '/boot/vmlinuz-']) assert.ok(!gone.includes(` ${p}`), `${p} is not in the commit`);
   const varConf = await ok(ostree('cat', `--repo=${repo}`, REF, '/usr/lib/tmpfiles.d/ostree-ts-compose-var.conf'));
   assert.match(varConf, /^C \/var\/lib\/state\/data /m);
   assert.doesNotMatch(varConf, /syslog/, 'the removed /var/log content is not recreated');
@@ -113,13 +150,13 @@ test('a cached Debian tree is laid out by hard links (or copied for postprocess)
   await fsckClean(repo);
 });
 
-test('hard links and a copy of the cached tree give the same commit', async (t) => {
+test('the cached tree committed in place and a copy of it give the same commit', async (t) => {
   if (!(await requireOstree(t)) || !requireRoot(t, 'owners in the cached tree')) return;
   const dir = await tempDir(t, 'ots-compose-debian-same-');
   const linked = path.join(dir, 'linked.yaml');
   const copied = path.join(dir, 'copied.yaml');
   await writeFile(linked, recipe(''));
-  // A postprocess that changes nothing: the tree is copied, and must commit the same.
+  // A postprocess that changes nothing: the tree is copied, and must commit the same as the tree committed in place.
   await writeFile(copied, recipe('postprocess:\n  - name: nothing\n    script: "true"\n'));
   const r = await loadRecipe(linked, fileRecipeReader());
   if (r.base.kind !== 'debian') throw new Error('a debian base');

@@ -2,7 +2,7 @@
  * The ostree-ts command table: every verb with its one-line description and
  * the module that implements it, loaded only when it runs (see ../shell.ts).
  */
-import { createRequire } from 'node:module';
+import { packageVersion } from '../../io/package-root.js';
 import { GLOBALS } from '../common.js';
 import { ADMIN_OPTIONS } from '../options.js';
 import { verbModule, type GroupEntry, type Program, type VerbEntry } from '../shell.js';
@@ -76,10 +76,7 @@ export const PROGRAM: Program = {
   globals: GLOBALS,
   verbs: COMMANDS,
   convention: 'ostree',
-  version: () => {
-    const pkg = createRequire(import.meta.url)('../../../../package.json') as { version: string };
-    return versionDocument(pkg.version);
-  },
+  version: () => versionDocument(packageVersion()),
 };
 
 /**
