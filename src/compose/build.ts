@@ -109,7 +109,8 @@ async function loadSigners(recipe: Recipe, opts: ComposeOptions): Promise<Signer
 /**
  * The Debian tree mmdebstrap makes, as a directory in the cache (made once
  * per set of inputs, in a temporary directory renamed into place), so a
- * compose lays it out by hard links instead of unpacking it every time.
+ * compose commits it in place (or, under layers, lays it out by hard links)
+ * instead of unpacking it every time.
  */
 async function debianBase(b: Extract<BaseSource, { kind: 'debian' }>, opts: ComposeOptions, run: Runner): Promise<string> {
   const mirror = b.mirror ?? (await opts.aptMirror?.(b.suite)) ?? null;
@@ -175,7 +176,7 @@ async function laySource(repo: Repo, s: BaseSource | LayerSource, stage: string,
     } else {
       const tree = await debianBase(s, opts, run);
       opts.onProgress?.({ phase: 'base', message: `laying out ${path.basename(tree)}` });
-      // Hard links when nothing can write into the files (postprocess scripts can), a copy otherwise.
+      // Under layers: hard links when nothing can write into the files (postprocess scripts can), a copy otherwise.
       const linked = !inPlaceWrites && (await fsp.readdir(stage)).length === 0 && linkTree(tree, stage);
       if (!linked) {
         const r = await run('cp', ['-a', '--', `${tree}/.`, stage], { signal: opts.signal });

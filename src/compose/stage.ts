@@ -177,8 +177,6 @@ export function lastLines(text: string, n: number): string {
   return lines.slice(-n).join('\n');
 }
 
-/** A staged directory read as a tree (for the kernel search). */
-export const stageReader = dirReader;
 
 /** Glob to a regular expression over paths relative to the root: `**` any depth, `*` and `?` within a name. */
 export function globToRegExp(glob: string): RegExp {

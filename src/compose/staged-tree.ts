@@ -54,7 +54,8 @@ function kindOf(e: Dirent | Stats): Kind {
 
 function lstatOrNull(p: string): Stats | null {
   try {
-    return lstatSync(p);
+    // Most paths asked about in the upper directory are not there: no exception made for those.
+    return lstatSync(p, { throwIfNoEntry: false }) ?? null;
   } catch (e) {
     if (isErrno(e, 'ENOENT', 'ENOTDIR')) return null;
     throw e;
@@ -196,13 +197,13 @@ export class LayeredTree implements StagedTree {
 
   list(rel: string): Entry[] | null {
     const up = this.upperStat(rel);
-    const low = this.lowerStat(rel);
-    if (!(up?.isDirectory() || (!up && low?.isDirectory()))) return null;
+    if (up && !up.isDirectory()) return null;
+    // The lower listing says itself whether there is a directory (one call, not a stat and a listing).
+    const low = this.isHidden(rel) ? null : listDir(path.join(this.lower, rel));
+    if (!up && !low) return null;
     const byNameMap = new Map<string, Entry>();
-    if (low?.isDirectory()) {
-      for (const e of listDir(path.join(this.lower, rel)) ?? []) if (!this.hidden.has(join(rel, e.name))) byNameMap.set(e.name, e);
-    }
-    if (up?.isDirectory()) for (const e of listDir(path.join(this.upper, rel)) ?? []) byNameMap.set(e.name, e);
+    for (const e of low ?? []) if (!this.hidden.has(join(rel, e.name))) byNameMap.set(e.name, e);
+    if (up) for (const e of listDir(path.join(this.upper, rel)) ?? []) byNameMap.set(e.name, e);
     return [...byNameMap.values()].sort((a, b) => byName(a.name, b.name));
   }
 
