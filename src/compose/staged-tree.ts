@@ -13,7 +13,7 @@
 import type { EntryType, TreeReader } from '../format/kernel-layout.js';
 import type { TreeSource } from '../repo/commit.js';
 import {
-  chmodSync, createReadStream, fsp, isErrno, lchownSync, linkSync, lstatSync, mkdirSync, path, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync,
+  chmodSync, copyFileSync, createReadStream, fsp, isErrno, lchownSync, linkSync, lstatSync, mkdirSync, path, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync,
   type Dirent, type Stats,
 } from '../io/fs.js';
 import { readXattrsSync, writeXattrsSync } from '../io/xattr.js';
@@ -77,6 +77,27 @@ function mkdirLike(dest: string, like: Stats, likePath: string): void {
   lchownSync(dest, like.uid, like.gid);
   chmodSync(dest, like.mode & 0o7777);
   const xattrs = readXattrsSync(likePath);
+  if (xattrs.length) writeXattrsSync(dest, xattrs);
+}
+
+/**
+ * `dest` as a hard link to the lower entry `src`, or, when the two are on
+ * different filesystems, a copy with what a commit keeps of it (content or
+ * target, mode, owner, extended attributes).
+ */
+function linkOrCopy(src: string, dest: string): void {
+  try {
+    linkSync(src, dest);
+    return;
+  } catch (e) {
+    if (!isErrno(e, 'EXDEV')) throw e;
+  }
+  const st = lstatSync(src);
+  if (st.isSymbolicLink()) symlinkSync(readlinkSync(src), dest);
+  else copyFileSync(src, dest);
+  lchownSync(dest, st.uid, st.gid);
+  if (!st.isSymbolicLink()) chmodSync(dest, st.mode & 0o7777);
+  const xattrs = readXattrsSync(src);
   if (xattrs.length) writeXattrsSync(dest, xattrs);
 }
 
@@ -246,7 +267,7 @@ export class LayeredTree implements StagedTree {
         if (there && !there.isDirectory()) continue;
         if (!there) mkdirLike(t, lstatSync(path.join(this.lower, f)), path.join(this.lower, f));
         this.linkLower(f, join(to, e.name));
-      } else if (!there) linkSync(path.join(this.lower, f), t);
+      } else if (!there) linkOrCopy(path.join(this.lower, f), t);
     }
   }
 
@@ -260,7 +281,7 @@ export class LayeredTree implements StagedTree {
     if (low?.isDirectory()) {
       if (!up) mkdirLike(path.join(this.upper, to), low, path.join(this.lower, from));
       if (!up || up.isDirectory()) this.linkLower(from, to);
-    } else if (low && !up) linkSync(path.join(this.lower, from), path.join(this.upper, to));
+    } else if (low && !up) linkOrCopy(path.join(this.lower, from), path.join(this.upper, to));
     this.hide(from);
   }
 

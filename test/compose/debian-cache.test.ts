@@ -18,6 +18,7 @@ import { chmod, link, lstat, mkdir, readdir, readFile, readlink, symlink, writeF
 import * as path from 'node:path';
 import { ok, ostree, requireOstree, requireRoot, run, tempDir } from '../helpers/env.js';
 import { composeOk, fsckClean, newRepo } from './helpers.js';
+import { smallFs } from '../helpers/small-fs.js';
 import { debianCacheKey, fileRecipeReader, loadRecipe } from '../../src/compose/index.js';
 
 const REF = 'test/debian-cached';
@@ -168,4 +169,30 @@ test('the cached tree committed in place and a copy of it give the same commit',
   const a = await composeOk(linked, await newRepo(dir, 'a'), [], env);
   const b = await composeOk(copied, await newRepo(dir, 'b'), [], env);
   assert.equal(b.checksum, a.checksum);
+});
+
+test('a cached tree on another filesystem than the repository is committed in place the same (moved entries copied)', async (t) => {
+  if (!(await requireOstree(t)) || !requireRoot(t, 'owners in the cached tree, and a tmpfs')) return;
+  const dir = await tempDir(t, 'ots-compose-debian-exdev-');
+  const other = await smallFs(t, '64m');
+  if (!other) return;
+  const file = path.join(dir, 'recipe.yaml');
+  await writeFile(file, recipe(''));
+  const r = await loadRecipe(file, fileRecipeReader());
+  if (r.base.kind !== 'debian') throw new Error('a debian base');
+  const name = `debian-bookworm-${debianCacheKey(r.base, 'http://127.0.0.1:9/debian')}`;
+  const here = path.join(dir, 'cache');
+  const there = path.join(other.dir, 'cache');
+  for (const c of [here, there]) {
+    await mkdir(path.join(c, name), { recursive: true });
+    await makeCachedTree(path.join(c, name));
+  }
+  const before = await snapshot(path.join(there, name));
+  const same = await composeOk(file, await newRepo(dir, 'same'), [], { OSTREE_TS_CACHE_DIR: here });
+  const repo = await newRepo(dir, 'cross');
+  const cross = await composeOk(file, repo, [], { OSTREE_TS_CACHE_DIR: there });
+  assert.equal(cross.checksum, same.checksum, 'the same commit whichever filesystem the cache is on');
+  assert.equal(await ok(ostree('cat', `--repo=${repo}`, REF, '/usr/etc/app.conf')), 'setting=1');
+  assert.deepEqual(await snapshot(path.join(there, name)), before, 'the cached tree is unchanged');
+  await fsckClean(repo);
 });
