@@ -24,7 +24,7 @@ import { applyConventions, type ComposeNote, walkTree } from './conventions.js';
 import type { BuildPlan } from './plan.js';
 import type { BaseSource, LayerSource, Recipe, SourcePos } from './recipe.js';
 import { copyTree, ensureDir, extractTar, linkTree, globToRegExp, lastLines, removePath, writeGitTree, byName, type Runner } from './stage.js';
-import { DirTree, LayeredTree, type StagedTree } from './staged-tree.js';
+import { DirTree, LayeredTree, parentOf, type StagedTree } from './staged-tree.js';
 
 export interface ComposeProgress {
   phase: 'base' | 'layer' | 'mmdebstrap' | 'postprocess' | 'conventions' | 'commit';
@@ -224,7 +224,7 @@ async function stepOf<T>(step: string, fn: () => Promise<T>): Promise<T> {
 
 async function writeFiles(recipe: Recipe, tree: StagedTree, opts: ComposeOptions): Promise<void> {
   for (const f of recipe.files) {
-    tree.ensureDir(parentRel(f.path));
+    tree.ensureDir(parentOf(f.path));
     tree.writeFile(f.path, f.content, f.mode);
     if (opts.asRoot) tree.chown(f.path, f.uid, f.gid);
     else if (f.uid !== 0 || f.gid !== 0) {
@@ -232,8 +232,6 @@ async function writeFiles(recipe: Recipe, tree: StagedTree, opts: ComposeOptions
     }
   }
 }
-
-const parentRel = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 
 /** Where a glob's matches can start: its leading literal components (without the last), so the walk skips the rest of the tree. */
 function globStart(glob: string): string {

@@ -8,7 +8,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { MODULES_DIR, parseBootFileName } from '../format/kernel-layout.js';
-import type { Entry, StagedTree } from './staged-tree.js';
+import { parentOf, type Entry, type StagedTree } from './staged-tree.js';
 import { byName } from './stage.js';
 
 export interface ComposeNote {
@@ -123,11 +123,11 @@ function convertVar(tree: StagedTree, notes: ComposeNote[]): void {
     }
   });
   for (const [from, to] of moves) {
-    tree.ensureDir(to.slice(0, to.lastIndexOf('/')));
+    tree.ensureDir(parentOf(to));
     tree.move(from, to);
   }
   for (const n of top) tree.remove(`var/${n}`);
-  tree.ensureDir(TMPFILES_VAR.slice(0, TMPFILES_VAR.lastIndexOf('/')));
+  tree.ensureDir(parentOf(TMPFILES_VAR));
   tree.writeFile(TMPFILES_VAR, `# /var as the composed tree had it: created at boot when missing (a deployment's /var is never updated).\n${lines.join('\n')}\n`, 0o644);
   notes.push({
     step: '/var', level: 'warning',

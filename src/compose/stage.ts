@@ -6,7 +6,6 @@
  * result depends on the content alone; tarballs keep their owners and modes.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { dirReader } from '../repo/tree-reader.js';
 import { chmodSync, createReadStream, fsp, isErrno, lchownSync, linkSync, lstatSync, mkdirSync, path, readdirSync, rmSync } from '../io/fs.js';
 import { GitRepo } from '../io/git.js';
 import type { RunOptions, RunResult } from '../io/run-command.js';
@@ -84,33 +83,18 @@ export async function copyTree(src: string, dest: string): Promise<number> {
  * entry: the staged tree has thousands, and nothing else runs meanwhile.
  */
 export function linkTree(src: string, dest: string): boolean {
-  // Who owns what mkdir makes and which bits the umask clears, learnt from the
-  // first directory made (as checkout does): directories that come out right
-  // need no chown or chmod, which is most of them.
-  let made: { uid: number; gid: number; umask: number } | null = null;
-  const walk = (s: string, d: string, setgid: boolean): void => {
+  const walk = (s: string, d: string): void => {
     for (const e of readdirSync(s, { withFileTypes: true })) {
       const sp = path.join(s, e.name);
       const dp = path.join(d, e.name);
       if (e.isDirectory()) {
         const st = lstatSync(sp);
-        const mode = st.mode & 0o7777;
-        if (made === null) {
-          mkdirSync(dp, { mode: 0o777 });
-          const m = lstatSync(dp);
-          made = { uid: m.uid, gid: m.gid, umask: 0o777 & ~m.mode };
-          if (setgid) made.gid = -1;
-          lchownSync(dp, st.uid, st.gid);
-          chmodSync(dp, mode);
-        } else {
-          mkdirSync(dp, { mode: mode & 0o777 });
-          // A set-group-ID parent gives its group and that bit to what is made in it.
-          if (setgid || st.uid !== made.uid || st.gid !== made.gid) lchownSync(dp, st.uid, st.gid);
-          if (setgid || (mode & 0o7000) !== 0 || (mode & made.umask) !== 0) chmodSync(dp, mode);
-        }
+        mkdirSync(dp);
+        lchownSync(dp, st.uid, st.gid);
+        chmodSync(dp, st.mode & 0o7777);
         const xattrs = readXattrsSync(sp);
         if (xattrs.length) writeXattrsSync(dp, xattrs);
-        walk(sp, dp, (mode & 0o2000) !== 0);
+        walk(sp, dp);
       } else linkSync(sp, dp);
     }
   };
@@ -118,7 +102,7 @@ export function linkTree(src: string, dest: string): boolean {
     const root = lstatSync(src);
     lchownSync(dest, root.uid, root.gid);
     chmodSync(dest, root.mode & 0o7777);
-    walk(src, dest, (root.mode & 0o2000) !== 0);
+    walk(src, dest);
     return true;
   } catch (e) {
     if (!isErrno(e, 'EXDEV')) throw e;
@@ -176,7 +160,6 @@ export function lastLines(text: string, n: number): string {
   const lines = text.replace(/\s+$/, '').split('\n');
   return lines.slice(-n).join('\n');
 }
-
 
 /** Glob to a regular expression over paths relative to the root: `**` any depth, `*` and `?` within a name. */
 export function globToRegExp(glob: string): RegExp {

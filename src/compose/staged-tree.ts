@@ -17,6 +17,7 @@ import {
   type Dirent, type Stats,
 } from '../io/fs.js';
 import { readXattrsSync, writeXattrsSync } from '../io/xattr.js';
+import { byName } from './stage.js';
 
 /** What a directory entry is; `special` is a device node, socket or FIFO. */
 export type Kind = 'dir' | 'file' | 'symlink' | 'special';
@@ -45,8 +46,6 @@ export interface StagedTree {
   /** What the commit reads, in order, and the paths it skips (skip-list lines). */
   commitSources(): { trees: TreeSource[]; skipList: string | undefined };
 }
-
-const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function kindOf(e: Dirent | Stats): Kind {
   return e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'special';
@@ -106,7 +105,8 @@ function mkdir0755(p: string): void {
   chmodSync(p, 0o755);
 }
 
-const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+/** The directory a relative path is in ('' for the root). */
+export const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 const join = (rel: string, name: string): string => (rel ? `${rel}/${name}` : name);
 
 function readerOf(tree: StagedTree, abs: (rel: string) => string): TreeReader {

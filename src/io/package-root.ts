@@ -11,14 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { Codes, OstreeTsError } from '../errors/index.js';
 
 const NAME = 'ostree-ts';
-let root: string | null = null;
+let found: { dir: string; version: string } | null = null;
 
-/** The nearest directory at or above `from` whose package.json names ostree-ts. */
-export function findPackageRoot(from: string): string | null {
+/** The nearest directory at or above `from` whose package.json names ostree-ts, and the version it gives. */
+export function findPackage(from: string): { dir: string; version: string } | null {
   for (let d = from; ; d = path.dirname(d)) {
     try {
-      const pkg = JSON.parse(readFileSync(path.join(d, 'package.json'), 'utf8')) as { name?: unknown };
-      if (pkg.name === NAME) return d;
+      const pkg = JSON.parse(readFileSync(path.join(d, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === NAME) return { dir: d, version: String(pkg.version) };
     } catch {
       // No package.json here, or one that is not ours: look further up.
     }
@@ -26,17 +26,21 @@ export function findPackageRoot(from: string): string | null {
   }
 }
 
-/** The package's directory (looked up once); throws when the code runs outside its package. */
-export function packageRoot(): string {
-  if (root !== null) return root;
+/** The package's directory and version (looked up once); throws when the code runs outside its package. */
+function ownPackage(): { dir: string; version: string } {
+  if (found !== null) return found;
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const found = findPackageRoot(here);
+  found = findPackage(here);
   if (found === null) throw new OstreeTsError(Codes.NOT_FOUND, `ostree-ts's package.json is not in ${here} or any directory above it; reinstall ostree-ts.`, { path: here });
-  root = found;
-  return root;
+  return found;
+}
+
+/** The package's directory. */
+export function packageRoot(): string {
+  return ownPackage().dir;
 }
 
 /** The package's version, as its package.json gives it. */
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return ownPackage().version;
 }

@@ -196,3 +196,33 @@ test('a cached tree on another filesystem than the repository is committed in pl
   assert.deepEqual(await snapshot(path.join(there, name)), before, 'the cached tree is unchanged');
   await fsckClean(repo);
 });
+
+test('under a layer the cached tree is laid out by hard links, and gives the commit the in-place path gives for the same tree', async (t) => {
+  if (!(await requireOstree(t)) || !requireRoot(t, 'owners in the cached tree')) return;
+  const dir = await tempDir(t, 'ots-compose-debian-layer-');
+  const layer = path.join(dir, 'layer');
+  await mkdir(path.join(layer, 'usr', 'bin'), { recursive: true });
+  await writeFile(path.join(layer, 'usr', 'bin', 'layered'), 'from a layer\n');
+  const layered = path.join(dir, 'layered.yaml');
+  const inPlace = path.join(dir, 'in-place.yaml');
+  // A directory layer's file is 0644, owned by 0:0: what a files entry writes by default.
+  await writeFile(layered, recipe('layers:\n  - directory: layer\n'));
+  await writeFile(inPlace, recipe('').replace('files:\n', 'files:\n  - path: /usr/bin/layered\n    content: "from a layer\\n"\n'));
+  const r = await loadRecipe(layered, fileRecipeReader());
+  if (r.base.kind !== 'debian') throw new Error('a debian base');
+  const cache = path.join(dir, 'cache');
+  const tree = path.join(cache, `debian-bookworm-${debianCacheKey(r.base, 'http://127.0.0.1:9/debian')}`);
+  await mkdir(tree, { recursive: true });
+  await makeCachedTree(tree);
+  const before = await snapshot(tree);
+  const env = { OSTREE_TS_CACHE_DIR: cache };
+  const repo = await newRepo(dir, 'a');
+  const a = await composeOk(layered, repo, [], env);
+  assert.doesNotMatch(a.out.stdout, /committed in place/, 'a recipe with layers lays the cached tree out');
+  const b = await composeOk(inPlace, await newRepo(dir, 'b'), [], env);
+  assert.match(b.out.stdout, /committed in place/);
+  assert.equal(a.checksum, b.checksum, 'the same tree by either path gives the same commit');
+  assert.equal(await ok(ostree('cat', `--repo=${repo}`, REF, '/usr/bin/layered')), 'from a layer');
+  assert.deepEqual(await snapshot(tree), before, 'the cached tree is unchanged');
+  await fsckClean(repo);
+});
