@@ -84,6 +84,16 @@ async function makeCachedTree(root: string): Promise<void> {
   await ok(run('mkfifo', [path.join(root, 'dev/initctl')]), 'mkfifo');
 }
 
+/** The cached tree for `recipeFile`'s Debian base, made by hand in `cache` under the key of its inputs. */
+async function cachedTreeFor(recipeFile: string, cache: string): Promise<string> {
+  const r = await loadRecipe(recipeFile, fileRecipeReader());
+  if (r.base.kind !== 'debian') throw new Error(`${recipeFile}: a debian base`);
+  const tree = path.join(cache, `debian-bookworm-${debianCacheKey(r.base, 'http://127.0.0.1:9/debian')}`);
+  await mkdir(tree, { recursive: true });
+  await makeCachedTree(tree);
+  return tree;
+}
+
 /** Every entry of a tree: type, mode, owner, and content or target. */
 async function snapshot(root: string): Promise<string[]> {
   const out: string[] = [];
@@ -110,13 +120,8 @@ test('a cached Debian tree is committed in place (or copied for postprocess) and
   await writeFile(linked, recipe(''));
   // A script that writes into a file of the tree: it must not reach the cache.
   await writeFile(copied, recipe('postprocess:\n  - name: append\n    script: echo setting=2 >> "$TREE/etc/app.conf"\n'));
-  const r = await loadRecipe(linked, fileRecipeReader());
-  assert.equal(r.base.kind, 'debian');
-  if (r.base.kind !== 'debian') return;
   const cache = path.join(dir, 'cache');
-  const tree = path.join(cache, `debian-bookworm-${debianCacheKey(r.base, 'http://127.0.0.1:9/debian')}`);
-  await mkdir(tree, { recursive: true });
-  await makeCachedTree(tree);
+  const tree = await cachedTreeFor(linked, cache);
   const before = await snapshot(tree);
 
   const repo = await newRepo(dir, 'repo');
@@ -159,12 +164,8 @@ test('the cached tree committed in place and a copy of it give the same commit',
   await writeFile(linked, recipe(''));
   // A postprocess that changes nothing: the tree is copied, and must commit the same as the tree committed in place.
   await writeFile(copied, recipe('postprocess:\n  - name: nothing\n    script: "true"\n'));
-  const r = await loadRecipe(linked, fileRecipeReader());
-  if (r.base.kind !== 'debian') throw new Error('a debian base');
   const cache = path.join(dir, 'cache');
-  const tree = path.join(cache, `debian-bookworm-${debianCacheKey(r.base, 'http://127.0.0.1:9/debian')}`);
-  await mkdir(tree, { recursive: true });
-  await makeCachedTree(tree);
+  await cachedTreeFor(linked, cache);
   const env = { OSTREE_TS_CACHE_DIR: cache };
   const a = await composeOk(linked, await newRepo(dir, 'a'), [], env);
   const b = await composeOk(copied, await newRepo(dir, 'b'), [], env);
@@ -178,22 +179,17 @@ test('a cached tree on another filesystem than the repository is committed in pl
   if (!other) return;
   const file = path.join(dir, 'recipe.yaml');
   await writeFile(file, recipe(''));
-  const r = await loadRecipe(file, fileRecipeReader());
-  if (r.base.kind !== 'debian') throw new Error('a debian base');
-  const name = `debian-bookworm-${debianCacheKey(r.base, 'http://127.0.0.1:9/debian')}`;
   const here = path.join(dir, 'cache');
   const there = path.join(other.dir, 'cache');
-  for (const c of [here, there]) {
-    await mkdir(path.join(c, name), { recursive: true });
-    await makeCachedTree(path.join(c, name));
-  }
-  const before = await snapshot(path.join(there, name));
+  await cachedTreeFor(file, here);
+  const treeThere = await cachedTreeFor(file, there);
+  const before = await snapshot(treeThere);
   const same = await composeOk(file, await newRepo(dir, 'same'), [], { OSTREE_TS_CACHE_DIR: here });
   const repo = await newRepo(dir, 'cross');
   const cross = await composeOk(file, repo, [], { OSTREE_TS_CACHE_DIR: there });
   assert.equal(cross.checksum, same.checksum, 'the same commit whichever filesystem the cache is on');
   assert.equal(await ok(ostree('cat', `--repo=${repo}`, REF, '/usr/etc/app.conf')), 'setting=1');
-  assert.deepEqual(await snapshot(path.join(there, name)), before, 'the cached tree is unchanged');
+  assert.deepEqual(await snapshot(treeThere), before, 'the cached tree is unchanged');
   await fsckClean(repo);
 });
 
@@ -208,12 +204,8 @@ test('under a layer the cached tree is laid out by hard links, and gives the com
   // A directory layer's file is 0644, owned by 0:0: what a files entry writes by default.
   await writeFile(layered, recipe('layers:\n  - directory: layer\n'));
   await writeFile(inPlace, recipe('').replace('files:\n', 'files:\n  - path: /usr/bin/layered\n    content: "from a layer\\n"\n'));
-  const r = await loadRecipe(layered, fileRecipeReader());
-  if (r.base.kind !== 'debian') throw new Error('a debian base');
   const cache = path.join(dir, 'cache');
-  const tree = path.join(cache, `debian-bookworm-${debianCacheKey(r.base, 'http://127.0.0.1:9/debian')}`);
-  await mkdir(tree, { recursive: true });
-  await makeCachedTree(tree);
+  const tree = await cachedTreeFor(layered, cache);
   const before = await snapshot(tree);
   const env = { OSTREE_TS_CACHE_DIR: cache };
   const repo = await newRepo(dir, 'a');
