@@ -6,9 +6,10 @@
  * pull more than the writing itself). Never use these on the main thread.
  */
 import {
-  closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, lutimesSync, openSync, renameSync, symlinkSync, writeSync,
+  closeSync, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, lstatSync, lutimesSync, openSync, readSync, readdirSync, readlinkSync, renameSync, symlinkSync, writeSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
+import { readXattrsSync } from './xattr.js';
 
 const requireHere = createRequire(import.meta.url);
 
@@ -74,4 +75,75 @@ export function inflateRawSync(data: Uint8Array, maxOutputLength: number): Buffe
   const zlib = requireHere('node:zlib') as typeof import('node:zlib');
   const max = Math.max(1, maxOutputLength);
   return zlib.inflateRawSync(data, { maxOutputLength: max, chunkSize: Math.min(Math.max(max, 1024), 16 * 1024 * 1024) });
+}
+
+/** Deflate (raw) on this thread. */
+export function deflateRawSync(data: Uint8Array, level: number): Buffer {
+  const zlib = requireHere('node:zlib') as typeof import('node:zlib');
+  return zlib.deflateRawSync(data, { level });
+}
+
+/** One entry of a tree on disk, as read for a commit. */
+export interface SourceEntry {
+  /** lstat's mode (type and permission bits), owner and size. */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** A symlink's target. */
+  target: string | null;
+  /** A regular file below the size limit: its content is in the scratch buffer, this long. */
+  length: number;
+  /** A regular file at or above the limit: not read. */
+  large: boolean;
+  xattrs: Array<{ name: string; value: Uint8Array }>;
+}
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+
+/**
+ * lstat `path`; read a symlink's target, or a regular file smaller than
+ * `largeAt` bytes into `scratch`; and list its xattrs unless `noXattrs`.
+ * Other file types come back with only their stat. A file whose size
+ * changes while it is read throws E_CHANGED (code 'ECHANGED').
+ */
+export function readSourceEntrySync(path: string, scratch: Buffer, largeAt: number, noXattrs: boolean): SourceEntry {
+  const st = lstatSync(path);
+  const type = st.mode & S_IFMT;
+  const entry: SourceEntry = { mode: st.mode, uid: st.uid, gid: st.gid, size: st.size, target: null, length: 0, large: false, xattrs: [] };
+  if (type === S_IFLNK) entry.target = readlinkSync(path, 'utf8');
+  else if (type !== S_IFREG) return entry;
+  else if (st.size >= largeAt) entry.large = true;
+  else if (st.size > 0) {
+    const fd = openSync(path, 'r');
+    try {
+      let n = 0;
+      for (;;) {
+        // One byte more than expected tells a file that grew.
+        const r = readSync(fd, scratch, n, Math.min(scratch.length, st.size + 1) - n, n);
+        if (r === 0) break;
+        n += r;
+        if (n > st.size) break;
+      }
+      if (n !== st.size) throw Object.assign(new Error(`${path} changed size while it was being read`), { code: 'ECHANGED', path });
+      entry.length = n;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  if (!noXattrs) entry.xattrs = readXattrsSync(path);
+  return entry;
+}
+
+/** The names in a directory, or none when it does not exist. */
+export function listNamesSync(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw e;
+  }
 }

@@ -25,6 +25,33 @@ export interface CommitModifierOptions {
   modeRoExecutables?: boolean;
 }
 
+/**
+ * The modifier's rules that hold for every path alike (no statoverride), as
+ * plain data: a worker thread applies them with `applyRules`.
+ */
+export interface UniformRules {
+  ownerUid?: number;
+  ownerGid?: number;
+  canonical: boolean;
+  roExecutables: boolean;
+}
+
+/** The owner and mode bits as committed under `rules` (after any statoverride). */
+export function applyRules(rules: UniformRules, st: StatInfo): StatInfo {
+  let { mode, uid, gid } = st;
+  if (rules.ownerUid !== undefined) uid = rules.ownerUid;
+  if (rules.ownerGid !== undefined) gid = rules.ownerGid;
+  if (rules.canonical) {
+    const fmt = mode & S_IFMT;
+    if (fmt === S_IFREG) mode = mode & (S_IFREG | 0o755);
+    else if (fmt === S_IFDIR) mode = mode & (S_IFDIR | 0o755);
+    uid = 0;
+    gid = 0;
+  }
+  if (rules.roExecutables && (mode & S_IFMT) === S_IFREG && (mode & 0o111) !== 0) mode &= ~0o222;
+  return { mode, uid, gid };
+}
+
 export class CommitModifier {
   readonly ownerUid: number | undefined;
   readonly ownerGid: number | undefined;
@@ -66,9 +93,7 @@ export class CommitModifier {
 
   /** The stat as committed (ask `skips` first). `mode` includes the file type bits. */
   apply(path: string, st: StatInfo): StatInfo {
-    let { mode, uid, gid } = st;
-    if (this.ownerUid !== undefined) uid = this.ownerUid;
-    if (this.ownerGid !== undefined) gid = this.ownerGid;
+    let mode = st.mode;
     const add = this.modeAdds.get(path);
     if (add !== undefined) {
       mode = mode | add;
@@ -77,15 +102,13 @@ export class CommitModifier {
       const set = this.modeSets.get(path);
       if (set !== undefined) mode = (mode & S_IFMT) | set;
     }
-    if (this.canonical) {
-      const fmt = mode & S_IFMT;
-      if (fmt === S_IFREG) mode = mode & (S_IFREG | 0o755);
-      else if (fmt === S_IFDIR) mode = mode & (S_IFDIR | 0o755);
-      uid = 0;
-      gid = 0;
-    }
-    if (this.roExecutables && (mode & S_IFMT) === S_IFREG && (mode & 0o111) !== 0) mode &= ~0o222;
-    return { mode, uid, gid };
+    return applyRules(this, { mode, uid: st.uid, gid: st.gid });
+  }
+
+  /** The rules as plain data when no path has a rule of its own (no statoverride); else null. */
+  uniformRules(): UniformRules | null {
+    if (this.modeAdds.size || this.modeSets.size) return null;
+    return { ownerUid: this.ownerUid, ownerGid: this.ownerGid, canonical: this.canonical, roExecutables: this.roExecutables };
   }
 
   /** After the whole tree: every statoverride addition and skip-list path must have matched. */

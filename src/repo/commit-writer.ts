@@ -9,6 +9,7 @@ import { canonicalXattrs, encodeCommit, encodeDirMeta, encodeDirTree, sortByName
 import { fsp, lstatQuick, path, readInto } from '../io/fs.js';
 import { readXattrs } from '../io/xattr.js';
 import { CommitModifier } from './commit-filter.js';
+import { StagingWriter } from './staging-writer.js';
 import type { Transaction } from './transaction.js';
 import { walkTree } from './tree-walk.js';
 import { STREAM_THRESHOLD } from './transaction.js';
@@ -43,10 +44,12 @@ export async function writeDirectory(txn: Transaction, root: string, opts: TreeW
     throw new OstreeTsError(Codes.NOT_FOUND, `Cannot read the tree to commit, ${root}: ${(e as Error).message}.`, { path: root }, { cause: e });
   });
   if (!st.isDirectory()) throw new OstreeTsError(Codes.USAGE, `${root} is not a directory; a directory tree source needs one.`, { path: root });
+  const mod = opts.modifier ?? new CommitModifier(opts, txn.repo.mode === 'bare-user-only');
   const ctx: WalkContext = {
     txn, opts,
-    noXattrs: opts.noXattrs === true || txn.repo.mode === 'bare-user-only',
-    mod: opts.modifier ?? new CommitModifier(opts, txn.repo.mode === 'bare-user-only'),
+    // libostree reads no xattrs from a directory tree under canonical permissions (and so in bare-user-only) or core.disable-xattrs.
+    noXattrs: opts.noXattrs === true || mod.canonical || txn.repo.disableXattrs,
+    mod,
     filesDone: 0,
     bytesDone: 0,
   };
@@ -73,12 +76,14 @@ async function xattrsOf(ctx: WalkContext, p: string): Promise<Xattr[]> {
   return canonicalXattrs(await readXattrs(p));
 }
 
-function fileTypeName(st: Stats): string {
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  return 'an unsupported file type';
+function fileTypeName(mode: number): string {
+  switch (mode & S_IFMT) {
+    case 0o060000: return 'a block device';
+    case 0o020000: return 'a character device';
+    case 0o010000: return 'a FIFO';
+    case 0o140000: return 'a socket';
+    default: return 'an unsupported file type';
+  }
 }
 
 /** A directory being committed. */
@@ -99,48 +104,164 @@ async function walkDirectory(ctx: WalkContext, rootPath: string, rootSt: Stats):
   const root: DirNode = { path: rootPath, rel: '/', name: '', st: rootSt, tree: { files: [], dirs: [] } };
   // Small files are read into reusable buffers, one per file in flight: no garbage per file.
   const buffers: Buffer[] = [];
-  await walkTree<DirNode, string>(root, {
-    list: async (dir) => {
-      ctx.opts.signal?.throwIfAborted();
-      const entries = await fsp.readdir(dir.path, { withFileTypes: true, encoding: 'buffer' });
-      const files: string[] = [];
-      const dirs: DirNode[] = [];
-      for (const e of entries) {
-        const name = checkName(dir, e.name as unknown as Buffer);
-        if (!ctx.mod.isIdentity && ctx.mod.skips(join(dir.rel, name))) continue;
-        if (e.isDirectory()) dirs.push({ path: path.join(dir.path, name), rel: join(dir.rel, name), name, st: null, tree: { files: [], dirs: [] } });
-        else files.push(name);
-      }
-      return { files, dirs };
-    },
-    file: async (name, dir) => {
-      const full = path.join(dir.path, name);
-      const rel = join(dir.rel, name);
-      const st = await lstatQuick(full);
-      if (!st.isFile() && !st.isSymbolicLink()) {
-        throw new OstreeTsError(Codes.UNSUPPORTED_FILE_TYPE, `Cannot commit ${rel}: it is ${fileTypeName(st)}. OSTree trees hold only regular files, symlinks and directories; remove it or exclude it from the tree.`, { path: rel });
-      }
-      const scratch = buffers.pop() ?? Buffer.allocUnsafe(STREAM_THRESHOLD);
-      try {
-        dir.tree.files.push({ name, checksum: await writeFileEntry(ctx, full, rel, st, scratch) });
-      } finally {
-        buffers.push(scratch);
-      }
-    },
-    finish: async (dir, parent) => {
-      const st = dir.st ?? (await fsp.lstat(dir.path));
-      const { uid, gid, mode } = committedStat(ctx, dir.rel, st);
-      const [meta, tree] = await Promise.all([
-        xattrsOf(ctx, dir.path).then((xattrs) => ctx.txn.writeMetadata('dirmeta', encodeDirMeta({ uid, gid, mode, xattrs }))),
-        ctx.txn.writeMetadata('dirtree', encodeDirTree({ files: sortByName(dir.tree.files), dirs: sortByName(dir.tree.dirs) })),
-      ]);
-      dir.result = { tree, meta };
-      dir.tree = { files: [], dirs: [] };
-      parent?.tree.dirs.push({ name: dir.name, tree, meta });
-    },
-  }, { workers: ctx.opts.concurrency ?? 8, signal: ctx.opts.signal });
+  const onMain = new Limiter(ctx.opts.concurrency ?? 8);
+  const writeOnMain = (full: string, rel: string, st: Stats | null): Promise<string> => onMain.run(async () => {
+    st ??= await lstatQuick(full);
+    if (!st.isFile() && !st.isSymbolicLink()) throw unsupportedType(rel, st.mode);
+    const scratch = buffers.pop() ?? Buffer.allocUnsafe(STREAM_THRESHOLD);
+    try {
+      return await writeFileEntry(ctx, full, rel, st, scratch);
+    } finally {
+      buffers.push(scratch);
+    }
+  });
+  const offMain = WorkerFiles.for(ctx, onMain);
+  try {
+    await walkTree<DirNode, string>(root, {
+      list: async (dir) => {
+        ctx.opts.signal?.throwIfAborted();
+        const entries = await fsp.readdir(dir.path, { withFileTypes: true, encoding: 'buffer' });
+        const files: string[] = [];
+        const dirs: DirNode[] = [];
+        for (const e of entries) {
+          const name = checkName(dir, e.name as unknown as Buffer);
+          if (!ctx.mod.isIdentity && ctx.mod.skips(join(dir.rel, name))) continue;
+          if (e.isDirectory()) dirs.push({ path: path.join(dir.path, name), rel: join(dir.rel, name), name, st: null, tree: { files: [], dirs: [] } });
+          else files.push(name);
+        }
+        return { files, dirs };
+      },
+      file: async (name, dir) => {
+        const full = path.join(dir.path, name);
+        const rel = join(dir.rel, name);
+        const checksum = (offMain && await offMain.write(full, rel)) || await writeOnMain(full, rel, null);
+        dir.tree.files.push({ name, checksum });
+      },
+      finish: async (dir, parent) => {
+        const st = dir.st ?? (await fsp.lstat(dir.path));
+        const { uid, gid, mode } = committedStat(ctx, dir.rel, st);
+        const [meta, tree] = await Promise.all([
+          xattrsOf(ctx, dir.path).then((xattrs) => ctx.txn.writeMetadata('dirmeta', encodeDirMeta({ uid, gid, mode, xattrs }))),
+          ctx.txn.writeMetadata('dirtree', encodeDirTree({ files: sortByName(dir.tree.files), dirs: sortByName(dir.tree.dirs) })),
+        ]);
+        dir.result = { tree, meta };
+        dir.tree = { files: [], dirs: [] };
+        parent?.tree.dirs.push({ name: dir.name, tree, meta });
+      },
+    }, { workers: offMain ? WorkerFiles.IN_FLIGHT : ctx.opts.concurrency ?? 8, signal: ctx.opts.signal });
+  } finally {
+    await offMain?.close();
+  }
   if (!root.result) throw new OstreeTsError(Codes.IO, `The walk of ${rootPath} did not complete.`, { path: rootPath });
   return root.result;
+}
+
+/** At most `n` calls of `run` at once; the rest wait their turn. */
+class Limiter {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly n: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      const next = this.waiting.shift();
+      if (next) next();
+      else if (this.active === 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const f of w) f();
+      }
+    }
+  }
+
+  /** Resolves once nothing runs or waits. */
+  idle(): Promise<void> {
+    if (this.active === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
+
+/**
+ * Small files committed on worker threads (StagingWriter's `commitFile`):
+ * each is read, hashed and, when new, staged in one run of synchronous calls
+ * there, instead of a dozen trips through the thread pool from here. The
+ * first files of a walk go the main thread's way, so a commit of a handful of
+ * files starts no thread; once the tree proves larger, the workers start,
+ * after the files in flight here are done (the two ways must not stage the
+ * same object at once). Large files, and trees with per-path rules
+ * (statoverride), stay on the main thread.
+ */
+class WorkerFiles {
+  /** Files handed out at once: enough for full batches on both workers. */
+  static readonly IN_FLIGHT = 256;
+  /** Files committed on the main thread before the workers start. */
+  private static readonly WARM_UP = 128;
+
+  private seen = 0;
+  private gate: Promise<void> | null = null;
+  private writer: StagingWriter | null = null;
+
+  private constructor(private readonly ctx: WalkContext, private readonly onMain: Limiter, private readonly make: () => StagingWriter) {}
+
+  static for(ctx: WalkContext, onMain: Limiter): WorkerFiles | null {
+    const rules = ctx.mod.uniformRules();
+    if (!rules || ctx.opts.concurrency !== undefined) return null;
+    const { txn } = ctx;
+    return new WorkerFiles(ctx, onMain, () => new StagingWriter(txn.repo, 2, {
+      stagingDir: txn.stagingDir,
+      objectsDir: path.join(txn.repo.path, 'objects'),
+      zlibLevel: txn.repo.zlibLevel,
+      noXattrs: ctx.noXattrs,
+      rules,
+      newFileOwner: txn.newFileOwner,
+      largeAt: STREAM_THRESHOLD,
+    }));
+  }
+
+  /** The file's content checksum, or null when the main thread is to commit it. */
+  async write(full: string, rel: string): Promise<string | null> {
+    if (++this.seen <= WorkerFiles.WARM_UP) return null;
+    this.gate ??= this.onMain.idle().then(() => {
+      this.writer = this.make();
+    });
+    await this.gate;
+    this.ctx.opts.signal?.throwIfAborted();
+    const out = await (this.writer as StagingWriter).commitFile(full).catch((e: unknown) => {
+      throw fromWorker(e, rel);
+    });
+    if ('deferred' in out) return null;
+    if ('special' in out) throw unsupportedType(rel, out.special);
+    this.ctx.txn.adoptContent(out.checksum, out.written, out.size, out.stored);
+    progress(this.ctx, out.size);
+    if (this.ctx.opts.tally) {
+      this.ctx.opts.tally.files++;
+      this.ctx.opts.tally.bytes += out.size;
+    }
+    return out.checksum;
+  }
+
+  async close(): Promise<void> {
+    await this.writer?.close();
+  }
+}
+
+/** A worker's failure for the file at `rel`, as the main thread's own would read. */
+function fromWorker(e: unknown, rel: string): unknown {
+  if ((e as NodeJS.ErrnoException).code === 'ECHANGED') {
+    return new OstreeTsError(Codes.IO, `${rel} changed size while it was being committed. Commit again once nothing writes to it.`, { path: rel });
+  }
+  return e;
+}
+
+function unsupportedType(rel: string, mode: number): OstreeTsError {
+  return new OstreeTsError(Codes.UNSUPPORTED_FILE_TYPE, `Cannot commit ${rel}: it is ${fileTypeName(mode)}. OSTree trees hold only regular files, symlinks and directories; remove it or exclude it from the tree.`, { path: rel });
 }
 
 function join(rel: string, name: string): string {

@@ -4,10 +4,13 @@
  * (stored-form.ts), synchronously, one batch per message.
  */
 import { InternalError, OstreeTsError } from '../errors/index.js';
+import { sha256Hex } from '../format/checksum.js';
+import { canonicalXattrs, encodeFileHeader, objectSuffix, S_IFLNK, S_IFMT, S_IFREG, type FileHeader } from '../format/objects.js';
 // The modules themselves, not io/index.js: the worker starts faster without the rest of io.
-import { createFileSync, createSymlinkSync, inflateRawSync, renameFileSync } from '../io/object-files.js';
+import { createFileSync, createSymlinkSync, deflateRawSync, inflateRawSync, listNamesSync, readSourceEntrySync, renameFileSync } from '../io/object-files.js';
 import { serveWorker } from '../io/worker.js';
-import type { StageItem, StageReply, StageRequest, StageResult } from './staging-writer.js';
+import { applyRules } from './commit-filter.js';
+import type { SourceProfile, StageItem, StageReply, StageRequest, StageResult } from './staging-writer.js';
 import { ARCHIVE_OBJECT_MODE, checkStorable, storedForm, type StoreProfile, type StoredForm } from './stored-form.js';
 import { BadObjectError, verifyFilez } from './verify-object.js';
 
@@ -27,8 +30,83 @@ function writeForm(dest: string, form: StoredForm, content: Uint8Array): number 
   }
 }
 
-function stage(profile: StoreProfile, item: StageItem): StageResult {
+/** What objects/XX/ holds, per fan-out directory, listed on first use (one readdir instead of a stat per object). */
+class SyncObjectIndex {
+  private fanouts: Set<string> | null = null;
+  private readonly dirs = new Map<string, Set<string>>();
+
+  constructor(private readonly objectsDir: string, private readonly suffix: string) {}
+
+  has(checksum: string): boolean {
+    const fan = checksum.slice(0, 2);
+    let names = this.dirs.get(fan);
+    if (!names) {
+      this.fanouts ??= new Set(listNamesSync(this.objectsDir));
+      names = new Set(this.fanouts.has(fan) ? listNamesSync(`${this.objectsDir}/${fan}`) : []);
+      this.dirs.set(fan, names);
+    }
+    return names.has(`${checksum.slice(2)}.${this.suffix}`);
+  }
+}
+
+const indexes = new Map<string, SyncObjectIndex>();
+let scratch: Buffer | null = null;
+
+/**
+ * A file of a tree being committed: read (a symlink's target, or a small
+ * file whole), hashed as a content object with the committed owner and mode,
+ * and, unless the repository already has the object, created in the staging
+ * directory in its stored form. The file's bytes go from the disk to the
+ * object in one run of calls on this thread.
+ */
+function commitSource(profile: StoreProfile, src: SourceProfile, path: string): StageResult {
+  if (!scratch || scratch.length < src.largeAt + 1) scratch = Buffer.allocUnsafe(src.largeAt + 1);
+  const e = readSourceEntrySync(path, scratch, src.largeAt, src.noXattrs);
+  const type = e.mode & S_IFMT;
+  if (type !== S_IFREG && type !== S_IFLNK) return { ok: true, bytes: 0, source: { special: e.mode } };
+  if (e.large) return { ok: true, bytes: 0, source: { deferred: true } };
+  const isLink = type === S_IFLNK;
+  const st = applyRules(src.rules, { mode: e.mode & (S_IFMT | 0o7777), uid: e.uid, gid: e.gid });
+  const header: FileHeader = {
+    uid: st.uid, gid: st.gid, mode: isLink ? S_IFLNK | 0o777 : st.mode, rdev: 0,
+    symlinkTarget: e.target ?? '',
+    xattrs: canonicalXattrs(e.xattrs),
+  };
+  const content = scratch.subarray(0, e.length);
+  const checksum = sha256Hex(encodeFileHeader(header), content);
+  const isArchive = profile.mode === 'archive';
+  let index = indexes.get(src.objectsDir);
+  if (!index) indexes.set(src.objectsDir, (index = new SyncObjectIndex(src.objectsDir, objectSuffix('file', isArchive))));
+  if (index.has(checksum)) return { ok: true, bytes: 0, source: { checksum, written: false, size: e.length, stored: 0 } };
+  const dest = `${src.stagingDir}/${checksum}.${objectSuffix('file', isArchive)}`;
+  const form = storedForm(profile.mode, header, e.length);
+  // A new file is ours already: leave out the owner (and the chown) when it would not change.
+  const mine = src.newFileOwner;
+  if (form.kind !== 'archive' && form.owner && mine && form.owner.uid === mine.uid && form.owner.gid === mine.gid) form.owner = null;
+  let bytes: number;
   try {
+    if (form.kind === 'archive') {
+      const body = form.deflate ? deflateRawSync(content, src.zlibLevel) : null;
+      const out = body ? Buffer.concat([form.prefix, body]) : form.prefix;
+      createFileSync(dest, out, { mode: form.mode });
+      bytes = out.length;
+    } else {
+      bytes = writeForm(dest, form, content);
+    }
+  } catch (err) {
+    // Staged already in this transaction, by this thread or another: the same object.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { ok: true, bytes: 0, source: { checksum, written: false, size: e.length, stored: 0 } };
+    throw err;
+  }
+  return { ok: true, bytes, source: { checksum, written: true, size: e.length, stored: bytes } };
+}
+
+function stage(profile: StoreProfile, item: StageItem, src: SourceProfile | undefined): StageResult {
+  try {
+    if (item.kind === 'source') {
+      if (!src) throw new InternalError('a source item came without its profile', { path: item.path });
+      return commitSource(profile, src, item.path);
+    }
     if (item.kind === 'rename') {
       renameFileSync(item.from, item.dest);
       return { ok: true, bytes: 0 };
@@ -49,8 +127,8 @@ function stage(profile: StoreProfile, item: StageItem): StageResult {
     if (e instanceof BadObjectError) return { ok: false, bad: e.data, message: e.message };
     if (e instanceof OstreeTsError) return { ok: false, code: e.code, message: e.message, data: e.data };
     const err = e as NodeJS.ErrnoException;
-    return { ok: false, errno: err.code, message: err.message, path: err.path ?? item.dest, syscall: err.syscall };
+    return { ok: false, errno: err.code, message: err.message, path: err.path ?? (item.kind === 'source' ? item.path : item.dest), syscall: err.syscall };
   }
 }
 
-serveWorker<StageRequest, StageReply>((req) => ({ reply: { id: req.id, results: req.items.map((item) => stage(req.profile, item)) } }));
+serveWorker<StageRequest, StageReply>((req) => ({ reply: { id: req.id, results: req.items.map((item) => stage(req.profile, item, req.source)) } }));

@@ -12,32 +12,66 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { startWorker, type WorkerHandle } from '../io/worker.js';
+import type { UniformRules } from './commit-filter.js';
 import type { Repo } from './repo.js';
 import type { StoreProfile } from './stored-form.js';
 import { BadObjectError, type BadObjectFacts } from './verify-object.js';
 
-/** A metadata object already checked by the caller, a served `.filez` to check here, or a staged file to move. */
+/**
+ * A metadata object already checked by the caller, a served `.filez` to
+ * check here, a staged file to move, or a file of a tree being committed
+ * (`source`: read, hashed and, unless the repository has it, staged).
+ */
 export type StageItem =
   | { kind: 'metadata'; dest: string; data: Uint8Array }
   | { kind: 'filez'; dest: string; checksum: string; data: Uint8Array }
-  | { kind: 'rename'; dest: string; from: string };
+  | { kind: 'rename'; dest: string; from: string }
+  | { kind: 'source'; path: string };
+
+/** How the files of a tree being committed become content objects (for `source` items). */
+export interface SourceProfile {
+  /** The transaction's staging directory, and the repository's objects/. */
+  stagingDir: string;
+  objectsDir: string;
+  zlibLevel: number;
+  noXattrs: boolean;
+  rules: UniformRules;
+  /** Who owns a file the worker creates, when known: an owner that differs needs a chown, the same one none. */
+  newFileOwner: { uid: number; gid: number } | null;
+  /** Regular files this large or larger are left to the caller (`deferred`), which streams them. */
+  largeAt: number;
+}
 
 export interface StageRequest {
   id: number;
   /** What the repository keeps: the worker refuses what it could not store faithfully. */
   profile: StoreProfile;
+  source?: SourceProfile;
   items: StageItem[];
 }
 
+/**
+ * What became of a `source` item: its content object's checksum, whether
+ * this worker staged it (not when the repository or the transaction had it)
+ * the content's size and the bytes of its stored form; or `deferred` (a large file, for the caller); or
+ * `special`, the lstat mode of what no content object can be (a device, say).
+ */
+export type SourceOutcome =
+  | { checksum: string; written: boolean; size: number; stored: number }
+  | { deferred: true }
+  | { special: number };
+
 /** `bad`: the object is not what its name says (the facts). Otherwise a failure writing it. */
 export type StageResult =
-  | { ok: true; bytes: number }
+  | { ok: true; bytes: number; source?: SourceOutcome }
   | { ok: false; bad?: BadObjectFacts; code?: string; errno?: string; path?: string; syscall?: string; message: string; data?: Record<string, unknown> };
 
 export interface StageReply {
   id: number;
   results: StageResult[];
 }
+
+type StagedOk = Extract<StageResult, { ok: true }>;
 
 /** Items sent to the worker at once, at most. */
 const BATCH_ITEMS = 64;
@@ -48,21 +82,31 @@ export class StagingWriter {
   private workers: Array<WorkerHandle<StageRequest, StageReply>> = [];
   private turn = 0;
   private nextId = 1;
-  private readonly inflight = new Map<number, Array<{ resolve: (n: number) => void; reject: (e: Error) => void }>>();
-  private queue: Array<{ item: StageItem; resolve: (n: number) => void; reject: (e: Error) => void }> = [];
+  private readonly inflight = new Map<number, Array<{ resolve: (r: StagedOk) => void; reject: (e: Error) => void }>>();
+  private queue: Array<{ item: StageItem; resolve: (r: StagedOk) => void; reject: (e: Error) => void }> = [];
   private queuedBytes = 0;
   private scheduled = false;
   private failed: Error | null = null;
 
-  /** `threads`: worker threads to share the batches (round robin). */
-  constructor(private readonly repo: Repo, private readonly threads = 2) {}
+  /** `threads`: worker threads to share the batches (round robin); `source`: for `commitFile`. */
+  constructor(private readonly repo: Repo, private readonly threads = 2, private readonly source?: SourceProfile) {}
 
   /** Stage one object; resolves with the bytes written. A bad object rejects with BadObjectError. */
-  write(item: StageItem): Promise<number> {
+  async write(item: StageItem): Promise<number> {
+    return (await this.enqueue(item)).bytes;
+  }
+
+  /** Read, hash and (unless the repository has it) stage the file at `path` of a tree being committed. */
+  async commitFile(path: string): Promise<SourceOutcome> {
+    if (!this.source) throw new OstreeTsError(Codes.IO, `This staging writer for ${this.repo.path} commits no files.`, { path });
+    return (await this.enqueue({ kind: 'source', path })).source as SourceOutcome;
+  }
+
+  private enqueue(item: StageItem): Promise<StagedOk> {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      this.queuedBytes += item.kind === 'rename' ? 0 : item.data.length;
+      this.queuedBytes += item.kind === 'rename' || item.kind === 'source' ? 0 : item.data.length;
       if (this.queue.length >= BATCH_ITEMS || this.queuedBytes >= BATCH_BYTES) this.send();
       else if (!this.scheduled) {
         // A moment's wait gathers a batch: one message (and one wake-up of a worker) for many objects.
@@ -102,7 +146,7 @@ export class StagingWriter {
     }
     const id = this.nextId++;
     this.inflight.set(id, batch.map(({ resolve, reject }) => ({ resolve, reject })));
-    this.next().post({ id, profile: { mode: this.repo.mode, disableXattrs: this.repo.disableXattrs }, items: batch.map((b) => b.item) });
+    this.next().post({ id, profile: { mode: this.repo.mode, disableXattrs: this.repo.disableXattrs }, source: this.source, items: batch.map((b) => b.item) });
   }
 
   private onReply(reply: StageReply): void {
@@ -111,7 +155,7 @@ export class StagingWriter {
     this.inflight.delete(reply.id);
     reply.results.forEach((r, i) => {
       const w = waiters[i];
-      if (r.ok) w.resolve(r.bytes);
+      if (r.ok) w.resolve(r);
       else if (r.bad !== undefined) w.reject(new BadObjectError(r.bad));
       else if (r.code) w.reject(new OstreeTsError(r.code, r.message, r.data ?? {}));
       else w.reject(Object.assign(new Error(r.message), { code: r.errno, path: r.path, syscall: r.syscall }));

@@ -62,7 +62,7 @@ export class Transaction {
   readonly counts = { metadataTotal: 0, metadataWritten: 0, contentTotal: 0, contentWritten: 0, contentBytes: 0 };
 
   /** Who owns a file this transaction creates, when that is known. */
-  private readonly newFileOwner: { uid: number; gid: number } | null;
+  readonly newFileOwner: { uid: number; gid: number } | null;
   /** The process umask, as seen on the staging directory: modes it leaves alone need no chmod. */
   private readonly umask: number;
 
@@ -325,6 +325,26 @@ export class Transaction {
     this.staged.add(k);
     this.stats.written++;
     this.stats.bytesWritten += bytes;
+  }
+
+  /**
+   * Count a content object a worker hashed for a commit (StagingWriter's
+   * `commitFile`): staged by it (`written`, `bytes` in its stored form), or
+   * found in the repository or this transaction.
+   */
+  adoptContent(checksum: string, written: boolean, size: number, bytes: number): void {
+    this.counts.contentTotal++;
+    if (!written) {
+      this.stats.existing++;
+      return;
+    }
+    if (this.staged.has(this.key(checksum, 'file'))) return;
+    this.reserveContent(size, `file ${checksum}`);
+    this.staged.add(this.key(checksum, 'file'));
+    this.stats.written++;
+    this.stats.bytesWritten += bytes;
+    this.counts.contentWritten++;
+    this.counts.contentBytes += size;
   }
 
   /** The file of an object this transaction staged, or else of the one in the repository. */
