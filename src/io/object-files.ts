@@ -137,6 +137,24 @@ export function readSourceEntrySync(path: string, scratch: Buffer, largeAt: numb
   return entry;
 }
 
+/** Feed a whole file to `sink`, `scratch` at a time, on this thread; returns its length. */
+export function readChunksSync(path: string, scratch: Buffer, sink: (chunk: Buffer) => void): number {
+  const fd = openSync(path, 'r');
+  try {
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, scratch, 0, scratch.length, null);
+      if (n === 0) return total;
+      sink(scratch.subarray(0, n));
+      total += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+
 /** The names in a directory, or none when it does not exist. */
 export function listNamesSync(dir: string): string[] {
   try {

@@ -92,6 +92,15 @@ export function readXattrsSync(path: string): RawXattr[] {
   return out;
 }
 
+/** readXattr, blocking. */
+export function readXattrSync(path: string, name: string): Buffer | null {
+  try {
+    return binding().getAttributeSync(path, name);
+  } catch (e) {
+    throw ioError('read', path, e);
+  }
+}
+
 /** writeXattrs, blocking. */
 export function writeXattrsSync(path: string, xattrs: RawXattr[]): void {
   for (const x of xattrs) {

@@ -3,11 +3,14 @@ import { Codes, OstreeTsError } from '../errors/index.js';
 import { lookup } from '../format/gvariant.js';
 import { decodeMetadata, type ObjectType } from '../format/objects.js';
 import { fsp } from '../io/fs.js';
+import { startWorker } from '../io/worker.js';
 import { markCommitPartial } from './commit-partial.js';
 import { listRefs } from './refs.js';
 import type { Repo } from './repo.js';
 import { objectKey, splitKey, traverseCommit, type ObjectKey } from './traverse.js';
-import { BadObjectError, storedContentChecksum, verifyMetadata } from './verify-object.js';
+import { problemOf, type FsckProfile } from './fsck-verify.js';
+import type { FsckReply, FsckRequest } from './fsck-worker.js';
+import { storedContentChecksum, verifyMetadata } from './verify-object.js';
 
 export interface FsckProblem {
   checksum: string;
@@ -51,10 +54,64 @@ async function verifyObject(repo: Repo, checksum: string, type: ObjectType, scra
     verifyMetadata(checksum, type, bytes);
     return null;
   } catch (e) {
-    if (e instanceof BadObjectError && e.data.actual) return `checksum is ${e.data.actual}, not ${checksum}`;
-    if (e instanceof BadObjectError) return e.why;
-    if (e instanceof OstreeTsError) return e.message;
-    throw e;
+    return problemOf(e, checksum);
+  }
+}
+
+/** From this many objects on, two worker threads check them (a smaller repository is done before they would start). */
+const WORKERS_FROM = 512;
+const BATCH = 128;
+
+/**
+ * Check `keys` on two worker threads (fsck-worker.ts), each object in one run
+ * of synchronous calls there; `record` gets each finding as it comes. What a
+ * worker leaves (archive objects too large to hold) is checked here after.
+ */
+async function checkOnWorkers(repo: Repo, keys: ObjectKey[], record: (key: ObjectKey, problem: string | null) => void, signal?: AbortSignal): Promise<void> {
+  const profile: FsckProfile = { mode: repo.mode, disableXattrs: repo.disableXattrs, holdAtMost: 4 * 1024 * 1024 };
+  const waiting = new Map<number, { resolve: (r: FsckReply) => void; reject: (e: Error) => void }>();
+  let failed: Error | null = null;
+  const fail = (e: Error): void => {
+    failed ??= new OstreeTsError(Codes.IO, `A worker thread checking the objects of ${repo.path} failed: ${e.message}. Run fsck again.`, { path: repo.path }, { cause: e });
+    for (const w of waiting.values()) w.reject(failed);
+    waiting.clear();
+  };
+  const workers = [0, 1].map(() => startWorker<FsckRequest, FsckReply>(new URL('./fsck-worker.js', import.meta.url), (reply) => {
+    const w = waiting.get(reply.id);
+    waiting.delete(reply.id);
+    w?.resolve(reply);
+  }, fail));
+  let nextId = 1;
+  let next = 0;
+  const deferred: ObjectKey[] = [];
+  const feed = async (w: (typeof workers)[number]): Promise<void> => {
+    while (next < keys.length) {
+      if (failed) throw failed;
+      signal?.throwIfAborted();
+      const batch = keys.slice(next, next + BATCH);
+      next += batch.length;
+      const id = nextId++;
+      const reply = await new Promise<FsckReply>((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        w.post({ id, profile, items: batch.map((k) => { const { checksum, type } = splitKey(k); return { checksum, type, path: repo.objectPath(checksum, type) }; }) });
+      });
+      reply.results.forEach((r, i) => {
+        if (r === 'defer') deferred.push(batch[i]);
+        else if (r === null || typeof r === 'string') record(batch[i], r);
+        else throw Object.assign(new Error(r.message), { code: r.errno, path: r.path, syscall: r.syscall });
+      });
+    }
+  };
+  try {
+    // Two batches in flight on each worker: one is checked while the other's findings come back.
+    await Promise.all(workers.flatMap((w) => [feed(w), feed(w)]));
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  const scratch = Buffer.allocUnsafe(512 * 1024);
+  for (const k of deferred) {
+    const { checksum, type } = splitKey(k);
+    record(k, await verifyObject(repo, checksum, type, scratch));
   }
 }
 
@@ -86,23 +143,35 @@ async function fsckLocked(repo: Repo, opts: FsckOptions): Promise<FsckReport> {
   for await (const o of repo.listObjects()) all.push(objectKey(o.checksum, o.type));
   report.objects = all.length;
   const corrupt = new Set<ObjectKey>();
+  const found: FsckProblem[] = [];
   let done = 0;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    const scratch = Buffer.allocUnsafe(512 * 1024);
-    while (next < all.length) {
-      const o = splitKey(all[next++]);
-      opts.signal?.throwIfAborted();
-      const problem = await verifyObject(repo, o.checksum, o.type, scratch);
-      if (problem) {
-        corrupt.add(objectKey(o.checksum, o.type));
-        report.problems.push({ checksum: o.checksum, type: o.type, kind: 'corrupt', message: `object ${o.checksum}.${o.type} is corrupt: ${problem}` });
-      }
-      done++;
-      if (opts.onProgress && (done % 512 === 0 || done === all.length)) opts.onProgress({ phase: 'fsck', done, total: all.length });
+  const record = (key: ObjectKey, problem: string | null): void => {
+    if (problem) {
+      const o = splitKey(key);
+      corrupt.add(key);
+      found.push({ checksum: o.checksum, type: o.type, kind: 'corrupt', message: `object ${o.checksum}.${o.type} is corrupt: ${problem}` });
     }
+    done++;
+    if (opts.onProgress && (done % 512 === 0 || done === all.length)) opts.onProgress({ phase: 'fsck', done, total: all.length });
   };
-  await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
+  if (opts.concurrency === undefined && all.length >= WORKERS_FROM) {
+    await checkOnWorkers(repo, all, record, opts.signal);
+  } else {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      const scratch = Buffer.allocUnsafe(512 * 1024);
+      while (next < all.length) {
+        const key = all[next++];
+        const o = splitKey(key);
+        opts.signal?.throwIfAborted();
+        record(key, await verifyObject(repo, o.checksum, o.type, scratch));
+      }
+    };
+    await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
+  }
+  // Problems in the order of the objects, however the checks were spread.
+  found.sort((a, b) => (a.checksum < b.checksum ? -1 : a.checksum > b.checksum ? 1 : 0));
+  report.problems.push(...found);
   // Each complete commit must have its whole tree.
   const present = new Set<ObjectKey>(opts.delete ? all.filter((k) => !corrupt.has(k)) : all);
   const commits = all.filter((k) => k.endsWith('.commit') && !corrupt.has(k)).map(splitKey);

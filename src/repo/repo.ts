@@ -17,6 +17,7 @@ import { fsp, path, createReadStream, isErrno, atomicWriteFile, exists, readSmal
 import { nodeRepoHost, type RepoHost } from '../io/host-env.js';
 import { FaultPointReached, type FaultPoint } from './fault-points.js';
 import { RepoLock, type RepoLockMode } from './repo-lock.js';
+import { noUserMetaError, storedTypeError } from './stored-form.js';
 
 // Loaded with the first content object read (or the first partial-commit check), not with every handle:
 // `rev-parse`, `refs` and `config` never need them.
@@ -366,9 +367,7 @@ export class Repo {
     const st = await fsp.lstat(p);
     this.checkStoredType(checksum, st.isFile());
     const raw = await (await loadXattr()).readXattr(p, 'user.ostreemeta');
-    if (!raw) {
-      throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file has no user.ostreemeta attribute. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file', reason: 'it has no user.ostreemeta attribute' });
-    }
+    if (!raw) throw noUserMetaError(checksum);
     const meta = decodeUserMeta(raw, `user.ostreemeta of ${checksum}`);
     const isLink = (meta.mode & S_IFMT) === S_IFLNK;
     let target = '';
@@ -393,9 +392,7 @@ export class Repo {
   }
 
   private checkStoredType(checksum: string, ok: boolean): void {
-    if (!ok) {
-      throw new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file is neither a regular file nor a symlink. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file', reason: 'it is neither a regular file nor a symlink' });
-    }
+    if (!ok) throw storedTypeError(checksum);
   }
 
   /** Every loose object in the repository. */

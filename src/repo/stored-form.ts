@@ -139,3 +139,13 @@ export function checkBareUserOnlyFile(checksum: string, header: FileHeader): voi
     throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `Content object ${checksum}: invalid mode 0${header.mode.toString(8)} with bits 0${invalid.toString(8).padStart(4, '0')} (with --bareuseronly-files a file may not be setuid, setgid, sticky or world-writable). Nothing of it was stored and no ref moved.`, { checksum, mode: header.mode });
   }
 }
+
+/** A content object stored as neither a regular file nor a symlink. */
+export function storedTypeError(checksum: string): OstreeTsError {
+  return new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file is neither a regular file nor a symlink. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file', reason: 'it is neither a regular file nor a symlink' });
+}
+
+/** A bare-user content object without its user.ostreemeta. */
+export function noUserMetaError(checksum: string): OstreeTsError {
+  return new OstreeTsError(Codes.OBJECT_CORRUPT, `Object ${checksum}.file has no user.ostreemeta attribute. Run 'ostree-ts fsck --delete' and pull or commit it again.`, { checksum, type: 'file', reason: 'it has no user.ostreemeta attribute' });
+}

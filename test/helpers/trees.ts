@@ -84,3 +84,18 @@ export async function makeOwnedTree(root: string): Promise<string> {
   await chown(path.join(root, 'other', 'mixed'), 0, 1001);
   return root;
 }
+
+/** `count` small files in the root (walked first: a commit's worker threads take over among them), duplicates and empty ones among them, then the fixture trees below. */
+export async function makeManyFilesTree(root: string, count = 200): Promise<string> {
+  await mkdir(root, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const name = `f${String(i).padStart(3, '0')}`;
+    // Every tenth file is empty and every seventh repeats another's content: the same object from both threads.
+    const content = i % 10 === 0 ? '' : i % 7 === 0 ? 'shared content\n' : `file ${i}\n`.repeat(i);
+    await writeFile(path.join(root, name), content, { mode: i % 3 === 0 ? 0o755 : 0o644 });
+  }
+  await makeRichTree(path.join(root, 'rich'));
+  await makeXattrTree(path.join(root, 'xattrs'));
+  await makeOwnedTree(path.join(root, 'owned'));
+  return root;
+}

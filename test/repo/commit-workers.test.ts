@@ -9,26 +9,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { MODES, ok, ostree, ots, requireOstree, tempDir } from '../helpers/env.js';
-import { makeOwnedTree, makeRichTree, makeXattrTree } from '../helpers/trees.js';
+import { makeManyFilesTree as makeLargeTree } from '../helpers/trees.js';
 
 const COMMIT_ARGS = ['--timestamp=@1700000000', '-s', 'workers'];
-
-/** 200 small files in the root (walked first, so the workers take over among them), duplicates and empty ones among them, then the fixture trees below. */
-async function makeLargeTree(root: string): Promise<string> {
-  await mkdir(root, { recursive: true });
-  for (let i = 0; i < 200; i++) {
-    const name = `f${String(i).padStart(3, '0')}`;
-    // Every tenth file is empty and every seventh repeats another's content: the same object from both threads.
-    const content = i % 10 === 0 ? '' : i % 7 === 0 ? 'shared content\n' : `file ${i}\n`.repeat(i);
-    await writeFile(path.join(root, name), content, { mode: i % 3 === 0 ? 0o755 : 0o644 });
-  }
-  await makeRichTree(path.join(root, 'rich'));
-  await makeXattrTree(path.join(root, 'xattrs'));
-  await makeOwnedTree(path.join(root, 'owned'));
-  return root;
-}
 
 async function commitBoth(dir: string, mode: string, tree: string, extra: string[] = []): Promise<{ ours: string; theirs: string; repo: string }> {
   const repo = path.join(dir, `ots-${mode}-${extra.join('')}`);
