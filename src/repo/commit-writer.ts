@@ -23,7 +23,7 @@ export interface TreeWriteOptions {
   canonicalPermissions?: boolean;
   /** Owners, permissions, statoverride and skip-list (built from the fields above when absent). */
   modifier?: CommitModifier;
-  /** How many files are read and written at once. */
+  /** How many files are read and written at once on the main thread; when set, every file is (no worker threads). */
   concurrency?: number;
   signal?: AbortSignal;
   onProgress?: (event: { phase: 'commit'; filesDone: number; bytesDone: number }) => void;

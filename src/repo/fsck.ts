@@ -35,6 +35,7 @@ export interface FsckReport {
 export interface FsckOptions {
   /** Remove corrupt objects and mark commits that need them as partial. */
   delete?: boolean;
+  /** Objects checked at once on the main thread; when set, every object is (no worker threads). */
   concurrency?: number;
   onProgress?: (e: { phase: 'fsck'; done: number; total: number }) => void;
   signal?: AbortSignal;
