@@ -20,7 +20,6 @@ import type { FaultPoint } from './fault-points.js';
 import { SpaceReserve, readMinFreeSpace } from './free-space.js';
 import { ObjectIndex } from './object-index.js';
 import type { Repo } from './repo.js';
-import { splitKey } from './traverse.js';
 import { ARCHIVE_OBJECT_MODE, storedForm, type Owner, type StoredForm } from './stored-form.js';
 
 /** Content at least this large is streamed rather than read whole. */
@@ -45,8 +44,8 @@ export class Transaction {
   readonly repo: Repo;
   readonly stagingDir: string;
   readonly fsync: boolean;
-  /** Keys (`CHECKSUM.TYPE`) of the objects written into the staging directory. */
-  private readonly staged = new Set<string>();
+  /** The objects written into the staging directory. */
+  private readonly staged = new StagedObjects();
   private readonly inflight = new Map<string, Promise<boolean>>();
   /** What the repository holds, listed once per objects/XX directory: one readdir instead of an lstat per object. */
   private readonly index: ObjectIndex;
@@ -146,7 +145,7 @@ export class Transaction {
     else this.counts.metadataTotal++;
     const pending = this.inflight.get(k);
     if (pending) return pending;
-    if (this.staged.has(k)) {
+    if (this.staged.has(checksum, type)) {
       this.stats.existing++;
       return false;
     }
@@ -165,7 +164,7 @@ export class Transaction {
           await recordSpaceAtFailure(e, dest);
           throw e;
         }
-        this.staged.add(k);
+        this.staged.add(checksum, type);
         this.stats.written++;
         if (isFile) this.counts.contentWritten++;
         else this.counts.metadataWritten++;
@@ -193,7 +192,7 @@ export class Transaction {
   async writeNamedMetadata(type: ObjectType, checksum: string, bytes: Buffer): Promise<void> {
     const dest = this.stagedName(checksum, type);
     await fsp.writeFile(dest, bytes, { mode: 0o644 });
-    this.staged.add(this.key(checksum, type));
+    this.staged.add(checksum, type);
   }
 
   /**
@@ -318,11 +317,10 @@ export class Transaction {
    */
   adoptStaged(checksum: string, type: ObjectType, bytes: number): void {
     if (this.done) throw new OstreeTsError(Codes.IO, `The transaction in ${this.stagingDir} is already finished; ${checksum}.${type} was not written.`, { checksum, type });
-    const k = this.key(checksum, type);
-    if (this.staged.has(k)) return;
+    if (this.staged.has(checksum, type)) return;
     // Written already (by the staging worker): counted now, as libostree counts a streamed object once it is complete.
     if (type === 'file') this.reserveContent(bytes, `file ${checksum}`);
-    this.staged.add(k);
+    this.staged.add(checksum, type);
     this.stats.written++;
     this.stats.bytesWritten += bytes;
   }
@@ -338,9 +336,9 @@ export class Transaction {
       this.stats.existing++;
       return;
     }
-    if (this.staged.has(this.key(checksum, 'file'))) return;
+    if (this.staged.has(checksum, 'file')) return;
     this.reserveContent(size, `file ${checksum}`);
-    this.staged.add(this.key(checksum, 'file'));
+    this.staged.add(checksum, 'file');
     this.stats.written++;
     this.stats.bytesWritten += bytes;
     this.counts.contentWritten++;
@@ -349,12 +347,12 @@ export class Transaction {
 
   /** The file of an object this transaction staged, or else of the one in the repository. */
   objectFile(checksum: string, type: ObjectType): string {
-    return this.staged.has(this.key(checksum, type)) ? this.stagedName(checksum, type) : this.repo.objectPath(checksum, type);
+    return this.staged.has(checksum, type) ? this.stagedName(checksum, type) : this.repo.objectPath(checksum, type);
   }
 
   /** A dirtree written by this transaction or already in the repository. */
   async loadDirTree(checksum: string): Promise<DirTree> {
-    if (this.staged.has(this.key(checksum, 'dirtree'))) {
+    if (this.staged.has(checksum, 'dirtree')) {
       return decodeDirTree(await fsp.readFile(this.stagedName(checksum, 'dirtree')), checksum);
     }
     return this.repo.loadDirTree(checksum);
@@ -453,27 +451,33 @@ export class Transaction {
     if (this.fsync && this.staged.size > 0) await syncFilesystem(this.stagingDir);
     const objectsDir = path.join(this.repo.path, 'objects');
     const fanouts = new Set<string>(this.staged.size ? await fsp.readdir(objectsDir).catch(() => []) : []);
-    const rank = (key: string): number => (key.endsWith('.commit') ? 2 : key.endsWith('.commitmeta') ? 1 : 0);
-    const commits = [...this.staged].some((k) => rank(k) > 0);
+    const rank = (type: ObjectType): number => (type === 'commit' ? 2 : type === 'commitmeta' ? 1 : 0);
+    let commits = false;
+    for (const o of this.staged.entries()) if (rank(o.type) > 0) commits = true;
     for (const r of [0, 1, 2]) {
       if (r === 1 && commits) this.stopAt('before-commit-rename');
-      const batch = [...this.staged].filter((k) => rank(k) === r);
-      for (const k of batch) {
-        const fan = k.slice(0, 2);
+      // In chunks: memory stays flat however many objects there are.
+      let chunk: Array<[string, string]> = [];
+      let moved = 0;
+      const flush = async (): Promise<void> => {
+        if (opts.rename) await opts.rename(chunk);
+        else await mapLimit(chunk, 16, ([from, to]) => renameQuick(from, to));
+        moved += chunk.length;
+        chunk = [];
+      };
+      for (const { checksum, type } of this.staged.entries()) {
+        if (rank(type) !== r) continue;
+        const fan = checksum.slice(0, 2);
         if (!fanouts.has(fan)) {
           await mkdirp(path.join(objectsDir, fan), 0o775);
           fanouts.add(fan);
         }
+        chunk.push([this.stagedName(checksum, type), path.join(objectsDir, objectRelPath(checksum, type, this.repo.isArchive))]);
+        if (chunk.length >= 1024) await flush();
       }
-      const moves = batch.map((k): [string, string] => {
-        const { checksum, type } = splitKey(k);
-        return [this.stagedName(checksum, type), path.join(objectsDir, objectRelPath(checksum, type, this.repo.isArchive))];
-      });
-      if (opts.rename) await opts.rename(moves);
-      // A bounded number of renames in flight: memory stays flat however many objects there are.
-      else await mapLimit(moves, 16, ([from, to]) => renameQuick(from, to));
+      if (chunk.length) await flush();
       // Objects durable and visible before the commits that need them.
-      if (r === 0 && batch.length && commits && this.fsync) await syncFilesystem(objectsDir);
+      if (r === 0 && moved && commits && this.fsync) await syncFilesystem(objectsDir);
     }
     if (this.fsync && this.staged.size) await syncFilesystem(objectsDir);
     this.done = true;
@@ -516,6 +520,35 @@ async function chownForBare(dest: string, owner: Owner): Promise<void> {
       throw new OstreeTsError(Codes.UNSUPPORTED_MODE, `A bare repository stores real owners (here ${owner.uid}:${owner.gid}), which needs root. Run as root, or use a bare-user repository (ostree-ts init --mode=bare-user).`, { uid: owner.uid, gid: owner.gid }, { cause: e });
     }
     throw e;
+  }
+}
+
+const TYPE_BITS: ReadonlyArray<[ObjectType, number]> = [['file', 1], ['dirtree', 2], ['dirmeta', 4], ['commit', 8], ['commitmeta', 16], ['tombstone-commit', 32]];
+const BIT = new Map(TYPE_BITS);
+
+/**
+ * Which objects a transaction staged: a checksum and a bit per type, so that
+ * a commit of a hundred thousand files holds each checksum once, as the
+ * string it came as, and no key built from it.
+ */
+class StagedObjects {
+  private readonly byChecksum = new Map<string, number>();
+  size = 0;
+
+  has(checksum: string, type: ObjectType): boolean {
+    return ((this.byChecksum.get(checksum) ?? 0) & (BIT.get(type) as number)) !== 0;
+  }
+
+  add(checksum: string, type: ObjectType): void {
+    const bits = this.byChecksum.get(checksum) ?? 0;
+    const bit = BIT.get(type) as number;
+    if (bits & bit) return;
+    this.byChecksum.set(checksum, bits | bit);
+    this.size++;
+  }
+
+  *entries(): Generator<{ checksum: string; type: ObjectType }> {
+    for (const [checksum, bits] of this.byChecksum) for (const [type, bit] of TYPE_BITS) if (bits & bit) yield { checksum, type };
   }
 }
 
