@@ -217,7 +217,13 @@ export async function openOutput(dest: string | NodeJS.WritableStream, compressi
     },
     async abort() {
       (head as import('node:stream').Writable).destroy();
-      if (tmp) await fsp.rm(tmp, { force: true });
+      if (tmp) {
+        // The file may still be opening: remove it only once the stream has closed, or the open would create it after.
+        const ws = out as import('node:fs').WriteStream;
+        ws.destroy();
+        if (!ws.closed) await new Promise<void>((resolve) => ws.once('close', () => resolve()));
+        await fsp.rm(tmp, { force: true });
+      }
     },
   };
 }
