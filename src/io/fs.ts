@@ -182,6 +182,42 @@ export function syncFilesystem(p: string): Promise<void> {
   });
 }
 
+/**
+ * At most `n` calls of `run` at once, across every caller; the rest wait
+ * their turn (a finishing call hands its slot straight to the next). Only
+ * leaf operations should take a slot, so that nesting cannot deadlock.
+ */
+export class Limiter {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly n: number, private readonly signal?: AbortSignal) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active < this.n) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over, still counted
+    try {
+      this.signal?.throwIfAborted();
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else if (--this.active === 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const f of w) f();
+      }
+    }
+  }
+
+  /** Resolves once nothing runs or waits. */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+}
+
 /** Run `fn` over `items` with at most `limit` promises in flight; stops at the first error. */
 export async function mapLimit<T, R>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];

@@ -6,7 +6,7 @@ import type { Stats } from 'node:fs';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import type { VarDict } from '../format/gvariant.js';
 import { canonicalXattrs, encodeCommit, encodeDirMeta, encodeDirTree, sortByName, validateFilename, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Commit, type DirTree, type FileHeader, type Xattr } from '../format/objects.js';
-import { fsp, lstatQuick, path, readInto } from '../io/fs.js';
+import { fsp, Limiter, lstatQuick, path, readInto } from '../io/fs.js';
 import { readXattrs } from '../io/xattr.js';
 import { CommitModifier } from './commit-filter.js';
 import { StagingWriter } from './staging-writer.js';
@@ -105,8 +105,8 @@ async function walkDirectory(ctx: WalkContext, rootPath: string, rootSt: Stats):
   // Small files are read into reusable buffers, one per file in flight: no garbage per file.
   const buffers: Buffer[] = [];
   const onMain = new Limiter(ctx.opts.concurrency ?? 8);
-  const writeOnMain = (full: string, rel: string, st: Stats | null): Promise<string> => onMain.run(async () => {
-    st ??= await lstatQuick(full);
+  const writeOnMain = (full: string, rel: string): Promise<string> => onMain.run(async () => {
+    const st = await lstatQuick(full);
     if (!st.isFile() && !st.isSymbolicLink()) throw unsupportedType(rel, st.mode);
     const scratch = buffers.pop() ?? Buffer.allocUnsafe(STREAM_THRESHOLD);
     try {
@@ -134,7 +134,7 @@ async function walkDirectory(ctx: WalkContext, rootPath: string, rootSt: Stats):
       file: async (name, dir) => {
         const full = path.join(dir.path, name);
         const rel = join(dir.rel, name);
-        const checksum = (offMain && await offMain.write(full, rel)) || await writeOnMain(full, rel, null);
+        const checksum = (offMain && await offMain.write(full, rel)) || await writeOnMain(full, rel);
         dir.tree.files.push({ name, checksum });
       },
       finish: async (dir, parent) => {
@@ -154,38 +154,6 @@ async function walkDirectory(ctx: WalkContext, rootPath: string, rootSt: Stats):
   }
   if (!root.result) throw new OstreeTsError(Codes.IO, `The walk of ${rootPath} did not complete.`, { path: rootPath });
   return root.result;
-}
-
-/** At most `n` calls of `run` at once; the rest wait their turn. */
-class Limiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  private idleWaiters: Array<() => void> = [];
-
-  constructor(private readonly n: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.n) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      const next = this.waiting.shift();
-      if (next) next();
-      else if (this.active === 0) {
-        const w = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const f of w) f();
-      }
-    }
-  }
-
-  /** Resolves once nothing runs or waits. */
-  idle(): Promise<void> {
-    if (this.active === 0 && this.waiting.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
 import { encodeDirMeta, encodeDirTree, sortByName, validateFilename, S_IFDIR, S_IFLNK, S_IFREG, type DirTree } from '../format/objects.js';
+import { Limiter } from '../io/fs.js';
 import { GitRepo, type GitTreeEntry } from '../io/git.js';
 import type { CommitModifier } from './commit-filter.js';
 import type { RootChecksums } from './commit-writer.js';
@@ -44,7 +45,7 @@ export async function importGitTree(
   const git = await GitRepo.open(spec.repo);
   const commit = await git.resolveCommit(spec.rev);
   const tree = await git.treeOf(commit, spec.subdir);
-  const limit = limiter(8);
+  const limit = new Limiter(8);
   // Identical git subtrees give identical OSTree trees, unless a path-dependent modifier is at work.
   const memo = modifier.isIdentity ? new Map<string, Promise<RootChecksums>>() : null;
 
@@ -78,7 +79,7 @@ export async function importGitTree(
           const base = isLink ? S_IFLNK | 0o777 : S_IFREG | (e.mode === '100755' ? 0o755 : 0o644);
           const st = modifier.apply(p, { mode: base, uid: 0, gid: 0 });
           // Blobs are read whole: a limit shared by every level keeps few in memory at once.
-          const checksum = await limit(async () => {
+          const checksum = await limit.run(async () => {
             const data = await git.readBlob(e.oid);
             const header = { uid: st.uid, gid: st.gid, mode: st.mode, rdev: 0, symlinkTarget: isLink ? data.toString('utf8') : '', xattrs: [] };
             return txn.writeContent(header, isLink ? { kind: 'symlink' } : { kind: 'buffer', data });
@@ -100,20 +101,3 @@ export async function importGitTree(
   return { root, source: await git.sourceName(), commit };
 }
 
-/** Run at most `n` tasks at once, across every caller. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    // A finishing task hands its slot straight to the next waiter.
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
-}

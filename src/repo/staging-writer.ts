@@ -10,7 +10,7 @@
  * while the main thread goes on fetching. The caller then adopts each staged
  * file into its transaction (`Transaction.adoptStaged`).
  */
-import { Codes, OstreeTsError } from '../errors/index.js';
+import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import { startWorker, type WorkerHandle } from '../io/worker.js';
 import type { UniformRules } from './commit-filter.js';
 import type { Repo } from './repo.js';
@@ -98,7 +98,7 @@ export class StagingWriter {
 
   /** Read, hash and (unless the repository has it) stage the file at `path` of a tree being committed. */
   async commitFile(path: string): Promise<SourceOutcome> {
-    if (!this.source) throw new OstreeTsError(Codes.IO, `This staging writer for ${this.repo.path} commits no files.`, { path });
+    if (!this.source) throw new InternalError('commitFile on a staging writer made without a source profile', { path });
     return (await this.enqueue({ kind: 'source', path })).source as SourceOutcome;
   }
 

@@ -337,10 +337,7 @@ export class Transaction {
       return;
     }
     if (this.staged.has(checksum, 'file')) return;
-    this.reserveContent(size, `file ${checksum}`);
-    this.staged.add(checksum, 'file');
-    this.stats.written++;
-    this.stats.bytesWritten += bytes;
+    this.adoptStaged(checksum, 'file', bytes);
     this.counts.contentWritten++;
     this.counts.contentBytes += size;
   }

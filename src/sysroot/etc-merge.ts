@@ -18,7 +18,7 @@
  * too).
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { chmodSync, copyFileSync, fsp, isErrno, lchownSync, lstatQuick, lstatSync, mkdirSync, path, readdirSync, readlinkSync, readSmallFile, symlinkSync, utimesSync, type Stats } from '../io/fs.js';
+import { chmodSync, copyFileSync, fsp, isErrno, lchownSync, Limiter, lstatQuick, lstatSync, mkdirSync, path, readdirSync, readlinkSync, readSmallFile, symlinkSync, utimesSync, type Stats } from '../io/fs.js';
 import { readXattrsSync, writeXattrsSync } from '../io/xattr.js';
 
 export interface EtcMergePlan {
@@ -66,26 +66,6 @@ function kindOf(st: Stats): Kind {
 
 function describeKind(k: Kind): string {
   return k === 'dir' ? 'a directory' : k === 'symlink' ? 'a symlink' : k === 'file' ? 'a file' : 'a special file';
-}
-
-/** Bounded parallelism for a recursive walk: only leaf operations take a slot, so nesting cannot deadlock. */
-type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
-
-function limiter(n: number, signal?: AbortSignal): Limit {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active < n) active++;
-    else await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over, still counted
-    try {
-      signal?.throwIfAborted();
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
 }
 
 /** Like Promise.all, but waits for every promise to settle before reporting the first failure (nothing left running). */
@@ -190,7 +170,9 @@ async function differ(a: string, sa: Stats, b: string, sb: Stats, kind: Kind): P
  */
 export async function diffEtc(origEtc: string, modifiedEtc: string, opts: EtcMergeOptions = {}): Promise<EtcMergePlan> {
   const plan: EtcMergePlan = { modified: [], removed: [], added: [] };
-  const limit = limiter(PARALLEL, opts.signal);
+  // Bounded parallelism for a recursive walk: only leaf operations take a slot, so nesting cannot deadlock.
+  const limiter = new Limiter(PARALLEL, opts.signal);
+  const limit = <T>(fn: () => Promise<T>): Promise<T> => limiter.run(fn);
 
   const walk = async (rel: string): Promise<void> => {
     const [aNames, bNames] = await limit(() => Promise.all([readNames(path.join(origEtc, rel)), readNames(path.join(modifiedEtc, rel))]));
