@@ -11,7 +11,7 @@
  * before it is staged; a bad one fails with BadObjectError.
  */
 import { Codes, OstreeTsError } from '../errors/index.js';
-import { S_IFLNK, S_IFMT } from '../format/objects.js';
+import { S_IFLNK, S_IFMT, type FileHeader } from '../format/objects.js';
 import { fsp, path, randomSuffix } from '../io/fs.js';
 import { recordSpaceAtFailure } from '../io/space.js';
 import type { Repo } from './repo.js';
@@ -87,6 +87,21 @@ export class BatchedStore {
     return this.write(async (txn) => {
       txn.adoptStaged(checksum, 'file', await this.writer.write({ kind: 'filez', dest: txn.stagedPath(checksum, 'file'), checksum, data: body }));
     });
+  }
+
+  /**
+   * Stage, in `txn` (a batch of this store's, inside `stage`), content built
+   * in memory: the worker hashes it with its header, refuses it with
+   * BadObjectError unless that gives `checksum`, and writes it in this
+   * repository's form. `data` is copied, so a view into a larger buffer costs
+   * only its own bytes.
+   */
+  async builtContent(txn: Transaction, checksum: string, header: FileHeader, data: Uint8Array): Promise<void> {
+    if (txn.hasStaged(checksum, 'file')) return;
+    // Its own buffers: a view would carry the whole buffer it is cut from to the worker.
+    const own: FileHeader = { ...header, xattrs: header.xattrs.map((x) => ({ name: x.name, value: Uint8Array.prototype.slice.call(x.value) })) };
+    const bytes = await this.writer.write({ kind: 'content', dest: txn.stagedPath(checksum, 'file'), checksum, header: own, data: Uint8Array.prototype.slice.call(data) });
+    txn.adoptStaged(checksum, 'file', bytes);
   }
 
   /** Write into the current batch with the transaction's own calls; `weight`: the objects it counts for. */

@@ -21,6 +21,7 @@ import { BadObjectError, verifyContent, verifyMetadata } from './verify-object.j
 export const MAX_PART_PAYLOAD = 1024 * 1024 * 1024;
 /** Objects of a part built and written at once. */
 const APPLY_CONCURRENCY = 16;
+const APPLY_CONCURRENCY_WORKERS = 128;
 /** Copied bytes handed to the writer at a time. */
 const COPY_CHUNK = 256 * 1024;
 
@@ -67,9 +68,13 @@ export interface ApplyStats {
 /**
  * Build and store every object of one part. Source objects (for copy and
  * bspatch operations) are read from the repository. Throws, storing nothing
- * more, at the first object that does not hash to its name.
+ * more, at the first object that does not hash to its name. With `store`
+ * (whose batch `txn` is), content built in memory is hashed and written by
+ * its worker threads (BatchedStore.builtContent) instead of on this thread.
  */
-export async function applyPart(txn: Transaction, part: Uint8Array | PlannedObject[], header: DeltaPartHeader, what: string, stats: ApplyStats = { written: 0, existing: 0 }): Promise<ApplyStats> {
+export async function applyPart(
+  txn: Transaction, part: Uint8Array | PlannedObject[], header: DeltaPartHeader, what: string, stats: ApplyStats = { written: 0, existing: 0 }, store?: BatchedStore,
+): Promise<ApplyStats> {
   const plan = Array.isArray(part) ? part : await preparePart(part, header, what);
   const repo = txn.repo;
   // Source objects (for copies and bspatch), read once each while this part is applied.
@@ -85,14 +90,15 @@ export async function applyPart(txn: Transaction, part: Uint8Array | PlannedObje
     }
     return p;
   };
-  // Objects are independent of each other: several are built and written at once.
-  await mapLimit(plan, APPLY_CONCURRENCY, async (obj) => {
-    if (await repo.hasObject(obj.checksum, obj.kind === 'metadata' ? obj.type : 'file')) {
+  // Objects are independent of each other: several are built and written at once
+  // (many, when the store's workers write them: they come in batches).
+  await mapLimit(plan, store ? APPLY_CONCURRENCY_WORKERS : APPLY_CONCURRENCY, async (obj) => {
+    if (await txn.hasObject(obj.checksum, obj.kind === 'metadata' ? obj.type : 'file')) {
       stats.existing++;
       return;
     }
     if (obj.kind === 'metadata') await storeMetadata(txn, obj, what);
-    else await storeContent(txn, obj, what, readSource);
+    else await storeContent(txn, obj, what, readSource, store);
     stats.written++;
   });
   return stats;
@@ -113,7 +119,7 @@ async function storeMetadata(txn: Transaction, obj: Extract<PlannedObject, { kin
 }
 
 async function storeContent(
-  txn: Transaction, obj: Extract<PlannedObject, { kind: 'content' }>, what: string, readSource: (c: string, forObject: string) => Promise<Buffer>,
+  txn: Transaction, obj: Extract<PlannedObject, { kind: 'content' }>, what: string, readSource: (c: string, forObject: string) => Promise<Buffer>, store?: BatchedStore,
 ): Promise<void> {
   const isLink = (obj.mode & 0o170000) === 0o120000;
   const headerFor = (target: string): FileHeader => ({
@@ -171,11 +177,16 @@ async function storeContent(
   const header = headerFor(isLink ? data.toString('utf8') : '');
   const content = isLink ? Buffer.alloc(0) : data;
   if (isLink && (data.length === 0 || data.includes(0))) throw partError(what, `symlink ${obj.checksum} has an empty or NUL-containing target.`, { checksum: obj.checksum });
+  const mismatch = (e: unknown): never => {
+    if (!(e instanceof BadObjectError)) throw e;
+    throw partError(what, `the content object it builds as ${obj.checksum} hashes to ${e.data.actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' });
+  };
+  // On the worker: hashed, checked as storable and written there.
+  if (store) return store.builtContent(txn, obj.checksum, header, content).catch(mismatch);
   try {
     verifyContent(obj.checksum, header, content);
   } catch (e) {
-    if (!(e instanceof BadObjectError)) throw e;
-    throw partError(what, `the content object it builds as ${obj.checksum} hashes to ${e.data.actual}. Nothing from it was stored.`, { checksum: obj.checksum, type: 'file' });
+    mismatch(e);
   }
   // Content this repository's mode would read back as something else is refused, never stored damaged.
   checkStorable(txn.repo, obj.checksum, header);
@@ -244,7 +255,7 @@ async function applyOfflineLocked(repo: Repo, location: string, opts: { onPart?:
       const bytes = inlinePart(sb, i) ?? await fsp.readFile(path.join(dir, String(i))).catch((e) => {
         throw new OstreeTsError(Codes.NOT_FOUND, `${what} is missing (${(e as Error).message}).`, { part: i });
       });
-      await store.stage((txn) => applyPart(txn, bytes, header, what, stats), header.objects.length);
+      await store.stage((txn) => applyPart(txn, bytes, header, what, stats, store), header.objects.length);
     }
     await store.sync();
     missing = await firstMissing(repo, sb.to);

@@ -12,13 +12,17 @@ import { serveWorker } from '../io/worker.js';
 import { applyRules } from './commit-filter.js';
 import type { SourceProfile, StageItem, StageReply, StageRequest, StageResult } from './staging-writer.js';
 import { ARCHIVE_OBJECT_MODE, checkStorable, storedForm, type StoreProfile, type StoredForm } from './stored-form.js';
-import { BadObjectError, verifyFilez } from './verify-object.js';
+import { BadObjectError, verifyContent, verifyFilez } from './verify-object.js';
 
 /** Create a content object's staged file in its stored form (see stored-form.ts); returns the bytes written. */
-function writeForm(dest: string, form: StoredForm, content: Uint8Array): number {
+function writeForm(dest: string, form: StoredForm, content: Uint8Array, zlibLevel: number): number {
   switch (form.kind) {
-    case 'archive':
-      throw new InternalError('an archive repository stores a served object as it is, not rebuilt', { path: dest });
+    case 'archive': {
+      const body = form.deflate ? deflateRawSync(content, zlibLevel) : null;
+      const out = body ? Buffer.concat([form.prefix, body]) : form.prefix;
+      createFileSync(dest, out, { mode: form.mode });
+      return out.length;
+    }
     case 'file': {
       const body = form.body ?? content;
       createFileSync(dest, body, { mode: form.mode, owner: form.owner, xattrs: form.xattrs, zeroTimes: true });
@@ -27,6 +31,16 @@ function writeForm(dest: string, form: StoredForm, content: Uint8Array): number 
     case 'symlink':
       createSymlinkSync(dest, form.target, { owner: form.owner, xattrs: form.xattrs, zeroTimes: true });
       return 0;
+  }
+}
+
+/** `write`, where a file already staged at its destination (by this thread or another: the same object) counts as written, with no bytes. */
+function unlessStaged(write: () => number): number | null {
+  try {
+    return write();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
+    throw err;
   }
 }
 
@@ -83,25 +97,12 @@ function commitSource(profile: StoreProfile, src: SourceProfile, path: string): 
   // A new file is ours already: leave out the owner (and the chown) when it would not change.
   const mine = src.newFileOwner;
   if (form.kind !== 'archive' && form.owner && mine && form.owner.uid === mine.uid && form.owner.gid === mine.gid) form.owner = null;
-  let bytes: number;
-  try {
-    if (form.kind === 'archive') {
-      const body = form.deflate ? deflateRawSync(content, src.zlibLevel) : null;
-      const out = body ? Buffer.concat([form.prefix, body]) : form.prefix;
-      createFileSync(dest, out, { mode: form.mode });
-      bytes = out.length;
-    } else {
-      bytes = writeForm(dest, form, content);
-    }
-  } catch (err) {
-    // Staged already in this transaction, by this thread or another: the same object.
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { ok: true, bytes: 0, source: { checksum, written: false, size: e.length, stored: 0 } };
-    throw err;
-  }
+  const bytes = unlessStaged(() => writeForm(dest, form, content, src.zlibLevel));
+  if (bytes === null) return { ok: true, bytes: 0, source: { checksum, written: false, size: e.length, stored: 0 } };
   return { ok: true, bytes, source: { checksum, written: true, size: e.length, stored: bytes } };
 }
 
-function stage(profile: StoreProfile, item: StageItem, src: SourceProfile | undefined): StageResult {
+function stage(profile: StoreProfile, zlibLevel: number, item: StageItem, src: SourceProfile | undefined): StageResult {
   try {
     if (item.kind === 'source') {
       if (!src) throw new InternalError('a source item came without its profile', { path: item.path });
@@ -110,6 +111,11 @@ function stage(profile: StoreProfile, item: StageItem, src: SourceProfile | unde
     if (item.kind === 'rename') {
       renameFileSync(item.from, item.dest);
       return { ok: true, bytes: 0 };
+    }
+    if (item.kind === 'content') {
+      verifyContent(item.checksum, item.header, item.data);
+      checkStorable(profile, item.checksum, item.header);
+      return { ok: true, bytes: unlessStaged(() => writeForm(item.dest, storedForm(profile.mode, item.header, item.data.length), item.data, zlibLevel)) ?? 0 };
     }
     if (item.kind === 'metadata') {
       createFileSync(item.dest, item.data, { mode: 0o644 });
@@ -122,7 +128,7 @@ function stage(profile: StoreProfile, item: StageItem, src: SourceProfile | unde
       return { ok: true, bytes: item.data.length };
     }
     checkStorable(profile, item.checksum, header);
-    return { ok: true, bytes: writeForm(item.dest, storedForm(profile.mode, header, content.length), content) };
+    return { ok: true, bytes: writeForm(item.dest, storedForm(profile.mode, header, content.length), content, zlibLevel) };
   } catch (e) {
     if (e instanceof BadObjectError) return { ok: false, bad: e.data, message: e.message };
     if (e instanceof OstreeTsError) return { ok: false, code: e.code, message: e.message, data: e.data };
@@ -131,4 +137,4 @@ function stage(profile: StoreProfile, item: StageItem, src: SourceProfile | unde
   }
 }
 
-serveWorker<StageRequest, StageReply>((req) => ({ reply: { id: req.id, results: req.items.map((item) => stage(req.profile, item, req.source)) } }));
+serveWorker<StageRequest, StageReply>((req) => ({ reply: { id: req.id, results: req.items.map((item) => stage(req.profile, req.zlibLevel, item, req.source)) } }));

@@ -12,6 +12,7 @@
  */
 import { Codes, InternalError, OstreeTsError } from '../errors/index.js';
 import { startWorker, type WorkerHandle } from '../io/worker.js';
+import type { FileHeader } from '../format/objects.js';
 import type { UniformRules } from './commit-filter.js';
 import type { Repo } from './repo.js';
 import type { StoreProfile } from './stored-form.js';
@@ -19,12 +20,18 @@ import { BadObjectError, type BadObjectFacts } from './verify-object.js';
 
 /**
  * A metadata object already checked by the caller, a served `.filez` to
- * check here, a staged file to move, or a file of a tree being committed
- * (`source`: read, hashed and, unless the repository has it, staged).
+ * check here, content built in memory (a static delta's: hashed here against
+ * `checksum` with its header, then written in the repository's form), a
+ * staged file to move, or a file of a tree being committed (`source`: read,
+ * hashed and, unless the repository has it, staged).
+ *
+ * `data` is copied to the worker with everything in its ArrayBuffer: it should
+ * be a buffer of its own, not a view into a larger one.
  */
 export type StageItem =
   | { kind: 'metadata'; dest: string; data: Uint8Array }
   | { kind: 'filez'; dest: string; checksum: string; data: Uint8Array }
+  | { kind: 'content'; dest: string; checksum: string; header: FileHeader; data: Uint8Array }
   | { kind: 'rename'; dest: string; from: string }
   | { kind: 'source'; path: string };
 
@@ -46,6 +53,8 @@ export interface StageRequest {
   id: number;
   /** What the repository keeps: the worker refuses what it could not store faithfully. */
   profile: StoreProfile;
+  /** The repository's compression level, for content it compresses (an archive repository). */
+  zlibLevel: number;
   source?: SourceProfile;
   items: StageItem[];
 }
@@ -146,7 +155,7 @@ export class StagingWriter {
     }
     const id = this.nextId++;
     this.inflight.set(id, batch.map(({ resolve, reject }) => ({ resolve, reject })));
-    this.next().post({ id, profile: { mode: this.repo.mode, disableXattrs: this.repo.disableXattrs }, source: this.source, items: batch.map((b) => b.item) });
+    this.next().post({ id, profile: { mode: this.repo.mode, disableXattrs: this.repo.disableXattrs }, zlibLevel: this.repo.zlibLevel, source: this.source, items: batch.map((b) => b.item) });
   }
 
   private onReply(reply: StageReply): void {

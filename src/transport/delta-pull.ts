@@ -123,8 +123,6 @@ export async function applyDeltaFromRemote(
     bytesTotal: needed.reduce((n, i) => n + Number(sb.parts[i].size), 0),
   };
   opts.onProgress?.({ ...progress });
-  // Fetch the next part while the current one is applied.
-  // The next part is fetched, verified and decompressed while the current one is written.
   const fetchPart = async (i: number): Promise<{ size: number; plan: PlannedObject[] }> => {
     const header = sb.parts[i];
     let got = inlinePart(sb, i);
@@ -134,8 +132,15 @@ export async function applyDeltaFromRemote(
     }
     return { size: got.length, plan: await preparePart(got, header, `part ${i} of static delta ${name}`) };
   };
-  let next: Promise<{ size: number; plan: PlannedObject[] }> | null = needed.length ? fetchPart(needed[0]) : null;
-  next?.catch(() => undefined);
+  // Parts are fetched and decompressed ahead of the one being written, PREPARE_AHEAD at a time (each xz in a process of its own).
+  const prepared = new Map<number, Promise<{ size: number; plan: PlannedObject[] }>>();
+  const prepare = (n: number): void => {
+    if (n >= needed.length) return;
+    const p = fetchPart(needed[n]);
+    p.catch(() => undefined);
+    prepared.set(n, p);
+  };
+  for (let n = 0; n < PREPARE_AHEAD; n++) prepare(n);
   // Parts go into the store's batches, made durable every `batch` objects (the
   // store's rule) or DURABLE_EVERY bytes of parts, and at the end: one sync per
   // batch, not per part, while an interrupted pull still keeps what was made durable.
@@ -144,10 +149,10 @@ export async function applyDeltaFromRemote(
     for (let n = 0; n < needed.length; n++) {
       opts.signal?.throwIfAborted();
       const i = needed[n];
-      const part = await (next as Promise<{ size: number; plan: PlannedObject[] }>);
-      next = n + 1 < needed.length ? fetchPart(needed[n + 1]) : null;
-      next?.catch(() => undefined);
-      await store.stage((txn) => applyPart(txn, part.plan, sb.parts[i], `part ${i} of static delta ${name}`, stats), sb.parts[i].objects.length);
+      const part = await (prepared.get(n) as Promise<{ size: number; plan: PlannedObject[] }>);
+      prepared.delete(n);
+      prepare(n + PREPARE_AHEAD);
+      await store.stage((txn) => applyPart(txn, part.plan, sb.parts[i], `part ${i} of static delta ${name}`, stats, store), sb.parts[i].objects.length);
       sinceDurable += part.size;
       if (sinceDurable >= DURABLE_EVERY) {
         await store.sync();
@@ -168,5 +173,7 @@ export async function applyDeltaFromRemote(
   return { verified, stats, superblock: sb };
 }
 
+/** Parts fetched and decompressed at once, ahead of the one being written. */
+const PREPARE_AHEAD = 2;
 /** Bytes of delta parts applied between syncs. */
 const DURABLE_EVERY = 32 * 1024 * 1024;

@@ -196,7 +196,8 @@ export async function walkTree(w: TreeWalk, commit: string, rootTree: string, ro
       }), got.length);
       data = got;
     } else {
-      data = await w.repo.readMetadataBytes('dirtree', job.checksum);
+      // A small local file: one blocking read costs less than the thread pool's round trips (stat, open, fstat, read, close).
+      data = w.repo.readMetadataBytesSync('dirtree', job.checksum);
     }
     if (job.type === 'dirtree') {
       // Its entries are known now: the rest of the tree need not wait for it to be written.
