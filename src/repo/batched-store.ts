@@ -97,7 +97,6 @@ export class BatchedStore {
    * only its own bytes.
    */
   async builtContent(txn: Transaction, checksum: string, header: FileHeader, data: Uint8Array): Promise<void> {
-    if (txn.hasStaged(checksum, 'file')) return;
     // Its own buffers: a view would carry the whole buffer it is cut from to the worker.
     const own: FileHeader = { ...header, xattrs: header.xattrs.map((x) => ({ name: x.name, value: Uint8Array.prototype.slice.call(x.value) })) };
     const bytes = await this.writer.write({ kind: 'content', dest: txn.stagedPath(checksum, 'file'), checksum, header: own, data: Uint8Array.prototype.slice.call(data) });

@@ -185,7 +185,6 @@ class WorkerFiles {
     return new WorkerFiles(ctx, onMain, () => new StagingWriter(txn.repo, 2, {
       stagingDir: txn.stagingDir,
       objectsDir: path.join(txn.repo.path, 'objects'),
-      zlibLevel: txn.repo.zlibLevel,
       noXattrs: ctx.noXattrs,
       rules,
       newFileOwner: txn.newFileOwner,

@@ -73,7 +73,7 @@ let scratch: Buffer | null = null;
  * directory in its stored form. The file's bytes go from the disk to the
  * object in one run of calls on this thread.
  */
-function commitSource(profile: StoreProfile, src: SourceProfile, path: string): StageResult {
+function commitSource(profile: StoreProfile, zlibLevel: number, src: SourceProfile, path: string): StageResult {
   if (!scratch || scratch.length < src.largeAt + 1) scratch = Buffer.allocUnsafe(src.largeAt + 1);
   const e = readSourceEntrySync(path, scratch, src.largeAt, src.noXattrs);
   const type = e.mode & S_IFMT;
@@ -97,7 +97,7 @@ function commitSource(profile: StoreProfile, src: SourceProfile, path: string): 
   // A new file is ours already: leave out the owner (and the chown) when it would not change.
   const mine = src.newFileOwner;
   if (form.kind !== 'archive' && form.owner && mine && form.owner.uid === mine.uid && form.owner.gid === mine.gid) form.owner = null;
-  const bytes = unlessStaged(() => writeForm(dest, form, content, src.zlibLevel));
+  const bytes = unlessStaged(() => writeForm(dest, form, content, zlibLevel));
   if (bytes === null) return { ok: true, bytes: 0, source: { checksum, written: false, size: e.length, stored: 0 } };
   return { ok: true, bytes, source: { checksum, written: true, size: e.length, stored: bytes } };
 }
@@ -106,7 +106,7 @@ function stage(profile: StoreProfile, zlibLevel: number, item: StageItem, src: S
   try {
     if (item.kind === 'source') {
       if (!src) throw new InternalError('a source item came without its profile', { path: item.path });
-      return commitSource(profile, src, item.path);
+      return commitSource(profile, zlibLevel, src, item.path);
     }
     if (item.kind === 'rename') {
       renameFileSync(item.from, item.dest);

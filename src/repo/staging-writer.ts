@@ -40,7 +40,6 @@ export interface SourceProfile {
   /** The transaction's staging directory, and the repository's objects/. */
   stagingDir: string;
   objectsDir: string;
-  zlibLevel: number;
   noXattrs: boolean;
   rules: UniformRules;
   /** Who owns a file the worker creates, when known: an owner that differs needs a chown, the same one none. */

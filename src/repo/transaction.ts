@@ -311,11 +311,6 @@ export class Transaction {
     return this.staged.has(checksum, type) || this.index.has(checksum, type);
   }
 
-  /** Whether this transaction has staged the object already. */
-  hasStaged(checksum: string, type: ObjectType): boolean {
-    return this.staged.has(checksum, type);
-  }
-
   /** Where an object staged by this transaction lives until commit (for writers that create it themselves). */
   stagedPath(checksum: string, type: ObjectType): string {
     return this.stagedName(checksum, type);
