@@ -488,9 +488,7 @@ export function printValue(type: string | GType, value: unknown, annotate = true
       if (t.elem.kind === 'basic' && t.elem.code === 'y') {
         const b = value as Uint8Array;
         if (b.length === 0) return annotate ? '@ay []' : '[]';
-        if (b[b.length - 1] === 0 && b.subarray(0, b.length - 1).every((x) => x >= 0x20 && x < 0x7f)) {
-          return `b${quote(Buffer.from(b.subarray(0, b.length - 1)).toString('latin1'))}`;
-        }
+        if (b[b.length - 1] === 0 && b.indexOf(0) === b.length - 1) return printBytestring(b.subarray(0, b.length - 1));
         return `[${Array.from(b, (x, i) => `${i === 0 && annotate ? 'byte ' : ''}0x${x.toString(16).padStart(2, '0')}`).join(', ')}]`;
       }
       const items = value as unknown[];
@@ -531,6 +529,21 @@ export function byteswapValue(type: string | GType, value: unknown): unknown {
     case 'tuple':
       return (value as unknown[]).map((x, i) => byteswapValue(t.members[i], x));
   }
+}
+
+const BYTE_ESCAPES: Record<number, string> = { 0x08: '\\b', 0x09: '\\t', 0x0a: '\\n', 0x0b: '\\v', 0x0c: '\\f', 0x0d: '\\r', 0x22: '\\"', 0x5c: '\\\\' };
+
+/**
+ * A byte string (`ay` ending in its only zero byte) as GLib prints it: g_strescape's
+ * escapes (short ones for \b \t \n \v \f \r \" \\, three octal digits for other bytes
+ * below 0x20 or from 0x7f), in single quotes unless the bytes hold a `'`.
+ */
+function printBytestring(b: Uint8Array): string {
+  let out = '';
+  for (const x of b) {
+    out += BYTE_ESCAPES[x] ?? (x < 0x20 || x >= 0x7f ? `\\${x.toString(8).padStart(3, '0')}` : String.fromCharCode(x));
+  }
+  return b.includes(0x27) ? `b"${out}"` : `b'${out}'`;
 }
 
 function quote(s: string): string {

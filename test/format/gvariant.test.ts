@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { parse, parseNormal, serialize, printValue, byteswapValue, parseVariantText } from '../../src/format/index.js';
+import { ok, ostree, requireOstree, tempDir } from '../helpers/env.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -112,4 +116,24 @@ test('printing and byte-swapping follow GLib', () => {
   assert.equal(printValue('a(ayay)', [[Buffer.from('user.x\0'), Buffer.from('1')]]), "[(b'user.x', [byte 0x31])]");
   assert.equal(byteswapValue('u', 5), 83886080);
   assert.equal(byteswapValue('t', 1n), 72057594037927936n);
+});
+
+test('byte arrays print as ostree prints them: a byte string when the only zero byte ends them', async (t) => {
+  if (!(await requireOstree(t))) return;
+  const dir = await tempDir(t);
+  const repo = path.join(dir, 'repo');
+  await mkdir(path.join(dir, 'tree'));
+  await writeFile(path.join(dir, 'tree', 'a'), 'a\n');
+  await ok(ostree('init', `--repo=${repo}`, '--mode=archive'));
+  const every = Buffer.from([...Array.from({ length: 255 }, (_, i) => i + 1), 0]);
+  // A static-delta digest ends in a zero byte once in 256 summaries; random ones, with and without a quote.
+  const random = Array.from({ length: 4 }, () => Buffer.concat([randomBytes(31).map((x) => x || 1), Buffer.from([0])]));
+  t.diagnostic(`random cases: ${random.map((b) => b.toString('hex')).join(' ')}`);
+  const cases = [every, every.subarray(0x28), Buffer.from("A'\0"), Buffer.from('A"\\\0'), Buffer.from([0]), Buffer.from([0x41, 0, 0x42, 0]), Buffer.from([0x41, 0x42]), ...random];
+  for (const bytes of cases) {
+    const text = `[${Array.from(bytes, (x, i) => `${i === 0 ? 'byte ' : ''}0x${x.toString(16).padStart(2, '0')}`).join(', ')}]`;
+    const commit = await ok(ostree('commit', `--repo=${repo}`, '-b', 'x', `--tree=dir=${path.join(dir, 'tree')}`, `--add-metadata=k=${text}`));
+    const expected = await ok(ostree('show', `--repo=${repo}`, '--print-metadata-key=k', commit));
+    assert.equal(printValue('ay', bytes), expected, bytes.toString('hex'));
+  }
 });
