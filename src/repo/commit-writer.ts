@@ -6,8 +6,8 @@ import type { Stats } from 'node:fs';
 import { Codes, OstreeTsError } from '../errors/index.js';
 import type { VarDict } from '../format/gvariant.js';
 import { canonicalXattrs, encodeCommit, encodeDirMeta, encodeDirTree, sortByName, validateFilename, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Commit, type DirTree, type FileHeader, type Xattr } from '../format/objects.js';
-import { fsp, Limiter, lstatQuick, path, readInto } from '../io/fs.js';
-import { readXattrs } from '../io/xattr.js';
+import { fsp, Limiter, lstatQuick, lstatSync, path, readdirSync, readInto } from '../io/fs.js';
+import { readXattrs, readXattrsSync } from '../io/xattr.js';
 import { CommitModifier } from './commit-filter.js';
 import { StagingWriter } from './staging-writer.js';
 import type { Transaction } from './transaction.js';
@@ -120,7 +120,9 @@ async function walkDirectory(ctx: WalkContext, rootPath: string, rootSt: Stats):
     await walkTree<DirNode, string>(root, {
       list: async (dir) => {
         ctx.opts.signal?.throwIfAborted();
-        const entries = await fsp.readdir(dir.path, { withFileTypes: true, encoding: 'buffer' });
+        // Directories are listed, stat'ed and their xattrs read with blocking calls: one system call
+        // each, where the thread pool's round trip costs several times that on a busy machine.
+        const entries = readdirSync(dir.path, { withFileTypes: true, encoding: 'buffer' });
         const files: string[] = [];
         const dirs: DirNode[] = [];
         for (const e of entries) {
@@ -138,10 +140,11 @@ async function walkDirectory(ctx: WalkContext, rootPath: string, rootSt: Stats):
         dir.tree.files.push({ name, checksum });
       },
       finish: async (dir, parent) => {
-        const st = dir.st ?? (await fsp.lstat(dir.path));
+        const st = dir.st ?? lstatSync(dir.path);
         const { uid, gid, mode } = committedStat(ctx, dir.rel, st);
+        const xattrs = ctx.noXattrs ? [] : canonicalXattrs(readXattrsSync(dir.path));
         const [meta, tree] = await Promise.all([
-          xattrsOf(ctx, dir.path).then((xattrs) => ctx.txn.writeMetadata('dirmeta', encodeDirMeta({ uid, gid, mode, xattrs }))),
+          ctx.txn.writeMetadata('dirmeta', encodeDirMeta({ uid, gid, mode, xattrs })),
           ctx.txn.writeMetadata('dirtree', encodeDirTree({ files: sortByName(dir.tree.files), dirs: sortByName(dir.tree.dirs) })),
         ]);
         dir.result = { tree, meta };
